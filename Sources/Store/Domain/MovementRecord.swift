@@ -1,0 +1,45 @@
+import CRDT
+
+/// A ledger entry as shown to people and reports: who did what, when and why.
+public struct MovementRecord: Hashable, Codable, Sendable {
+    /// The movement id (a lowercase UUID); for product operations, `origin:sequence`.
+    public var id: String
+    public var type: OperationKind
+    public var sku: String
+    /// The warehouse whose stock changed (`nil` for product operations).
+    public var warehouse: String?
+    /// The quantity as entered: positive for receipts, sales, transfers and acceptances; signed for adjustments.
+    public var quantity: Int64
+    /// The signed change of `warehouse`'s stock.
+    public var delta: Int64
+    public var origin: String
+    public var sequence: UInt64
+    public var timestamp: HLCTimestamp
+    public var user: String
+    public var reason: String?
+    public var reference: String?
+    public var transferID: String?
+    /// The other warehouse of a transfer (its destination) or of an acceptance (its source).
+    public var counterpart: String?
+
+    public init(_ op: Operation) {
+        id = op.movementID ?? "\(op.origin.rawValue):\(op.sequence)"
+        type = op.kind
+        sku = op.sku.rawValue
+        warehouse = op.warehouse?.rawValue
+        quantity = op.kind == .adjust ? op.delta : abs(op.delta)
+        delta = op.delta
+        origin = op.origin.rawValue
+        sequence = op.sequence
+        timestamp = op.timestamp
+        user = op.actor
+        reason = op.reason
+        reference = op.reference
+        transferID = op.transfer?.id
+        switch op.kind {
+        case .transfer: counterpart = op.transfer?.to.rawValue
+        case .accept: counterpart = op.transfer?.from.rawValue
+        default: counterpart = nil
+        }
+    }
+}

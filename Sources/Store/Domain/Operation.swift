@@ -1,0 +1,76 @@
+import CRDT
+
+/// One entry of the replicated, append-only movement ledger: the unit of replication.
+///
+/// An operation is identified by its dot `(origin, sequence)`; sequences of an origin are dense from 1. It carries
+/// the *delta-state* of the CRDTs it touches, not an instruction to replay:
+/// - `counter` is the origin's whole PN-counter entry for `(sku, warehouse)` after the operation, so applying it is a
+///   pointwise max, which is idempotent, commutative and associative;
+/// - `transfer` carries the transfer's shipped quantity (set once, by its source) or the destination's cumulative
+///   accepted quantity (a max as well);
+/// - `product` is a patch of LWW fields stamped with `timestamp` and `origin`.
+/// Hence the materialised state is a function of the *set* of operations held, whatever their arrival order.
+public struct Operation: Hashable, Codable, Sendable {
+    public var origin: ReplicaID
+    public var sequence: UInt64
+    public var timestamp: HLCTimestamp
+    public var kind: OperationKind
+    public var sku: SKU
+    /// The client-visible movement id (a lowercase UUID) of a movement; `nil` for product operations.
+    public var movementID: String?
+    /// The warehouse whose stock this operation changes.
+    public var warehouse: ReplicaID?
+    /// The signed change of `warehouse`'s stock; 0 for product operations.
+    public var delta: Int64
+    /// The origin's PN-counter entry for `(sku, warehouse)` after this operation.
+    public var counter: PNCounter.Entry?
+    public var transfer: TransferDelta?
+    public var product: ProductPatch?
+    /// Who did it: the user (token name) the origin node authenticated.
+    public var actor: String
+    public var reason: String?
+    public var reference: String?
+
+    public init(
+        origin: ReplicaID, sequence: UInt64, timestamp: HLCTimestamp, kind: OperationKind, sku: SKU,
+        movementID: String? = nil, warehouse: ReplicaID? = nil, delta: Int64 = 0, counter: PNCounter.Entry? = nil,
+        transfer: TransferDelta? = nil, product: ProductPatch? = nil, actor: String, reason: String? = nil,
+        reference: String? = nil
+    ) {
+        self.origin = origin
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.kind = kind
+        self.sku = sku
+        self.movementID = movementID
+        self.warehouse = warehouse
+        self.delta = delta
+        self.counter = counter
+        self.transfer = transfer
+        self.product = product
+        self.actor = actor
+        self.reason = reason
+        self.reference = reference
+    }
+
+    public var dot: Dot { Dot(origin: origin, sequence: sequence) }
+}
+
+/// The transfer state an operation carries.
+public struct TransferDelta: Hashable, Codable, Sendable {
+    public var id: String
+    public var from: ReplicaID
+    public var to: ReplicaID
+    /// Set by the `transfer` operation of the source warehouse.
+    public var shipped: Int64?
+    /// The destination's cumulative accepted quantity after an `accept` operation.
+    public var accepted: Int64?
+
+    public init(id: String, from: ReplicaID, to: ReplicaID, shipped: Int64? = nil, accepted: Int64? = nil) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.shipped = shipped
+        self.accepted = accepted
+    }
+}

@@ -1,0 +1,87 @@
+import CRDT
+import Foundation
+import GRDB
+import Logging
+
+/// A node's store: its SQLite database, the ZMQ-fed single writer, a write-queue client and the reader.
+///
+/// Open one per data directory. Every mutation goes through ``submit(_:)`` (the ZMQ queue, then the writer);
+/// reads go through ``reader`` and never wait on the writer.
+public final class NodeStore: Sendable {
+    public struct Options: Sendable {
+        /// Also bind an `ipc://` endpoint so other local processes can submit writes.
+        public var ipcEndpoint: String?
+        public var writer = LedgerWriter.Configuration()
+        /// `FULL` makes every commit durable against power loss; `NORMAL` only against process crashes.
+        public var durable = true
+
+        public init(ipcEndpoint: String? = nil) { self.ipcEndpoint = ipcEndpoint }
+    }
+
+    public let replica: ReplicaID
+    public let reader: LedgerReader
+    public let pool: DatabasePool
+    public let writer: LedgerWriter
+    private let context: ZMQContext
+    private let client: WriteQueueClient
+    /// The `inproc://` endpoint of this store's writer (valid within this process's ZMQ context).
+    public let inprocEndpoint: String
+
+    /// Opens (creating if needed) the database at `path` for replica `replica`, migrates it and starts the writer.
+    ///
+    /// - Throws: `StoreError.invalidInput` if the database belongs to another replica; SQLite or ZMQ errors.
+    public init(
+        path: String, replica: ReplicaID, clock: some PhysicalClock = SystemClock(), options: Options = .init(),
+        logger: Logger = Logger(label: "inv.store"), onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
+    ) throws {
+        pool = try Self.openPool(path: path, durable: options.durable)
+        try StoreMigrator.migrator.migrate(pool)
+        try pool.write { db in
+            if let existing = try NodeRecord.load(db) {
+                guard existing.replica == replica else {
+                    throw StoreError.invalidInput("database \(path) belongs to warehouse \(existing.replica), not \(replica)")
+                }
+            } else {
+                try NodeRecord.create(replica: replica, in: db)
+            }
+        }
+        self.replica = replica
+        reader = LedgerReader(pool: pool)
+        context = try ZMQContext()
+        inprocEndpoint = "inproc://inv-writer-\(replica.rawValue)"
+        writer = LedgerWriter(
+            pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
+            replica: replica, clock: clock, configuration: options.writer, logger: logger, onCommit: onCommit)
+        try writer.start()
+        do {
+            client = try WriteQueueClient(context: context, endpoint: inprocEndpoint, logger: logger)
+        } catch {
+            writer.stop()
+            throw error
+        }
+    }
+
+    /// Opens a pool on an existing database with the node's settings (WAL, foreign keys, durable commits).
+    public static func openPool(path: String, durable: Bool = true) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        }
+        return try DatabasePool(path: path, configuration: configuration)
+    }
+
+    /// Submits a mutation to the writer and returns its outcome after commit.
+    public func submit(_ command: WriteCommand) async throws(StoreError) -> WriteOutcome {
+        try await client.submit(command)
+    }
+
+    /// Drains the write queue, stops the writer and closes the client. Idempotent.
+    public func close() {
+        writer.stop()
+        client.shutdown()
+    }
+
+    /// The ZMQ context, for additional in-process clients of the `inproc://` endpoint.
+    public var zmqContext: ZMQContext { context }
+}

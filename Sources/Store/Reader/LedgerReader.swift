@@ -1,0 +1,189 @@
+import CRDT
+import GRDB
+
+/// Read-only queries over the node's database. Reads use the pool's WAL readers and never wait on the writer.
+public struct LedgerReader: Sendable {
+    let pool: DatabasePool
+
+    public init(pool: DatabasePool) { self.pool = pool }
+
+    public func product(_ sku: SKU) throws -> ProductState? {
+        try pool.read { db in
+            guard let metadata = try ProductRecord.metadata(sku: sku, in: db), metadata.name != nil else { return nil }
+            return ProductState(sku: sku, metadata: metadata)
+        }
+    }
+
+    public func products(includeDeleted: Bool = false) throws -> [ProductState] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM products WHERE name IS NOT NULL ORDER BY sku").compactMap { row in
+                let state = ProductState(sku: try SKU(row["sku"] as String), metadata: try ProductRecord.metadata(from: row))
+                return includeDeleted || !state.deleted ? state : nil
+            }
+        }
+    }
+
+    /// Stock of one warehouse, one row per SKU it has held or whose product is live.
+    public func stock(warehouse: String, sku: String? = nil) throws -> [StockRow] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT p.sku AS sku, coalesce(s.quantity, 0) AS quantity, p.deleted AS deleted
+                FROM products p
+                LEFT JOIN (SELECT sku, sum(increments) - sum(decrements) AS quantity FROM stock_counters
+                           WHERE warehouse = :w GROUP BY sku) s ON s.sku = p.sku
+                WHERE p.name IS NOT NULL AND (p.deleted = 0 OR coalesce(s.quantity, 0) <> 0)
+                  AND (:sku IS NULL OR p.sku = :sku)
+                ORDER BY p.sku
+                """, arguments: ["w": warehouse, "sku": sku]).map { row in
+                StockRow(sku: row["sku"], warehouse: warehouse, quantity: row["quantity"], productDeleted: row["deleted"])
+            }
+        }
+    }
+
+    /// Stock of every warehouse known here, then goods in transit per SKU (warehouse `in-transit`).
+    public func stockAll(sku: String? = nil) throws -> [StockRow] {
+        try pool.read { db in
+            let held = try Row.fetchAll(db, sql: """
+                SELECT s.sku AS sku, s.warehouse AS warehouse, sum(s.increments) - sum(s.decrements) AS quantity,
+                       coalesce(p.deleted, 0) AS deleted
+                FROM stock_counters s LEFT JOIN products p ON p.sku = s.sku
+                WHERE (:sku IS NULL OR s.sku = :sku)
+                GROUP BY s.sku, s.warehouse
+                HAVING coalesce(p.deleted, 0) = 0 OR quantity <> 0
+                ORDER BY s.sku, s.warehouse
+                """, arguments: ["sku": sku]).map { row in
+                StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
+            }
+            let moving = try Row.fetchAll(db, sql: """
+                SELECT t.sku AS sku, sum(t.shipped - t.accepted) AS quantity, coalesce(p.deleted, 0) AS deleted
+                FROM transfers t LEFT JOIN products p ON p.sku = t.sku
+                WHERE t.shipped > t.accepted AND (:sku IS NULL OR t.sku = :sku)
+                GROUP BY t.sku ORDER BY t.sku
+                """, arguments: ["sku": sku]).map { row in
+                StockRow(sku: row["sku"], warehouse: StockRow.inTransit, quantity: row["quantity"], productDeleted: row["deleted"])
+            }
+            return held + moving
+        }
+    }
+
+    /// Transfers with goods still in transit, to or from any warehouse.
+    public func openTransfers() throws -> [TransferRecord] {
+        try pool.read { db in
+            try TransferRecord.fetchAll(db, sql: "SELECT * FROM transfers WHERE shipped > accepted ORDER BY shipped_hlc, id")
+        }
+    }
+
+    public func transfer(id: String) throws -> TransferRecord? {
+        try pool.read { db in try TransferRecord.fetch(id: id, in: db) }
+    }
+
+    /// Ledger entries in (timestamp, origin, sequence) order, after `cursor`, at most `limit`.
+    public func history(_ filter: HistoryFilter = .init(), after cursor: HistoryCursor? = nil, limit: Int = 1_000) throws -> [MovementRecord] {
+        try pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = [:]
+            if let sku = filter.sku {
+                clauses.append("sku = :sku")
+                arguments += ["sku": sku]
+            }
+            if let warehouse = filter.warehouse {
+                clauses.append("warehouse = :warehouse")
+                arguments += ["warehouse": warehouse]
+            }
+            if let kinds = filter.kinds {
+                let names = kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")
+                clauses.append("kind IN (\(names.isEmpty ? "''" : names))")
+            }
+            if let since = filter.sinceMilliseconds {
+                clauses.append("hlc >= :since")
+                arguments += ["since": Int64(clamping: since << 16)]
+            }
+            if let until = filter.untilMilliseconds {
+                clauses.append("hlc < :until")
+                arguments += ["until": Int64(clamping: until << 16)]
+            }
+            if let cursor {
+                clauses.append("(hlc, origin, sequence) > (:ch, :co, :cs)")
+                arguments += ["ch": Int64(cursor.hlc), "co": cursor.origin, "cs": Int64(cursor.sequence)]
+            }
+            arguments += ["limit": limit]
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(OperationRecord.selectColumns) FROM operations \(whereClause)
+                ORDER BY hlc, origin, sequence LIMIT :limit
+                """, arguments: arguments)
+            return try rows.map { MovementRecord(try OperationRecord.operation(from: $0)) }
+        }
+    }
+
+    /// A movement recorded with this id (at any origin).
+    public func movement(id: String) throws -> MovementRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(OperationRecord.selectColumns) FROM operations WHERE movement_id = ? LIMIT 1", arguments: [id])
+                .map { MovementRecord(try OperationRecord.operation(from: $0)) }
+        }
+    }
+
+    /// Opening, in, out and closing stock per SKU and warehouse over `[from, to)` (milliseconds since 1970).
+    public func movementReport(fromMilliseconds: UInt64, toMilliseconds: UInt64) throws -> [MovementReportRow] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT sku, warehouse,
+                    sum(CASE WHEN hlc < :from THEN delta ELSE 0 END) AS opening,
+                    sum(CASE WHEN hlc >= :from AND delta > 0 THEN delta ELSE 0 END) AS incoming,
+                    sum(CASE WHEN hlc >= :from AND delta < 0 THEN -delta ELSE 0 END) AS outgoing
+                FROM operations
+                WHERE warehouse IS NOT NULL AND hlc < :to
+                GROUP BY sku, warehouse ORDER BY sku, warehouse
+                """, arguments: ["from": Int64(clamping: fromMilliseconds << 16), "to": Int64(clamping: toMilliseconds << 16)]).map { row in
+                let opening: Int64 = row["opening"]
+                let incoming: Int64 = row["incoming"]
+                let outgoing: Int64 = row["outgoing"]
+                return MovementReportRow(
+                    sku: row["sku"], warehouse: row["warehouse"], opening: opening, incoming: incoming, outgoing: outgoing,
+                    closing: opening + incoming - outgoing)
+            }
+        }
+    }
+
+    public func alerts() throws -> [AlertRecord] {
+        try pool.read { db in try AlertRecord.fetchAll(db, sql: "SELECT * FROM alerts ORDER BY sku, warehouse") }
+    }
+
+    public func versionVector() throws -> VersionVector {
+        try pool.read { db in try VersionVectorRecord.load(db) }
+    }
+
+    /// Operations of `origin` with sequence above `after`, in sequence order, at most `limit`.
+    public func operations(origin: ReplicaID, after: UInt64, limit: Int) throws -> [Operation] {
+        try pool.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(OperationRecord.selectColumns) FROM operations
+                WHERE origin = ? AND sequence > ? ORDER BY sequence LIMIT ?
+                """)
+            return try Row.fetchAll(statement, arguments: [origin.rawValue, Int64(after), limit]).map(OperationRecord.operation(from:))
+        }
+    }
+
+    /// The number of operations held.
+    public func operationCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM operations") ?? 0 }
+    }
+
+    /// The materialised state as canonical text: products, stock counters, transfers and version vector, sorted.
+    /// Two nodes holding the same set of operations produce byte-identical digests.
+    public func materializedStateDump() throws -> String {
+        try pool.read { db in
+            var lines: [String] = []
+            for (table, order) in [
+                ("products", "sku"), ("stock_counters", "sku, warehouse, replica"), ("transfers", "id"),
+                ("version_vector", "origin"),
+            ] {
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(order)") {
+                    lines.append("\(table) \(row.description)")
+                }
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

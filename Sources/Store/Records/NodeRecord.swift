@@ -1,0 +1,22 @@
+import CRDT
+import GRDB
+
+/// The single row of `node`: this node's replica id and the last HLC it issued.
+enum NodeRecord {
+    static func load(_ db: Database) throws -> (replica: ReplicaID, lastHLC: HLCTimestamp)? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT replica, last_hlc FROM node WHERE id = 1") else { return nil }
+        let raw: String = row[0]
+        do { return (try ReplicaID(raw), HLCTimestamp(rawValue: UInt64(row[1] as Int64))) } catch {
+            throw StoreError.storage("bad replica id in node table: \(raw)")
+        }
+    }
+
+    static func create(replica: ReplicaID, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO node (id, replica, last_hlc) VALUES (1, ?, 0)", arguments: [replica.rawValue])
+    }
+
+    static func saveClock(_ hlc: HLCTimestamp, in db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE node SET last_hlc = max(last_hlc, ?) WHERE id = 1")
+            .execute(arguments: [Int64(hlc.rawValue)])
+    }
+}

@@ -1,0 +1,70 @@
+import CRDT
+import Foundation
+import GRDB
+
+/// A row of `operations`: one replicated ledger entry.
+struct OperationRecord {
+    enum Columns {
+        static let origin = Column("origin")
+        static let sequence = Column("sequence")
+        static let hlc = Column("hlc")
+        static let kind = Column("kind")
+        static let sku = Column("sku")
+        static let movementID = Column("movement_id")
+        static let warehouse = Column("warehouse")
+        static let delta = Column("delta")
+    }
+
+    static let insertSQL = """
+        INSERT INTO operations (origin, sequence, hlc, kind, sku, movement_id, warehouse, delta,
+            counter_increments, counter_decrements, transfer_id, transfer_from, transfer_to, transfer_shipped,
+            transfer_accepted, product, actor, reason, reference)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static let selectColumns = """
+        origin, sequence, hlc, kind, sku, movement_id, warehouse, delta, counter_increments, counter_decrements,
+        transfer_id, transfer_from, transfer_to, transfer_shipped, transfer_accepted, product, actor, reason, reference
+        """
+
+    static func arguments(_ op: Operation) throws -> StatementArguments {
+        let product: String? = try op.product.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return [
+            op.origin.rawValue, Int64(op.sequence), Int64(op.timestamp.rawValue), op.kind.rawValue, op.sku.rawValue,
+            op.movementID, op.warehouse?.rawValue, op.delta,
+            op.counter.map { Int64($0.increments) }, op.counter.map { Int64($0.decrements) },
+            op.transfer?.id, op.transfer?.from.rawValue, op.transfer?.to.rawValue, op.transfer?.shipped,
+            op.transfer?.accepted, product, op.actor, op.reason, op.reference,
+        ]
+    }
+
+    /// Decodes a row selected with ``selectColumns``.
+    static func operation(from row: Row) throws -> Operation {
+        func replica(_ raw: String) throws -> ReplicaID {
+            do { return try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in ledger: \(raw)") }
+        }
+        let kindRaw: String = row["kind"]
+        guard let kind = OperationKind(rawValue: kindRaw) else { throw StoreError.storage("unknown operation kind \(kindRaw)") }
+        var counter: PNCounter.Entry?
+        if let increments: Int64 = row["counter_increments"], let decrements: Int64 = row["counter_decrements"] {
+            counter = PNCounter.Entry(increments: UInt64(increments), decrements: UInt64(decrements))
+        }
+        var transfer: TransferDelta?
+        if let id: String = row["transfer_id"] {
+            transfer = TransferDelta(
+                id: id, from: try replica(row["transfer_from"]), to: try replica(row["transfer_to"]),
+                shipped: row["transfer_shipped"], accepted: row["transfer_accepted"])
+        }
+        var product: ProductPatch?
+        if let json: String = row["product"] {
+            product = try JSONDecoder().decode(ProductPatch.self, from: Data(json.utf8))
+        }
+        let warehouse: String? = row["warehouse"]
+        return Operation(
+            origin: try replica(row["origin"]), sequence: UInt64(row["sequence"] as Int64),
+            timestamp: HLCTimestamp(rawValue: UInt64(row["hlc"] as Int64)), kind: kind,
+            sku: try SKU(row["sku"] as String), movementID: row["movement_id"],
+            warehouse: try warehouse.map(replica), delta: row["delta"], counter: counter, transfer: transfer,
+            product: product, actor: row["actor"], reason: row["reason"], reference: row["reference"])
+    }
+}

@@ -1,0 +1,62 @@
+import CRDT
+import GRDB
+
+/// A row of `products`: the product's metadata as one LWW register per field.
+enum ProductRecord {
+    enum Columns {
+        static let sku = Column("sku")
+        static let name = Column("name")
+        static let deleted = Column("deleted")
+    }
+
+    /// Reads the registers of one product, or `nil` when no operation for it is held.
+    static func metadata(sku: SKU, in db: Database) throws -> ProductMetadata? {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM products WHERE sku = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [sku.rawValue]) else { return nil }
+        return try metadata(from: row)
+    }
+
+    static func metadata(from row: Row) throws -> ProductMetadata {
+        func stamp(_ field: String) throws -> (HLCTimestamp, ReplicaID)? {
+            guard let hlc: Int64 = row["\(field)_hlc"], let replica: String = row["\(field)_replica"] else { return nil }
+            do { return (HLCTimestamp(rawValue: UInt64(hlc)), try ReplicaID(replica)) } catch {
+                throw StoreError.storage("bad replica id in products: \(replica)")
+            }
+        }
+        var metadata = ProductMetadata()
+        if let (t, r) = try stamp("name") { metadata.name = LWWRegister(value: row["name"] ?? "", timestamp: t, replica: r) }
+        if let (t, r) = try stamp("description") {
+            metadata.description = LWWRegister(value: row["description"] ?? "", timestamp: t, replica: r)
+        }
+        if let (t, r) = try stamp("price") { metadata.price = LWWRegister(value: row["price"] as String?, timestamp: t, replica: r) }
+        if let (t, r) = try stamp("reorder_point") {
+            metadata.reorderPoint = LWWRegister(value: row["reorder_point"] as Int64?, timestamp: t, replica: r)
+        }
+        if let (t, r) = try stamp("deleted") { metadata.deleted = LWWRegister(value: row["deleted"] as Bool, timestamp: t, replica: r) }
+        return metadata
+    }
+
+    static func save(_ metadata: ProductMetadata, sku: SKU, in db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO products (sku, name, name_hlc, name_replica, description, description_hlc,
+                description_replica, price, price_hlc, price_replica, reorder_point, reorder_point_hlc,
+                reorder_point_replica, deleted, deleted_hlc, deleted_replica)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        func stamp<V>(_ register: LWWRegister<V>?) -> [(any DatabaseValueConvertible)?] {
+            [register.map { Int64($0.timestamp.rawValue) }, register?.replica.rawValue]
+        }
+        var values: [(any DatabaseValueConvertible)?] = [sku.rawValue]
+        values.append(metadata.name?.value)
+        values += stamp(metadata.name)
+        values.append(metadata.description?.value)
+        values += stamp(metadata.description)
+        values.append(metadata.price?.value ?? nil)
+        values += stamp(metadata.price)
+        values.append(metadata.reorderPoint?.value ?? nil)
+        values += stamp(metadata.reorderPoint)
+        values.append(metadata.deleted?.value ?? false)
+        values += stamp(metadata.deleted)
+        try statement.execute(arguments: StatementArguments(values))
+    }
+}

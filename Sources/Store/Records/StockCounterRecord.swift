@@ -1,0 +1,41 @@
+import CRDT
+import GRDB
+
+/// Rows of `stock_counters`: the PN-counter of one (sku, warehouse), one row per replica entry.
+enum StockCounterRecord {
+    enum Columns {
+        static let sku = Column("sku")
+        static let warehouse = Column("warehouse")
+        static let replica = Column("replica")
+        static let increments = Column("increments")
+        static let decrements = Column("decrements")
+    }
+
+    /// The whole counter of `(sku, warehouse)` as held here.
+    static func counter(sku: SKU, warehouse: ReplicaID, in db: Database) throws -> PNCounter {
+        let statement = try db.cachedStatement(
+            sql: "SELECT replica, increments, decrements FROM stock_counters WHERE sku = ? AND warehouse = ?")
+        var entries: [ReplicaID: PNCounter.Entry] = [:]
+        let rows = try Row.fetchCursor(statement, arguments: [sku.rawValue, warehouse.rawValue])
+        while let row = try rows.next() {
+            let raw: String = row[0]
+            let replica: ReplicaID
+            do { replica = try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in stock: \(raw)") }
+            entries[replica] = PNCounter.Entry(increments: UInt64(row[1] as Int64), decrements: UInt64(row[2] as Int64))
+        }
+        return PNCounter(entries: entries)
+    }
+
+    /// Writes one replica's entry (already merged by the caller).
+    static func save(_ entry: PNCounter.Entry, sku: SKU, warehouse: ReplicaID, replica: ReplicaID, in db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
+                increments = excluded.increments, decrements = excluded.decrements
+            """)
+        guard entry.increments <= UInt64(Int64.max), entry.decrements <= UInt64(Int64.max) else { throw StoreError.overflow }
+        try statement.execute(arguments: [
+            sku.rawValue, warehouse.rawValue, replica.rawValue, Int64(entry.increments), Int64(entry.decrements),
+        ])
+    }
+}

@@ -1,0 +1,105 @@
+import GRDB
+
+/// The schema, as an ordered list of migrations.
+///
+/// Migrations use table and column names as strings, never app types, and are never edited once shipped: a
+/// change is a new migration appended here.
+public enum StoreMigrator {
+    public static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-ledger-products-stock") { db in
+            // The node's identity and its hybrid logical clock, persisted so a restart never issues a timestamp
+            // below one already used.
+            try db.execute(sql: """
+                CREATE TABLE node (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    replica TEXT NOT NULL CHECK (length(replica) BETWEEN 1 AND 32),
+                    last_hlc INTEGER NOT NULL DEFAULT 0 CHECK (last_hlc >= 0)
+                );
+                """)
+            // The replicated, append-only movement ledger: one row per operation, keyed by its dot.
+            try db.execute(sql: """
+                CREATE TABLE operations (
+                    origin TEXT NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1),
+                    hlc INTEGER NOT NULL CHECK (hlc >= 0),
+                    kind TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    movement_id TEXT,
+                    warehouse TEXT,
+                    delta INTEGER NOT NULL DEFAULT 0,
+                    counter_increments INTEGER CHECK (counter_increments >= 0),
+                    counter_decrements INTEGER CHECK (counter_decrements >= 0),
+                    transfer_id TEXT,
+                    transfer_from TEXT,
+                    transfer_to TEXT,
+                    transfer_shipped INTEGER CHECK (transfer_shipped > 0),
+                    transfer_accepted INTEGER CHECK (transfer_accepted >= 0),
+                    product TEXT,
+                    actor TEXT NOT NULL,
+                    reason TEXT,
+                    reference TEXT,
+                    PRIMARY KEY (origin, sequence)
+                ) WITHOUT ROWID;
+                CREATE UNIQUE INDEX operations_movement_id ON operations(movement_id, origin)
+                    WHERE movement_id IS NOT NULL;
+                CREATE INDEX operations_hlc ON operations(hlc);
+                CREATE INDEX operations_sku_hlc ON operations(sku, hlc);
+                """)
+            // Product metadata: one LWW register (value, hlc, replica) per field.
+            try db.execute(sql: """
+                CREATE TABLE products (
+                    sku TEXT PRIMARY KEY NOT NULL,
+                    name TEXT, name_hlc INTEGER, name_replica TEXT,
+                    description TEXT, description_hlc INTEGER, description_replica TEXT,
+                    price TEXT, price_hlc INTEGER, price_replica TEXT,
+                    reorder_point INTEGER CHECK (reorder_point >= 0), reorder_point_hlc INTEGER, reorder_point_replica TEXT,
+                    deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)), deleted_hlc INTEGER, deleted_replica TEXT
+                ) WITHOUT ROWID;
+                """)
+            // Stock: PN-counter entries per (sku, warehouse, replica).
+            try db.execute(sql: """
+                CREATE TABLE stock_counters (
+                    sku TEXT NOT NULL,
+                    warehouse TEXT NOT NULL,
+                    replica TEXT NOT NULL,
+                    increments INTEGER NOT NULL CHECK (increments >= 0),
+                    decrements INTEGER NOT NULL CHECK (decrements >= 0),
+                    PRIMARY KEY (sku, warehouse, replica)
+                ) WITHOUT ROWID;
+                """)
+            // Goods in transit: shipped by the source, accepted (cumulatively) by the destination.
+            try db.execute(sql: """
+                CREATE TABLE transfers (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    sku TEXT NOT NULL,
+                    from_warehouse TEXT NOT NULL,
+                    to_warehouse TEXT NOT NULL,
+                    shipped INTEGER NOT NULL DEFAULT 0 CHECK (shipped >= 0),
+                    accepted INTEGER NOT NULL DEFAULT 0 CHECK (accepted >= 0),
+                    shipped_hlc INTEGER
+                ) WITHOUT ROWID;
+                CREATE INDEX transfers_open ON transfers(to_warehouse) WHERE accepted < shipped;
+                """)
+            // The highest contiguous sequence held per origin.
+            try db.execute(sql: """
+                CREATE TABLE version_vector (
+                    origin TEXT PRIMARY KEY NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1)
+                ) WITHOUT ROWID;
+                """)
+            // Active restock alerts (local, derived state: raised when stock falls to the reorder point).
+            try db.execute(sql: """
+                CREATE TABLE alerts (
+                    sku TEXT NOT NULL,
+                    warehouse TEXT NOT NULL,
+                    quantity INTEGER NOT NULL,
+                    reorder_point INTEGER NOT NULL,
+                    raised_hlc INTEGER NOT NULL,
+                    PRIMARY KEY (sku, warehouse)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

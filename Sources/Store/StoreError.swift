@@ -1,0 +1,69 @@
+/// Why the store refused or failed a command. A refused command changed nothing.
+///
+/// Codable because refusals cross the ZMQ write queue back to the submitter.
+public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStringConvertible {
+    /// Input that fails a syntactic rule (SKU format, text length, UUID, price format...).
+    case invalidInput(String)
+    /// A quantity outside `1...1_000_000_000` (or a zero adjustment).
+    case invalidQuantity(Int64)
+    case unknownSKU(String)
+    case productExists(String)
+    case productDeleted(String)
+    case insufficientStock(sku: String, warehouse: String, onHand: Int64, requested: Int64)
+    case unknownTransfer(String)
+    /// Only the destination warehouse's node accepts a transfer.
+    case notDestination(transfer: String, destination: String)
+    case overAccept(transfer: String, inTransit: Int64, requested: Int64)
+    /// The movement id was already used for a different movement.
+    case idempotencyConflict(id: String)
+    /// A stock total would leave the range a 64-bit integer holds.
+    case overflow
+    /// A replicated operation that breaks a rule of the cluster (wrong origin, clock drift, unknown format).
+    case invalidOperation(String)
+    /// SQLite failed (disk full, I/O error...). Nothing of the command was kept.
+    case storage(String)
+    /// The write queue is not running (the node is stopping, or has not started).
+    case unavailable(String)
+
+    /// A stable machine-readable code, used as the API's `error.code`.
+    public var code: String {
+        switch self {
+        case .invalidInput: "invalid_input"
+        case .invalidQuantity: "invalid_quantity"
+        case .unknownSKU: "unknown_sku"
+        case .productExists: "product_exists"
+        case .productDeleted: "product_deleted"
+        case .insufficientStock: "insufficient_stock"
+        case .unknownTransfer: "unknown_transfer"
+        case .notDestination: "not_destination"
+        case .overAccept: "over_accept"
+        case .idempotencyConflict: "idempotency_conflict"
+        case .overflow: "overflow"
+        case .invalidOperation: "invalid_operation"
+        case .storage: "storage_error"
+        case .unavailable: "unavailable"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidInput(let message): message
+        case .invalidQuantity(let value): "quantity must be a whole number from 1 to 1000000000, got \(value)"
+        case .unknownSKU(let sku): "unknown sku \(sku)"
+        case .productExists(let sku): "product \(sku) already exists"
+        case .productDeleted(let sku): "product \(sku) is deleted"
+        case let .insufficientStock(sku, warehouse, onHand, requested):
+            "not enough stock of \(sku) in \(warehouse): \(onHand) on hand, \(requested) requested"
+        case .unknownTransfer(let id): "unknown transfer \(id)"
+        case let .notDestination(transfer, destination):
+            "transfer \(transfer) goes to \(destination); only that warehouse can accept it"
+        case let .overAccept(transfer, inTransit, requested):
+            "transfer \(transfer) has \(inTransit) in transit, \(requested) requested"
+        case .idempotencyConflict(let id): "movement id \(id) was already used for a different movement"
+        case .overflow: "the stock total would overflow"
+        case .invalidOperation(let message): "invalid operation: \(message)"
+        case .storage(let message): "storage error: \(message)"
+        case .unavailable(let message): "write queue unavailable: \(message)"
+        }
+    }
+}

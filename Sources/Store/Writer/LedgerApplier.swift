@@ -1,0 +1,397 @@
+import CRDT
+import Foundation
+import GRDB
+
+/// Turns write commands into ledger operations and applies operations to the materialised state.
+///
+/// Owned by the single writer thread and called inside its transaction. Local commands are validated against the
+/// state this node holds, then recorded as an ``Operation`` carrying CRDT deltas; remote operations are checked
+/// against the cluster's rules and merged. Both go through ``materialize(_:in:events:)``, so the materialised
+/// state is a function of the set of operations held, whatever their arrival order.
+///
+/// Invariants:
+/// - only this node's operations decrement this node's warehouse, and a decrement is accepted only when the
+///   local counter covers it, so every warehouse's stock stays `>= 0` on every node;
+/// - `nextSequence` is `1 + ` the highest sequence of this replica in the ledger: sequences are dense;
+/// - every issued timestamp is greater than any held (the HLC is restored from the ledger at start).
+struct LedgerApplier<Clock: PhysicalClock> {
+    let replica: ReplicaID
+    var clock: HybridLogicalClock<Clock>
+    var nextSequence: UInt64
+
+    init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
+        self.replica = replica
+        let lastNode = try NodeRecord.load(db)?.lastHLC.rawValue ?? 0
+        let lastLedger = UInt64(try Int64.fetchOne(db, sql: "SELECT max(hlc) FROM operations") ?? 0)
+        self.clock = HybridLogicalClock(
+            clock: clock, maxOffsetMilliseconds: maxClockOffsetMilliseconds,
+            last: HLCTimestamp(rawValue: max(lastNode, lastLedger)))
+        let ownSequence = try Int64.fetchOne(
+            db, sql: "SELECT max(sequence) FROM operations WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
+        nextSequence = UInt64(ownSequence) + 1
+    }
+
+    // MARK: - Commands
+
+    mutating func apply(_ command: WriteCommand, in db: Database, events: inout [StoreEvent]) throws(StoreError) -> WriteOutcome {
+        do {
+            switch command {
+            case let .createProduct(draft, actor):
+                return try createProduct(draft, actor: actor, in: db, events: &events)
+            case let .updateProduct(sku, patch, actor):
+                return try updateProduct(sku, patch, actor: actor, in: db, events: &events)
+            case let .deleteProduct(sku, actor):
+                return try deleteProduct(sku, actor: actor, in: db, events: &events)
+            case let .movement(request):
+                return try movement(request, in: db, events: &events)
+            case let .accept(request):
+                return try accept(request, in: db, events: &events)
+            case let .merge(operations):
+                return .merged(try merge(operations, in: db, events: &events))
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .storage(String(describing: error))
+        }
+    }
+
+    private mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+        try TextLimits.validate(draft.name, field: "name", limit: TextLimits.name, allowEmpty: false)
+        try TextLimits.validate(draft.description, field: "description", limit: TextLimits.description)
+        try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
+        if let point = draft.reorderPoint { try Self.validateReorderPoint(point) }
+        if let existing = try ProductRecord.metadata(sku: draft.sku, in: db), existing.name != nil, !existing.isDeleted {
+            throw StoreError.productExists(draft.sku.rawValue)
+        }
+        let patch = ProductPatch(
+            name: draft.name, description: draft.description, price: .some(draft.price?.rawValue),
+            reorderPoint: .some(draft.reorderPoint), deleted: false)
+        return .product(try recordProductOperation(.productCreate, sku: draft.sku, patch: patch, actor: actor, in: db, events: &events))
+    }
+
+    private mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+        if let name = patch.name { try TextLimits.validate(name, field: "name", limit: TextLimits.name, allowEmpty: false) }
+        if let description = patch.description {
+            try TextLimits.validate(description, field: "description", limit: TextLimits.description)
+        }
+        if let price = patch.price, let price { _ = try Price(price) }
+        if let point = patch.reorderPoint, let point { try Self.validateReorderPoint(point) }
+        try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
+        guard patch.deleted == nil else { throw StoreError.invalidInput("use delete to remove a product") }
+        guard patch.name != nil || patch.description != nil || patch.price != nil || patch.reorderPoint != nil else {
+            throw StoreError.invalidInput("nothing to update: give at least one field")
+        }
+        _ = try liveProduct(sku, in: db)
+        return .product(try recordProductOperation(.productUpdate, sku: sku, patch: patch, actor: actor, in: db, events: &events))
+    }
+
+    private mutating func deleteProduct(_ sku: SKU, actor: String, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+        try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
+        _ = try liveProduct(sku, in: db)
+        let patch = ProductPatch(deleted: true)
+        return .product(try recordProductOperation(.productDelete, sku: sku, patch: patch, actor: actor, in: db, events: &events))
+    }
+
+    private mutating func recordProductOperation(
+        _ kind: OperationKind, sku: SKU, patch: ProductPatch, actor: String, in db: Database, events: inout [StoreEvent]
+    ) throws -> ProductState {
+        let op = Operation(
+            origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: kind, sku: sku, product: patch,
+            actor: actor)
+        try record(op, in: db, events: &events)
+        guard let metadata = try ProductRecord.metadata(sku: sku, in: db) else { throw StoreError.storage("product vanished") }
+        return ProductState(sku: sku, metadata: metadata)
+    }
+
+    private mutating func movement(_ request: MovementRequest, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+        try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
+        if request.type == .adjust { try Quantity.validateDelta(request.quantity) } else { try Quantity.validate(request.quantity) }
+        if request.type == .adjust, request.reason?.trimmingSpaces.isEmpty ?? true {
+            throw StoreError.invalidInput("an adjustment needs a reason")
+        }
+        if request.type == .transfer {
+            guard let to = request.to else { throw StoreError.invalidInput("a transfer needs a destination warehouse (to)") }
+            guard to != replica else { throw StoreError.invalidInput("a transfer must go to another warehouse") }
+        } else if request.to != nil {
+            throw StoreError.invalidInput("only a transfer takes a destination (to)")
+        }
+        if let original = try ownMovement(id: request.id, in: db) {
+            let same = original.kind.rawValue == request.type.rawValue && original.sku == request.sku
+                && (request.type == .adjust ? original.delta == request.quantity : abs(original.delta) == request.quantity)
+                && original.transfer?.to == request.to
+            guard same else { throw StoreError.idempotencyConflict(id: request.id) }
+            return .movement(MovementRecord(original), duplicate: true)
+        }
+        let product = try liveProduct(request.sku, in: db)
+        var counter = try StockCounterRecord.counter(sku: request.sku, warehouse: replica, in: db)
+        let delta: Int64
+        switch request.type {
+        case .receive: delta = request.quantity
+        case .sell, .transfer: delta = -request.quantity
+        case .adjust: delta = request.quantity
+        }
+        if delta < 0, counter.value < -delta {
+            throw StoreError.insufficientStock(
+                sku: request.sku.rawValue, warehouse: replica.rawValue, onHand: counter.value, requested: -delta)
+        }
+        if delta > 0, counter.value > Int64.max - delta { throw StoreError.overflow }
+        do {
+            if delta > 0 { try counter.increment(by: UInt64(delta), replica: replica) } else {
+                try counter.decrement(by: UInt64(-delta), replica: replica)
+            }
+        } catch { throw StoreError.overflow }
+        let kind = OperationKind(rawValue: request.type.rawValue)!
+        let sequence = nextSequence
+        let transfer = request.type == .transfer
+            ? TransferDelta(id: request.id, from: replica, to: request.to!, shipped: request.quantity) : nil
+        let op = Operation(
+            origin: replica, sequence: sequence, timestamp: clock.now(), kind: kind, sku: request.sku,
+            movementID: request.id, warehouse: replica, delta: delta, counter: counter.entry(for: replica),
+            transfer: transfer, actor: request.actor, reason: request.reason, reference: request.reference)
+        try record(op, in: db, events: &events, counter: counter, product: product)
+        return .movement(MovementRecord(op), duplicate: false)
+    }
+
+    private mutating func accept(_ request: AcceptRequest, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+        try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
+        if let quantity = request.quantity { try Quantity.validate(quantity) }
+        if let original = try ownMovement(id: request.id, in: db) {
+            guard original.kind == .accept, original.transfer?.id == request.transferID,
+                  request.quantity == nil || original.delta == request.quantity
+            else { throw StoreError.idempotencyConflict(id: request.id) }
+            return .movement(MovementRecord(original), duplicate: true)
+        }
+        guard let transfer = try TransferRecord.fetch(id: request.transferID, in: db), transfer.shipped > 0 else {
+            throw StoreError.unknownTransfer(request.transferID)
+        }
+        guard transfer.to == replica.rawValue else {
+            throw StoreError.notDestination(transfer: transfer.id, destination: transfer.to)
+        }
+        let quantity = request.quantity ?? transfer.inTransit
+        guard quantity >= 1, quantity <= transfer.inTransit else {
+            throw StoreError.overAccept(transfer: transfer.id, inTransit: transfer.inTransit, requested: quantity)
+        }
+        let sku = try SKU(transfer.sku)
+        // Goods in transit are accepted even if the product was deleted meanwhile: no movement is ever dropped.
+        let product = try ProductRecord.metadata(sku: sku, in: db) ?? ProductMetadata()
+        var counter = try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
+        if counter.value > Int64.max - quantity { throw StoreError.overflow }
+        do { try counter.increment(by: UInt64(quantity), replica: replica) } catch { throw StoreError.overflow }
+        let from: ReplicaID
+        do { from = try ReplicaID(transfer.from) } catch { throw StoreError.storage("bad warehouse id \(transfer.from)") }
+        let op = Operation(
+            origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .accept, sku: sku,
+            movementID: request.id, warehouse: replica, delta: quantity, counter: counter.entry(for: replica),
+            transfer: TransferDelta(id: transfer.id, from: from, to: replica, accepted: transfer.accepted + quantity),
+            actor: request.actor, reason: request.reason, reference: request.reference)
+        try record(op, in: db, events: &events, counter: counter, product: product)
+        return .movement(MovementRecord(op), duplicate: false)
+    }
+
+    // MARK: - Merge
+
+    /// Merges remote operations one by one; a refused operation leaves the others unharmed.
+    private mutating func merge(_ operations: [Operation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
+        var report = MergeReport()
+        for op in operations {
+            do {
+                try Self.validateRemote(op, receiver: replica)
+                if try holds(op.dot, in: db) {
+                    report.duplicates += 1
+                    continue
+                }
+                var scratch = self
+                var opEvents: [StoreEvent] = []
+                do {
+                    _ = try scratch.clock.receive(op.timestamp)
+                } catch {
+                    throw StoreError.invalidOperation(error.description)
+                }
+                try db.inSavepoint {
+                    try scratch.materializeRemote(op, in: db, events: &opEvents)
+                    return .commit
+                }
+                self = scratch
+                events += opEvents
+                report.applied += 1
+            } catch {
+                let reason = (error as? StoreError)?.description ?? String(describing: error)
+                report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: reason))
+            }
+        }
+        return report
+    }
+
+    /// The rules every replicated operation obeys, whoever sent it.
+    static func validateRemote(_ op: Operation, receiver: ReplicaID) throws(StoreError) {
+        guard op.origin != receiver else {
+            throw .invalidOperation("operation \(op.origin):\(op.sequence) claims to come from this node")
+        }
+        guard op.sequence >= 1 else { throw .invalidOperation("sequence must start at 1") }
+        if op.kind.isMovement {
+            guard let warehouse = op.warehouse, let counter = op.counter else {
+                throw .invalidOperation("movement \(op.origin):\(op.sequence) carries no stock counter")
+            }
+            // Only a warehouse's own node may take stock out of it: that is what keeps stock non-negative.
+            if counter.decrements > 0 && warehouse != op.origin {
+                throw .invalidOperation("\(op.origin) may not decrement the stock of \(warehouse)")
+            }
+            if warehouse != op.origin {
+                throw .invalidOperation("\(op.origin) may not change the stock of \(warehouse)")
+            }
+        } else if op.product == nil {
+            throw .invalidOperation("product operation \(op.origin):\(op.sequence) carries no fields")
+        }
+        switch op.kind {
+        case .transfer:
+            guard let transfer = op.transfer, transfer.from == op.origin, (transfer.shipped ?? 0) > 0 else {
+                throw .invalidOperation("transfer \(op.origin):\(op.sequence) must ship from its origin")
+            }
+        case .accept:
+            guard let transfer = op.transfer, transfer.to == op.origin, transfer.accepted != nil else {
+                throw .invalidOperation("only the destination may accept transfer \(op.transfer?.id ?? "?")")
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: - Materialisation
+
+    private func holds(_ dot: Dot, in db: Database) throws -> Bool {
+        if try VersionVectorRecord.sequence(of: dot.origin, in: db) >= dot.sequence { return true }
+        let statement = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
+        return try Bool.fetchOne(statement, arguments: [dot.origin.rawValue, Int64(dot.sequence)]) != nil
+    }
+
+    /// Records a new local operation: ledger row, materialised state, version vector.
+    private mutating func record(
+        _ op: Operation, in db: Database, events: inout [StoreEvent], counter: PNCounter? = nil, product: ProductMetadata? = nil
+    ) throws {
+        try insert(op, in: db)
+        try materialize(op, in: db, events: &events, knownCounter: counter, knownProduct: product)
+        try VersionVectorRecord.save(origin: replica, sequence: op.sequence, in: db)
+        nextSequence += 1
+    }
+
+    private mutating func materializeRemote(_ op: Operation, in db: Database, events: inout [StoreEvent]) throws {
+        try insert(op, in: db)
+        try materialize(op, in: db, events: &events)
+        // Advance the origin's contiguous sequence over any operations that had arrived ahead of a gap.
+        let held = try VersionVectorRecord.sequence(of: op.origin, in: db)
+        if op.sequence == held + 1 {
+            var top = op.sequence
+            let next = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
+            while try Bool.fetchOne(next, arguments: [op.origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
+            try VersionVectorRecord.save(origin: op.origin, sequence: top, in: db)
+        }
+    }
+
+    private func insert(_ op: Operation, in db: Database) throws {
+        try db.cachedStatement(sql: OperationRecord.insertSQL).execute(arguments: try OperationRecord.arguments(op))
+    }
+
+    /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.
+    private func materialize(
+        _ op: Operation, in db: Database, events: inout [StoreEvent], knownCounter: PNCounter? = nil,
+        knownProduct: ProductMetadata? = nil
+    ) throws {
+        events.append(.operation(op))
+        if let patch = op.product {
+            var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
+            var delta = ProductMetadata()
+            delta.apply(patch, at: op.timestamp, by: op.origin)
+            let before = metadata
+            metadata.merge(delta)
+            if metadata != before {
+                try ProductRecord.save(metadata, sku: op.sku, in: db)
+                if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted {
+                    try reevaluateAlerts(sku: op.sku, product: metadata, at: op.timestamp, in: db, events: &events)
+                }
+            }
+        }
+        if let transfer = op.transfer {
+            try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db)
+        }
+        if let entry = op.counter, let warehouse = op.warehouse {
+            var counter: PNCounter
+            if let knownCounter {
+                counter = knownCounter
+            } else {
+                counter = try StockCounterRecord.counter(sku: op.sku, warehouse: warehouse, in: db)
+                counter.merge(PNCounter(entries: [op.origin: entry]))
+            }
+            try StockCounterRecord.save(counter.entry(for: op.origin), sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
+            let product = try knownProduct ?? ProductRecord.metadata(sku: op.sku, in: db)
+            try evaluateAlert(
+                sku: op.sku, warehouse: warehouse.rawValue, quantity: counter.value,
+                reorderPoint: product.flatMap { $0.isDeleted ? nil : ($0.reorderPoint?.value ?? nil) }, at: op.timestamp,
+                in: db, events: &events)
+        }
+    }
+
+    private func reevaluateAlerts(sku: SKU, product: ProductMetadata, at timestamp: HLCTimestamp, in db: Database, events: inout [StoreEvent]) throws {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT warehouse, sum(increments) - sum(decrements) FROM stock_counters WHERE sku = ? GROUP BY warehouse
+            """, arguments: [sku.rawValue])
+        let point = product.isDeleted ? nil : (product.reorderPoint?.value ?? nil)
+        for row in rows {
+            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: point, at: timestamp, in: db, events: &events)
+        }
+    }
+
+    /// Raises an alert once when stock is at or below the reorder point; clears it when stock rises above.
+    private func evaluateAlert(
+        sku: SKU, warehouse: String, quantity: Int64, reorderPoint: Int64?, at timestamp: HLCTimestamp, in db: Database,
+        events: inout [StoreEvent]
+    ) throws {
+        if let reorderPoint, quantity <= reorderPoint {
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO alerts (sku, warehouse, quantity, reorder_point, raised_hlc) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (sku, warehouse) DO UPDATE SET quantity = excluded.quantity, reorder_point = excluded.reorder_point
+                RETURNING raised_hlc
+                """)
+            let raised = try Int64.fetchOne(
+                insert, arguments: [sku.rawValue, warehouse, quantity, reorderPoint, Int64(timestamp.rawValue)])
+            if raised == Int64(timestamp.rawValue) {
+                events.append(.alertRaised(AlertRecord(
+                    sku: sku.rawValue, warehouse: warehouse, quantity: quantity, reorderPoint: reorderPoint, raisedAt: timestamp)))
+            }
+        } else {
+            let delete = try db.cachedStatement(sql: "DELETE FROM alerts WHERE sku = ? AND warehouse = ?")
+            try delete.execute(arguments: [sku.rawValue, warehouse])
+            if db.changesCount > 0 { events.append(.alertCleared(sku: sku.rawValue, warehouse: warehouse)) }
+        }
+    }
+
+    // MARK: - Lookups and checks
+
+    private func liveProduct(_ sku: SKU, in db: Database) throws -> ProductMetadata {
+        guard let metadata = try ProductRecord.metadata(sku: sku, in: db), metadata.name != nil else {
+            throw StoreError.unknownSKU(sku.rawValue)
+        }
+        guard !metadata.isDeleted else { throw StoreError.productDeleted(sku.rawValue) }
+        return metadata
+    }
+
+    private func ownMovement(id: String, in db: Database) throws -> Operation? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(OperationRecord.selectColumns) FROM operations WHERE movement_id = ? AND origin = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [id, replica.rawValue]) else { return nil }
+        return try OperationRecord.operation(from: row)
+    }
+
+    static func validateCommon(id: String, actor: String, reason: String?, reference: String?) throws(StoreError) {
+        guard MovementID.isValid(id) else { throw .invalidInput("movement id must be a UUID, got \(id.debugDescription.prefix(60))") }
+        try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
+        if let reason { try TextLimits.validate(reason, field: "reason", limit: TextLimits.reason) }
+        if let reference { try TextLimits.validate(reference, field: "reference", limit: TextLimits.reference) }
+    }
+
+    static func validateReorderPoint(_ point: Int64) throws(StoreError) {
+        guard (0...Quantity.range.upperBound).contains(point) else {
+            throw .invalidInput("reorder point must be from 0 to \(Quantity.range.upperBound), got \(point)")
+        }
+    }
+}

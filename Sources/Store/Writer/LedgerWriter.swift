@@ -1,0 +1,234 @@
+import CRDT
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// The node's single SQLite writer, fed by a ZMQ queue.
+///
+/// A dedicated thread owns a ROUTER socket bound to the node's endpoints (an `inproc://` one for the server
+/// process, an `ipc://` one in the data directory for other local processes). It takes every request waiting on
+/// the socket, in arrival order, applies them in one transaction with a savepoint each, commits, and only then
+/// answers each request with its own outcome. So:
+/// - a write is acknowledged only after its commit (group commit: one fsync for the whole batch);
+/// - a command that fails is rolled back to its savepoint and answered with its own error; the batch goes on;
+/// - if the commit itself fails, every request of the batch is answered with that error and nothing is kept.
+/// Reads never pass through here: they use the pool's WAL readers.
+public final class LedgerWriter: Sendable {
+    public struct Configuration: Sendable {
+        /// The most requests applied in one transaction.
+        public var maxBatch: Int = 4_096
+        /// The clock skew a remote timestamp may show before it is refused.
+        public var maxClockOffsetMilliseconds: UInt64 = 60_000
+        public init() {}
+    }
+
+    private let pool: DatabasePool
+    private let context: ZMQContext
+    private let endpoints: [String]
+    private let replica: ReplicaID
+    private let clock: any PhysicalClock
+    private let configuration: Configuration
+    private let onCommit: @Sendable ([StoreEvent]) -> Void
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Mutex<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    private let statistics = Mutex(WriterStatistics())
+
+    public init(
+        pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
+        configuration: Configuration = .init(), logger: Logger = Logger(label: "inv.writer"),
+        onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
+    ) {
+        self.pool = pool
+        self.context = context
+        self.endpoints = endpoints
+        self.replica = replica
+        self.clock = clock
+        self.configuration = configuration
+        self.onCommit = onCommit
+        self.logger = logger
+    }
+
+    /// Counters for metrics: totals since start.
+    public var stats: WriterStatistics { statistics.withLock { $0 } }
+
+    /// Binds the endpoints and starts the writer thread.
+    ///
+    /// - Throws: a `ZMQError` when an endpoint cannot be bound, or the store's error when the ledger cannot be read.
+    public func start() throws {
+        let started = DispatchSemaphore(value: 0)
+        let failure = Mutex<(any Error)?>(nil)
+        let thread = Thread { [self] in
+            let socket: ZMQSocket
+            var applier: LedgerApplier<AnyPhysicalClock>
+            do {
+                socket = try ZMQSocket(context: context, kind: .router)
+                for endpoint in endpoints { try socket.bind(endpoint) }
+                applier = try pool.read { db in
+                    try LedgerApplier(
+                        replica: replica, clock: AnyPhysicalClock(clock),
+                        maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds, in: db)
+                }
+            } catch {
+                failure.withLock { $0 = error }
+                started.signal()
+                done.signal()
+                return
+            }
+            started.signal()
+            run(socket: socket, applier: &applier)
+            socket.close()
+            done.signal()
+        }
+        thread.name = "inv-writer"
+        thread.start()
+        started.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Stops taking requests once those already queued are answered, and waits for the thread to end.
+    public func stop() {
+        let first = finished.withLock { finished in
+            defer { finished = true }
+            return !finished
+        }
+        guard first else { return }
+        stopping.store(true, ordering: .releasing)
+        done.wait()
+    }
+
+    private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>) {
+        var idlePolls = 0
+        while true {
+            let ready: Bool
+            do {
+                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: 50).socket
+            } catch {
+                logger.critical("write queue poll failed: \(error)")
+                return
+            }
+            if !ready {
+                // Stop only when nothing is waiting: requests queued before the stop are still answered.
+                if stopping.load(ordering: .acquiring) {
+                    idlePolls += 1
+                    if idlePolls >= 2 { return }
+                }
+                continue
+            }
+            idlePolls = 0
+            var batch: [(identity: [UInt8], id: [UInt8], body: [UInt8])] = []
+            do {
+                while batch.count < configuration.maxBatch, let frames = try socket.receive(blocking: false) {
+                    guard frames.count == 3 else {
+                        logger.warning("dropping malformed write-queue message with \(frames.count) frames")
+                        continue
+                    }
+                    batch.append((frames[0], frames[1], frames[2]))
+                }
+            } catch {
+                logger.error("write queue receive failed: \(error)")
+            }
+            guard !batch.isEmpty else { continue }
+            let replies = commit(batch.map(\.body), applier: &applier)
+            for (request, reply) in zip(batch, replies) {
+                do {
+                    try socket.send([request.identity, request.id, reply])
+                } catch {
+                    // The submitter went away (EHOSTUNREACH): its write is committed all the same.
+                    logger.debug("reply not delivered: \(error)")
+                }
+            }
+        }
+    }
+
+    /// Applies one batch in one transaction and returns the encoded reply of each request.
+    private func commit(_ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>) -> [[UInt8]] {
+        let decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        var results: [Result<WriteOutcome, StoreError>] = []
+        results.reserveCapacity(bodies.count)
+        var events: [StoreEvent] = []
+        var working = applier
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for body in bodies {
+                        let command: WriteCommand
+                        do {
+                            let envelope = try decoder.decode(WriteRequestEnvelope.self, from: Data(body))
+                            guard envelope.v == WriteWire.version else {
+                                results.append(.failure(.invalidInput("unsupported write format version \(envelope.v)")))
+                                continue
+                            }
+                            command = envelope.command
+                        } catch {
+                            results.append(.failure(.invalidInput("undecodable write command: \(error)")))
+                            continue
+                        }
+                        var scratch = working
+                        var commandEvents: [StoreEvent] = []
+                        do {
+                            var outcome: WriteOutcome?
+                            try db.inSavepoint {
+                                outcome = try scratch.apply(command, in: db, events: &commandEvents)
+                                return .commit
+                            }
+                            working = scratch
+                            events += commandEvents
+                            results.append(.success(outcome!))
+                        } catch let error as StoreError {
+                            results.append(.failure(error))
+                        } catch {
+                            results.append(.failure(.storage(String(describing: error))))
+                        }
+                    }
+                    try NodeRecord.saveClock(working.clock.last, in: db)
+                    return .commit
+                }
+            }
+            applier = working
+        } catch {
+            logger.error("write batch of \(bodies.count) failed to commit: \(error)")
+            let failure = StoreError.storage("commit failed: \(error)")
+            results = Array(repeating: .failure(failure), count: bodies.count)
+            events = []
+        }
+        statistics.withLock { stats in
+            stats.batches += 1
+            stats.commands += bodies.count
+            stats.lastBatchSize = bodies.count
+            stats.largestBatch = max(stats.largestBatch, bodies.count)
+            for case .operation(let op) in events { if op.origin == replica { stats.localOperations += 1 } else { stats.mergedOperations += 1 } }
+        }
+        if !events.isEmpty { onCommit(events) }
+        return results.map { result in
+            let reply: WriteReply
+            switch result {
+            case .success(let outcome): reply = WriteReply(v: WriteWire.version, outcome: outcome, error: nil)
+            case .failure(let error): reply = WriteReply(v: WriteWire.version, outcome: nil, error: error)
+            }
+            do { return Array(try encoder.encode(reply)) } catch {
+                return Array(#"{"v":1,"error":{"storage":{"_0":"reply encoding failed"}}}"#.utf8)
+            }
+        }
+    }
+}
+
+/// Totals kept by the writer, for metrics and benchmarks.
+public struct WriterStatistics: Sendable, Equatable {
+    public var batches = 0
+    public var commands = 0
+    public var lastBatchSize = 0
+    public var largestBatch = 0
+    public var localOperations = 0
+    public var mergedOperations = 0
+}
+
+/// Type-erases a clock so the writer thread's applier has one concrete type.
+struct AnyPhysicalClock: PhysicalClock {
+    let base: any PhysicalClock
+    init(_ base: any PhysicalClock) { self.base = base }
+    func nowMilliseconds() -> UInt64 { base.nowMilliseconds() }
+}

@@ -1,0 +1,83 @@
+import CRDT
+
+/// A mutation submitted to the single writer. Codable: it travels over the ZMQ queue.
+public enum WriteCommand: Hashable, Codable, Sendable {
+    case createProduct(ProductDraft, actor: String)
+    case updateProduct(sku: SKU, ProductPatch, actor: String)
+    case deleteProduct(sku: SKU, actor: String)
+    case movement(MovementRequest)
+    case accept(AcceptRequest)
+    /// Operations received from peers, merged in one go; each is accepted or refused on its own.
+    case merge([Operation])
+}
+
+/// The fields of a new product.
+public struct ProductDraft: Hashable, Codable, Sendable {
+    public var sku: SKU
+    public var name: String
+    public var description: String
+    public var price: Price?
+    public var reorderPoint: Int64?
+
+    public init(sku: SKU, name: String, description: String = "", price: Price? = nil, reorderPoint: Int64? = nil) {
+        self.sku = sku
+        self.name = name
+        self.description = description
+        self.price = price
+        self.reorderPoint = reorderPoint
+    }
+}
+
+/// The movement types a client may post.
+public enum MovementType: String, Hashable, Codable, Sendable, CaseIterable {
+    case receive, sell, adjust, transfer
+}
+
+/// A receipt, sale, adjustment or outgoing transfer at this node's warehouse.
+public struct MovementRequest: Hashable, Codable, Sendable {
+    public var type: MovementType
+    public var sku: SKU
+    /// Positive for receive, sell and transfer; signed (non-zero) for adjust.
+    public var quantity: Int64
+    /// The destination warehouse of a transfer.
+    public var to: ReplicaID?
+    public var reason: String?
+    public var reference: String?
+    /// Idempotency key: a lowercase UUID. The writer generates none; callers do (see `MovementID`).
+    public var id: String
+    public var actor: String
+
+    public init(
+        type: MovementType, sku: SKU, quantity: Int64, to: ReplicaID? = nil, reason: String? = nil,
+        reference: String? = nil, id: String, actor: String
+    ) {
+        self.type = type
+        self.sku = sku
+        self.quantity = quantity
+        self.to = to
+        self.reason = reason
+        self.reference = reference
+        self.id = id
+        self.actor = actor
+    }
+}
+
+/// Taking goods in transit into this node's warehouse.
+public struct AcceptRequest: Hashable, Codable, Sendable {
+    public var transferID: String
+    /// Defaults to everything still in transit.
+    public var quantity: Int64?
+    public var reason: String?
+    public var reference: String?
+    public var id: String
+    public var actor: String
+
+    public init(transferID: String, quantity: Int64? = nil, reason: String? = nil, reference: String? = nil, id: String, actor: String) {
+        self.transferID = transferID
+        self.quantity = quantity
+        self.reason = reason
+        self.reference = reference
+        self.id = id
+        self.actor = actor
+    }
+}

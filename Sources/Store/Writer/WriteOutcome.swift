@@ -1,0 +1,31 @@
+import CRDT
+
+/// What the writer answers once the command's transaction committed.
+public enum WriteOutcome: Hashable, Codable, Sendable {
+    case product(ProductState)
+    /// `duplicate` is true when the movement id had been recorded before: the original is returned unchanged.
+    case movement(MovementRecord, duplicate: Bool)
+    case merged(MergeReport)
+}
+
+/// The outcome of merging a batch of remote operations.
+public struct MergeReport: Hashable, Codable, Sendable {
+    /// Newly applied operations.
+    public var applied: Int
+    /// Operations already held (duplicates or replays): no change.
+    public var duplicates: Int
+    /// Operations refused, with why; the others were applied regardless.
+    public var refused: [Refusal]
+
+    public struct Refusal: Hashable, Codable, Sendable {
+        public var origin: String
+        public var sequence: UInt64
+        public var reason: String
+    }
+
+    public init(applied: Int = 0, duplicates: Int = 0, refused: [Refusal] = []) {
+        self.applied = applied
+        self.duplicates = duplicates
+        self.refused = refused
+    }
+}

@@ -1,0 +1,160 @@
+import CZMQ
+import Foundation
+import Logging
+import Synchronization
+
+/// Submits write commands to the writer over ZMQ and awaits each acknowledgement.
+///
+/// libzmq sockets are single-threaded, so one I/O thread owns this client's DEALER socket. Submitting tasks hand
+/// their encoded request to it through a locked queue and wake it with an eventfd that `zmq_poll` watches beside
+/// the socket; replies are matched to waiting tasks by request id. No task ever blocks a thread: `submit` suspends.
+///
+/// Requests from one client reach the writer in submission order; each reply arrives only after the writer
+/// committed the request's transaction.
+public final class WriteQueueClient: Sendable {
+    private struct State {
+        var nextID: UInt64 = 1
+        var outbox: [(id: UInt64, body: [UInt8])] = []
+        var waiting: [UInt64: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let wakeFD: Int32
+    private let done = DispatchSemaphore(value: 0)
+    private let endpoint: String
+
+    /// Connects to a writer endpoint (`inproc://` needs the writer's context).
+    public init(context: ZMQContext, endpoint: String, logger: Logger = Logger(label: "inv.write-client")) throws {
+        self.endpoint = endpoint
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard wakeFD >= 0 else { throw StoreError.unavailable("eventfd failed: errno \(errno)") }
+        let started = DispatchSemaphore(value: 0)
+        let failure = Mutex<(any Error)?>(nil)
+        let thread = Thread { [self] in
+            let socket: ZMQSocket
+            do {
+                socket = try ZMQSocket(context: context, kind: .dealer)
+                try socket.connect(endpoint)
+            } catch {
+                failure.withLock { $0 = error }
+                started.signal()
+                done.signal()
+                return
+            }
+            started.signal()
+            run(socket: socket, logger: logger)
+            socket.close()
+            done.signal()
+        }
+        thread.name = "inv-write-client"
+        thread.start()
+        started.wait()
+        if let error = failure.withLock({ $0 }) {
+            close(wakeFD)
+            throw error
+        }
+    }
+
+    /// Submits a command and returns its outcome once the writer has committed it.
+    ///
+    /// - Throws: the command's own `StoreError` (nothing was changed), or `.unavailable` when the client is closed.
+    public func submit(_ command: WriteCommand) async throws(StoreError) -> WriteOutcome {
+        let body: [UInt8]
+        do {
+            body = Array(try JSONEncoder().encode(WriteRequestEnvelope(v: WriteWire.version, command: command)))
+        } catch {
+            throw .invalidInput("command cannot be encoded: \(error)")
+        }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>) in
+            let accepted = state.withLock { state -> Bool in
+                guard !state.closed else { return false }
+                let id = state.nextID
+                state.nextID += 1
+                state.outbox.append((id, body))
+                state.waiting[id] = continuation
+                return true
+            }
+            if accepted {
+                var one: UInt64 = 1
+                _ = write(wakeFD, &one, 8)
+            } else {
+                continuation.resume(returning: .failure(.unavailable("the write queue client is closed")))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Fails every request still waiting and stops the I/O thread.
+    public func shutdown() {
+        let first = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        guard first else { return }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        done.wait()
+        close(wakeFD)
+    }
+
+    deinit { shutdown() }
+
+    private func run(socket: ZMQSocket, logger: Logger) {
+        let decoder = JSONDecoder()
+        while true {
+            let ready: (socket: Bool, fd: Bool)
+            do {
+                ready = try ZMQPoll.readable(socket: socket, fd: wakeFD, timeoutMilliseconds: 100)
+            } catch {
+                logger.critical("write client poll failed: \(error)")
+                break
+            }
+            if ready.fd {
+                var counter: UInt64 = 0
+                _ = read(wakeFD, &counter, 8)
+            }
+            let (outbox, closed) = state.withLock { state in
+                defer { state.outbox.removeAll(keepingCapacity: true) }
+                return (state.outbox, state.closed)
+            }
+            if closed { break }
+            for (id, body) in outbox {
+                do {
+                    try socket.send([WriteWire.frame(id), body])
+                } catch {
+                    resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
+                }
+            }
+            guard ready.socket else { continue }
+            do {
+                while let frames = try socket.receive(blocking: false) {
+                    guard frames.count == 2, let id = WriteWire.requestID(frames[0]) else { continue }
+                    let result: Result<WriteOutcome, StoreError>
+                    do {
+                        let reply = try decoder.decode(WriteReply.self, from: Data(frames[1]))
+                        result = reply.result
+                    } catch {
+                        result = .failure(.storage("undecodable reply from the writer: \(error)"))
+                    }
+                    resume(id, with: result)
+                }
+            } catch {
+                logger.error("write client receive failed: \(error)")
+            }
+        }
+        let waiting = state.withLock { state in
+            state.closed = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for continuation in waiting.values {
+            continuation.resume(returning: .failure(.unavailable("the write queue client closed before the writer answered")))
+        }
+    }
+
+    private func resume(_ id: UInt64, with result: Result<WriteOutcome, StoreError>) {
+        let continuation = state.withLock { $0.waiting.removeValue(forKey: id) }
+        continuation?.resume(returning: result)
+    }
+}
