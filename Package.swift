@@ -85,9 +85,16 @@ let package = Package(
             dependencies: ["CRDT", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
+        // The child process the crash-safety test kills mid-burst.
+        .executableTarget(
+            name: "CrashWriter",
+            dependencies: ["CRDT", "Store"],
+            path: "Tests/CrashWriter",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["CRDT", "Store", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CRDT", "Store", "CrashWriter", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
     ],

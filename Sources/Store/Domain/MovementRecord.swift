@@ -22,7 +22,7 @@ public struct MovementRecord: Hashable, Codable, Sendable {
     /// The other warehouse of a transfer (its destination) or of an acceptance (its source).
     public var counterpart: String?
 
-    public init(_ op: Operation) {
+    public init(_ op: LedgerOperation) {
         id = op.movementID ?? "\(op.origin.rawValue):\(op.sequence)"
         type = op.kind
         sku = op.sku.rawValue

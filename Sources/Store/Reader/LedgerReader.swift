@@ -155,7 +155,7 @@ public struct LedgerReader: Sendable {
     }
 
     /// Operations of `origin` with sequence above `after`, in sequence order, at most `limit`.
-    public func operations(origin: ReplicaID, after: UInt64, limit: Int) throws -> [Operation] {
+    public func operations(origin: ReplicaID, after: UInt64, limit: Int) throws -> [LedgerOperation] {
         try pool.read { db in
             let statement = try db.cachedStatement(sql: """
                 SELECT \(OperationRecord.selectColumns) FROM operations

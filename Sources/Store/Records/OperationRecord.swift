@@ -27,7 +27,7 @@ struct OperationRecord {
         transfer_id, transfer_from, transfer_to, transfer_shipped, transfer_accepted, product, actor, reason, reference
         """
 
-    static func arguments(_ op: Operation) throws -> StatementArguments {
+    static func arguments(_ op: LedgerOperation) throws -> StatementArguments {
         let product: String? = try op.product.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return [
             op.origin.rawValue, Int64(op.sequence), Int64(op.timestamp.rawValue), op.kind.rawValue, op.sku.rawValue,
@@ -39,7 +39,7 @@ struct OperationRecord {
     }
 
     /// Decodes a row selected with ``selectColumns``.
-    static func operation(from row: Row) throws -> Operation {
+    static func operation(from row: Row) throws -> LedgerOperation {
         func replica(_ raw: String) throws -> ReplicaID {
             do { return try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in ledger: \(raw)") }
         }
@@ -60,7 +60,7 @@ struct OperationRecord {
             product = try JSONDecoder().decode(ProductPatch.self, from: Data(json.utf8))
         }
         let warehouse: String? = row["warehouse"]
-        return Operation(
+        return LedgerOperation(
             origin: try replica(row["origin"]), sequence: UInt64(row["sequence"] as Int64),
             timestamp: HLCTimestamp(rawValue: UInt64(row["hlc"] as Int64)), kind: kind,
             sku: try SKU(row["sku"] as String), movementID: row["movement_id"],

@@ -5,7 +5,7 @@ import GRDB
 /// Turns write commands into ledger operations and applies operations to the materialised state.
 ///
 /// Owned by the single writer thread and called inside its transaction. Local commands are validated against the
-/// state this node holds, then recorded as an ``Operation`` carrying CRDT deltas; remote operations are checked
+/// state this node holds, then recorded as an ``LedgerOperation`` carrying CRDT deltas; remote operations are checked
 /// against the cluster's rules and merged. Both go through ``materialize(_:in:events:)``, so the materialised
 /// state is a function of the set of operations held, whatever their arrival order.
 ///
@@ -96,7 +96,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private mutating func recordProductOperation(
         _ kind: OperationKind, sku: SKU, patch: ProductPatch, actor: String, in db: Database, events: inout [StoreEvent]
     ) throws -> ProductState {
-        let op = Operation(
+        let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: kind, sku: sku, product: patch,
             actor: actor)
         try record(op, in: db, events: &events)
@@ -145,7 +145,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let sequence = nextSequence
         let transfer = request.type == .transfer
             ? TransferDelta(id: request.id, from: replica, to: request.to!, shipped: request.quantity) : nil
-        let op = Operation(
+        let op = LedgerOperation(
             origin: replica, sequence: sequence, timestamp: clock.now(), kind: kind, sku: request.sku,
             movementID: request.id, warehouse: replica, delta: delta, counter: counter.entry(for: replica),
             transfer: transfer, actor: request.actor, reason: request.reason, reference: request.reference)
@@ -180,7 +180,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         do { try counter.increment(by: UInt64(quantity), replica: replica) } catch { throw StoreError.overflow }
         let from: ReplicaID
         do { from = try ReplicaID(transfer.from) } catch { throw StoreError.storage("bad warehouse id \(transfer.from)") }
-        let op = Operation(
+        let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .accept, sku: sku,
             movementID: request.id, warehouse: replica, delta: quantity, counter: counter.entry(for: replica),
             transfer: TransferDelta(id: transfer.id, from: from, to: replica, accepted: transfer.accepted + quantity),
@@ -192,7 +192,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     // MARK: - Merge
 
     /// Merges remote operations one by one; a refused operation leaves the others unharmed.
-    private mutating func merge(_ operations: [Operation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
+    private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
         var report = MergeReport()
         for op in operations {
             do {
@@ -224,7 +224,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// The rules every replicated operation obeys, whoever sent it.
-    static func validateRemote(_ op: Operation, receiver: ReplicaID) throws(StoreError) {
+    static func validateRemote(_ op: LedgerOperation, receiver: ReplicaID) throws(StoreError) {
         guard op.origin != receiver else {
             throw .invalidOperation("operation \(op.origin):\(op.sequence) claims to come from this node")
         }
@@ -267,7 +267,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Records a new local operation: ledger row, materialised state, version vector.
     private mutating func record(
-        _ op: Operation, in db: Database, events: inout [StoreEvent], counter: PNCounter? = nil, product: ProductMetadata? = nil
+        _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], counter: PNCounter? = nil, product: ProductMetadata? = nil
     ) throws {
         try insert(op, in: db)
         try materialize(op, in: db, events: &events, knownCounter: counter, knownProduct: product)
@@ -275,7 +275,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         nextSequence += 1
     }
 
-    private mutating func materializeRemote(_ op: Operation, in db: Database, events: inout [StoreEvent]) throws {
+    private mutating func materializeRemote(_ op: LedgerOperation, in db: Database, events: inout [StoreEvent]) throws {
         try insert(op, in: db)
         try materialize(op, in: db, events: &events)
         // Advance the origin's contiguous sequence over any operations that had arrived ahead of a gap.
@@ -288,13 +288,13 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
-    private func insert(_ op: Operation, in db: Database) throws {
+    private func insert(_ op: LedgerOperation, in db: Database) throws {
         try db.cachedStatement(sql: OperationRecord.insertSQL).execute(arguments: try OperationRecord.arguments(op))
     }
 
     /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.
     private func materialize(
-        _ op: Operation, in db: Database, events: inout [StoreEvent], knownCounter: PNCounter? = nil,
+        _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], knownCounter: PNCounter? = nil,
         knownProduct: ProductMetadata? = nil
     ) throws {
         events.append(.operation(op))
@@ -375,7 +375,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return metadata
     }
 
-    private func ownMovement(id: String, in db: Database) throws -> Operation? {
+    private func ownMovement(id: String, in db: Database) throws -> LedgerOperation? {
         let statement = try db.cachedStatement(
             sql: "SELECT \(OperationRecord.selectColumns) FROM operations WHERE movement_id = ? AND origin = ?")
         guard let row = try Row.fetchOne(statement, arguments: [id, replica.rawValue]) else { return nil }

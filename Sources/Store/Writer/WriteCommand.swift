@@ -8,7 +8,7 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case movement(MovementRequest)
     case accept(AcceptRequest)
     /// Operations received from peers, merged in one go; each is accepted or refused on its own.
-    case merge([Operation])
+    case merge([LedgerOperation])
 }
 
 /// The fields of a new product.

@@ -10,7 +10,7 @@ import CRDT
 ///   accepted quantity (a max as well);
 /// - `product` is a patch of LWW fields stamped with `timestamp` and `origin`.
 /// Hence the materialised state is a function of the *set* of operations held, whatever their arrival order.
-public struct Operation: Hashable, Codable, Sendable {
+public struct LedgerOperation: Hashable, Codable, Sendable {
     public var origin: ReplicaID
     public var sequence: UInt64
     public var timestamp: HLCTimestamp
