@@ -76,6 +76,7 @@ let package = Package(
             dependencies: [
                 "CRDT", "Store",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/InvBench",
             swiftSettings: strict

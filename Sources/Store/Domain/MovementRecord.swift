@@ -22,6 +22,27 @@ public struct MovementRecord: Hashable, Codable, Sendable {
     /// The other warehouse of a transfer (its destination) or of an acceptance (its source).
     public var counterpart: String?
 
+    public init(
+        id: String, type: OperationKind, sku: String, warehouse: String?, quantity: Int64, delta: Int64, origin: String,
+        sequence: UInt64, timestamp: HLCTimestamp, user: String, reason: String?, reference: String?,
+        transferID: String?, counterpart: String?
+    ) {
+        self.id = id
+        self.type = type
+        self.sku = sku
+        self.warehouse = warehouse
+        self.quantity = quantity
+        self.delta = delta
+        self.origin = origin
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.user = user
+        self.reason = reason
+        self.reference = reference
+        self.transferID = transferID
+        self.counterpart = counterpart
+    }
+
     public init(_ op: LedgerOperation) {
         id = op.movementID ?? "\(op.origin.rawValue):\(op.sequence)"
         type = op.kind

@@ -16,6 +16,22 @@ enum ProductRecord {
         return try metadata(from: row)
     }
 
+    /// What a movement needs to know of its product, without building its registers.
+    struct Summary {
+        var exists: Bool
+        var deleted: Bool
+        var reorderPoint: Int64?
+    }
+
+    static func summary(sku: SKU, in db: Database) throws -> Summary {
+        let statement = try db.cachedStatement(
+            sql: "SELECT name IS NOT NULL, deleted, reorder_point FROM products WHERE sku = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [sku.rawValue]) else {
+            return Summary(exists: false, deleted: false, reorderPoint: nil)
+        }
+        return Summary(exists: row[0], deleted: row[1], reorderPoint: row[2])
+    }
+
     static func metadata(from row: Row) throws -> ProductMetadata {
         func stamp(_ field: String) throws -> (HLCTimestamp, ReplicaID)? {
             guard let hlc: Int64 = row["\(field)_hlc"], let replica: String = row["\(field)_replica"] else { return nil }

@@ -123,7 +123,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             guard same else { throw StoreError.idempotencyConflict(id: request.id) }
             return .movement(MovementRecord(original), duplicate: true)
         }
-        let product = try liveProduct(request.sku, in: db)
+        let product = try ProductRecord.summary(sku: request.sku, in: db)
+        guard product.exists else { throw StoreError.unknownSKU(request.sku.rawValue) }
+        guard !product.deleted else { throw StoreError.productDeleted(request.sku.rawValue) }
         var counter = try StockCounterRecord.counter(sku: request.sku, warehouse: replica, in: db)
         let delta: Int64
         switch request.type {
@@ -174,7 +176,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         let sku = try SKU(transfer.sku)
         // Goods in transit are accepted even if the product was deleted meanwhile: no movement is ever dropped.
-        let product = try ProductRecord.metadata(sku: sku, in: db) ?? ProductMetadata()
+        let product = try ProductRecord.summary(sku: sku, in: db)
         var counter = try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
         if counter.value > Int64.max - quantity { throw StoreError.overflow }
         do { try counter.increment(by: UInt64(quantity), replica: replica) } catch { throw StoreError.overflow }
@@ -267,7 +269,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Records a new local operation: ledger row, materialised state, version vector.
     private mutating func record(
-        _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], counter: PNCounter? = nil, product: ProductMetadata? = nil
+        _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], counter: PNCounter? = nil,
+        product: ProductRecord.Summary? = nil
     ) throws {
         try insert(op, in: db)
         try materialize(op, in: db, events: &events, knownCounter: counter, knownProduct: product)
@@ -295,7 +298,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.
     private func materialize(
         _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], knownCounter: PNCounter? = nil,
-        knownProduct: ProductMetadata? = nil
+        knownProduct: ProductRecord.Summary? = nil
     ) throws {
         events.append(.operation(op))
         if let patch = op.product {
@@ -323,11 +326,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 counter.merge(PNCounter(entries: [op.origin: entry]))
             }
             try StockCounterRecord.save(counter.entry(for: op.origin), sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
-            let product = try knownProduct ?? ProductRecord.metadata(sku: op.sku, in: db)
-            try evaluateAlert(
-                sku: op.sku, warehouse: warehouse.rawValue, quantity: counter.value,
-                reorderPoint: product.flatMap { $0.isDeleted ? nil : ($0.reorderPoint?.value ?? nil) }, at: op.timestamp,
-                in: db, events: &events)
+            let product = try knownProduct ?? ProductRecord.summary(sku: op.sku, in: db)
+            // Without a reorder point there is no alert to raise or clear: a change of the reorder point
+            // re-evaluates every warehouse (see `reevaluateAlerts`).
+            if let reorderPoint = product.reorderPoint, !product.deleted {
+                try evaluateAlert(
+                    sku: op.sku, warehouse: warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
+                    at: op.timestamp, in: db, events: &events)
+            }
         }
     }
 

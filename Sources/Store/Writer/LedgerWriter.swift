@@ -145,8 +145,6 @@ public final class LedgerWriter: Sendable {
 
     /// Applies one batch in one transaction and returns the encoded reply of each request.
     private func commit(_ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>) -> [[UInt8]] {
-        let decoder = JSONDecoder()
-        let encoder = JSONEncoder()
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
         var events: [StoreEvent] = []
@@ -156,15 +154,10 @@ public final class LedgerWriter: Sendable {
                 try db.inTransaction(.immediate) {
                     for body in bodies {
                         let command: WriteCommand
-                        do {
-                            let envelope = try decoder.decode(WriteRequestEnvelope.self, from: Data(body))
-                            guard envelope.v == WriteWire.version else {
-                                results.append(.failure(.invalidInput("unsupported write format version \(envelope.v)")))
-                                continue
-                            }
-                            command = envelope.command
-                        } catch {
-                            results.append(.failure(.invalidInput("undecodable write command: \(error)")))
+                        switch Result(catching: { () throws(StoreError) in try QueueCodec.decodeRequest(body) }) {
+                        case .success(let decoded): command = decoded
+                        case .failure(let error):
+                            results.append(.failure(error))
                             continue
                         }
                         var scratch = working
@@ -203,16 +196,7 @@ public final class LedgerWriter: Sendable {
             for case .operation(let op) in events { if op.origin == replica { stats.localOperations += 1 } else { stats.mergedOperations += 1 } }
         }
         if !events.isEmpty { onCommit(events) }
-        return results.map { result in
-            let reply: WriteReply
-            switch result {
-            case .success(let outcome): reply = WriteReply(v: WriteWire.version, outcome: outcome, error: nil)
-            case .failure(let error): reply = WriteReply(v: WriteWire.version, outcome: nil, error: error)
-            }
-            do { return Array(try encoder.encode(reply)) } catch {
-                return Array(#"{"v":1,"error":{"storage":{"_0":"reply encoding failed"}}}"#.utf8)
-            }
-        }
+        return results.map(QueueCodec.encodeReply)
     }
 }
 

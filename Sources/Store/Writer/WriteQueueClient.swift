@@ -62,7 +62,7 @@ public final class WriteQueueClient: Sendable {
     public func submit(_ command: WriteCommand) async throws(StoreError) -> WriteOutcome {
         let body: [UInt8]
         do {
-            body = Array(try JSONEncoder().encode(WriteRequestEnvelope(v: WriteWire.version, command: command)))
+            body = try QueueCodec.encodeRequest(command)
         } catch {
             throw .invalidInput("command cannot be encoded: \(error)")
         }
@@ -101,7 +101,6 @@ public final class WriteQueueClient: Sendable {
     deinit { shutdown() }
 
     private func run(socket: ZMQSocket, logger: Logger) {
-        let decoder = JSONDecoder()
         while true {
             let ready: (socket: Bool, fd: Bool)
             do {
@@ -130,14 +129,7 @@ public final class WriteQueueClient: Sendable {
             do {
                 while let frames = try socket.receive(blocking: false) {
                     guard frames.count == 2, let id = WriteWire.requestID(frames[0]) else { continue }
-                    let result: Result<WriteOutcome, StoreError>
-                    do {
-                        let reply = try decoder.decode(WriteReply.self, from: Data(frames[1]))
-                        result = reply.result
-                    } catch {
-                        result = .failure(.storage("undecodable reply from the writer: \(error)"))
-                    }
-                    resume(id, with: result)
+                    resume(id, with: QueueCodec.decodeReply(frames[1]))
                 }
             } catch {
                 logger.error("write client receive failed: \(error)")

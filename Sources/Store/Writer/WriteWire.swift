@@ -1,6 +1,6 @@
 import Foundation
 
-/// The frames of the write queue. Version 1: `[request id (8 bytes, little endian)][JSON body]`.
+/// The frames of the write queue: `[request id (8 bytes, little endian)][body]`, bodies as in ``QueueCodec``.
 ///
 /// Requests carry a ``WriteRequestEnvelope``, replies a ``WriteReply``; each body holds its format version, and a
 /// body of an unknown version is answered with an error rather than guessed at.

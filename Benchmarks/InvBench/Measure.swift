@@ -1,0 +1,30 @@
+import Foundation
+
+/// Peak resident set size of this process (VmHWM), in MiB.
+func peakRSSMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kilobytes / 1024
+    }
+    return 0
+}
+
+/// Monotonic seconds.
+func now() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+func figure(_ name: String, _ value: Double, _ unit: String, limit: String? = nil) {
+    let formatted = value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
+    print("\(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(formatted) \(unit)" + (limit.map { "   (limit: \($0))" } ?? ""))
+}
+
+func scratchDirectory(_ name: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("inv-bench-\(name)-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: path)
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

@@ -1,0 +1,13 @@
+extension VersionVector: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(try [ReplicaID: UInt64](decodingReplicaKeyedFrom: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try entries.encodeReplicaKeyed(to: encoder)
+    }
+}
+
+extension VersionVector: WireVersioned {
+    public static var wireFormatVersion: Int { 1 }
+}

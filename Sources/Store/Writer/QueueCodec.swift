@@ -1,0 +1,193 @@
+import CRDT
+import Foundation
+
+/// Encodes write-queue bodies. The first byte names the body's format, so a reader never guesses:
+///
+/// | byte | request body                         | reply body                               |
+/// |------|--------------------------------------|------------------------------------------|
+/// | 1    | JSON `WriteRequestEnvelope`          | JSON `WriteReply`                        |
+/// | 2    | binary `MovementRequest`             | binary movement outcome                  |
+///
+/// The binary forms cover the hot path (movements and their acknowledgements): JSON coding cost more than the
+/// SQLite work of a movement. Anything else travels as JSON. Unknown format bytes are refused.
+enum QueueCodec {
+    static let json: UInt8 = 1
+    static let binaryMovement: UInt8 = 2
+
+    static func encodeRequest(_ command: WriteCommand) throws -> [UInt8] {
+        if case .movement(let request) = command {
+            var writer = ByteWriter(format: binaryMovement)
+            writer.byte(MovementType.allCases.firstIndex(of: request.type).map(UInt8.init) ?? 0)
+            writer.string(request.sku.rawValue)
+            writer.int64(request.quantity)
+            writer.optionalString(request.to?.rawValue)
+            writer.optionalString(request.reason)
+            writer.optionalString(request.reference)
+            writer.string(request.id)
+            writer.string(request.actor)
+            return writer.bytes
+        }
+        return [json] + Array(try JSONEncoder().encode(WriteRequestEnvelope(v: WriteWire.version, command: command)))
+    }
+
+    static func decodeRequest(_ body: [UInt8]) throws(StoreError) -> WriteCommand {
+        guard let format = body.first else { throw .invalidInput("empty write request") }
+        switch format {
+        case binaryMovement:
+            var reader = ByteReader(body)
+            let typeIndex = Int(try reader.byte())
+            guard typeIndex < MovementType.allCases.count else { throw .invalidInput("unknown movement type \(typeIndex)") }
+            let type = MovementType.allCases[typeIndex]
+            let sku = try SKU(try reader.string())
+            let quantity = try reader.int64()
+            let to: ReplicaID?
+            do { to = try reader.optionalString().map { try ReplicaID($0) } } catch { throw .invalidInput("bad warehouse id: \(error)") }
+            let reason = try reader.optionalString()
+            let reference = try reader.optionalString()
+            let id = try reader.string()
+            let actor = try reader.string()
+            return .movement(MovementRequest(
+                type: type, sku: sku, quantity: quantity, to: to, reason: reason, reference: reference, id: id, actor: actor))
+        case json:
+            let envelope: WriteRequestEnvelope
+            do { envelope = try JSONDecoder().decode(WriteRequestEnvelope.self, from: Data(body[1...])) } catch {
+                throw .invalidInput("undecodable write command: \(error)")
+            }
+            guard envelope.v == WriteWire.version else { throw .invalidInput("unsupported write format version \(envelope.v)") }
+            return envelope.command
+        default:
+            throw .invalidInput("unknown write request format \(format)")
+        }
+    }
+
+    static func encodeReply(_ result: Result<WriteOutcome, StoreError>) -> [UInt8] {
+        if case .success(.movement(let record, let duplicate)) = result {
+            var writer = ByteWriter(format: binaryMovement)
+            writer.byte(duplicate ? 1 : 0)
+            writer.string(record.id)
+            writer.string(record.type.rawValue)
+            writer.string(record.sku)
+            writer.optionalString(record.warehouse)
+            writer.int64(record.quantity)
+            writer.int64(record.delta)
+            writer.string(record.origin)
+            writer.uint64(record.sequence)
+            writer.uint64(record.timestamp.rawValue)
+            writer.string(record.user)
+            writer.optionalString(record.reason)
+            writer.optionalString(record.reference)
+            writer.optionalString(record.transferID)
+            writer.optionalString(record.counterpart)
+            return writer.bytes
+        }
+        let reply: WriteReply
+        switch result {
+        case .success(let outcome): reply = WriteReply(v: WriteWire.version, outcome: outcome, error: nil)
+        case .failure(let error): reply = WriteReply(v: WriteWire.version, outcome: nil, error: error)
+        }
+        do { return [json] + Array(try JSONEncoder().encode(reply)) } catch {
+            return [json] + Array(#"{"v":1,"error":{"storage":{"_0":"reply encoding failed"}}}"#.utf8)
+        }
+    }
+
+    static func decodeReply(_ body: [UInt8]) -> Result<WriteOutcome, StoreError> {
+        guard let format = body.first else { return .failure(.storage("empty reply from the writer")) }
+        switch format {
+        case binaryMovement:
+            do throws(StoreError) {
+                var reader = ByteReader(body)
+                let duplicate = try reader.byte() == 1
+                let id = try reader.string()
+                let kindRaw = try reader.string()
+                guard let kind = OperationKind(rawValue: kindRaw) else { throw .storage("unknown kind \(kindRaw)") }
+                let record = MovementRecord(
+                    id: id, type: kind, sku: try reader.string(), warehouse: try reader.optionalString(),
+                    quantity: try reader.int64(), delta: try reader.int64(), origin: try reader.string(),
+                    sequence: try reader.uint64(), timestamp: HLCTimestamp(rawValue: try reader.uint64()),
+                    user: try reader.string(), reason: try reader.optionalString(), reference: try reader.optionalString(),
+                    transferID: try reader.optionalString(), counterpart: try reader.optionalString())
+                return .success(.movement(record, duplicate: duplicate))
+            } catch {
+                return .failure(error)
+            }
+        case json:
+            do { return try JSONDecoder().decode(WriteReply.self, from: Data(body[1...])).result } catch {
+                return .failure(.storage("undecodable reply from the writer: \(error)"))
+            }
+        default:
+            return .failure(.storage("unknown reply format \(format)"))
+        }
+    }
+}
+
+/// Appends little-endian integers and length-prefixed UTF-8 strings.
+struct ByteWriter {
+    private(set) var bytes: [UInt8]
+
+    init(format: UInt8) {
+        bytes = [format]
+        bytes.reserveCapacity(128)
+    }
+
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
+    mutating func uint64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func int64(_ value: Int64) { uint64(UInt64(bitPattern: value)) }
+
+    mutating func string(_ value: String) {
+        let utf8 = value.utf8
+        withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func optionalString(_ value: String?) {
+        if let value {
+            byte(1)
+            string(value)
+        } else {
+            byte(0)
+        }
+    }
+}
+
+/// Reads what ``ByteWriter`` wrote; every read is bounds-checked.
+struct ByteReader {
+    private let bytes: [UInt8]
+    private var offset = 1
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    private static let truncated = StoreError.invalidInput("truncated write-queue message")
+
+    mutating func byte() throws(StoreError) -> UInt8 {
+        guard offset < bytes.count else { throw Self.truncated }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func uint64() throws(StoreError) -> UInt64 {
+        guard offset + 8 <= bytes.count else { throw Self.truncated }
+        var value: UInt64 = 0
+        for index in 0..<8 { value |= UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
+        offset += 8
+        return value
+    }
+
+    mutating func int64() throws(StoreError) -> Int64 { Int64(bitPattern: try uint64()) }
+
+    mutating func string() throws(StoreError) -> String {
+        guard offset + 4 <= bytes.count else { throw Self.truncated }
+        var length = 0
+        for index in 0..<4 { length |= Int(bytes[offset + index]) << (8 * index) }
+        offset += 4
+        guard length <= bytes.count - offset else { throw Self.truncated }
+        defer { offset += length }
+        guard let text = String(validating: bytes[offset..<offset + length], as: UTF8.self) else {
+            throw .invalidInput("invalid UTF-8 in write-queue message")
+        }
+        return text
+    }
+
+    mutating func optionalString() throws(StoreError) -> String? {
+        try byte() == 1 ? try string() : nil
+    }
+}

@@ -1,0 +1,139 @@
+import CRDT
+import Foundation
+import PropertyBased
+import Testing
+
+/// The sequential model of product metadata: the winning write per field.
+struct ProductModel: Equatable, Sendable {
+    var name: Write<String>?
+    var description: Write<String>?
+    var price: Write<String?>?
+    var reorderPoint: Write<Int64?>?
+    var deleted: Write<Bool>?
+}
+
+enum ProductMetadataSubject: LawSubject {
+    static var initialState: ProductMetadata { ProductMetadata() }
+    static var initialModel: ProductModel { ProductModel() }
+
+    static var operations: Generator<ProductPatch, AnySequence<Any>> {
+        zip(
+            Gen.int(in: 0...3).map { "name \($0)" }.optional(valueRate: 0.4),
+            Gen.int(in: 0...3).map { "about \($0)" }.optional(valueRate: 0.3),
+            Gen.int(in: 0...3).map { "\($0).50" }.optional(valueRate: 0.7).optional(valueRate: 0.4),
+            Gen<Int64>.value(in: 0...20).optional(valueRate: 0.7).optional(valueRate: 0.3),
+            Gen.bool.optional(valueRate: 0.2)
+        )
+        .map { name, description, price, reorderPoint, deleted in
+            ProductPatch(
+                name: name, description: description, price: price, reorderPoint: reorderPoint, deleted: deleted)
+        }
+        .eraseToAny()
+    }
+
+    static func apply(_ patch: ProductPatch, to state: inout ProductMetadata, context: OperationContext)
+        -> ProductMetadata
+    {
+        state.apply(patch, at: context.timestamp, by: context.replica)
+    }
+
+    static func model(_ model: inout ProductModel, applying patch: ProductPatch, context: OperationContext) {
+        if let value = patch.name { Write.record(Write(value, context), into: &model.name) }
+        if let value = patch.description { Write.record(Write(value, context), into: &model.description) }
+        if let value = patch.price { Write.record(Write(value, context), into: &model.price) }
+        if let value = patch.reorderPoint { Write.record(Write(value, context), into: &model.reorderPoint) }
+        if let value = patch.deleted { Write.record(Write(value, context), into: &model.deleted) }
+    }
+
+    static func modelValue(of state: ProductMetadata) -> ProductModel {
+        ProductModel(
+            name: state.name.map(Write.init),
+            description: state.description.map(Write.init),
+            price: state.price.map(Write.init),
+            reorderPoint: state.reorderPoint.map(Write.init),
+            deleted: state.deleted.map(Write.init))
+    }
+}
+
+@Suite struct ProductMetadataTests {
+    let a = try! ReplicaID("a")
+    let b = try! ReplicaID("b")
+
+    func stamp(_ physical: UInt64) -> HLCTimestamp {
+        HLCTimestamp(physicalMilliseconds: physical, logical: 0)
+    }
+
+    @Test(arguments: Law.allCases)
+    func laws(_ law: Law) async {
+        await Laws<ProductMetadataSubject>.check(law)
+    }
+
+    @Test func concurrentEditsOfDifferentFieldsBothSurvive() {
+        let base = ProductMetadata()
+        var left = base
+        var right = base
+        left.apply(ProductPatch(name: "Green tea"), at: stamp(10), by: a)
+        right.apply(ProductPatch(price: "4.50"), at: stamp(9), by: b)
+        let merged = left.merged(with: right)
+        #expect(merged.currentName == "Green tea")
+        #expect(merged.currentPrice == "4.50")
+        #expect(merged == right.merged(with: left))
+    }
+
+    @Test func applyReturnsOnlyTheTouchedFields() {
+        var metadata = ProductMetadata()
+        metadata.apply(ProductPatch(name: "Tea", description: "Loose leaf"), at: stamp(1), by: a)
+        let delta = metadata.apply(ProductPatch(price: .some(nil), deleted: true), at: stamp(2), by: a)
+        #expect(delta.name == nil)
+        #expect(delta.description == nil)
+        #expect(delta.reorderPoint == nil)
+        #expect(delta.price == LWWRegister(value: nil, timestamp: stamp(2), replica: a))
+        #expect(delta.deleted == LWWRegister(value: true, timestamp: stamp(2), replica: a))
+        #expect(metadata.isDeleted)
+        #expect(metadata.currentPrice == nil)
+        #expect(metadata.currentName == "Tea")
+        #expect(metadata.currentDescription == "Loose leaf")
+    }
+
+    @Test func olderWriteLoses() {
+        var metadata = ProductMetadata()
+        metadata.apply(ProductPatch(reorderPoint: 5), at: stamp(10), by: a)
+        metadata.apply(ProductPatch(reorderPoint: 8), at: stamp(3), by: b)
+        #expect(metadata.currentReorderPoint == 5)
+    }
+
+    @Test func laterUndeleteWins() {
+        var metadata = ProductMetadata()
+        metadata.apply(ProductPatch(deleted: true), at: stamp(1), by: a)
+        #expect(metadata.isDeleted)
+        metadata.apply(ProductPatch(deleted: false), at: stamp(2), by: b)
+        #expect(!metadata.isDeleted)
+    }
+
+    @Test func emptyMetadataReadsAsNothing() {
+        let metadata = ProductMetadata()
+        #expect(metadata.currentName == nil)
+        #expect(metadata.currentPrice == nil)
+        #expect(metadata.currentReorderPoint == nil)
+        #expect(!metadata.isDeleted)
+    }
+
+    @Test func patchDistinguishesUntouchedFromCleared() throws {
+        let patches = [
+            ProductPatch(),
+            ProductPatch(name: "Tea", price: .some(nil)),
+            ProductPatch(price: "1.00", reorderPoint: .some(nil), deleted: false),
+            ProductPatch(description: "", reorderPoint: 3),
+        ]
+        for patch in patches {
+            let data = try JSONEncoder().encode(patch)
+            #expect(try JSONDecoder().decode(ProductPatch.self, from: data) == patch)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(
+            String(decoding: try encoder.encode(ProductPatch(name: "Tea", price: .some(nil))), as: UTF8.self)
+                == #"{"name":"Tea","price":null}"#)
+        #expect(ProductPatch().isEmpty)
+    }
+}
