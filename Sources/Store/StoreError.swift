@@ -16,6 +16,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     case overAccept(transfer: String, inTransit: Int64, requested: Int64)
     /// The movement id was already used for a different movement.
     case idempotencyConflict(id: String)
+    case unknownToken(String)
     /// A stock total would leave the range a 64-bit integer holds.
     case overflow
     /// A replicated operation that breaks a rule of the cluster (wrong origin, clock drift, unknown format).
@@ -38,6 +39,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .notDestination: "not_destination"
         case .overAccept: "over_accept"
         case .idempotencyConflict: "idempotency_conflict"
+        case .unknownToken: "unknown_token"
         case .overflow: "overflow"
         case .invalidOperation: "invalid_operation"
         case .storage: "storage_error"
@@ -60,6 +62,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case let .overAccept(transfer, inTransit, requested):
             "transfer \(transfer) has \(inTransit) in transit, \(requested) requested"
         case .idempotencyConflict(let id): "movement id \(id) was already used for a different movement"
+        case .unknownToken(let id): "unknown token \(id)"
         case .overflow: "the stock total would overflow"
         case .invalidOperation(let message): "invalid operation: \(message)"
         case .storage(let message): "storage error: \(message)"

@@ -12,10 +12,12 @@ public enum OperationKind: String, Hashable, Codable, Sendable, CaseIterable {
     case transfer
     /// The destination warehouse takes goods in transit into its stock.
     case accept
+    /// A warehouse's own reorder point for a product (or its removal): an LWW register per (sku, warehouse).
+    case reorderOverride = "reorder.override"
 
     public var isMovement: Bool {
         switch self {
-        case .productCreate, .productUpdate, .productDelete: false
+        case .productCreate, .productUpdate, .productDelete, .reorderOverride: false
         default: true
         }
     }

@@ -150,6 +150,19 @@ public struct LedgerReader: Sendable {
         try pool.read { db in try AlertRecord.fetchAll(db, sql: "SELECT * FROM alerts ORDER BY sku, warehouse") }
     }
 
+    public func tokens() throws -> [TokenRecord] {
+        try pool.read { db in try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY created_at, id") }
+    }
+
+    public func reorderOverrides(sku: String? = nil) throws -> [ReorderOverrideRecord] {
+        try pool.read { db in
+            try ReorderOverrideRecord.fetchAll(db, sql: """
+                SELECT * FROM reorder_overrides WHERE reorder_point IS NOT NULL AND (:sku IS NULL OR sku = :sku)
+                ORDER BY sku, warehouse
+                """, arguments: ["sku": sku])
+        }
+    }
+
     public func versionVector() throws -> VersionVector {
         try pool.read { db in try VersionVectorRecord.load(db) }
     }
@@ -177,7 +190,7 @@ public struct LedgerReader: Sendable {
             var lines: [String] = []
             for (table, order) in [
                 ("products", "sku"), ("stock_counters", "sku, warehouse, replica"), ("transfers", "id"),
-                ("version_vector", "origin"),
+                ("reorder_overrides", "sku, warehouse"), ("version_vector", "origin"),
             ] {
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(order)") {
                     lines.append("\(table) \(row.description)")

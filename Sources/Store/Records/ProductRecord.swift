@@ -23,10 +23,14 @@ enum ProductRecord {
         var reorderPoint: Int64?
     }
 
-    static func summary(sku: SKU, in db: Database) throws -> Summary {
-        let statement = try db.cachedStatement(
-            sql: "SELECT name IS NOT NULL, deleted, reorder_point FROM products WHERE sku = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [sku.rawValue]) else {
+    /// - Parameter warehouse: whose reorder point counts: its override if it has one, else the product's.
+    static func summary(sku: SKU, warehouse: ReplicaID, in db: Database) throws -> Summary {
+        let statement = try db.cachedStatement(sql: """
+            SELECT p.name IS NOT NULL, p.deleted, coalesce(o.reorder_point, p.reorder_point)
+            FROM products p LEFT JOIN reorder_overrides o ON o.sku = p.sku AND o.warehouse = ?
+            WHERE p.sku = ?
+            """)
+        guard let row = try Row.fetchOne(statement, arguments: [warehouse.rawValue, sku.rawValue]) else {
             return Summary(exists: false, deleted: false, reorderPoint: nil)
         }
         return Summary(exists: row[0], deleted: row[1], reorderPoint: row[2])

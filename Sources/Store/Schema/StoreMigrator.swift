@@ -100,6 +100,30 @@ public enum StoreMigrator {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-tokens-reorder-overrides") { db in
+            // API tokens of this node (not replicated): only a SHA-256 hash of each secret is kept.
+            try db.execute(sql: """
+                CREATE TABLE tokens (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('admin', 'staff', 'reporter')),
+                    secret_hash TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                ) WITHOUT ROWID;
+                """)
+            // Per-warehouse reorder points: an LWW register per (sku, warehouse); NULL falls back to the product's.
+            try db.execute(sql: """
+                CREATE TABLE reorder_overrides (
+                    sku TEXT NOT NULL,
+                    warehouse TEXT NOT NULL,
+                    reorder_point INTEGER CHECK (reorder_point >= 0),
+                    hlc INTEGER NOT NULL,
+                    replica TEXT NOT NULL,
+                    PRIMARY KEY (sku, warehouse)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

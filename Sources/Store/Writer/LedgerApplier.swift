@@ -46,8 +46,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try movement(request, in: db, events: &events)
             case let .accept(request):
                 return try accept(request, in: db, events: &events)
+            case let .setReorderOverride(sku, warehouse, reorderPoint, actor):
+                return try setReorderOverride(sku, warehouse: warehouse, reorderPoint: reorderPoint, actor: actor, in: db, events: &events)
             case let .merge(operations):
                 return .merged(try merge(operations, in: db, events: &events))
+            case let .createToken(token):
+                return try createToken(token, in: db)
+            case let .revokeToken(id, milliseconds):
+                return try revokeToken(id, at: milliseconds, in: db)
             }
         } catch let error as StoreError {
             throw error
@@ -93,6 +99,37 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return .product(try recordProductOperation(.productDelete, sku: sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
+    private mutating func setReorderOverride(
+        _ sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, actor: String, in db: Database, events: inout [StoreEvent]
+    ) throws -> WriteOutcome {
+        try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
+        if let reorderPoint { try Self.validateReorderPoint(reorderPoint) }
+        _ = try liveProduct(sku, in: db)
+        let op = LedgerOperation(
+            origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .reorderOverride, sku: sku,
+            warehouse: warehouse, product: ProductPatch(reorderPoint: .some(reorderPoint)), actor: actor)
+        try record(op, in: db, events: &events)
+        guard let metadata = try ProductRecord.metadata(sku: sku, in: db) else { throw StoreError.storage("product vanished") }
+        return .product(ProductState(sku: sku, metadata: metadata))
+    }
+
+    private func createToken(_ token: TokenRecord, in db: Database) throws -> WriteOutcome {
+        try TextLimits.validate(token.name, field: "token name", limit: TextLimits.actor, allowEmpty: false)
+        try db.execute(sql: """
+            INSERT INTO tokens (id, name, role, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)
+            """, arguments: [token.id, token.name, token.role.rawValue, token.secretHash, token.createdAt])
+        return .token(token)
+    }
+
+    private func revokeToken(_ id: String, at milliseconds: Int64, in db: Database) throws -> WriteOutcome {
+        try db.execute(
+            sql: "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [milliseconds, id])
+        guard let token = try TokenRecord.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id]) else {
+            throw StoreError.unknownToken(id)
+        }
+        return .token(token)
+    }
+
     private mutating func recordProductOperation(
         _ kind: OperationKind, sku: SKU, patch: ProductPatch, actor: String, in db: Database, events: inout [StoreEvent]
     ) throws -> ProductState {
@@ -123,7 +160,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             guard same else { throw StoreError.idempotencyConflict(id: request.id) }
             return .movement(MovementRecord(original), duplicate: true)
         }
-        let product = try ProductRecord.summary(sku: request.sku, in: db)
+        let product = try ProductRecord.summary(sku: request.sku, warehouse: replica, in: db)
         guard product.exists else { throw StoreError.unknownSKU(request.sku.rawValue) }
         guard !product.deleted else { throw StoreError.productDeleted(request.sku.rawValue) }
         var counter = try StockCounterRecord.counter(sku: request.sku, warehouse: replica, in: db)
@@ -176,7 +213,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         let sku = try SKU(transfer.sku)
         // Goods in transit are accepted even if the product was deleted meanwhile: no movement is ever dropped.
-        let product = try ProductRecord.summary(sku: sku, in: db)
+        let product = try ProductRecord.summary(sku: sku, warehouse: replica, in: db)
         var counter = try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
         if counter.value > Int64.max - quantity { throw StoreError.overflow }
         do { try counter.increment(by: UInt64(quantity), replica: replica) } catch { throw StoreError.overflow }
@@ -244,6 +281,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
             }
         } else if op.product == nil {
             throw .invalidOperation("product operation \(op.origin):\(op.sequence) carries no fields")
+        } else if op.kind == .reorderOverride && (op.warehouse == nil || op.product?.reorderPoint == nil) {
+            throw .invalidOperation("reorder override \(op.origin):\(op.sequence) names no warehouse or reorder point")
         }
         switch op.kind {
         case .transfer:
@@ -301,7 +340,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
         knownProduct: ProductRecord.Summary? = nil
     ) throws {
         events.append(.operation(op))
-        if let patch = op.product {
+        if op.kind == .reorderOverride, let warehouse = op.warehouse, let patch = op.product, let point = patch.reorderPoint {
+            if try ReorderOverrideRecord.merge(
+                sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),
+                let metadata = try ProductRecord.metadata(sku: op.sku, in: db)
+            {
+                try reevaluateAlerts(sku: op.sku, product: metadata, at: op.timestamp, in: db, events: &events)
+            }
+        } else if let patch = op.product {
             var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
             var delta = ProductMetadata()
             delta.apply(patch, at: op.timestamp, by: op.origin)
@@ -326,7 +372,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 counter.merge(PNCounter(entries: [op.origin: entry]))
             }
             try StockCounterRecord.save(counter.entry(for: op.origin), sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
-            let product = try knownProduct ?? ProductRecord.summary(sku: op.sku, in: db)
+            let product = try knownProduct ?? ProductRecord.summary(sku: op.sku, warehouse: warehouse, in: db)
             // Without a reorder point there is no alert to raise or clear: a change of the reorder point
             // re-evaluates every warehouse (see `reevaluateAlerts`).
             if let reorderPoint = product.reorderPoint, !product.deleted {
@@ -339,11 +385,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     private func reevaluateAlerts(sku: SKU, product: ProductMetadata, at timestamp: HLCTimestamp, in db: Database, events: inout [StoreEvent]) throws {
         let rows = try Row.fetchAll(db, sql: """
-            SELECT warehouse, sum(increments) - sum(decrements) FROM stock_counters WHERE sku = ? GROUP BY warehouse
+            SELECT s.warehouse, sum(s.increments) - sum(s.decrements), o.reorder_point
+            FROM stock_counters s LEFT JOIN reorder_overrides o ON o.sku = s.sku AND o.warehouse = s.warehouse
+            WHERE s.sku = ? GROUP BY s.warehouse
             """, arguments: [sku.rawValue])
         let point = product.isDeleted ? nil : (product.reorderPoint?.value ?? nil)
         for row in rows {
-            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: point, at: timestamp, in: db, events: &events)
+            let effective = product.isDeleted ? nil : (row[2] as Int64?) ?? point
+            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: effective, at: timestamp, in: db, events: &events)
         }
     }
 

@@ -7,8 +7,14 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case deleteProduct(sku: SKU, actor: String)
     case movement(MovementRequest)
     case accept(AcceptRequest)
+    /// Sets (or, with `nil`, removes) one warehouse's own reorder point for a product.
+    case setReorderOverride(sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, actor: String)
     /// Operations received from peers, merged in one go; each is accepted or refused on its own.
     case merge([LedgerOperation])
+    /// Stores a new API token of this node (not replicated).
+    case createToken(TokenRecord)
+    /// Revokes an API token; revoking twice is harmless.
+    case revokeToken(id: String, atMilliseconds: Int64)
 }
 
 /// The fields of a new product.

@@ -6,6 +6,7 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     /// `duplicate` is true when the movement id had been recorded before: the original is returned unchanged.
     case movement(MovementRecord, duplicate: Bool)
     case merged(MergeReport)
+    case token(TokenRecord)
 }
 
 /// The outcome of merging a batch of remote operations.

@@ -1,0 +1,58 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Store
+
+/// POSTs restock alerts to a webhook URL, retrying with exponential backoff and jitter.
+///
+/// Runs beside the writer, fed by the event hub: a slow or failing webhook never blocks or loses a write. An
+/// alert whose delivery still fails after `maxAttempts` is logged and dropped (it stays visible in
+/// `GET /v1/alerts`).
+public struct AlertWebhook: Sendable {
+    public var url: String
+    public var maxAttempts = 8
+    public var firstDelay: Duration = .milliseconds(500)
+    public var maxDelay: Duration = .seconds(30)
+
+    public init(url: String) { self.url = url }
+
+    /// Delivers alerts from `events` until the stream ends.
+    public func run(events: AsyncStream<EventHub.Delivery>, client: HTTPClient, warehouse: String, logger: Logger) async {
+        for await delivery in events {
+            guard case .event(let event) = delivery else { continue }
+            let body: String
+            switch event {
+            case .alertRaised, .alertCleared:
+                body = EventsController.encode(event).1
+            case .operation:
+                continue
+            }
+            await deliver(body, client: client, warehouse: warehouse, logger: logger)
+        }
+    }
+
+    func deliver(_ body: String, client: HTTPClient, warehouse: String, logger: Logger) async {
+        var delay = firstDelay
+        for attempt in 1...maxAttempts {
+            do {
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "X-Inv-Warehouse", value: warehouse)
+                request.body = .bytes(ByteBuffer(string: body))
+                let response = try await client.execute(request, timeout: .seconds(10))
+                if (200..<300).contains(response.status.code) { return }
+                logger.warning("alert webhook answered \(response.status.code) (attempt \(attempt) of \(maxAttempts))")
+            } catch {
+                logger.warning("alert webhook failed: \(error) (attempt \(attempt) of \(maxAttempts))")
+            }
+            guard attempt < maxAttempts else { break }
+            let jitter = Double.random(in: 0.5...1.5)
+            do { try await Task.sleep(for: delay * jitter) } catch { return }
+            delay = min(delay * 2, maxDelay)
+        }
+        logger.error("alert webhook gave up after \(maxAttempts) attempts; the alert stays in GET /v1/alerts")
+    }
+}

@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+import Store
+import Synchronization
+
+/// Issues and checks the node's bearer tokens.
+///
+/// A token reads `inv_<id>_<secret>`; the node keeps only the SHA-256 of the secret, and compares hashes in
+/// constant time. Tokens are cached in memory (refreshed after every change) so checking one costs no I/O.
+/// Secrets never appear in logs: only token ids do.
+public final class TokenAuthority: Sendable {
+    /// Who made a request.
+    public struct Identity: Hashable, Sendable {
+        public var tokenID: String
+        public var name: String
+        public var role: TokenRecord.Role
+    }
+
+    private let store: NodeStore
+    private let cache = Mutex<[String: TokenRecord]>([:])
+
+    public init(store: NodeStore) throws {
+        self.store = store
+        try reload()
+    }
+
+    /// Re-reads the tokens table.
+    public func reload() throws {
+        let tokens = try store.reader.tokens()
+        cache.withLock { cache in
+            cache = Dictionary(uniqueKeysWithValues: tokens.map { ($0.id, $0) })
+        }
+    }
+
+    /// Creates a token and returns it with its secret, which is shown this once.
+    public func create(name: String, role: TokenRecord.Role, nowMilliseconds: Int64) async throws(StoreError) -> (TokenRecord, secret: String) {
+        let id = Self.randomHex(bytes: 6)
+        let secret = Self.randomHex(bytes: 24)
+        let record = TokenRecord(id: id, name: name, role: role, secretHash: Self.hash(secret), createdAt: nowMilliseconds)
+        guard case .token(let stored) = try await store.submit(.createToken(record)) else { throw .storage("unexpected outcome") }
+        do { try reload() } catch { throw .storage("\(error)") }
+        return (stored, "inv_\(id)_\(secret)")
+    }
+
+    public func revoke(id: String, nowMilliseconds: Int64) async throws(StoreError) -> TokenRecord {
+        guard case .token(let stored) = try await store.submit(.revokeToken(id: id, atMilliseconds: nowMilliseconds)) else {
+            throw .storage("unexpected outcome")
+        }
+        do { try reload() } catch { throw .storage("\(error)") }
+        return stored
+    }
+
+    /// The identity a bearer token stands for, or `nil` when it is unknown, malformed or revoked.
+    public func authenticate(_ token: String) -> Identity? {
+        let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "inv" else { return nil }
+        let id = String(parts[1])
+        guard let record = cache.withLock({ $0[id] }), record.revokedAt == nil else { return nil }
+        guard Self.constantTimeEqual(Self.hash(String(parts[2])), record.secretHash) else { return nil }
+        return Identity(tokenID: record.id, name: record.name, role: record.role)
+    }
+
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Store
+
+/// An error answered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.
+public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    struct Body: Codable {
+        struct Detail: Codable {
+            var code: String
+            var message: String
+        }
+        var error: Detail
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message)))
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"inv\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "bad_request", message) }
+    static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
+    static let unauthorized = APIError(.unauthorized, "unauthorized", "missing or invalid bearer token")
+    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
+
+    /// Maps a store refusal to its status: syntax and range → 422, missing things → 404, conflicts with the
+    /// current state → 409; only a storage failure is a 5xx.
+    init(_ error: StoreError) {
+        let status: HTTPResponse.Status
+        switch error {
+        case .invalidInput, .invalidQuantity, .overflow, .invalidOperation: status = .unprocessableContent
+        case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
+        case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict: status = .conflict
+        case .storage, .unavailable: status = .serviceUnavailable
+        }
+        self.init(status, error.code, error.description)
+    }
+
+    /// Maps a JSON decoding failure to a 400 that says what was wrong, without echoing the body.
+    init(decoding error: any Error) {
+        let message: String
+        switch error {
+        case DecodingError.keyNotFound(let key, _): message = "missing field \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            message = "wrong type for field \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            message = path.isEmpty ? "malformed JSON" : "invalid value for field \(path): \(context.debugDescription)"
+        default: message = "malformed JSON"
+        }
+        self.init(.badRequest, "bad_request", message)
+    }
+}

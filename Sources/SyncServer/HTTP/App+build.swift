@@ -1,0 +1,44 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+
+/// Builds the node's router: every `/v1` route behind the error and token middleware.
+///
+/// - Parameter extraRoutes: lets benchmarks and tests add routes to the same router (e.g. a no-op baseline).
+public func buildRouter(
+    node: InvNode, extraRoutes: (RouterGroup<InvRequestContext>) -> Void = { _ in }
+) -> Router<InvRequestContext> {
+    let router = Router(context: InvRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    let v1 = router.group("v1").add(middleware: TokenAuthMiddleware(authority: node.tokens))
+    ProductsController(node: node).addRoutes(to: v1)
+    MovementsController(node: node).addRoutes(to: v1)
+    ReadController(node: node).addRoutes(to: v1)
+    TokensController(node: node).addRoutes(to: v1)
+    EventsController(node: node).addRoutes(to: v1)
+    extraRoutes(v1)
+    return router
+}
+
+/// Builds the node's HTTPS application (TLS 1.2+, certificate from the cluster CA; no plain-HTTP listener).
+///
+/// - Parameters:
+///   - host, port: where to listen (port 0 picks a free port; `onServerRunning` learns it).
+public func buildApplication(
+    node: InvNode, credentials: NodeCredentials, host: String, port: Int,
+    logger: Logger = Logger(label: "inv.http"),
+    extraRoutes: @escaping (RouterGroup<InvRequestContext>) -> Void = { _ in },
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = buildRouter(node: node, extraRoutes: extraRoutes)
+    let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil)
+    return Application(
+        router: router,
+        server: try .tls(.http1(), tlsConfiguration: credentials.serverTLS(requireClientCertificate: false)),
+        configuration: configuration,
+        onServerRunning: onServerRunning,
+        logger: logger)
+}

@@ -1,0 +1,129 @@
+import CRDT
+import Foundation
+import Hummingbird
+import Store
+
+/// `/v1/products`: the catalogue. Reading needs any token; changing it needs an admin token.
+struct ProductsController {
+    let node: InvNode
+
+    func addRoutes(to group: RouterGroup<InvRequestContext>) {
+        group.get("products", use: list)
+        group.post("products", use: create)
+        group.get("products/{sku}", use: show)
+        group.patch("products/{sku}", use: update)
+        group.delete("products/{sku}", use: remove)
+        group.put("products/{sku}/reorder-points/{warehouse}", use: setWarehouseReorderPoint)
+    }
+
+    struct CreateBody: Decodable {
+        var sku: String
+        var name: String
+        var description: String?
+        var price: String?
+        var reorderPoint: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case sku, name, description, price
+            case reorderPoint = "reorder_point"
+        }
+    }
+
+    /// A partial update: an absent key leaves the field alone; `null` clears a price or reorder point.
+    struct UpdateBody: Decodable {
+        var name: String?
+        var description: String?
+        var price: String??
+        var reorderPoint: Int64??
+
+        enum CodingKeys: String, CodingKey {
+            case name, description, price
+            case reorderPoint = "reorder_point"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            description = try container.decodeIfPresent(String.self, forKey: .description)
+            if container.contains(.price) { price = .some(try container.decodeNil(forKey: .price) ? nil : try container.decode(String.self, forKey: .price)) }
+            if container.contains(.reorderPoint) {
+                reorderPoint = .some(try container.decodeNil(forKey: .reorderPoint) ? nil : try container.decode(Int64.self, forKey: .reorderPoint))
+            }
+        }
+    }
+
+    struct OverrideBody: Decodable {
+        var reorderPoint: Int64?
+        enum CodingKeys: String, CodingKey { case reorderPoint = "reorder_point" }
+    }
+
+    @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let includeDeleted = request.query("include_deleted") == "true"
+        let products = try node.store.reader.products(includeDeleted: includeDeleted).map { API.Product($0) }
+        return try JSONResponse.make(products)
+    }
+
+    @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let sku = try context.parameters.sku()
+        guard let product = try node.store.reader.product(sku) else { throw APIError(.unknownSKU(sku.rawValue)) }
+        return try JSONResponse.make(API.Product(product, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)))
+    }
+
+    @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let identity = try context.require(.admin)
+        let body = try await request.decodeJSON(CreateBody.self, context: context)
+        let draft = ProductDraft(
+            sku: try SKU(body.sku), name: body.name, description: body.description ?? "", price: try body.price.map { try Price($0) },
+            reorderPoint: body.reorderPoint)
+        guard case .product(let state) = try await node.store.submit(.createProduct(draft, actor: identity.name)) else {
+            throw StoreError.storage("unexpected outcome")
+        }
+        return try JSONResponse.make(API.Product(state), status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let identity = try context.require(.admin)
+        let sku = try context.parameters.sku()
+        let body = try await request.decodeJSON(UpdateBody.self, context: context)
+        let price: String?? = try body.price.map { value in try value.map { try Price($0).rawValue } }
+        let patch = ProductPatch(name: body.name, description: body.description, price: price, reorderPoint: body.reorderPoint)
+        guard case .product(let state) = try await node.store.submit(.updateProduct(sku: sku, patch, actor: identity.name)) else {
+            throw StoreError.storage("unexpected outcome")
+        }
+        return try JSONResponse.make(API.Product(state))
+    }
+
+    @Sendable func remove(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let identity = try context.require(.admin)
+        let sku = try context.parameters.sku()
+        guard case .product(let state) = try await node.store.submit(.deleteProduct(sku: sku, actor: identity.name)) else {
+            throw StoreError.storage("unexpected outcome")
+        }
+        return try JSONResponse.make(API.Product(state))
+    }
+
+    @Sendable func setWarehouseReorderPoint(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let identity = try context.require(.admin)
+        let sku = try context.parameters.sku()
+        let warehouse: ReplicaID
+        do { warehouse = try ReplicaID(context.parameters.get("warehouse") ?? "") } catch {
+            throw APIError(.unprocessableContent, "invalid_input", "warehouse must be 1-32 characters of A-Z a-z 0-9 _ -")
+        }
+        let body = try await request.decodeJSON(OverrideBody.self, context: context)
+        let command = WriteCommand.setReorderOverride(sku: sku, warehouse: warehouse, reorderPoint: body.reorderPoint, actor: identity.name)
+        guard case .product(let state) = try await node.store.submit(command) else { throw StoreError.storage("unexpected outcome") }
+        return try JSONResponse.make(API.Product(state, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)))
+    }
+}
+
+/// JSON responses with the API's content type.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

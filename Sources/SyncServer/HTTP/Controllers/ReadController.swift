@@ -1,0 +1,154 @@
+import CRDT
+import Foundation
+import Hummingbird
+import Store
+
+/// The read side: stock, history, reports, alerts and status. Any valid token may read.
+struct ReadController {
+    let node: InvNode
+
+    func addRoutes(to group: RouterGroup<InvRequestContext>) {
+        group.get("stock", use: stock)
+        group.get("history", use: history)
+        group.get("reports/movements", use: movementReport)
+        group.get("alerts", use: alerts)
+        group.get("status", use: status)
+    }
+
+    @Sendable func stock(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let sku = request.query("sku")
+        if let sku, !SKU.isValid(sku) { throw APIError(.unprocessableContent, "invalid_input", "sku must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+        let rows: [StockRow]
+        switch request.query("scope") ?? "local" {
+        case "local": rows = try node.store.reader.stock(warehouse: node.store.replica.rawValue, sku: sku)
+        case "all": rows = try node.store.reader.stockAll(sku: sku)
+        default: throw APIError(.unprocessableContent, "invalid_input", "scope must be local or all")
+        }
+        return try JSONResponse.make(rows.map { API.StockRow(sku: $0.sku, warehouse: $0.warehouse, quantity: $0.quantity, productDeleted: $0.productDeleted) })
+    }
+
+    static func historyFilter(_ request: Request) throws -> HistoryFilter {
+        var filter = HistoryFilter()
+        filter.sku = request.query("sku")
+        filter.warehouse = request.query("warehouse")
+        if let types = request.query("type") {
+            var kinds = Set<OperationKind>()
+            for name in types.split(separator: ",") {
+                guard let kind = OperationKind(rawValue: String(name)) else {
+                    let known = OperationKind.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw APIError(.unprocessableContent, "invalid_input", "unknown type \(name); known: \(known)")
+                }
+                kinds.insert(kind)
+            }
+            filter.kinds = kinds
+        }
+        filter.sinceMilliseconds = try request.queryDate("since")
+        filter.untilMilliseconds = try request.queryDate("until")
+        return filter
+    }
+
+    @Sendable func history(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let filter = try Self.historyFilter(request)
+        var cursor: HistoryCursor?
+        if let token = request.query("cursor") {
+            guard let parsed = HistoryCursor(token: token) else { throw APIError(.unprocessableContent, "invalid_input", "invalid cursor") }
+            cursor = parsed
+        }
+        let format = request.query("format") ?? "json"
+        switch format {
+        case "json":
+            let limit = try request.queryInt("limit", range: 1...1_000) ?? 100
+            let page = try node.store.reader.history(filter, after: cursor, limit: limit)
+            let next = page.count == limit ? page.last.map { HistoryCursor(hlc: $0.timestamp.rawValue, origin: $0.origin, sequence: $0.sequence).token } : nil
+            return try JSONResponse.make(API.HistoryPage(movements: page.map(API.Movement.init), nextCursor: next))
+        case "csv":
+            // Streamed page by page: memory stays bounded however long the history.
+            let reader = node.store.reader
+            let start = cursor
+            var headers = HTTPFields()
+            headers[.contentType] = "text/csv; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: API.Movement.csvHeader))
+                var after = start
+                while true {
+                    let page = try reader.history(filter, after: after, limit: 1_000)
+                    guard let last = page.last else { break }
+                    try await writer.write(ByteBuffer(string: page.map { API.Movement($0).csvLine }.joined()))
+                    after = HistoryCursor(hlc: last.timestamp.rawValue, origin: last.origin, sequence: last.sequence)
+                    if page.count < 1_000 { break }
+                }
+                try await writer.finish(nil)
+            })
+        default:
+            throw APIError(.unprocessableContent, "invalid_input", "format must be json or csv")
+        }
+    }
+
+    @Sendable func movementReport(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        guard let from = try request.queryDate("from"), let to = try request.queryDate("to") else {
+            throw APIError(.unprocessableContent, "invalid_input", "from and to are required dates")
+        }
+        guard from < to else { throw APIError(.unprocessableContent, "invalid_input", "from must be before to") }
+        let rows = try node.store.reader.movementReport(fromMilliseconds: from, toMilliseconds: to).map(API.ReportRow.init)
+        switch request.query("format") ?? "json" {
+        case "json": return try JSONResponse.make(rows)
+        case "csv":
+            var headers = HTTPFields()
+            headers[.contentType] = "text/csv; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: API.ReportRow.csvHeader + rows.map(\.csvLine).joined())))
+        default: throw APIError(.unprocessableContent, "invalid_input", "format must be json or csv")
+        }
+    }
+
+    @Sendable func alerts(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        return try JSONResponse.make(try node.store.reader.alerts().map(API.Alert.init))
+    }
+
+    struct Status: Encodable {
+        var warehouse: String
+        var name: String
+        var url: String
+        var version: String
+        var operations: Int
+        var versionVector: [String: UInt64]
+        var writeQueue: Queue
+        var alerts: Int
+        var eventSubscribers: Int
+
+        struct Queue: Encodable {
+            var batches: Int
+            var commands: Int
+            var lastBatchSize: Int
+            var largestBatch: Int
+            enum CodingKeys: String, CodingKey {
+                case batches, commands
+                case lastBatchSize = "last_batch_size"
+                case largestBatch = "largest_batch"
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case warehouse, name, url, version, operations, alerts
+            case versionVector = "version_vector"
+            case writeQueue = "write_queue"
+            case eventSubscribers = "event_subscribers"
+        }
+    }
+
+    @Sendable func status(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let stats = node.store.writer.stats
+        let vector = try node.store.reader.versionVector()
+        let status = Status(
+            warehouse: node.config.warehouse, name: node.config.name, url: node.config.url, version: InvNode.version,
+            operations: try node.store.reader.operationCount(),
+            versionVector: Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) }),
+            writeQueue: .init(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
+            alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount)
+        return try JSONResponse.make(status)
+    }
+}

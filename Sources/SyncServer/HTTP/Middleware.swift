@@ -1,0 +1,46 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Store
+
+/// Turns every error a route throws into a JSON error response with a 4xx status, so bad input never surfaces as
+/// a 500. Only an unexpected failure is a 500, and it is logged.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = InvRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as StoreError {
+            return try APIError(error).response(from: request, context: context)
+        } catch let error as HTTPError {
+            let code = error.status == .contentTooLarge ? "body_too_large" : (error.status == .notFound ? "not_found" : "http_error")
+            let message = error.status == .contentTooLarge ? "request body is larger than 1 MiB" : (error.body ?? error.status.reasonPhrase)
+            return try APIError(error.status, code, message).response(from: request, context: context)
+        } catch is DecodingError {
+            return try APIError.badRequest("malformed JSON").response(from: request, context: context)
+        } catch {
+            context.logger.error("unexpected error on \(request.method) \(request.uri.path): \(error)")
+            return try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)
+        }
+    }
+}
+
+/// Checks the bearer token of every request and records who made it. Secrets are never logged.
+struct TokenAuthMiddleware: RouterMiddleware {
+    typealias Context = InvRequestContext
+    let authority: TokenAuthority
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              let identity = authority.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        else { throw APIError.unauthorized }
+        var context = context
+        context.identity = identity
+        context.logger[metadataKey: "token"] = .string(identity.tokenID)
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Store
+
+extension Request {
+    /// Collects the body (at most the context's upload limit: 413 beyond) and decodes it as JSON.
+    ///
+    /// - Throws: `APIError` 400 for malformed JSON, invalid UTF-8 or wrong types; 413 for an oversized body.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: InvRequestContext) async throws -> T {
+        var request = self
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let bytes = Array(buffer.readableBytesView)
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.badRequest("request body is not valid UTF-8") }
+        do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch { throw APIError(decoding: error) }
+    }
+}
+
+/// Query-string and path helpers.
+extension Request {
+    func query(_ name: String) -> String? { uri.queryParameters.get(name) }
+
+    func queryInt(_ name: String, range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = query(name) else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw APIError(.unprocessableContent, "invalid_input", "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A date query parameter: `YYYY-MM-DD` (UTC midnight) or an ISO 8601 date-time, as milliseconds since 1970.
+    func queryDate(_ name: String) throws -> UInt64? {
+        guard let raw = query(name) else { return nil }
+        guard let milliseconds = DateParsing.milliseconds(raw) else {
+            throw APIError(.unprocessableContent, "invalid_input", "\(name) must be a date like 2026-01-31 or 2026-01-31T12:00:00Z")
+        }
+        return milliseconds
+    }
+}
+
+/// Parses the dates people type.
+public enum DateParsing {
+    public static func milliseconds(_ text: String) -> UInt64? {
+        let attempts: [(String, Date.ISO8601FormatStyle)] = [
+            (text, Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
+            (text, Date.ISO8601FormatStyle()),
+            (text + "T00:00:00Z", Date.ISO8601FormatStyle()),
+        ]
+        for (candidate, style) in attempts {
+            do { return clamp(try Date(candidate, strategy: style)) } catch { continue }
+        }
+        return nil
+    }
+
+    private static func clamp(_ date: Date) -> UInt64? {
+        let milliseconds = date.timeIntervalSince1970 * 1_000
+        guard milliseconds >= 0, milliseconds < 1e15 else { return nil }
+        return UInt64(milliseconds)
+    }
+}
+
+extension Parameters {
+    func sku(_ name: String = "sku") throws -> SKU {
+        guard let raw = get(name) else { throw APIError.badRequest("missing \(name)") }
+        do { return try SKU(raw) } catch { throw APIError(error) }
+    }
+}

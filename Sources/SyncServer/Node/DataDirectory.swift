@@ -1,0 +1,85 @@
+import Foundation
+
+/// The files of a node's data directory (mode 0700).
+///
+/// ```
+/// DIR/config.json      NodeConfig
+/// DIR/inv.sqlite       the database (+ -wal, -shm)
+/// DIR/writer.ipc       the write queue's ipc:// endpoint, while serving
+/// DIR/admin.token      the admin token, readable by the owner only (0600)
+/// DIR/tls/             ca.pem, node.pem, node-key.pem (and ca-key.pem on the node that created the cluster)
+/// ```
+public struct DataDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = (path as NSString).standardizingPath
+    }
+
+    public var configFile: String { path + "/config.json" }
+    public var databaseFile: String { path + "/inv.sqlite" }
+    public var adminTokenFile: String { path + "/admin.token" }
+    public var tlsDirectory: String { path + "/tls" }
+    public var writerEndpoint: String { "ipc://" + path + "/writer.ipc" }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: configFile) }
+
+    /// Reads and checks `config.json`.
+    public func loadConfig() throws(NodeError) -> NodeConfig {
+        guard FileManager.default.fileExists(atPath: path) else { throw .missingDataDirectory(path) }
+        guard let data = FileManager.default.contents(atPath: configFile) else {
+            throw .damagedDataDirectory("\(configFile) is missing or unreadable")
+        }
+        let config: NodeConfig
+        do { config = try JSONDecoder().decode(NodeConfig.self, from: data) } catch {
+            throw .badConfig("\(configFile) is not a valid node config: \(Self.describe(error))")
+        }
+        guard config.version == NodeConfig.currentVersion else {
+            throw .badConfig("\(configFile) has version \(config.version); this inv understands \(NodeConfig.currentVersion)")
+        }
+        _ = try config.replicaID()
+        _ = try config.listenAddress()
+        return config
+    }
+
+    public func saveConfig(_ config: NodeConfig) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try SecureFile.write(try encoder.encode(config), to: configFile, mode: 0o600)
+    }
+
+    public func readAdminToken() -> String? {
+        FileManager.default.contents(atPath: adminTokenFile).map {
+            String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing key \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.dataCorrupted(let context): context.debugDescription
+        default: "\(error)"
+        }
+    }
+}
+
+/// Writes files that are created with their final permissions, never briefly readable by others.
+enum SecureFile {
+    static func write(_ data: Data, to path: String, mode: mode_t) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, mode)
+        try data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard written > 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
+                offset += written
+            }
+        }
+        guard fsync(fd) == 0 else { throw NodeError.other("cannot sync \(path): \(String(cString: strerror(errno)))") }
+    }
+}
