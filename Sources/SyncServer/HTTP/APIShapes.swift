@@ -3,23 +3,23 @@ import Foundation
 import Store
 
 /// The JSON shapes of the API (`docs/openapi.yaml`). Keys are snake_case and stable: clients depend on them.
-enum API {
-    static func timestamp(_ hlc: HLCTimestamp) -> String { timestamp(milliseconds: hlc.physicalMilliseconds) }
+public enum API {
+    public static func timestamp(_ hlc: HLCTimestamp) -> String { timestamp(milliseconds: hlc.physicalMilliseconds) }
 
-    static func timestamp(milliseconds: UInt64) -> String {
+    public static func timestamp(milliseconds: UInt64) -> String {
         Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
             .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    struct Product: Codable, Sendable {
-        var sku: String
-        var name: String
-        var description: String
-        var price: String?
-        var reorderPoint: Int64?
-        var deleted: Bool
-        var updatedAt: String
-        var warehouseReorderPoints: [String: Int64]?
+    public struct Product: Codable, Sendable {
+        public var sku: String
+        public var name: String
+        public var description: String
+        public var price: String?
+        public var reorderPoint: Int64?
+        public var deleted: Bool
+        public var updatedAt: String
+        public var warehouseReorderPoints: [String: Int64]?
 
         init(_ state: ProductState, overrides: [ReorderOverrideRecord]? = nil) {
             sku = state.sku
@@ -41,7 +41,7 @@ enum API {
             case warehouseReorderPoints = "warehouse_reorder_points"
         }
 
-        func encode(to encoder: any Encoder) throws {
+        public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(sku, forKey: .sku)
             try container.encode(name, forKey: .name)
@@ -54,21 +54,21 @@ enum API {
         }
     }
 
-    struct Movement: Codable, Sendable {
-        var id: String
-        var type: String
-        var sku: String
-        var warehouse: String?
-        var quantity: Int64
-        var delta: Int64
-        var origin: String
-        var sequence: UInt64
-        var timestamp: String
-        var user: String
-        var reason: String?
-        var reference: String?
-        var transferID: String?
-        var counterpart: String?
+    public struct Movement: Codable, Sendable {
+        public var id: String
+        public var type: String
+        public var sku: String
+        public var warehouse: String?
+        public var quantity: Int64
+        public var delta: Int64
+        public var origin: String
+        public var sequence: UInt64
+        public var timestamp: String
+        public var user: String
+        public var reason: String?
+        public var reference: String?
+        public var transferID: String?
+        public var counterpart: String?
 
         init(_ record: MovementRecord) {
             id = record.id
@@ -92,7 +92,7 @@ enum API {
             case transferID = "transfer_id"
         }
 
-        func encode(to encoder: any Encoder) throws {
+        public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(id, forKey: .id)
             try container.encode(type, forKey: .type)
@@ -110,19 +110,19 @@ enum API {
             try container.encode(counterpart, forKey: .counterpart)
         }
 
-        static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart\n"
+        public static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart\n"
 
-        var csvLine: String {
+        public var csvLine: String {
             [id, type, sku, warehouse ?? "", String(quantity), String(delta), origin, String(sequence), timestamp, user,
              reason ?? "", reference ?? "", transferID ?? "", counterpart ?? ""].map(API.csvField).joined(separator: ",") + "\n"
         }
     }
 
-    struct StockRow: Codable, Sendable {
-        var sku: String
-        var warehouse: String
-        var quantity: Int64
-        var productDeleted: Bool
+    public struct StockRow: Codable, Sendable {
+        public var sku: String
+        public var warehouse: String
+        public var quantity: Int64
+        public var productDeleted: Bool
 
         enum CodingKeys: String, CodingKey {
             case sku, warehouse, quantity
@@ -130,16 +130,16 @@ enum API {
         }
     }
 
-    struct Transfer: Codable, Sendable {
-        var id: String
-        var sku: String
-        var from: String
-        var to: String
+    public struct Transfer: Codable, Sendable {
+        public var id: String
+        public var sku: String
+        public var from: String
+        public var to: String
         /// Still in transit.
-        var quantity: Int64
-        var shipped: Int64
-        var accepted: Int64
-        var shippedAt: String?
+        public var quantity: Int64
+        public var shipped: Int64
+        public var accepted: Int64
+        public var shippedAt: String?
 
         init(_ record: TransferRecord) {
             id = record.id
@@ -158,12 +158,12 @@ enum API {
         }
     }
 
-    struct Alert: Codable, Sendable {
-        var sku: String
-        var warehouse: String
-        var quantity: Int64
-        var reorderPoint: Int64
-        var raisedAt: String
+    public struct Alert: Codable, Sendable {
+        public var sku: String
+        public var warehouse: String
+        public var quantity: Int64
+        public var reorderPoint: Int64
+        public var raisedAt: String
 
         init(_ record: AlertRecord) {
             sku = record.sku
@@ -180,13 +180,13 @@ enum API {
         }
     }
 
-    struct ReportRow: Codable, Sendable {
-        var sku: String
-        var warehouse: String
-        var opening: Int64
-        var `in`: Int64
-        var out: Int64
-        var closing: Int64
+    public struct ReportRow: Codable, Sendable {
+        public var sku: String
+        public var warehouse: String
+        public var opening: Int64
+        public var `in`: Int64
+        public var out: Int64
+        public var closing: Int64
 
         init(_ row: MovementReportRow) {
             sku = row.sku
@@ -197,18 +197,18 @@ enum API {
             closing = row.closing
         }
 
-        static let csvHeader = "sku,warehouse,opening,in,out,closing\n"
-        var csvLine: String { "\(API.csvField(sku)),\(API.csvField(warehouse)),\(opening),\(self.in),\(out),\(closing)\n" }
+        public static let csvHeader = "sku,warehouse,opening,in,out,closing\n"
+        public var csvLine: String { "\(API.csvField(sku)),\(API.csvField(warehouse)),\(opening),\(self.in),\(out),\(closing)\n" }
     }
 
-    struct Token: Codable, Sendable {
-        var id: String
-        var name: String
-        var role: String
-        var createdAt: String
-        var revoked: Bool
+    public struct Token: Codable, Sendable {
+        public var id: String
+        public var name: String
+        public var role: String
+        public var createdAt: String
+        public var revoked: Bool
         /// Only in the answer to the request that created it.
-        var token: String?
+        public var token: String?
 
         init(_ record: TokenRecord, secret: String? = nil) {
             id = record.id
@@ -225,9 +225,9 @@ enum API {
         }
     }
 
-    struct HistoryPage: Codable, Sendable {
-        var movements: [Movement]
-        var nextCursor: String?
+    public struct HistoryPage: Codable, Sendable {
+        public var movements: [Movement]
+        public var nextCursor: String?
 
         enum CodingKeys: String, CodingKey {
             case movements

@@ -20,6 +20,7 @@ public struct DataDirectory: Sendable {
     public var databaseFile: String { path + "/inv.sqlite" }
     public var adminTokenFile: String { path + "/admin.token" }
     public var tlsDirectory: String { path + "/tls" }
+    public var lockFile: String { path + "/inv.lock" }
     public var writerEndpoint: String { "ipc://" + path + "/writer.ipc" }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: configFile) }
@@ -46,6 +47,10 @@ public struct DataDirectory: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try SecureFile.write(try encoder.encode(config), to: configFile, mode: 0o600)
+    }
+
+    public func writeAdminToken(_ token: String) throws {
+        try SecureFile.write(Data((token + "\n").utf8), to: adminTokenFile, mode: 0o600)
     }
 
     public func readAdminToken() -> String? {

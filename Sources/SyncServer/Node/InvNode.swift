@@ -14,6 +14,7 @@ public final class InvNode: Sendable {
     public let events: EventHub
     public let tokens: TokenAuthority
     public let logger: Logger
+    private let lockDescriptor: Int32
 
     /// Opens the node in `directory`.
     ///
@@ -24,24 +25,32 @@ public final class InvNode: Sendable {
         guard FileManager.default.fileExists(atPath: directory.databaseFile) else {
             throw NodeError.damagedDataDirectory("\(directory.databaseFile) is missing")
         }
+        // One process per data directory: a second `inv serve` (or a restore) must not write beside a live node.
+        lockDescriptor = open(directory.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
+            throw NodeError.other("another inv process is serving \(directory.path)")
+        }
         let hub = EventHub()
         events = hub
         self.logger = logger
-        var options = NodeStore.Options(ipcEndpoint: directory.writerEndpoint)
+        // Unix socket paths are limited to 107 bytes: a deeper data directory serves without the ipc endpoint.
+        let endpoint = directory.writerEndpoint
+        var options = NodeStore.Options(ipcEndpoint: endpoint.utf8.count <= 100 ? endpoint : nil)
         options.writer.maxClockOffsetMilliseconds = config.maxClockOffsetMilliseconds
         do {
             store = try NodeStore(
                 path: directory.databaseFile, replica: try config.replicaID(), options: options, logger: logger,
                 onCommit: { hub.publish($0) })
-        } catch let error as NodeError {
-            throw error
         } catch {
+            Glibc.close(lockDescriptor)
             throw NodeError.damagedDataDirectory("cannot open \(directory.databaseFile): \(error)")
         }
         do {
             tokens = try TokenAuthority(store: store)
         } catch {
             store.close()
+            Glibc.close(lockDescriptor)
             throw NodeError.damagedDataDirectory("cannot read tokens: \(error)")
         }
     }
@@ -50,7 +59,10 @@ public final class InvNode: Sendable {
     public func close() {
         events.finishAll()
         store.close()
+        flock(lockDescriptor, LOCK_UN)
     }
+
+    deinit { Glibc.close(lockDescriptor) }
 
     public static func nowMilliseconds() -> Int64 { Int64(SystemClock().nowMilliseconds()) }
 }

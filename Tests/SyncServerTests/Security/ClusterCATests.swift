@@ -2,7 +2,7 @@ import Foundation
 import SwiftASN1
 import SyncServer
 import Testing
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 @Suite("Cluster CA: the CA certificate and the node certificates it issues")
 struct ClusterCATests {
@@ -10,7 +10,7 @@ struct ClusterCATests {
         let ca = try ClusterCA(clusterID: "eu-west.1", now: PKIFixture.now)
         let certificate = ca.certificate
 
-        #expect(certificate.subject.description == "O=inv,CN=inv cluster CA eu-west.1")
+        #expect(certificate.subject.description == "CN=inv cluster CA eu-west.1,O=inv")
         #expect(certificate.issuer == certificate.subject)
         #expect(certificate.publicKey.isValidSignature(certificate.signature, for: certificate))
         #expect(certificate.signatureAlgorithm == .ecdsaWithSHA256)
@@ -75,7 +75,7 @@ struct ClusterCATests {
             warehouse: "shop-1", hosts: ["10.0.0.7", "Node-A.inv.test", "::1", "[fe80::2]", "node-a.inv.test", "localhost"])
         let leaf = node.node.certificate
 
-        #expect(leaf.subject.description == "O=inv,OU=warehouse,CN=shop-1")
+        #expect(leaf.subject.description == "CN=shop-1,OU=warehouse,O=inv")
         #expect(leaf.issuer == ca.certificate.subject)
         #expect(ClusterCA.warehouse(of: leaf) == "shop-1")
         #expect(node.warehouse == "shop-1")
@@ -117,7 +117,7 @@ struct ClusterCATests {
     }
 
     @Test func warehouseIsReadOnlyFromWarehouseSubjects() throws {
-        let key = Certificate.PrivateKey(ClusterCA(clusterID: "c", now: PKIFixture.now).privateKey)
+        let key = Certificate.PrivateKey(try ClusterCA(clusterID: "c", now: PKIFixture.now).privateKey)
         func certificate(@DistinguishedNameBuilder _ subject: () throws -> Result<DistinguishedName, any Error>)
             throws -> Certificate
         {

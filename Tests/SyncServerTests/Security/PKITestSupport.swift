@@ -1,5 +1,7 @@
 import Foundation
+import SwiftASN1
 import SyncServer
+import X509
 
 /// Shared fixtures of the PKI tests.
 enum PKIFixture {
@@ -35,5 +37,12 @@ struct PKITemporaryDirectory {
 
     func cleanup() {
         try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+extension Certificate {
+    /// This certificate as PEM text, for tests that write files by hand.
+    func pemFixture() throws -> String {
+        try serializeAsPEM().pemString
     }
 }

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import SyncServer
+
+/// The body of `POST /v1/movements`.
+struct MovementBody: Encodable {
+    var type: String
+    var sku: String
+    var quantity: Int64
+    var to: String?
+    var reason: String?
+    var reference: String?
+    var id: String?
+}
+
+/// Posts a movement and prints what was recorded.
+func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Movement) -> String) async throws {
+    try await NodeClient.with(client) { node in
+        let reply = try await node.send(.POST, "/v1/movements", json: body)
+        if client.json { return try JSONOutput.print(raw: reply.body) }
+        let movement = try node.decode(API.Movement.self, reply)
+        print(describe(movement) + (reply.status == 200 ? " (already recorded; nothing changed)" : ""))
+    }
+}
+
+struct Receive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record goods arriving (a purchase or a return).")
+    @Argument(help: "SKU") var sku: String
+    @Argument(help: "Quantity, 1 to 1000000000.") var quantity: Int64
+    @OptionGroup var movement: MovementOptions
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await postMovement(
+            MovementBody(type: "receive", sku: sku, quantity: quantity, reason: movement.reason, reference: movement.reference, id: movement.id),
+            client: client) { "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
+    }
+}
+
+struct Sell: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record a sale (refused if more than is on hand).")
+    @Argument(help: "SKU") var sku: String
+    @Argument(help: "Quantity, 1 to 1000000000.") var quantity: Int64
+    @OptionGroup var movement: MovementOptions
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await postMovement(
+            MovementBody(type: "sell", sku: sku, quantity: quantity, reason: movement.reason, reference: movement.reference, id: movement.id),
+            client: client) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
+    }
+}
+
+struct Adjust: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Correct a count by a signed amount, e.g. `inv adjust SKU -3 --reason damaged`.")
+    @Argument(help: "SKU") var sku: String
+    // A negative number looks like an option to the parser: collect what it does not recognise and read DELTA there.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The change, e.g. 5 or -3.", valueName: "delta")) var deltaArguments: [String] = []
+    @OptionGroup var movement: MovementOptions
+    @OptionGroup var client: ClientOptions
+
+    var delta: Int64 { deltaArguments.first.flatMap { Int64($0) } ?? 0 }
+
+    func validate() throws {
+        guard deltaArguments.count == 1, Int64(deltaArguments[0]) != nil else {
+            throw ValidationError("DELTA must be one whole number such as 5 or -3, got \(deltaArguments.joined(separator: " "))")
+        }
+        guard let reason = movement.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("an adjustment needs --reason")
+        }
+    }
+
+    func run() async throws {
+        try await postMovement(
+            MovementBody(type: "adjust", sku: sku, quantity: delta, reason: movement.reason, reference: movement.reference, id: movement.id),
+            client: client) { "adjusted \($0.sku) by \($0.delta) at \($0.warehouse.orDash) (movement \($0.id))" }
+    }
+}
+
+struct Transfer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ship goods to another warehouse; they are in transit until it accepts them.")
+    @Argument(help: "SKU") var sku: String
+    @Argument(help: "Quantity, 1 to 1000000000.") var quantity: Int64
+    @Option(help: "The destination warehouse id.") var to: String
+    @OptionGroup var movement: MovementOptions
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await NodeClient.with(client) { node in
+            let body = MovementBody(
+                type: "transfer", sku: sku, quantity: quantity, to: to, reason: movement.reason, reference: movement.reference, id: movement.id)
+            let reply = try await node.send(.POST, "/v1/movements", json: body)
+            if client.json { return try JSONOutput.print(raw: reply.body) }
+            let recorded = try node.decode(API.Movement.self, reply)
+            print(recorded.id)
+            FileHandle.standardError.write(Data("shipped \(recorded.quantity) x \(recorded.sku) to \(recorded.counterpart.orDash); accept it there with `inv accept \(recorded.id)`\n".utf8))
+        }
+    }
+}
+
+struct Transfers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List goods in transit, to and from every warehouse.")
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await NodeClient.with(client) { node in
+            let reply = try await node.send(.GET, "/v1/transfers")
+            if client.json { return try JSONOutput.print(raw: reply.body) }
+            let transfers = try node.decode([API.Transfer].self, reply)
+            print(Table(
+                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"],
+                rows: transfers.map { [$0.id, $0.sku, $0.from, $0.to, String($0.quantity), String($0.shipped), $0.shippedAt.orDash] },
+                numeric: [4, 5]).render())
+        }
+    }
+}
+
+struct Accept: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Take goods in transit into this warehouse's stock.")
+    @Argument(help: "The transfer id (printed by `inv transfer`).") var transferID: String
+    @Option(help: "Accept only part (default: everything in transit).") var quantity: Int64?
+    @OptionGroup var movement: MovementOptions
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        struct Body: Encodable {
+            var quantity: Int64?
+            var reason: String?
+            var reference: String?
+            var id: String?
+        }
+        try await NodeClient.with(client) { node in
+            let body = Body(quantity: quantity, reason: movement.reason, reference: movement.reference, id: movement.id)
+            let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/accept", json: body)
+            if client.json { return try JSONOutput.print(raw: reply.body) }
+            let recorded = try node.decode(API.Movement.self, reply)
+            print("accepted \(recorded.quantity) x \(recorded.sku) from \(recorded.counterpart.orDash) (movement \(recorded.id))")
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import SyncServer
+
+/// `inv product ...`: the catalogue.
+struct ProductCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "product", abstract: "Manage products (adding, changing and removing needs an admin token).",
+        subcommands: [Add.self, Update.self, Remove.self, List.self, Show.self])
+
+    struct Fields: ParsableArguments {
+        @Option(help: "Display name.") var name: String?
+        @Option(help: "Free text.") var description: String?
+        @Option(help: "Price as a decimal, e.g. 12.50.") var price: String?
+        @Option(help: "Raise an alert when stock falls to this level.") var reorderPoint: Int64?
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a product.")
+        @Argument(help: "SKU: 1-64 characters of A-Z a-z 0-9 . _ -") var sku: String
+        @OptionGroup var fields: Fields
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            guard fields.name != nil else { throw ValidationError("--name is required") }
+        }
+
+        func run() async throws {
+            struct Body: Encodable {
+                var sku: String
+                var name: String
+                var description: String?
+                var price: String?
+                var reorder_point: Int64?
+            }
+            let body = Body(sku: sku, name: fields.name ?? "", description: fields.description, price: fields.price, reorder_point: fields.reorderPoint)
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.POST, "/v1/products", json: body)
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                let product = try node.decode(API.Product.self, reply)
+                print("added \(product.sku) \(product.name)")
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a product's fields; with --warehouse, set that warehouse's own reorder point.")
+        @Argument(help: "SKU") var sku: String
+        @OptionGroup var fields: Fields
+        @Flag(help: "Remove the price.") var clearPrice = false
+        @Flag(help: "Remove the reorder point.") var clearReorderPoint = false
+        @Option(help: "Set --reorder-point for this warehouse only.") var warehouse: String?
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if warehouse != nil {
+                guard fields.reorderPoint != nil || clearReorderPoint else { throw ValidationError("--warehouse needs --reorder-point or --clear-reorder-point") }
+                guard fields.name == nil, fields.description == nil, fields.price == nil else {
+                    throw ValidationError("--warehouse only takes a reorder point")
+                }
+            } else if fields.name == nil, fields.description == nil, fields.price == nil, fields.reorderPoint == nil, !clearPrice, !clearReorderPoint {
+                throw ValidationError("nothing to update: give --name, --description, --price or --reorder-point")
+            }
+        }
+
+        func run() async throws {
+            var body: [String: JSONValue] = [:]
+            if let name = fields.name { body["name"] = .string(name) }
+            if let description = fields.description { body["description"] = .string(description) }
+            if let price = fields.price { body["price"] = .string(price) }
+            if clearPrice { body["price"] = .null }
+            if let point = fields.reorderPoint { body["reorder_point"] = .int(point) }
+            if clearReorderPoint { body["reorder_point"] = .null }
+            let payload = body
+            try await NodeClient.with(client) { node in
+                let path = warehouse.map { "/v1/products/\(sku)/reorder-points/\($0)" } ?? "/v1/products/\(sku)"
+                let reply = try await node.send(warehouse == nil ? .PATCH : .PUT, path, json: payload)
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                let product = try node.decode(API.Product.self, reply)
+                print("updated \(product.sku) \(product.name)")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a product (its history and any stock stay visible).")
+        @Argument(help: "SKU") var sku: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.DELETE, "/v1/products/\(sku)")
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                print("removed \(sku)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List products.")
+        @Flag(help: "Include deleted products.") var includeDeleted = false
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.GET, "/v1/products", query: [("include_deleted", includeDeleted ? "true" : nil)])
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                let products = try node.decode([API.Product].self, reply)
+                print(Table(
+                    headers: ["SKU", "NAME", "PRICE", "REORDER AT", "DELETED"],
+                    rows: products.map { [$0.sku, $0.name, $0.price.orDash, $0.reorderPoint.map(String.init) ?? "-", $0.deleted ? "yes" : ""] },
+                    numeric: [2, 3]).render())
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one product.")
+        @Argument(help: "SKU") var sku: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.GET, "/v1/products/\(sku)")
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                let product = try node.decode(API.Product.self, reply)
+                var lines = [
+                    "sku:           \(product.sku)", "name:          \(product.name)",
+                    "description:   \(product.description)", "price:         \(product.price.orDash)",
+                    "reorder point: \(product.reorderPoint.map(String.init) ?? "-")",
+                ]
+                for (warehouse, point) in (product.warehouseReorderPoints ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    lines.append("  at \(warehouse):     \(point)")
+                }
+                lines += ["deleted:       \(product.deleted ? "yes" : "no")", "updated:       \(product.updatedAt)"]
+                print(lines.joined(separator: "\n"))
+            }
+        }
+    }
+}
+
+/// A JSON value for hand-built request bodies (where `null` must be sent explicitly).
+enum JSONValue: Encodable {
+    case string(String)
+    case int(Int64)
+    case null
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        }
+    }
+}

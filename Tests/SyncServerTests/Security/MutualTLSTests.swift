@@ -1,0 +1,111 @@
+import Foundation
+import NIOSSL
+import SyncServer
+import Testing
+
+/// Real TLS between Hummingbird 2 (HummingbirdTLS) and AsyncHTTPClient, using the configurations of
+/// ``NodeCredentials``. Certificates are issued at the real current time: the TLS stack checks validity against it.
+@Suite("Mutual TLS: live HTTPS with the cluster PKI", .timeLimit(.minutes(1)))
+struct MutualTLSTests {
+    let ca: ClusterCA
+    let server: NodeCredentials
+    let client: NodeCredentials
+    let stranger: NodeCredentials
+
+    init() throws {
+        let now = Date()
+        ca = try ClusterCA(clusterID: "live", now: now)
+        server = try NodeCredentials(
+            clusterCA: ca.certificate,
+            node: ca.issueNodeCertificate(warehouse: "server-1", hosts: ["node-a.inv.test"], now: now))
+        client = try NodeCredentials(
+            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "client-1", hosts: [], now: now))
+        let otherCA = try ClusterCA(clusterID: "stranger", now: now)
+        stranger = try NodeCredentials(
+            clusterCA: otherCA.certificate,
+            node: otherCA.issueNodeCertificate(warehouse: "client-1", hosts: ["node-a.inv.test"], now: now))
+    }
+
+    @Test func configurationsAreStrict() {
+        for tls in [client.clientTLS(withClientCertificate: false), client.clientTLS(withClientCertificate: true)] {
+            #expect(tls.minimumTLSVersion == .tlsv12)
+            #expect(tls.certificateVerification == .fullVerification)
+            #expect(tls.additionalTrustRoots.isEmpty)
+            guard case .certificates(let roots) = tls.trustRoots else {
+                Issue.record("client trust roots are not just the cluster CA: \(String(describing: tls.trustRoots))")
+                continue
+            }
+            #expect(roots.count == 1)
+        }
+        #expect(client.clientTLS(withClientCertificate: false).certificateChain.isEmpty)
+        #expect(client.clientTLS(withClientCertificate: true).certificateChain.count == 1)
+        #expect(server.serverTLS(requireClientCertificate: true).certificateVerification == .noHostnameVerification)
+        #expect(server.serverTLS(requireClientCertificate: false).certificateVerification == .none)
+        #expect(server.serverTLS(requireClientCertificate: false).minimumTLSVersion == .tlsv12)
+    }
+
+    @Test func clientTrustingTheClusterCAGetsThrough() async throws {
+        try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: false)) { port, requests in
+            let tls = client.clientTLS(withClientCertificate: false)
+            // By IP address (matched against the 127.0.0.1 SAN) and by DNS name (the node-a.inv.test SAN).
+            for host in ["127.0.0.1", "node-a.inv.test"] {
+                let outcome = try await HTTPSProbe.get(host: host, port: port, tls: tls).get()
+                #expect(outcome.status == 200)
+                #expect(outcome.body == "anonymous")
+            }
+            #expect(requests.value == 2)
+        }
+    }
+
+    @Test func serverCertificateForAnotherNameIsRefused() async throws {
+        try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: false)) { port, requests in
+            let outcome = try await HTTPSProbe.get(
+                host: "stranger.inv.test", port: port, tls: client.clientTLS(withClientCertificate: false))
+            #expect(throws: (any Error).self) { try outcome.get() }
+            #expect(requests.value == 0)
+        }
+    }
+
+    @Test func clientTrustingAnotherCAIsRefused() async throws {
+        try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: false)) { port, requests in
+            for withCertificate in [false, true] {
+                let outcome = try await HTTPSProbe.get(
+                    port: port, tls: stranger.clientTLS(withClientCertificate: withCertificate))
+                #expect(throws: (any Error).self) { try outcome.get() }
+            }
+            #expect(requests.value == 0)
+        }
+    }
+
+    @Test func mutualTLSAdmitsOnlyClientsOfTheClusterCA() async throws {
+        try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: true)) { port, requests in
+            // A peer with a certificate from the cluster CA gets through, and the server learns its warehouse.
+            let admitted = try await HTTPSProbe.get(port: port, tls: client.clientTLS(withClientCertificate: true)).get()
+            #expect(admitted.status == 200)
+            #expect(admitted.body == "client-1")
+
+            // No client certificate: refused at the handshake.
+            let anonymous = try await HTTPSProbe.get(port: port, tls: client.clientTLS(withClientCertificate: false))
+            #expect(throws: (any Error).self) { try anonymous.get() }
+
+            // A certificate (same warehouse name) from another CA, while trusting our server: refused.
+            var impostorTLS = client.clientTLS(withClientCertificate: false)
+            let strangerIdentity = stranger.clientTLS(withClientCertificate: true)
+            impostorTLS.certificateChain = strangerIdentity.certificateChain
+            impostorTLS.privateKey = strangerIdentity.privateKey
+            let impostor = try await HTTPSProbe.get(port: port, tls: impostorTLS)
+            #expect(throws: (any Error).self) { try impostor.get() }
+
+            #expect(requests.value == 1)
+        }
+    }
+
+    @Test func withoutTheRequirementNoClientCertificateIsRequested() async throws {
+        try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: false)) { port, _ in
+            // The client has a certificate to offer, but the server never asks for one.
+            let outcome = try await HTTPSProbe.get(port: port, tls: client.clientTLS(withClientCertificate: true)).get()
+            #expect(outcome.status == 200)
+            #expect(outcome.body == "anonymous")
+        }
+    }
+}
