@@ -81,9 +81,14 @@ let package = Package(
         .executableTarget(
             name: "InvBench",
             dependencies: [
-                "CRDT", "Store",
+                "CRDT", "Store", "SyncServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Benchmarks/InvBench",
             swiftSettings: strict

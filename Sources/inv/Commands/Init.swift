@@ -1,7 +1,6 @@
 import ArgumentParser
 import CRDT
 import Foundation
-import Store
 import SyncServer
 
 /// `inv init`: creates a node's data directory, database, cluster CA, certificate and admin token.
@@ -22,32 +21,12 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
-        if directory.exists { throw NodeError.alreadyInitialized(directory.path) }
-        let (host, port) = try NodeConfig.parseHostPort(listen)
-        let urlHost = ["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
-        let config = NodeConfig(warehouse: warehouse, name: name ?? warehouse, listen: listen, url: "https://\(urlHost):\(port)")
-
-        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        chmod(directory.path, 0o700)
-        let now = Date()
-        let ca = try ClusterCA(clusterID: warehouse, now: now)
-        let pki = PKIFiles(directory: directory.tlsDirectory)
-        try pki.write(ca: ca)
-        try pki.write(node: try ca.issueNodeCertificate(warehouse: warehouse, hosts: [host], now: now))
-
-        let replica = try ReplicaID(warehouse)
-        let store = try NodeStore(path: directory.databaseFile, replica: replica)
-        let authority = try TokenAuthority(store: store)
-        let (_, secret) = try await authority.create(name: "admin", role: .admin, nowMilliseconds: InvNode.nowMilliseconds())
-        store.close()
-        try directory.writeAdminToken(secret)
-        try directory.saveConfig(config)
-
+        let created = try await NodeSetup.create(directory: directory, warehouse: warehouse, name: name, listen: listen)
         print("""
             Created warehouse node \(warehouse) in \(directory.path)
-              URL:          \(config.url)
-              cluster CA:   \(pki.caCertificatePath)
-              admin token:  \(secret)
+              URL:          \(created.config.url)
+              cluster CA:   \(PKIFiles(directory: directory.tlsDirectory).caCertificatePath)
+              admin token:  \(created.adminToken)
             The admin token is shown once; it is also kept (mode 0600) in \(directory.adminTokenFile).
             Start the node with: inv serve --data \(directory.path)
             """)

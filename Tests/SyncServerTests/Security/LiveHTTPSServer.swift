@@ -63,14 +63,19 @@ enum LiveHTTPSServer {
                 try await services.run()
             }
             do {
-                guard let port = await ports.first(where: { _ in true }), port > 0 else { throw DidNotStart() }
+                guard let port = await ports.first(where: { _ in true }), port > 0 else {
+                    try await group.waitForAll()  // surfaces why the server stopped, if it threw
+                    throw DidNotStart()
+                }
                 try await body(port, requests)
             } catch {
                 await services.triggerGracefulShutdown()
                 throw error
             }
+            let t0 = ContinuousClock.now
             await services.triggerGracefulShutdown()
             try await group.waitForAll()
+            print("DEBUG server shutdown took \(ContinuousClock.now - t0)")
         }
     }
 }
@@ -92,6 +97,8 @@ enum HTTPSProbe {
         configuration.dnsOverride = dnsOverride
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         let result: Result<(status: Int, body: String), any Error>
+        let t1 = ContinuousClock.now
+        defer { print("DEBUG request \(host) total \(ContinuousClock.now - t1)") }
         do {
             let response = try await client.execute(
                 HTTPClientRequest(url: "https://\(host):\(port)\(path)"), deadline: .now() + .seconds(10))
@@ -100,7 +107,9 @@ enum HTTPSProbe {
         } catch {
             result = .failure(error)
         }
+        let t0 = ContinuousClock.now
         try await client.shutdown()
+        print("DEBUG client shutdown \(host) took \(ContinuousClock.now - t0)")
         return result
     }
 }

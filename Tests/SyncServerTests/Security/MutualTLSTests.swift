@@ -1,7 +1,10 @@
+import Crypto
 import Foundation
 import NIOSSL
+import SwiftASN1
 import SyncServer
 import Testing
+import X509
 
 /// Real TLS between Hummingbird 2 (HummingbirdTLS) and AsyncHTTPClient, using the configurations of
 /// ``NodeCredentials``. Certificates are issued at the real current time: the TLS stack checks validity against it.
@@ -57,12 +60,20 @@ struct MutualTLSTests {
         }
     }
 
-    @Test func serverCertificateForAnotherNameIsRefused() async throws {
-        try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: false)) { port, requests in
-            let outcome = try await HTTPSProbe.get(
-                host: "stranger.inv.test", port: port, tls: client.clientTLS(withClientCertificate: false))
-            #expect(throws: (any Error).self) { try outcome.get() }
-            #expect(requests.value == 0)
+    @Test func clientChecksTheServerName() async throws {
+        // Every issued certificate names 127.0.0.1, and NIOSSL accepts an IP SAN equal to the connected address
+        // whatever name was dialled; to see the name check at work over loopback, this server presents a
+        // certificate from the cluster CA that names only node-a.inv.test.
+        let serverTLS = try Self.serverTLS(namingOnly: "node-a.inv.test", signedBy: ca, now: Date())
+        try await LiveHTTPSServer.run(tls: serverTLS) { port, requests in
+            let tls = client.clientTLS(withClientCertificate: false)
+            let named = try await HTTPSProbe.get(host: "node-a.inv.test", port: port, tls: tls).get()
+            #expect(named.status == 200)
+            for host in ["stranger.inv.test", "127.0.0.1"] {
+                let outcome = try await HTTPSProbe.get(host: host, port: port, tls: tls)
+                #expect(throws: (any Error).self, "dialling \(host)") { try outcome.get() }
+            }
+            #expect(requests.value == 1)
         }
     }
 
@@ -107,5 +118,35 @@ struct MutualTLSTests {
             #expect(outcome.status == 200)
             #expect(outcome.body == "anonymous")
         }
+    }
+
+    /// A server configuration presenting a certificate from `ca` whose only subject alternative name is `dnsName`
+    /// (which ``ClusterCA/issueNodeCertificate(warehouse:hosts:validityDays:now:)`` would never issue).
+    static func serverTLS(namingOnly dnsName: String, signedBy ca: ClusterCA, now: Date) throws -> TLSConfiguration {
+        let key = P256.Signing.PrivateKey()
+        let publicKey = Certificate.PublicKey(key.publicKey)
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: publicKey, notValidBefore: now - 60,
+            notValidAfter: now + 3600, issuer: ca.certificate.subject,
+            subject: try DistinguishedName {
+                OrganizationName("inv")
+                OrganizationalUnitName("warehouse")
+                CommonName("server-2")
+            },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames([.dnsName(dnsName)])
+            },
+            issuerPrivateKey: Certificate.PrivateKey(ca.privateKey))
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.derRepresentation), format: .der)))
+        tls.minimumTLSVersion = .tlsv12
+        return tls
     }
 }
