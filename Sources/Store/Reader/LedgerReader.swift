@@ -163,6 +163,41 @@ public struct LedgerReader: Sendable {
         }
     }
 
+    public func members() throws -> [MemberRecord] {
+        try pool.read { db in try MemberRecord.fetchAll(db, sql: "SELECT * FROM members ORDER BY warehouse") }
+    }
+
+    /// The operations a peer holding `vector` lacks: per origin in sequence order, at most `limit` in all.
+    ///
+    /// - Returns: the operations and whether more remain beyond `limit`.
+    public func operationsMissing(from vector: VersionVector, limit: Int) throws -> (operations: [LedgerOperation], more: Bool) {
+        try pool.read { db in
+            var result: [LedgerOperation] = []
+            let origins = try String.fetchAll(db, sql: "SELECT DISTINCT origin FROM operations ORDER BY origin")
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(OperationRecord.selectColumns) FROM operations
+                WHERE origin = ? AND sequence > ? ORDER BY sequence LIMIT ?
+                """)
+            for raw in origins {
+                let origin: ReplicaID
+                do { origin = try ReplicaID(raw) } catch { throw StoreError.storage("bad origin in ledger: \(raw)") }
+                let remaining = limit - result.count
+                let rows = try Row.fetchCursor(statement, arguments: [raw, Int64(vector[origin]), remaining + 1])
+                while let row = try rows.next() {
+                    if result.count == limit { return (result, true) }
+                    result.append(try OperationRecord.operation(from: row))
+                }
+            }
+            return (result, false)
+        }
+    }
+
+    /// How many operations a peer holding `vector` lacks, counted from version vectors (contiguous prefixes).
+    public func operationsBehind(_ vector: VersionVector) throws -> UInt64 {
+        let mine = try versionVector()
+        return mine.entries.reduce(0) { total, entry in total + (entry.value > vector[entry.key] ? entry.value - vector[entry.key] : 0) }
+    }
+
     public func versionVector() throws -> VersionVector {
         try pool.read { db in try VersionVectorRecord.load(db) }
     }

@@ -61,9 +61,12 @@ public struct HistoryCursor: Hashable, Codable, Sendable {
     /// An opaque string form for URLs: `hlc.sequence.origin`.
     public var token: String { "\(hlc).\(sequence).\(origin)" }
 
+    /// Parses ``token``; `nil` for anything else, including numbers beyond what the ledger stores (`Int64`).
     public init?(token: String) {
         let parts = token.split(separator: ".", maxSplits: 2)
-        guard parts.count == 3, let hlc = UInt64(parts[0]), let sequence = UInt64(parts[1]) else { return nil }
+        guard parts.count == 3, let hlc = UInt64(parts[0]), let sequence = UInt64(parts[1]),
+              hlc <= UInt64(Int64.max), sequence <= UInt64(Int64.max)
+        else { return nil }
         self.init(hlc: hlc, origin: String(parts[2]), sequence: sequence)
     }
 }

@@ -124,6 +124,19 @@ public enum StoreMigrator {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-members") { db in
+            // Cluster membership: an LWW register per warehouse (its peer address and whether it is retired),
+            // exchanged in full at every sync handshake.
+            try db.execute(sql: """
+                CREATE TABLE members (
+                    warehouse TEXT PRIMARY KEY NOT NULL,
+                    peer_url TEXT NOT NULL,
+                    retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),
+                    hlc INTEGER NOT NULL,
+                    replica TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -50,6 +50,20 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try setReorderOverride(sku, warehouse: warehouse, reorderPoint: reorderPoint, actor: actor, in: db, events: &events)
             case let .merge(operations):
                 return .merged(try merge(operations, in: db, events: &events))
+            case let .setMember(warehouse, peerURL, retired):
+                guard ReplicaID.isValid(warehouse) else { throw StoreError.invalidInput("warehouse id must be 1-32 characters of A-Z a-z 0-9 _ -") }
+                try TextLimits.validate(peerURL, field: "peer url", limit: 300, allowEmpty: false)
+                let member = MemberRecord(
+                    warehouse: warehouse, peerURL: peerURL, retired: retired, timestamp: clock.now(), replica: replica.rawValue)
+                return .members(changed: try MemberRecord.merge(member, in: db) ? [member] : [])
+            case let .mergeMembers(members):
+                var changed: [MemberRecord] = []
+                for member in members where ReplicaID.isValid(member.warehouse) && ReplicaID.isValid(member.replica) {
+                    // A register stamped too far in the future would win every later change: refuse it.
+                    do { _ = try clock.receive(member.timestamp) } catch { continue }
+                    if try MemberRecord.merge(member, in: db) { changed.append(member) }
+                }
+                return .members(changed: changed)
             case let .createToken(token):
                 return try createToken(token, in: db)
             case let .revokeToken(id, milliseconds):
@@ -230,36 +244,120 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     // MARK: - Merge
 
-    /// Merges remote operations one by one; a refused operation leaves the others unharmed.
+    /// Merges remote operations; a refused operation leaves the others unharmed.
+    ///
+    /// Checks run per operation (rules, duplicates against the version vector, clock drift); the accepted ones are
+    /// then applied together in one savepoint, writing each touched counter and version-vector entry once. If that
+    /// bulk step fails, it is rolled back and the operations are applied one savepoint each, so a faulty one is
+    /// refused alone.
     private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
         var report = MergeReport()
+        var held: [ReplicaID: UInt64] = [:]
+        var inBatch = Set<Dot>()
+        var accepted: [LedgerOperation] = []
+        var scratch = self
         for op in operations {
             do {
                 try Self.validateRemote(op, receiver: replica)
-                if try holds(op.dot, in: db) {
+                let contiguous = try held[op.origin] ?? (try VersionVectorRecord.sequence(of: op.origin, in: db))
+                held[op.origin] = contiguous
+                let isDuplicate: Bool
+                if op.sequence <= contiguous || inBatch.contains(op.dot) {
+                    isDuplicate = true
+                } else {
+                    isDuplicate = op.sequence > contiguous + 1 ? try holds(op.dot, in: db) : false
+                }
+                if isDuplicate {
                     report.duplicates += 1
                     continue
                 }
-                var scratch = self
-                var opEvents: [StoreEvent] = []
-                do {
-                    _ = try scratch.clock.receive(op.timestamp)
-                } catch {
-                    throw StoreError.invalidOperation(error.description)
-                }
-                try db.inSavepoint {
-                    try scratch.materializeRemote(op, in: db, events: &opEvents)
-                    return .commit
-                }
-                self = scratch
-                events += opEvents
-                report.applied += 1
+                do { _ = try scratch.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
+                inBatch.insert(op.dot)
+                accepted.append(op)
             } catch {
-                let reason = (error as? StoreError)?.description ?? String(describing: error)
-                report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: reason))
+                report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
+            }
+        }
+        guard !accepted.isEmpty else { return report }
+        do {
+            var batchEvents: [StoreEvent] = []
+            try db.inSavepoint {
+                try scratch.applyBulk(accepted, in: db, events: &batchEvents)
+                return .commit
+            }
+            self = scratch
+            events += batchEvents
+            report.applied += accepted.count
+        } catch {
+            for op in accepted {
+                do {
+                    var single = self
+                    var opEvents: [StoreEvent] = []
+                    do { _ = try single.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
+                    try db.inSavepoint {
+                        try single.applyBulk([op], in: db, events: &opEvents)
+                        return .commit
+                    }
+                    self = single
+                    events += opEvents
+                    report.applied += 1
+                } catch {
+                    report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
+                }
             }
         }
         return report
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        (error as? StoreError)?.description ?? String(describing: error)
+    }
+
+    struct CounterKey: Hashable {
+        var sku: SKU
+        var warehouse: ReplicaID
+        var origin: ReplicaID
+    }
+
+    /// Applies checked remote operations: ledger rows, then each touched counter once, then alerts and the
+    /// version vector.
+    private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws {
+        var counters: [CounterKey: PNCounter.Entry] = [:]
+        var origins = Set<ReplicaID>()
+        for op in operations {
+            try insert(op, in: db)
+            origins.insert(op.origin)
+            if let entry = op.counter, let warehouse = op.warehouse {
+                events.append(.operation(op))
+                let key = CounterKey(sku: op.sku, warehouse: warehouse, origin: op.origin)
+                let current = counters[key] ?? PNCounter.Entry()
+                counters[key] = PNCounter.Entry(
+                    increments: max(current.increments, entry.increments), decrements: max(current.decrements, entry.decrements))
+                if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
+            } else {
+                try materialize(op, in: db, events: &events)
+            }
+        }
+        for (key, entry) in counters {
+            var counter = try StockCounterRecord.counter(sku: key.sku, warehouse: key.warehouse, in: db)
+            let before = counter.entry(for: key.origin)
+            counter.merge(PNCounter(entries: [key.origin: entry]))
+            guard counter.entry(for: key.origin) != before else { continue }
+            try StockCounterRecord.save(counter.entry(for: key.origin), sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
+            let product = try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db)
+            if let reorderPoint = product.reorderPoint, !product.deleted {
+                try evaluateAlert(
+                    sku: key.sku, warehouse: key.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
+                    at: clock.last, in: db, events: &events)
+            }
+        }
+        let next = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
+        for origin in origins {
+            let held = try VersionVectorRecord.sequence(of: origin, in: db)
+            var top = held
+            while try Bool.fetchOne(next, arguments: [origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
+            if top > held { try VersionVectorRecord.save(origin: origin, sequence: top, in: db) }
+        }
     }
 
     /// The rules every replicated operation obeys, whoever sent it.
@@ -315,19 +413,6 @@ struct LedgerApplier<Clock: PhysicalClock> {
         try materialize(op, in: db, events: &events, knownCounter: counter, knownProduct: product)
         try VersionVectorRecord.save(origin: replica, sequence: op.sequence, in: db)
         nextSequence += 1
-    }
-
-    private mutating func materializeRemote(_ op: LedgerOperation, in db: Database, events: inout [StoreEvent]) throws {
-        try insert(op, in: db)
-        try materialize(op, in: db, events: &events)
-        // Advance the origin's contiguous sequence over any operations that had arrived ahead of a gap.
-        let held = try VersionVectorRecord.sequence(of: op.origin, in: db)
-        if op.sequence == held + 1 {
-            var top = op.sequence
-            let next = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
-            while try Bool.fetchOne(next, arguments: [op.origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
-            try VersionVectorRecord.save(origin: op.origin, sequence: top, in: db)
-        }
     }
 
     private func insert(_ op: LedgerOperation, in db: Database) throws {

@@ -11,6 +11,10 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case setReorderOverride(sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, actor: String)
     /// Operations received from peers, merged in one go; each is accepted or refused on its own.
     case merge([LedgerOperation])
+    /// Adds, moves or retires a cluster member (stamped with this node's clock).
+    case setMember(warehouse: String, peerURL: String, retired: Bool)
+    /// Merges membership registers received from a peer.
+    case mergeMembers([MemberRecord])
     /// Stores a new API token of this node (not replicated).
     case createToken(TokenRecord)
     /// Revokes an API token; revoking twice is harmless.

@@ -7,6 +7,8 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     case movement(MovementRecord, duplicate: Bool)
     case merged(MergeReport)
     case token(TokenRecord)
+    /// Members whose stored register changed.
+    case members(changed: [MemberRecord])
 }
 
 /// The outcome of merging a batch of remote operations.
