@@ -9,7 +9,7 @@ import NIOSSL
 ///
 /// - Parameter extraRoutes: lets benchmarks and tests add routes to the same router (e.g. a no-op baseline).
 public func buildRouter(
-    node: InvNode, extraRoutes: (RouterGroup<InvRequestContext>) -> Void = { _ in }
+    node: InvNode, syncer: PeerSyncer? = nil, extraRoutes: (RouterGroup<InvRequestContext>) -> Void = { _ in }
 ) -> Router<InvRequestContext> {
     let router = Router(context: InvRequestContext.self)
     router.add(middleware: ErrorMiddleware())
@@ -19,6 +19,7 @@ public func buildRouter(
     ReadController(node: node).addRoutes(to: v1)
     TokensController(node: node).addRoutes(to: v1)
     EventsController(node: node).addRoutes(to: v1)
+    PeersController(node: node, syncer: syncer).addRoutes(to: v1)
     extraRoutes(v1)
     return router
 }
@@ -28,17 +29,34 @@ public func buildRouter(
 /// - Parameters:
 ///   - host, port: where to listen (port 0 picks a free port; `onServerRunning` learns it).
 public func buildApplication(
-    node: InvNode, credentials: NodeCredentials, host: String, port: Int,
+    node: InvNode, credentials: NodeCredentials, host: String, port: Int, syncer: PeerSyncer? = nil,
     logger: Logger = Logger(label: "inv.http"),
     extraRoutes: @escaping (RouterGroup<InvRequestContext>) -> Void = { _ in },
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = buildRouter(node: node, extraRoutes: extraRoutes)
+    let router = buildRouter(node: node, syncer: syncer, extraRoutes: extraRoutes)
     let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil)
     return Application(
         router: router,
         server: try .tls(.http1(), tlsConfiguration: credentials.serverTLS(requireClientCertificate: false)),
         configuration: configuration,
+        onServerRunning: onServerRunning,
+        logger: logger)
+}
+
+/// Builds the peer-sync listener: mutual TLS required at the handshake (a client without a certificate from the
+/// cluster CA never reaches a route), serving only `/v1/sync/*`.
+public func buildPeerApplication(
+    node: InvNode, syncer: PeerSyncer, credentials: NodeCredentials, host: String, port: Int,
+    logger: Logger = Logger(label: "inv.peer"),
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = Router(context: InvRequestContext.self)
+    SyncRoutes(node: node, syncer: syncer).addRoutes(to: router)
+    return Application(
+        router: router,
+        server: try .tls(.http1(), tlsConfiguration: credentials.serverTLS(requireClientCertificate: true)),
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
         onServerRunning: onServerRunning,
         logger: logger)
 }

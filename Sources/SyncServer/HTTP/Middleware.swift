@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Store
 
 /// Turns every error a route throws into a JSON error response with a 4xx status, so bad input never surfaces as
@@ -16,6 +17,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as StoreError {
             return try APIError(error).response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            // What `collectBody(upTo: maxUploadSize)` throws for a body over the limit.
+            return try APIError(.contentTooLarge, "body_too_large", "request body is larger than 1 MiB").response(from: request, context: context)
         } catch let error as HTTPError {
             let code = error.status == .contentTooLarge ? "body_too_large" : (error.status == .notFound ? "not_found" : "http_error")
             let message = error.status == .contentTooLarge ? "request body is larger than 1 MiB" : (error.body ?? error.status.reasonPhrase)

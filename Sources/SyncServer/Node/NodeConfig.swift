@@ -14,8 +14,14 @@ public struct NodeConfig: Codable, Hashable, Sendable {
     public var name: String
     /// Where the HTTPS API listens, `HOST:PORT`.
     public var listen: String
-    /// The URL clients and peers use to reach this node.
+    /// The URL clients use to reach this node's API.
     public var url: String
+    /// Where the peer-sync listener (mutual TLS only) listens, `HOST:PORT`; by default the API port + 1.
+    public var peerListen: String?
+    /// The URL peers use to reach the sync listener.
+    public var peerURL: String?
+    /// Seconds between background anti-entropy rounds with each peer.
+    public var antiEntropySeconds: Double?
     /// Alerts are POSTed here as JSON when set.
     public var webhookURL: String?
     /// Remote timestamps further ahead than this are refused.
@@ -38,6 +44,24 @@ public struct NodeConfig: Codable, Hashable, Sendable {
         case version, warehouse, name, listen, url
         case webhookURL = "webhook_url"
         case maxClockOffsetMilliseconds = "max_clock_offset_ms"
+        case peerListen = "peer_listen"
+        case peerURL = "peer_url"
+        case antiEntropySeconds = "anti_entropy_seconds"
+    }
+
+    /// The peer listener's address: `peer_listen`, else the API's host with the next port.
+    public func peerListenAddress() throws(NodeError) -> (host: String, port: Int) {
+        if let peerListen { return try Self.parseHostPort(peerListen) }
+        let (host, port) = try listenAddress()
+        return (host, port == 0 ? 0 : port + 1)
+    }
+
+    /// The URL peers dial for this node's sync listener.
+    public func effectivePeerURL() throws(NodeError) -> String {
+        if let peerURL { return peerURL }
+        let (host, port) = try peerListenAddress()
+        let urlHost = ["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
+        return "https://\(urlHost):\(port)"
     }
 
     /// The listen address split into host and port.

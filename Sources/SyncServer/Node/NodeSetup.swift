@@ -17,7 +17,7 @@ public enum NodeSetup {
     /// - Throws: `NodeError.alreadyInitialized` if `directory` holds a node; PKI and store errors.
     public static func create(
         directory: DataDirectory, warehouse: String, name: String? = nil, listen: String, ca existingCA: ClusterCA? = nil,
-        caCertificateOnly: Bool = false, now: Date = Date()
+        join: JoinBundle? = nil, now: Date = Date()
     ) async throws -> Created {
         if directory.exists { throw NodeError.alreadyInitialized(directory.path) }
         let replica: ReplicaID
@@ -30,12 +30,24 @@ public enum NodeSetup {
 
         try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         chmod(directory.path, 0o700)
-        let ca = try existingCA ?? ClusterCA(clusterID: warehouse, now: now)
         let pki = PKIFiles(directory: directory.tlsDirectory)
-        if caCertificateOnly { try pki.write(caCertificate: ca.certificate) } else { try pki.write(ca: ca) }
-        try pki.write(node: try ca.issueNodeCertificate(warehouse: warehouse, hosts: [host], now: now))
+        if let join {
+            guard join.warehouse == warehouse else {
+                throw NodeError.badConfig("the join bundle is for warehouse \(join.warehouse), not \(warehouse)")
+            }
+            let (caCertificate, node) = try join.credentials()
+            try pki.write(caCertificate: caCertificate)
+            try pki.write(node: node)
+        } else {
+            let ca = try existingCA ?? ClusterCA(clusterID: warehouse, now: now)
+            try pki.write(ca: ca)
+            try pki.write(node: try ca.issueNodeCertificate(warehouse: warehouse, hosts: [host], now: now))
+        }
 
         let store = try NodeStore(path: directory.databaseFile, replica: replica)
+        if let join {
+            _ = try await store.submit(.setMember(warehouse: join.peerWarehouse, peerURL: join.peerURL, retired: false))
+        }
         let authority = try TokenAuthority(store: store)
         let (_, secret) = try await authority.create(name: "admin", role: .admin, nowMilliseconds: InvNode.nowMilliseconds())
         store.close()

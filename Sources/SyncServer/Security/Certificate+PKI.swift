@@ -12,9 +12,19 @@ extension Certificate {
     /// Whether this is a CA certificate allowed to sign certificates: `BasicConstraints` with the CA flag and, if a
     /// `keyUsage` is present, `keyCertSign` (RFC 5280 §4.2.1.3, §4.2.1.9). An undecodable extension counts as no.
     var isCertificateAuthority: Bool {
-        guard case .isCertificateAuthority = (try? extensions.basicConstraints) ?? nil else { return false }
-        guard let keyUsage = try? extensions.keyUsage else { return true }
-        return keyUsage.keyCertSign
+        do {
+            guard case .isCertificateAuthority = try extensions.basicConstraints else { return false }
+            return try extensions.keyUsage?.keyCertSign ?? true
+        } catch {
+            return false
+        }
+    }
+
+    /// The identifier of this certificate's key: its subject key identifier, or, for a certificate without a
+    /// readable one, the SHA-1 of its public key (RFC 5280 §4.2.1.2, method 1).
+    var keyIdentifier: ArraySlice<UInt8> {
+        let identifier = try? extensions.subjectKeyIdentifier
+        return (identifier ?? SubjectKeyIdentifier(hash: publicKey)).keyIdentifier
     }
 
     /// The certificate in DER, as NIOSSL takes it.

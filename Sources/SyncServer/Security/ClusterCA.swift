@@ -126,16 +126,13 @@ public struct ClusterCA: Sendable {
             OrganizationalUnitName(Self.warehouseUnit)
             CommonName(warehouse)
         }
-        let authorityKeyID =
-            (try? certificate.extensions.subjectKeyIdentifier)??.keyIdentifier
-            ?? SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true))
             try ExtendedKeyUsage([.serverAuth, .clientAuth])
             SubjectAlternativeNames(names)
             SubjectKeyIdentifier(hash: publicKey)
-            AuthorityKeyIdentifier(keyIdentifier: authorityKeyID)
+            AuthorityKeyIdentifier(keyIdentifier: certificate.keyIdentifier)
         }
         let issued = try Certificate(
             version: .v3,

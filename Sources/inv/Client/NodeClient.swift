@@ -24,6 +24,9 @@ struct NodeClient {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        // One command, one node: a refused connection or a failed handshake is the answer, not something to retry
+        // with backoff until the connect timeout (which made "node not running" take 5 seconds).
+        configuration.connectionPool.retryConnectionEstablishment = false
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let client = NodeClient(target: target, http: http)
         do {

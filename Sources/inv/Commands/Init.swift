@@ -10,7 +10,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "The node's data directory (default: $INV_DATA or ./inv-data).") var data: String?
     @Option(help: "This node's warehouse id: 1-32 characters of A-Z a-z 0-9 _ -.") var warehouse: String
     @Option(help: "A human name for the warehouse.") var name: String?
-    @Option(help: "Where the node listens, HOST:PORT.") var listen = "127.0.0.1:8443"
+    @Option(help: "Where the node listens, HOST:PORT (the peer-sync listener takes the next port).") var listen = "127.0.0.1:8443"
+    @Option(help: "Join an existing cluster with a bundle from `inv cert issue` on one of its nodes.") var join: String?
 
     func validate() throws {
         guard ReplicaID.isValid(warehouse) else {
@@ -21,7 +22,9 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
-        let created = try await NodeSetup.create(directory: directory, warehouse: warehouse, name: name, listen: listen)
+        let bundle = try join.map { try JoinBundle.read(from: $0) }
+        let created = try await NodeSetup.create(directory: directory, warehouse: warehouse, name: name, listen: listen, join: bundle)
+        if let bundle { print("Joining the cluster through \(bundle.peerWarehouse) at \(bundle.peerURL)") }
         print("""
             Created warehouse node \(warehouse) in \(directory.path)
               URL:          \(created.config.url)

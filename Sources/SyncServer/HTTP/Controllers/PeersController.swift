@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Store
+
+/// `/v1/peers` and `/v1/sync` on the API listener: cluster membership and on-demand sync (bearer tokens).
+struct PeersController {
+    let node: InvNode
+    let syncer: PeerSyncer?
+
+    func addRoutes(to group: RouterGroup<InvRequestContext>) {
+        group.get("peers", use: list)
+        group.post("peers", use: add)
+        group.delete("peers/{warehouse}", use: retire)
+        group.post("sync", use: syncNow)
+    }
+
+    private func running() throws -> PeerSyncer {
+        guard let syncer else { throw APIError(.serviceUnavailable, "sync_not_running", "peer sync is not running on this node") }
+        return syncer
+    }
+
+    struct Member: Encodable {
+        var warehouse: String
+        var peerURL: String
+        var retired: Bool
+        var isSelf: Bool
+        var status: PeerSyncer.PeerStatus?
+
+        enum CodingKeys: String, CodingKey {
+            case warehouse, retired, status
+            case peerURL = "peer_url"
+            case isSelf = "self"
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let statuses = Dictionary((syncer?.status() ?? []).map { ($0.warehouse, $0) }) { a, _ in a }
+        let members = try node.store.reader.members().map { member in
+            Member(
+                warehouse: member.warehouse, peerURL: member.peerURL, retired: member.retired,
+                isSelf: member.warehouse == node.config.warehouse, status: statuses[member.warehouse])
+        }
+        return try JSONResponse.make(members)
+    }
+
+    struct AddBody: Decodable {
+        var url: String
+    }
+
+    @Sendable func add(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let body = try await request.decodeJSON(AddBody.self, context: context)
+        guard let url = URL(string: body.url), url.scheme == "https", url.host != nil else {
+            throw APIError(.unprocessableContent, "invalid_input", "url must be https://HOST:PORT of a peer's sync listener")
+        }
+        let syncer = try running()
+        let warehouse: String
+        do { warehouse = try await syncer.identify(url: body.url) } catch {
+            throw APIError(.unprocessableContent, "peer_unreachable", "cannot reach a cluster peer at \(body.url): \(SyncFailure.describe(error))")
+        }
+        guard warehouse != node.config.warehouse else { throw APIError(.unprocessableContent, "invalid_input", "that is this node") }
+        _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: body.url, retired: false))
+        syncer.refreshMembers()
+        syncer.triggerAll(force: true)
+        return try JSONResponse.make(Member(warehouse: warehouse, peerURL: body.url, retired: false, isSelf: false, status: nil), status: .created)
+    }
+
+    @Sendable func retire(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let warehouse = context.parameters.get("warehouse") ?? ""
+        guard warehouse != node.config.warehouse else {
+            throw APIError(.conflict, "self", "a node cannot retire itself; retire it from another node")
+        }
+        guard let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }) else {
+            throw APIError.notFound("no member \(warehouse)")
+        }
+        _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: member.peerURL, retired: true))
+        syncer?.refreshMembers()
+        syncer?.triggerAll()
+        return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
+    }
+
+    @Sendable func syncNow(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.staff)
+        let syncer = try running()
+        let reports = await syncer.syncNow()
+        return try JSONResponse.make(reports)
+    }
+}

@@ -1,0 +1,56 @@
+/// When to sync with one peer: a pure state machine (no clock, no I/O, no randomness inside).
+///
+/// - A trigger (a local commit, `inv sync`) makes a round due at once, unless the peer is in backoff.
+/// - After a successful round the next is due after the anti-entropy interval.
+/// - After a failed round the next waits `base * 2^(failures-1)`, capped at `maxBackoff`, times a jitter factor
+///   the caller draws in `0.5...1.5`, so many nodes do not retry a returning peer in lockstep.
+/// - A forced round (`inv sync`) ignores backoff.
+///
+/// Invariant: `failures == 0` exactly when the last finished round succeeded (or none has run).
+public struct PeerSyncPolicy: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        case syncNow
+        /// Wait until this time (seconds, on the caller's monotonic clock) or until the next trigger.
+        case waitUntil(Double)
+    }
+
+    public var antiEntropyInterval: Double
+    public var baseBackoff: Double
+    public var maxBackoff: Double
+    public private(set) var failures = 0
+    public private(set) var nextDue: Double
+    public private(set) var lastSuccess: Double?
+
+    public init(antiEntropyInterval: Double = 10, baseBackoff: Double = 0.5, maxBackoff: Double = 30, now: Double) {
+        self.antiEntropyInterval = antiEntropyInterval
+        self.baseBackoff = baseBackoff
+        self.maxBackoff = maxBackoff
+        nextDue = now
+    }
+
+    public var isReachable: Bool { failures == 0 && lastSuccess != nil }
+
+    public func nextAction(now: Double) -> Action {
+        now >= nextDue ? .syncNow : .waitUntil(nextDue)
+    }
+
+    /// Something changed here: sync soon. A peer in backoff keeps its backoff (a local write must not hammer a
+    /// down peer); `force` overrides that.
+    public mutating func trigger(now: Double, force: Bool = false) {
+        if force || failures == 0 { nextDue = min(nextDue, now) }
+    }
+
+    public mutating func roundSucceeded(now: Double) {
+        failures = 0
+        lastSuccess = now
+        nextDue = now + antiEntropyInterval
+    }
+
+    /// - Parameter jitter: a factor in `0.5...1.5` drawn by the caller.
+    public mutating func roundFailed(now: Double, jitter: Double) {
+        failures += 1
+        let exponent = min(failures - 1, 30)
+        let delay = min(baseBackoff * Double(1 << exponent), maxBackoff) * min(max(jitter, 0.5), 1.5)
+        nextDue = now + delay
+    }
+}

@@ -1,0 +1,379 @@
+import AsyncHTTPClient
+import CRDT
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Store
+import Synchronization
+
+/// Keeps this node in sync with every active member of the cluster.
+///
+/// One loop per peer, driven by a ``PeerSyncPolicy``: a local commit triggers an immediate round (real-time push),
+/// anti-entropy rounds run at an interval, failures back off exponentially with jitter. A down peer never slows
+/// local writes: rounds run beside the writer and only submit merges. Membership is re-read every second, so
+/// peers added or retired anywhere in the cluster are picked up (or dropped) at run time.
+public final class PeerSyncer: Sendable {
+    /// The outcome of one round with one peer.
+    public struct RoundReport: Codable, Sendable {
+        public var peer: String
+        public var ok: Bool
+        public var pulled: Int
+        public var pushed: Int
+        public var error: String?
+    }
+
+    /// What `inv status` shows of a peer.
+    public struct PeerStatus: Codable, Sendable {
+        public var warehouse: String
+        public var peerURL: String
+        public var reachable: Bool
+        public var lastSync: String?
+        /// Operations this node holds that the peer lacked when last heard from.
+        public var operationsBehind: UInt64?
+        /// Operations the peer holds that this node lacks.
+        public var operationsAhead: UInt64?
+        public var lastError: String?
+
+        enum CodingKeys: String, CodingKey {
+            case warehouse, reachable
+            case peerURL = "peer_url"
+            case lastSync = "last_sync"
+            case operationsBehind = "operations_behind"
+            case operationsAhead = "operations_ahead"
+            case lastError = "last_error"
+        }
+    }
+
+    private struct Peer {
+        var url: String
+        var policy: PeerSyncPolicy
+        var vector: VersionVector?
+        var lastError: String?
+        var lastSuccessMilliseconds: UInt64?
+        var task: Task<Void, Never>?
+        var started = 0
+        var finished = 0
+        var waiters: [(generation: Int, continuation: CheckedContinuation<RoundReport, Never>)] = []
+        var lastReport: RoundReport?
+    }
+
+    private let node: InvNode
+    private let http: HTTPClient
+    private let logger: Logger
+    private let peers = Mutex<[String: Peer]>([:])
+    private let heardVectors = Mutex<[String: VersionVector]>([:])
+    private let manager = Mutex<Task<Void, Never>?>(nil)
+    public let pageSize: Int
+    private let antiEntropyInterval: Double
+
+    public init(node: InvNode, credentials: NodeCredentials, pageSize: Int = SyncProtocol.defaultPageSize, logger: Logger) {
+        self.node = node
+        self.logger = logger
+        self.pageSize = pageSize
+        antiEntropyInterval = node.config.antiEntropySeconds ?? 10
+        var configuration = HTTPClient.Configuration(tlsConfiguration: credentials.clientTLS(withClientCertificate: true))
+        configuration.timeout = .init(connect: .seconds(2), read: .seconds(60))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    /// Registers this node in the membership and starts the peer loops.
+    public func start() async throws {
+        let me = node.config.warehouse
+        let url = try node.config.effectivePeerURL()
+        let current = try node.store.reader.members().first { $0.warehouse == me }
+        if current == nil || current?.peerURL != url || current?.retired == true {
+            _ = try await node.store.submit(.setMember(warehouse: me, peerURL: url, retired: false))
+        }
+        let events = node.events.subscribe()
+        let task = Task { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    // Real time: every local commit wakes every peer loop.
+                    for await delivery in events {
+                        if case .event(.operation(let op)) = delivery, op.origin.rawValue == me { triggerAll() }
+                    }
+                }
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        refreshMembers()
+                        do { try await Task.sleep(for: .seconds(1)) } catch { break }
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+        manager.withLock { $0 = task }
+        refreshMembers()
+    }
+
+    /// Stops every loop and the client.
+    public func shutdown() async {
+        manager.withLock { $0?.cancel() }
+        let tasks = peers.withLock { peers in
+            defer { peers.removeAll() }
+            return peers.values.map { peer -> Task<Void, Never>? in
+                for waiter in peer.waiters {
+                    waiter.continuation.resume(returning: RoundReport(peer: "", ok: false, pulled: 0, pushed: 0, error: "shutting down"))
+                }
+                return peer.task
+            }
+        }
+        for task in tasks { task?.cancel() }
+        for task in tasks { await task?.value }
+        do { try await http.shutdown() } catch { logger.debug("peer client shutdown: \(error)") }
+    }
+
+    /// Starts loops for new active members and stops those of retired or removed ones.
+    func refreshMembers() {
+        let members: [MemberRecord]
+        do { members = try node.store.reader.members() } catch {
+            logger.error("cannot read members: \(error)")
+            return
+        }
+        let me = node.config.warehouse
+        let active = Dictionary(members.filter { $0.warehouse != me && !$0.retired }.map { ($0.warehouse, $0.peerURL) }) { a, _ in a }
+        var toStart: [String] = []
+        var stopped: [Task<Void, Never>] = []
+        peers.withLock { peers in
+            for (warehouse, peer) in peers where active[warehouse] == nil {
+                if let task = peer.task { stopped.append(task) }
+                for waiter in peer.waiters {
+                    waiter.continuation.resume(returning: RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "retired"))
+                }
+                peers[warehouse] = nil
+            }
+            for (warehouse, url) in active {
+                if var existing = peers[warehouse] {
+                    existing.url = url
+                    peers[warehouse] = existing
+                } else {
+                    peers[warehouse] = Peer(
+                        url: url, policy: PeerSyncPolicy(antiEntropyInterval: antiEntropyInterval, now: Self.monotonicSeconds()))
+                    toStart.append(warehouse)
+                }
+            }
+        }
+        for task in stopped { task.cancel() }
+        for warehouse in toStart {
+            let task = Task { [self] in await loop(warehouse) }
+            peers.withLock { $0[warehouse]?.task = task }
+        }
+    }
+
+    /// Wakes every peer loop (after a local commit).
+    public func triggerAll(force: Bool = false) {
+        let now = Self.monotonicSeconds()
+        peers.withLock { peers in
+            for key in peers.keys {
+                peers[key]?.policy.trigger(now: now, force: force)
+            }
+        }
+    }
+
+    /// Runs a round with every active peer now (ignoring backoff) and waits for all of them.
+    public func syncNow() async -> [RoundReport] {
+        refreshMembers()
+        let names = peers.withLock { Array($0.keys) }.sorted()
+        return await withTaskGroup(of: RoundReport.self) { group in
+            for name in names {
+                group.addTask { [self] in
+                    await withCheckedContinuation { continuation in
+                        let registered = peers.withLock { peers -> Bool in
+                            guard var peer = peers[name] else { return false }
+                            peer.waiters.append((peer.started + 1, continuation))
+                            peer.policy.trigger(now: Self.monotonicSeconds(), force: true)
+                            peers[name] = peer
+                            return true
+                        }
+                        if !registered {
+                            continuation.resume(returning: RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: "not a peer"))
+                        }
+                    }
+                }
+            }
+            var reports: [RoundReport] = []
+            for await report in group { reports.append(report) }
+            return reports.sorted { $0.peer < $1.peer }
+        }
+    }
+
+    /// Records the vector a peer announced (hello or pull), for status.
+    func heard(from warehouse: String, vector: VersionVector) {
+        heardVectors.withLock { $0[warehouse] = vector }
+    }
+
+    public func status() -> [PeerStatus] {
+        let mine: VersionVector
+        do { mine = try node.store.reader.versionVector() } catch { mine = VersionVector() }
+        let heard = heardVectors.withLock { $0 }
+        return peers.withLock { peers in
+            peers.map { name, peer in
+                let vector = peer.vector ?? heard[name]
+                return PeerStatus(
+                    warehouse: name, peerURL: peer.url, reachable: peer.policy.isReachable,
+                    lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
+                    operationsBehind: vector.map { Self.count(mine, beyond: $0) },
+                    operationsAhead: vector.map { Self.count($0, beyond: mine) }, lastError: peer.lastError)
+            }.sorted { $0.warehouse < $1.warehouse }
+        }
+    }
+
+    static func count(_ vector: VersionVector, beyond other: VersionVector) -> UInt64 {
+        vector.entries.reduce(0) { total, entry in total + (entry.value > other[entry.key] ? entry.value - other[entry.key] : 0) }
+    }
+
+    // MARK: - The loop of one peer
+
+    /// Waits are sliced into 50 ms naps so a trigger (which moves the policy's due time) is noticed quickly
+    /// without a wake-up channel; real-time pushes thus start within 50 ms of a commit.
+    private func loop(_ warehouse: String) async {
+        while !Task.isCancelled {
+            let now = Self.monotonicSeconds()
+            guard let action = peers.withLock({ $0[warehouse]?.policy.nextAction(now: now) }) else { return }
+            switch action {
+            case .syncNow:
+                guard let (url, generation) = peers.withLock({ peers -> (String, Int)? in
+                    guard var peer = peers[warehouse] else { return nil }
+                    peer.started += 1
+                    peers[warehouse] = peer
+                    return (peer.url, peer.started)
+                }) else { return }
+                let report = await round(warehouse: warehouse, url: url)
+                let end = Self.monotonicSeconds()
+                let ready = peers.withLock { peers -> [CheckedContinuation<RoundReport, Never>] in
+                    guard var peer = peers[warehouse] else { return [] }
+                    if report.ok {
+                        peer.policy.roundSucceeded(now: end)
+                        peer.lastSuccessMilliseconds = SystemClock().nowMilliseconds()
+                        peer.lastError = nil
+                    } else {
+                        peer.policy.roundFailed(now: end, jitter: Double.random(in: 0.5...1.5))
+                        peer.lastError = report.error
+                    }
+                    peer.finished = generation
+                    peer.lastReport = report
+                    let due = peer.waiters.filter { $0.generation <= generation }
+                    peer.waiters.removeAll { $0.generation <= generation }
+                    peers[warehouse] = peer
+                    return due.map(\.continuation)
+                }
+                for continuation in ready { continuation.resume(returning: report) }
+            case .waitUntil(let deadline):
+                let delay = min(max(deadline - Self.monotonicSeconds(), 0.001), 0.05)
+                do { try await Task.sleep(for: .seconds(delay)) } catch { return }
+            }
+        }
+    }
+
+    /// One round: hello, pull what we lack, push what the peer lacks.
+    func round(warehouse: String, url: String) async -> RoundReport {
+        var pulled = 0
+        var pushed = 0
+        do {
+            let me = node.config.warehouse
+            let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
+            let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
+            guard reply.from == warehouse else {
+                throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
+            }
+            _ = try await node.store.submit(.mergeMembers(reply.members))
+            var peerVector = reply.versionVector
+            peers.withLock { $0[warehouse]?.vector = peerVector }
+
+            // Pull: pages of what we lack, until the peer says there is no more.
+            while true {
+                let request = SyncPullRequest(from: me, vector: try node.store.reader.versionVector(), limit: pageSize)
+                let (page, more) = try await postForPage(url + "/v1/sync/pull", request)
+                let operations = try OperationPage.decode(page)
+                if !operations.isEmpty {
+                    guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
+                        throw SyncFailure("unexpected merge outcome")
+                    }
+                    pulled += report.applied
+                    for refusal in report.refused.prefix(20) {
+                        logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
+                    }
+                }
+                if !more || operations.isEmpty { break }
+            }
+
+            // Push: pages of what the peer lacks, by the vector it announced.
+            while true {
+                let (operations, more) = try node.store.reader.operationsMissing(from: peerVector, limit: pageSize)
+                if operations.isEmpty { break }
+                var request = HTTPClientRequest(url: url + "/v1/sync/push")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: SyncProtocol.pageContentType)
+                request.headers.add(name: "x-inv-from", value: me)
+                request.body = .bytes(try OperationPage.encode(operations))
+                let response = try await http.execute(request, timeout: .seconds(120))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                guard response.status == .ok else { throw SyncFailure("push answered \(response.status.code): \(String(buffer: body))") }
+                let result = try JSONDecoder().decode(SyncPushReply.self, from: body)
+                pushed += result.applied
+                for op in operations where op.sequence == peerVector[op.origin] + 1 { peerVector.advance(op.origin, to: op.sequence) }
+                // Operations beyond a gap do not advance the vector: skip past them by the highest sent.
+                for op in operations where op.sequence > peerVector[op.origin] { peerVector.advance(op.origin, to: op.sequence) }
+                peers.withLock { $0[warehouse]?.vector = peerVector }
+                if !more { break }
+            }
+            return RoundReport(peer: warehouse, ok: true, pulled: pulled, pushed: pushed, error: nil)
+        } catch {
+            let message = SyncFailure.describe(error)
+            logger.debug("sync with \(warehouse) at \(url) failed: \(message)")
+            return RoundReport(peer: warehouse, ok: false, pulled: pulled, pushed: pushed, error: message)
+        }
+    }
+
+    /// Asks the node at `url` who it is (a hello without membership changes), for `inv peer add`.
+    public func identify(url: String) async throws -> String {
+        let hello = SyncHello(from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
+        let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
+        _ = try await node.store.submit(.mergeMembers(reply.members))
+        return reply.from
+    }
+
+    private func postJSON<Reply: Decodable>(_ url: String, _ body: some Encodable) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 16 << 20)
+        guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
+        return try JSONDecoder().decode(Reply.self, from: data)
+    }
+
+    private func postForPage(_ url: String, _ body: some Encodable) async throws -> (ByteBuffer, Bool) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        let response = try await http.execute(request, timeout: .seconds(120))
+        let data = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
+        return (data, response.headers.first(name: SyncProtocol.moreHeader) == "1")
+    }
+}
+
+/// A failed sync round, as one line.
+struct SyncFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "unreachable (connection refused)" }
+        if text.contains("connectTimeout") { return "unreachable (connect timeout)" }
+        return text
+    }
+}

@@ -1,0 +1,71 @@
+import CRDT
+import Store
+
+/// The JSON messages of the peer-sync protocol, version 1. Operation pages travel in ``OperationPage`` form.
+///
+/// A round between caller C and peer P:
+/// 1. `POST /v1/sync/hello` — C sends its version vector and membership; P merges the membership and answers
+///    with its own vector and membership.
+/// 2. `POST /v1/sync/pull` — C sends its vector; P answers one bounded page of the operations C lacks, from every
+///    origin (so changes travel transitively), `x-inv-more: 1` when more remain. C merges and repeats.
+/// 3. `POST /v1/sync/push` — C sends pages of the operations P lacks (by P's vector from step 1); P merges each.
+/// Merging is idempotent and commutative, so a round cut off half-way is harmless and the next one resumes.
+public enum SyncProtocol {
+    public static let version = 1
+    public static let pageContentType = "application/x-inv-ops+deflate"
+    public static let moreHeader = "x-inv-more"
+    public static let defaultPageSize = 5_000
+    public static let maxPageSize = 20_000
+}
+
+public struct SyncHello: Codable, Sendable {
+    public var v: Int
+    /// The sender's warehouse.
+    public var from: String
+    public var vector: [String: UInt64]
+    public var members: [MemberRecord]
+
+    public init(from: String, vector: VersionVector, members: [MemberRecord]) {
+        v = SyncProtocol.version
+        self.from = from
+        self.vector = Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) })
+        self.members = members
+    }
+
+    /// The vector as a CRDT value; entries with invalid replica ids are dropped.
+    public var versionVector: VersionVector {
+        var result = VersionVector()
+        for (origin, sequence) in vector {
+            do { result.advance(try ReplicaID(origin), to: sequence) } catch { continue }
+        }
+        return result
+    }
+}
+
+public struct SyncPullRequest: Codable, Sendable {
+    public var v: Int
+    public var from: String
+    public var vector: [String: UInt64]
+    public var limit: Int
+
+    public init(from: String, vector: VersionVector, limit: Int) {
+        v = SyncProtocol.version
+        self.from = from
+        self.vector = Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) })
+        self.limit = limit
+    }
+
+    public var versionVector: VersionVector {
+        var result = VersionVector()
+        for (origin, sequence) in vector {
+            do { result.advance(try ReplicaID(origin), to: sequence) } catch { continue }
+        }
+        return result
+    }
+}
+
+public struct SyncPushReply: Codable, Sendable {
+    public var applied: Int
+    public var duplicates: Int
+    public var refused: Int
+}

@@ -1,0 +1,84 @@
+import CRDT
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Store
+
+/// The peer listener's routes: `/v1/sync/hello`, `/v1/sync/pull`, `/v1/sync/push`.
+///
+/// Served only on the mutual-TLS peer listener, whose handshake refuses any client without a certificate signed
+/// by the cluster CA; bearer tokens are never accepted here. The certificate's warehouse must match the `from`
+/// the caller claims, and a retired warehouse is refused.
+struct SyncRoutes {
+    let node: InvNode
+    let syncer: PeerSyncer
+
+    func addRoutes(to router: Router<InvRequestContext>) {
+        router.add(middleware: ErrorMiddleware())
+        let sync = router.group("v1/sync")
+        sync.post("hello", use: hello)
+        sync.post("pull", use: pull)
+        sync.post("push", use: push)
+    }
+
+    /// Checks the caller's certificate against its claim, and that it is not retired.
+    private func authorize(claimed: String?, context: InvRequestContext) async throws -> String {
+        guard let certified = await PeerIdentity.warehouse(on: context.channel) else {
+            throw APIError(.forbidden, "no_peer_certificate", "peer sync needs a cluster certificate")
+        }
+        if let claimed, claimed != certified {
+            throw APIError(.forbidden, "peer_mismatch", "certificate is for \(certified), not \(claimed)")
+        }
+        if try node.store.reader.members().contains(where: { $0.warehouse == certified && $0.retired }) {
+            throw APIError(.forbidden, "retired", "warehouse \(certified) is retired from the cluster")
+        }
+        return certified
+    }
+
+    @Sendable func hello(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let message = try await request.decodeJSON(SyncHello.self, context: context)
+        guard message.v == SyncProtocol.version else {
+            throw APIError(.unprocessableContent, "unsupported_version", "sync protocol version \(message.v) is not supported")
+        }
+        let peer = try await authorize(claimed: message.from, context: context)
+        _ = try await node.store.submit(.mergeMembers(message.members))
+        syncer.heard(from: peer, vector: message.versionVector)
+        let reply = SyncHello(from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
+        return try JSONResponse.make(reply)
+    }
+
+    @Sendable func pull(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let message = try await request.decodeJSON(SyncPullRequest.self, context: context)
+        guard message.v == SyncProtocol.version else {
+            throw APIError(.unprocessableContent, "unsupported_version", "sync protocol version \(message.v) is not supported")
+        }
+        let peer = try await authorize(claimed: message.from, context: context)
+        let limit = min(max(message.limit, 1), SyncProtocol.maxPageSize)
+        let vector = message.versionVector
+        syncer.heard(from: peer, vector: vector)
+        let (operations, more) = try node.store.reader.operationsMissing(from: vector, limit: limit)
+        var headers = HTTPFields()
+        headers[.contentType] = SyncProtocol.pageContentType
+        headers[HTTPField.Name(SyncProtocol.moreHeader)!] = more ? "1" : "0"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: try OperationPage.encode(operations)))
+    }
+
+    @Sendable func push(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let peer = try await authorize(claimed: request.headers[HTTPField.Name("x-inv-from")!], context: context)
+        var request = request
+        let body = try await request.collectBody(upTo: 32 << 20)
+        let operations: [LedgerOperation]
+        do { operations = try OperationPage.decode(body) } catch {
+            throw APIError(.unprocessableContent, "bad_page", "\(error)")
+        }
+        guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
+            throw StoreError.storage("unexpected outcome")
+        }
+        for refusal in report.refused.prefix(20) {
+            node.logger.warning("refused operation \(refusal.origin):\(refusal.sequence) pushed by \(peer): \(refusal.reason)")
+        }
+        return try JSONResponse.make(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: report.refused.count))
+    }
+}

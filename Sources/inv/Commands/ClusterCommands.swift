@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import SyncServer
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sync now with every reachable peer, and wait.")
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await NodeClient.with(client) { node in
+            let reply = try await node.send(.POST, "/v1/sync")
+            if client.json { return try JSONOutput.print(raw: reply.body) }
+            let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
+            if reports.isEmpty { return print("no peers") }
+            for report in reports {
+                print(report.ok
+                    ? "\(report.peer): synced, \(report.pulled) operations merged, \(report.pushed) sent"
+                    : "\(report.peer): unreachable: \(report.error ?? "unknown error")")
+            }
+            if reports.contains(where: { !$0.ok }) { throw ExitCode(2) }
+        }
+    }
+}
+
+struct PeerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peer", abstract: "Cluster membership: add, list and retire peers.", subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a peer by the URL of its sync listener (https://HOST:PORT).")
+        @Argument(help: "The peer's sync URL.") var url: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            struct Body: Encodable { var url: String }
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.POST, "/v1/peers", json: Body(url: url))
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                struct Added: Decodable { var warehouse: String }
+                print("added peer \(try node.decode(Added.self, reply).warehouse) at \(url)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the cluster's members and how each peer is doing.")
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.GET, "/v1/peers")
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                struct Member: Decodable {
+                    var warehouse: String
+                    var peer_url: String
+                    var retired: Bool
+                    var isSelf: Bool
+                    var status: PeerSyncer.PeerStatus?
+                    enum CodingKeys: String, CodingKey {
+                        case warehouse, peer_url, retired, status
+                        case isSelf = "self"
+                    }
+                }
+                let members = try node.decode([Member].self, reply)
+                print(Table(
+                    headers: ["WAREHOUSE", "PEER URL", "STATE", "LAST SYNC", "BEHIND"],
+                    rows: members.map { member in
+                        let state = member.isSelf ? "this node" : member.retired ? "retired" : (member.status?.reachable ?? false) ? "reachable" : "unreachable"
+                        return [member.warehouse, member.peer_url, state, member.status?.lastSync ?? "-", member.status?.operationsBehind.map(String.init) ?? "-"]
+                    }).render())
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Retire a warehouse: no node contacts it any more; its history stays.")
+        @Argument(help: "The warehouse id.") var warehouse: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.DELETE, "/v1/peers/\(warehouse)")
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                print("retired \(warehouse)")
+            }
+        }
+    }
+}
+
+struct CertCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cert", abstract: "Cluster certificates.", subcommands: [Issue.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a join bundle for a new warehouse (run on the node holding the cluster CA key).")
+        @Argument(help: "The new warehouse's id.") var warehouse: String
+        @Option(help: "Where to write the bundle (mode 0600: it holds a private key).") var out: String
+        @Option(help: "A host name or IP the new node will be reached at (repeatable; 127.0.0.1 and localhost are always included).")
+        var host: [String] = []
+        @Option(help: "The data directory of this node (default: $INV_DATA or ./inv-data).") var data: String?
+
+        func run() async throws {
+            let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
+            let config = try directory.loadConfig()
+            let bundle = try JoinBundle.issue(warehouse: warehouse, hosts: host, directory: directory, config: config)
+            try bundle.write(to: out)
+            print("wrote join bundle for \(warehouse) to \(out); on the new node run: inv init --warehouse \(warehouse) --join \(out)")
+        }
+    }
+}

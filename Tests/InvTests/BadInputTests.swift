@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+extension InvCLITests {
+    @Suite("Bad input: one line on stderr, nothing changed")
+    struct BadInputTests {
+        /// A bad command, and the exact error line where it is part of the contract (nil: only `inv: error:`).
+        struct Case: CustomStringConvertible {
+            var arguments: [String]
+            var error: String?
+            var description: String { arguments.joined(separator: " ") }
+        }
+
+        static let quantityError = "inv: error: quantity must be a whole number from 1 to 1000000000, got "
+        static let priceError = "inv: error: price must be a decimal like 12.50 (at most 4 decimals), got "
+
+        static let cases: [Case] = [
+            Case(arguments: ["sell", "SKU-1", "7"], error: "inv: error: not enough stock of SKU-1 in MAD: 6 on hand, 7 requested"),
+            Case(arguments: ["transfer", "SKU-1", "7", "--to", "BCN"], error: "inv: error: not enough stock of SKU-1 in MAD: 6 on hand, 7 requested"),
+            Case(arguments: ["sell", "NOPE", "1"], error: "inv: error: unknown sku NOPE"),
+            Case(arguments: ["receive", "NOPE", "1"], error: "inv: error: unknown sku NOPE"),
+            Case(arguments: ["receive", "SKU-1", "0"], error: quantityError + "0"),
+            Case(arguments: ["sell", "SKU-1", "0"], error: quantityError + "0"),
+            Case(arguments: ["receive", "SKU-1", "1000000001"], error: quantityError + "1000000001"),
+            Case(arguments: ["receive", "SKU-1", "-5"], error: nil),
+            Case(arguments: ["sell", "SKU-1", "-5"], error: nil),
+            Case(arguments: ["receive", "SKU-1", "abc"], error: nil),
+            Case(arguments: ["sell", "SKU-1", "1.5"], error: nil),
+            Case(arguments: ["adjust", "SKU-1", "-3"], error: "inv: error: an adjustment needs --reason"),
+            Case(arguments: ["adjust", "SKU-1", "abc", "--reason", "count"], error: nil),
+            Case(arguments: ["adjust", "SKU-1", "-1000000001", "--reason", "count"], error: quantityError + "-1000000001"),
+            Case(arguments: ["adjust", "SKU-1", "-7", "--reason", "count"], error: "inv: error: not enough stock of SKU-1 in MAD: 6 on hand, 7 requested"),
+            Case(arguments: ["product", "add", "SKU-2", "--name", "Gadget", "--price", "abc"], error: priceError + "\"abc\""),
+            Case(arguments: ["product", "add", "SKU-2", "--name", "Gadget", "--price", "12,50"], error: priceError + "\"12,50\""),
+            Case(arguments: ["product", "add", "SKU-2", "--name", "Gadget", "--price", "-1"], error: nil),
+            Case(arguments: ["product", "update", "SKU-1", "--price", "1.23456"], error: priceError + "\"1.23456\""),
+            Case(arguments: ["product", "add", "bad sku", "--name", "Gadget"], error: "inv: error: sku must be 1-64 characters of A-Z a-z 0-9 . _ -, got \"bad sku\""),
+        ]
+
+        @Test("each bad command fails with one line and leaves stock, ledger and catalogue unchanged")
+        func badInput() throws {
+            let node = try NodeFixture(warehouse: "MAD")
+            defer { node.cleanup() }
+            try node.start()
+            expectSuccess(try node.inv("product", "add", "SKU-1", "--name", "Widget", "--price", "12.50"))
+            expectSuccess(try node.inv("receive", "SKU-1", "6"))
+
+            func snapshot() throws -> [JSON] {
+                try ["stock --all --json", "history --json", "product list --include-deleted --json"].map { command in
+                    let result = try node.run(command.split(separator: " ").map(String.init) + ["--data", node.data])
+                    expectSuccess(result)
+                    return try JSON.parse(result.stdout)
+                }
+            }
+            let before = try snapshot()
+            #expect(before[0].array?.map { $0["quantity"] } == [6])
+
+            for badCase in Self.cases {
+                let result = try node.run(badCase.arguments + ["--data", node.data])
+                let line = expectOneLineError(result)
+                if let error = badCase.error {
+                    #expect(line == error, "\(badCase)")
+                }
+                #expect(try snapshot() == before, "\(badCase) changed something")
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+extension InvCLITests {
+    @Suite("Reaching the node: not running, wrong CA")
+    struct ConnectionTests {
+        @Test("a client command against a stopped node says how to start it, at once")
+        func nodeNotRunning() throws {
+            let node = try NodeFixture()
+            defer { node.cleanup() }
+            try node.start()
+            #expect(node.stop() == 0)
+
+            for arguments in [["stock"], ["receive", "SKU-1", "1"], ["status", "--json"]] {
+                let started = ContinuousClock.now
+                let result = try node.run(arguments + ["--data", node.data])
+                let elapsed = ContinuousClock.now - started
+                let line = expectOneLineError(result)
+                #expect(line == "inv: error: node not running at https://127.0.0.1:\(node.port); start it with `inv serve --data \(node.data)`")
+                // A refused connection is the answer; it is not retried until the 5 s connect timeout.
+                #expect(elapsed < .seconds(4), "\(arguments) took \(elapsed)")
+            }
+        }
+
+        @Test("--ca of another cluster fails certificate verification with one line")
+        func otherClusterCA() throws {
+            let node = try NodeFixture(warehouse: "MAD")
+            defer { node.cleanup() }
+            let stranger = try NodeFixture(warehouse: "EVIL")
+            defer { stranger.cleanup() }
+            try node.start()
+            let token = try node.adminToken
+
+            // The right CA works...
+            let trusted = try node.run(["stock", "--json", "--node", node.url, "--ca", node.caFile, "--token", token])
+            expectSuccess(trusted)
+            #expect(try JSON.parse(trusted.stdout) == [])
+
+            // ...another cluster's CA is refused during the handshake.
+            let started = ContinuousClock.now
+            let refused = try node.run(["stock", "--node", node.url, "--ca", stranger.caFile, "--token", token])
+            let elapsed = ContinuousClock.now - started
+            let line = expectOneLineError(refused)
+            #expect(line.hasPrefix("inv: error: TLS verification of \(node.url) failed (is --ca the cluster CA?)"), "\(refused)")
+            #expect(line.contains("CERTIFICATE_VERIFY_FAILED"), "\(refused)")
+            #expect(elapsed < .seconds(4), "took \(elapsed)")
+
+            // A CA file that is not a certificate is one line too.
+            let garbage = node.root.file("garbage.pem")
+            try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: garbage))
+            let unreadable = try node.run(["stock", "--node", node.url, "--ca", garbage, "--token", token])
+            #expect(expectOneLineError(unreadable).hasPrefix("inv: error: cannot read the cluster CA certificate \(garbage): "))
+        }
+    }
+
+    @Suite("Transfers")
+    struct TransferTests {
+        @Test("transfer prints the id; transfers --json lists it in transit")
+        func transferIsListed() throws {
+            let node = try NodeFixture(warehouse: "MAD")
+            defer { node.cleanup() }
+            try node.start()
+            expectSuccess(try node.inv("product", "add", "SKU-1", "--name", "Widget"))
+            expectSuccess(try node.inv("receive", "SKU-1", "10"))
+
+            let shipped = try node.inv("transfer", "SKU-1", "3", "--to", "BCN")
+            #expect(shipped.status == 0, "\(shipped)")
+            #expect(shipped.lines.count == 1, "only the id on stdout: \(shipped)")
+            let id = try #require(shipped.lines.first)
+            #expect(id.wholeMatch(of: WorkflowTests.uuid) != nil, "\(shipped)")
+            #expect(shipped.stderrLines == ["shipped 3 x SKU-1 to BCN; accept it there with `inv accept \(id)`"])
+
+            let transfers = try node.inv("transfers", "--json")
+            expectSuccess(transfers)
+            let rows = try #require(try JSON.parse(transfers.stdout).array, "\(transfers)")
+            let keys: Set = ["id", "sku", "from", "to", "quantity"]
+            #expect(rows.allSatisfy { $0.keys.isSuperset(of: keys) }, "\(rows)")
+            #expect(rows.map { $0.only(keys) } == [["id": .string(id), "sku": "SKU-1", "from": "MAD", "to": "BCN", "quantity": 3]])
+
+            let stock = try JSON.parse(try node.inv("stock", "--json").stdout)
+            #expect(stock.array?.map { $0.only(["sku", "warehouse", "quantity"]) } == [["sku": "SKU-1", "warehouse": "MAD", "quantity": 7]])
+
+            let history = try #require(try JSON.parse(try node.inv("history", "--json", "--type", "transfer").stdout).array)
+            #expect(history.map { $0.only(["type", "sku", "warehouse", "quantity", "counterpart"]) } == [
+                ["type": "transfer", "sku": "SKU-1", "warehouse": "MAD", "quantity": 3, "counterpart": "BCN"],
+            ])
+        }
+    }
+}
