@@ -30,12 +30,15 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
     public var actor: String
     public var reason: String?
     public var reference: String?
+    /// For product operations: the version vector the origin held when it made the change (its causal context),
+    /// so a merge can tell a concurrent overwrite from a later one.
+    public var context: VersionVector?
 
     public init(
         origin: ReplicaID, sequence: UInt64, timestamp: HLCTimestamp, kind: OperationKind, sku: SKU,
         movementID: String? = nil, warehouse: ReplicaID? = nil, delta: Int64 = 0, counter: PNCounter.Entry? = nil,
         transfer: TransferDelta? = nil, product: ProductPatch? = nil, actor: String, reason: String? = nil,
-        reference: String? = nil
+        reference: String? = nil, context: VersionVector? = nil
     ) {
         self.origin = origin
         self.sequence = sequence
@@ -51,6 +54,7 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
         self.actor = actor
         self.reason = reason
         self.reference = reference
+        self.context = context
     }
 
     public var dot: Dot { Dot(origin: origin, sequence: sequence) }

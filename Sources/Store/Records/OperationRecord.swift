@@ -18,23 +18,25 @@ struct OperationRecord {
     static let insertSQL = """
         INSERT INTO operations (origin, sequence, hlc, kind, sku, movement_id, warehouse, delta,
             counter_increments, counter_decrements, transfer_id, transfer_from, transfer_to, transfer_shipped,
-            transfer_accepted, product, actor, reason, reference)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            transfer_accepted, product, actor, reason, reference, context)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static let selectColumns = """
         origin, sequence, hlc, kind, sku, movement_id, warehouse, delta, counter_increments, counter_decrements,
-        transfer_id, transfer_from, transfer_to, transfer_shipped, transfer_accepted, product, actor, reason, reference
+        transfer_id, transfer_from, transfer_to, transfer_shipped, transfer_accepted, product, actor, reason, reference,
+        context
         """
 
     static func arguments(_ op: LedgerOperation) throws -> StatementArguments {
         let product: String? = try op.product.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let context: String? = try op.context.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return [
             op.origin.rawValue, Int64(op.sequence), Int64(op.timestamp.rawValue), op.kind.rawValue, op.sku.rawValue,
             op.movementID, op.warehouse?.rawValue, op.delta,
             op.counter.map { Int64($0.increments) }, op.counter.map { Int64($0.decrements) },
             op.transfer?.id, op.transfer?.from.rawValue, op.transfer?.to.rawValue, op.transfer?.shipped,
-            op.transfer?.accepted, product, op.actor, op.reason, op.reference,
+            op.transfer?.accepted, product, op.actor, op.reason, op.reference, context,
         ]
     }
 
@@ -59,12 +61,16 @@ struct OperationRecord {
         if let json: String = row["product"] {
             product = try JSONDecoder().decode(ProductPatch.self, from: Data(json.utf8))
         }
+        var context: VersionVector?
+        if let json: String = row["context"] {
+            context = try JSONDecoder().decode(VersionVector.self, from: Data(json.utf8))
+        }
         let warehouse: String? = row["warehouse"]
         return LedgerOperation(
             origin: try replica(row["origin"]), sequence: UInt64(row["sequence"] as Int64),
             timestamp: HLCTimestamp(rawValue: UInt64(row["hlc"] as Int64)), kind: kind,
             sku: try SKU(row["sku"] as String), movementID: row["movement_id"],
             warehouse: try warehouse.map(replica), delta: row["delta"], counter: counter, transfer: transfer,
-            product: product, actor: row["actor"], reason: row["reason"], reference: row["reference"])
+            product: product, actor: row["actor"], reason: row["reason"], reference: row["reference"], context: context)
     }
 }

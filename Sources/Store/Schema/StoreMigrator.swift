@@ -137,6 +137,27 @@ public enum StoreMigrator {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4-causal-context-conflicts") { db in
+            // The causal context (origin's version vector) of product operations, to detect concurrent overwrites.
+            try db.execute(sql: "ALTER TABLE operations ADD COLUMN context TEXT")
+            // Conflicts found while merging: reported, never hidden. Derived from the ledger, so every node that
+            // holds both sides records the same rows.
+            try db.execute(sql: """
+                CREATE TABLE conflicts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL CHECK (kind IN ('concurrent_update', 'movement_on_deleted_product')),
+                    sku TEXT NOT NULL,
+                    field TEXT NOT NULL,
+                    kept TEXT,
+                    kept_origin TEXT NOT NULL,
+                    kept_hlc INTEGER NOT NULL,
+                    overwritten TEXT,
+                    overwritten_origin TEXT NOT NULL,
+                    overwritten_hlc INTEGER NOT NULL,
+                    UNIQUE (kind, sku, field, kept_origin, kept_hlc, overwritten_origin, overwritten_hlc)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -121,7 +121,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         _ = try liveProduct(sku, in: db)
         let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .reorderOverride, sku: sku,
-            warehouse: warehouse, product: ProductPatch(reorderPoint: .some(reorderPoint)), actor: actor)
+            warehouse: warehouse, product: ProductPatch(reorderPoint: .some(reorderPoint)), actor: actor,
+            context: try VersionVectorRecord.load(db))
         try record(op, in: db, events: &events)
         guard let metadata = try ProductRecord.metadata(sku: sku, in: db) else { throw StoreError.storage("product vanished") }
         return .product(ProductState(sku: sku, metadata: metadata))
@@ -149,7 +150,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     ) throws -> ProductState {
         let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: kind, sku: sku, product: patch,
-            actor: actor)
+            actor: actor, context: try VersionVectorRecord.load(db))
         try record(op, in: db, events: &events)
         guard let metadata = try ProductRecord.metadata(sku: sku, in: db) else { throw StoreError.storage("product vanished") }
         return ProductState(sku: sku, metadata: metadata)
@@ -329,6 +330,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             origins.insert(op.origin)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
+                try ConflictDetector.movementOnDeletedProduct(op, in: db)
                 let key = CounterKey(sku: op.sku, warehouse: warehouse, origin: op.origin)
                 let current = counters[key] ?? PNCounter.Entry()
                 counters[key] = PNCounter.Entry(
@@ -436,6 +438,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
             var delta = ProductMetadata()
             delta.apply(patch, at: op.timestamp, by: op.origin)
+            if op.origin != replica { try ConflictDetector.productFields(incoming: op, delta: delta, held: metadata, in: db) }
             let before = metadata
             metadata.merge(delta)
             if metadata != before {

@@ -123,10 +123,21 @@ public enum API {
         public var warehouse: String
         public var quantity: Int64
         public var productDeleted: Bool
+        /// With `scope=all`: when this warehouse was last heard from.
+        public var lastHeard: String?
+
+        public init(sku: String, warehouse: String, quantity: Int64, productDeleted: Bool, lastHeard: String? = nil) {
+            self.sku = sku
+            self.warehouse = warehouse
+            self.quantity = quantity
+            self.productDeleted = productDeleted
+            self.lastHeard = lastHeard
+        }
 
         enum CodingKeys: String, CodingKey {
             case sku, warehouse, quantity
             case productDeleted = "product_deleted"
+            case lastHeard = "last_heard"
         }
     }
 

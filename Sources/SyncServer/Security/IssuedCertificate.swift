@@ -2,8 +2,9 @@
 @preconcurrency import Crypto
 import X509
 
-/// A certificate together with its private key, as returned by ``ClusterCA/issueNodeCertificate(warehouse:hosts:validityDays:now:)``
-/// and stored by ``PKIFiles`` as `node.pem` and `node-key.pem`.
+/// A certificate together with its private key, as returned by
+/// ``ClusterCA/issueNodeCertificate(warehouse:hosts:validityDays:now:)`` and stored by ``PKIFiles`` as `node.pem` and
+/// `node-key.pem`.
 ///
 /// Invariant: ``certificate``'s public key is the public half of ``privateKey`` (checked by every initializer).
 public struct IssuedCertificate: Sendable {

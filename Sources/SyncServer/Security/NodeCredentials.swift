@@ -29,9 +29,9 @@ public struct NodeCredentials: Sendable {
 
     /// Pairs a node's certificate and key with the cluster CA certificate that issued it.
     ///
-    /// - Throws: ``PKIError/notACertificateAuthority(subject:)``, ``PKIError/notIssuedByClusterCA(subject:clusterCA:)``,
-    ///   ``PKIError/invalidWarehouse(_:)`` if the certificate's subject names no warehouse; NIOSSL errors if BoringSSL
-    ///   rejects the material.
+    /// - Throws: ``PKIError/notACertificateAuthority(subject:)``,
+    ///   ``PKIError/notIssuedByClusterCA(subject:clusterCA:)``, ``PKIError/invalidWarehouse(_:)`` if the certificate's
+    ///   subject names no warehouse; NIOSSL errors if BoringSSL rejects the material.
     public init(clusterCA: Certificate, node: IssuedCertificate) throws {
         guard clusterCA.isCertificateAuthority else {
             throw PKIError.notACertificateAuthority(subject: clusterCA.subject.description)

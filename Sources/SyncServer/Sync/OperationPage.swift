@@ -17,7 +17,7 @@ import Store
 ///   [16 bytes movement UUID | varint string index]    (flags: has id, id is a UUID)
 ///   [varint warehouse]  zigzag delta  [varint increments, varint decrements]
 ///   [transfer: 16-byte id or string index, from, to, varint shipped+1, varint accepted+1]
-///   [varint length + JSON product patch]   varint actor   [varint reason]   [varint reference]
+///   [varint length + JSON product patch, varint length + JSON causal context (0: none)]   varint actor   [varint reason]   [varint reference]
 /// ```
 /// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per page. A reader refuses any other
 /// version, a truncated page, an index outside the table, or a page that inflates beyond its limit.
@@ -113,6 +113,9 @@ public enum OperationPage {
                 let json = try encoder.encode(product)
                 body.writeVarint(UInt64(json.count))
                 body.writeBytes(json)
+                let context = try op.context.map { try encoder.encode($0) } ?? Data()
+                body.writeVarint(UInt64(context.count))
+                body.writeBytes(context)
             }
             body.writeVarint(UInt64(intern(op.actor)))
             if let reason = op.reason { body.writeVarint(UInt64(intern(reason))) }
@@ -193,10 +196,16 @@ public enum OperationPage {
                     accepted: accepted == 0 ? nil : Int64(clamping: accepted - 1))
             }
             var product: ProductPatch?
+            var context: VersionVector?
             if flags.contains(.product) {
                 let length = try page.readCount(limit: page.readableBytes)
                 guard let bytes = page.readBytes(length: length) else { throw Failure.malformed("truncated") }
                 do { product = try decoder.decode(ProductPatch.self, from: Data(bytes)) } catch { throw Failure.malformed("bad product patch") }
+                let contextLength = try page.readCount(limit: page.readableBytes)
+                if contextLength > 0 {
+                    guard let contextBytes = page.readBytes(length: contextLength) else { throw Failure.malformed("truncated") }
+                    do { context = try decoder.decode(VersionVector.self, from: Data(contextBytes)) } catch { throw Failure.malformed("bad causal context") }
+                }
             }
             let actor = try string(&page)
             let reason = flags.contains(.reason) ? try string(&page) : nil
@@ -204,7 +213,7 @@ public enum OperationPage {
             operations.append(LedgerOperation(
                 origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: lastTimestamp), kind: kinds[Int(kindIndex)],
                 sku: sku, movementID: movementID, warehouse: warehouse, delta: delta, counter: counter, transfer: transfer,
-                product: product, actor: actor, reason: reason, reference: reference))
+                product: product, actor: actor, reason: reason, reference: reference, context: context))
         }
         guard page.readableBytes == 0 else { throw Failure.malformed("trailing bytes") }
         return operations

@@ -79,11 +79,8 @@ public final class PeerSyncer: Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    static func monotonicSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
+    /// Seconds on a monotonic clock (never jumps with wall-clock changes).
+    static func monotonicSeconds() -> Double { ProcessInfo.processInfo.systemUptime }
 
     /// Registers this node in the membership and starts the peer loops.
     public func start() async throws {

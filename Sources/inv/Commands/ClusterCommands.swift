@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import NIOHTTP1
 import SyncServer
 
@@ -106,6 +107,56 @@ struct CertCommand: AsyncParsableCommand {
             let bundle = try JoinBundle.issue(warehouse: warehouse, hosts: host, directory: directory, config: config)
             try bundle.write(to: out)
             print("wrote join bundle for \(warehouse) to \(out); on the new node run: inv init --warehouse \(warehouse) --join \(out)")
+        }
+    }
+}
+
+struct Conflicts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Concurrent changes found while merging, with both values.")
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await NodeClient.with(client) { node in
+            let reply = try await node.send(.GET, "/v1/conflicts")
+            if client.json { return try JSONOutput.print(raw: reply.body) }
+            struct Conflict: Decodable {
+                var kind: String
+                var sku: String
+                var field: String
+                var kept: String?
+                var kept_origin: String
+                var overwritten: String?
+                var overwritten_origin: String
+            }
+            let conflicts = try node.decode([Conflict].self, reply)
+            if conflicts.isEmpty { return print("no conflicts") }
+            print(Table(
+                headers: ["KIND", "SKU", "FIELD", "KEPT", "BY", "OVERWRITTEN", "BY"],
+                rows: conflicts.map { [$0.kind, $0.sku, $0.field, $0.kept.orDash, $0.kept_origin, $0.overwritten.orDash, $0.overwritten_origin] }).render())
+        }
+    }
+}
+
+struct Snapshot: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the merged products, stock and in-transit at one consistent point, with its version vector.")
+    @Option(help: "Where to write the JSON snapshot (- for standard output).") var out: String
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let handle: FileHandle
+        if out == "-" {
+            handle = FileHandle.standardOutput
+        } else {
+            guard FileManager.default.createFile(atPath: out, contents: nil) else { throw CLIError("cannot write \(out)") }
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        }
+        try await NodeClient.with(client) { node in
+            try await node.stream("/v1/snapshot") { chunk in handle.write(Data(chunk.readableBytesView)) }
+        }
+        if out != "-" {
+            try handle.close()
+            FileHandle.standardError.write(Data("wrote snapshot to \(out)\n".utf8))
         }
     }
 }

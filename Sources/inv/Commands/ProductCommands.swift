@@ -12,8 +12,9 @@ struct ProductCommand: AsyncParsableCommand {
     struct Fields: ParsableArguments {
         @Option(help: "Display name.") var name: String?
         @Option(help: "Free text.") var description: String?
-        @Option(help: "Price as a decimal, e.g. 12.50.") var price: String?
-        @Option(help: "Raise an alert when stock falls to this level.") var reorderPoint: Int64?
+        // `.unconditional`: a value such as `-1` reaches validation and gets its real error, not "Missing value".
+        @Option(parsing: .unconditional, help: "Price as a decimal, e.g. 12.50.") var price: String?
+        @Option(parsing: .unconditional, help: "Raise an alert when stock falls to this level.") var reorderPoint: Int64?
     }
 
     struct Add: AsyncParsableCommand {

@@ -150,6 +150,7 @@ struct Status: AsyncParsableCommand {
                 var operations: Int
                 var version_vector: [String: UInt64]
                 var alerts: Int
+                var peers: [PeerSyncer.PeerStatus]?
             }
             let status = try node.decode(StatusView.self, reply)
             print("""
@@ -160,6 +161,14 @@ struct Status: AsyncParsableCommand {
                 alerts:     \(status.alerts)
                 holds:      \(status.version_vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
                 """)
+            if let peers = status.peers, !peers.isEmpty {
+                print(Table(
+                    headers: ["PEER", "REACHABLE", "LAST SYNC", "THEY LACK", "WE LACK", "LAST ERROR"],
+                    rows: peers.map { [
+                        $0.warehouse, $0.reachable ? "yes" : "no", $0.lastSync ?? "-", $0.operationsBehind.map(String.init) ?? "-",
+                        $0.operationsAhead.map(String.init) ?? "-", $0.lastError ?? "",
+                    ] }, numeric: [3, 4]).render())
+            }
         }
     }
 }

@@ -24,11 +24,12 @@ struct ClusterCATests {
         #expect(ClusterCA.warehouse(of: certificate) == nil)
     }
 
-    @Test func restoringACheckRefusesAForeignKeyAndALeaf() throws {
+    @Test func restoringACARefusesAForeignKeyAndALeaf() throws {
         let (ca, node) = try PKIFixture.cluster()
         let other = try ClusterCA(clusterID: "other", now: PKIFixture.now)
         #expect(try ClusterCA(certificate: ca.certificate, privateKey: ca.privateKey).certificate == ca.certificate)
-        #expect(throws: PKIError.keyMismatch(certificate: ca.certificate.subject.description, key: "the CA private key")) {
+        let mismatch = PKIError.keyMismatch(certificate: ca.certificate.subject.description, key: "the CA private key")
+        #expect(throws: mismatch) {
             try ClusterCA(certificate: ca.certificate, privateKey: other.privateKey)
         }
         #expect(throws: PKIError.notACertificateAuthority(subject: node.node.certificate.subject.description)) {
@@ -72,7 +73,8 @@ struct ClusterCATests {
 
     @Test func nodeCertificateNamesItsWarehouseHostsAndUsages() throws {
         let (ca, node) = try PKIFixture.cluster(
-            warehouse: "shop-1", hosts: ["10.0.0.7", "Node-A.inv.test", "::1", "[fe80::2]", "node-a.inv.test", "localhost"])
+            warehouse: "shop-1",
+            hosts: ["10.0.0.7", "Node-A.inv.test", "::1", "[fe80::2]", "node-a.inv.test", "localhost"])
         let leaf = node.node.certificate
 
         #expect(leaf.subject.description == "CN=shop-1,OU=warehouse,O=inv")
@@ -86,7 +88,8 @@ struct ClusterCATests {
                 .ipAddress(ASN1OctetString(contentBytes: [10, 0, 0, 7])),
                 .dnsName("node-a.inv.test"),
                 .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
-                .ipAddress(ASN1OctetString(contentBytes: ArraySlice([0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [2]))),
+                .ipAddress(
+                    ASN1OctetString(contentBytes: ArraySlice([0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [2]))),
                 .dnsName("localhost"),
                 .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
             ])

@@ -93,7 +93,8 @@ struct MutualTLSTests {
     @Test func mutualTLSAdmitsOnlyClientsOfTheClusterCA() async throws {
         try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: true)) { port, requests in
             // A peer with a certificate from the cluster CA gets through, and the server learns its warehouse.
-            let admitted = try await HTTPSProbe.get(port: port, tls: client.clientTLS(withClientCertificate: true)).get()
+            let peerTLS = client.clientTLS(withClientCertificate: true)
+            let admitted = try await HTTPSProbe.get(port: port, tls: peerTLS).get()
             #expect(admitted.status == 200)
             #expect(admitted.body == "client-1")
 

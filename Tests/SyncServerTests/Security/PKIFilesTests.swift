@@ -149,7 +149,9 @@ struct PKIFilesTests {
         #expect(throws: PKIError.keyMismatch(certificate: files.caCertificatePath, key: files.caKeyPath)) {
             try files.loadCA()
         }
-        #expect(throws: PKIError.keyMismatch(certificate: node.node.certificate.subject.description, key: "the given private key")) {
+        let mismatch = PKIError.keyMismatch(
+            certificate: node.node.certificate.subject.description, key: "the given private key")
+        #expect(throws: mismatch) {
             try IssuedCertificate(certificate: node.node.certificate, privateKey: stranger.privateKey)
         }
     }

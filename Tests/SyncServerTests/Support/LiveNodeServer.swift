@@ -5,8 +5,9 @@ import NIOCore
 import ServiceLifecycle
 import SyncServer
 
-/// A node's real HTTPS application (`buildApplication`) on 127.0.0.1, port 0, for the length of a closure, with an
-/// AsyncHTTPClient that trusts the node's cluster CA. For what the router test client cannot do: read a stream.
+/// A node's real HTTPS application (`buildApplication` with the node's own certificate) on 127.0.0.1, port 0, for
+/// the length of a closure, with an AsyncHTTPClient that trusts only the node's cluster CA. For what the router
+/// test client cannot do: read a stream.
 enum LiveNodeServer {
     struct DidNotStart: Error {}
     struct TimedOut: Error, CustomStringConvertible {
@@ -17,10 +18,8 @@ enum LiveNodeServer {
     static func run(
         _ fixture: NodeFixture, _ body: @Sendable (_ baseURL: String, _ client: HTTPClient) async throws -> Void
     ) async throws {
-        let now = Date()
-        let ca = try ClusterCA(clusterID: fixture.warehouse, now: now)
-        let credentials = try NodeCredentials(
-            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: fixture.warehouse, hosts: ["127.0.0.1"], now: now))
+        // As `inv serve`: the certificate `inv init` issued, from the data directory.
+        let credentials = try PKIFiles(directory: fixture.directory.tlsDirectory).loadNodeCredentials()
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
             node: fixture.node, credentials: credentials, host: "127.0.0.1", port: 0,

@@ -3,13 +3,14 @@ import Foundation
 import Store
 import SyncServer
 
-/// A real warehouse node in a temporary data directory, set up the way `inv init` does, with one token per role.
+/// A real warehouse node in a temporary data directory, made by ``NodeSetup`` as `inv init` makes one (config,
+/// cluster CA and certificate, database, admin token), with one more token per role.
 ///
 /// Use ``with(warehouse:_:)``: it closes the node and removes the directory however the body ends.
 final class NodeFixture: Sendable {
     let node: InvNode
     let directory: DataDirectory
-    /// Bearer tokens (`inv_<id>_<secret>`) of each role.
+    /// Bearer tokens (`inv_<id>_<secret>`) of each role; ``admin`` is the one `inv init` created.
     let admin: String
     let staff: String
     let reporter: String
@@ -24,26 +25,24 @@ final class NodeFixture: Sendable {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("inv-api-\(UUID().uuidString.prefix(8).lowercased())").path
         directory = DataDirectory(path: path)
-        try FileManager.default.createDirectory(
-            atPath: directory.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // As `inv init`: create and migrate the database once, then write the config.
-        let store = try NodeStore(path: directory.databaseFile, replica: try ReplicaID(warehouse))
-        store.close()
-        try directory.saveConfig(NodeConfig(
-            warehouse: warehouse, name: "Warehouse \(warehouse)", listen: "127.0.0.1:0", url: "https://127.0.0.1:0"))
         let node: InvNode
-        do { node = try InvNode(directory: directory) } catch {
+        let admin: String
+        do {
+            admin = try await NodeSetup.create(
+                directory: directory, warehouse: warehouse, name: "Warehouse \(warehouse)", listen: "127.0.0.1:0"
+            ).adminToken
+            node = try InvNode(directory: directory)
+        } catch {
             try? FileManager.default.removeItem(atPath: path)
             throw error
         }
         self.node = node
+        self.admin = admin
+        adminID = String(admin.split(separator: "_")[1])
         do {
             let now = InvNode.nowMilliseconds()
-            let admin = try await node.tokens.create(name: "admin", role: .admin, nowMilliseconds: now)
             let staff = try await node.tokens.create(name: "till-1", role: .staff, nowMilliseconds: now)
             let reporter = try await node.tokens.create(name: "accounts", role: .reporter, nowMilliseconds: now)
-            self.admin = admin.secret
-            adminID = admin.0.id
             self.staff = staff.secret
             staffID = staff.0.id
             self.reporter = reporter.secret

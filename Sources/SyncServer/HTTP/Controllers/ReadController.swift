@@ -6,6 +6,7 @@ import Store
 /// The read side: stock, history, reports, alerts and status. Any valid token may read.
 struct ReadController {
     let node: InvNode
+    var syncer: PeerSyncer? = nil
 
     func addRoutes(to group: RouterGroup<InvRequestContext>) {
         group.get("stock", use: stock)
@@ -25,7 +26,21 @@ struct ReadController {
         case "all": rows = try node.store.reader.stockAll(sku: sku)
         default: throw APIError(.unprocessableContent, "invalid_input", "scope must be local or all")
         }
-        return try JSONResponse.make(rows.map { API.StockRow(sku: $0.sku, warehouse: $0.warehouse, quantity: $0.quantity, productDeleted: $0.productDeleted) })
+        var heard: [String: String] = [:]
+        if request.query("scope") == "all" {
+            // When each warehouse was last heard from: its newest operation held here, or a later successful sync
+            // with it, so a report can tell fresh figures from stale ones.
+            for (origin, timestamp) in try node.store.reader.lastHeard() { heard[origin] = API.timestamp(timestamp) }
+            for status in syncer?.status() ?? [] {
+                if let synced = status.lastSync, synced > heard[status.warehouse] ?? "" { heard[status.warehouse] = synced }
+            }
+            heard[node.config.warehouse] = API.timestamp(milliseconds: SystemClock().nowMilliseconds())
+        }
+        return try JSONResponse.make(rows.map {
+            var row = API.StockRow(sku: $0.sku, warehouse: $0.warehouse, quantity: $0.quantity, productDeleted: $0.productDeleted)
+            row.lastHeard = heard[$0.warehouse]
+            return row
+        })
     }
 
     static func historyFilter(_ request: Request) throws -> HistoryFilter {
@@ -118,6 +133,7 @@ struct ReadController {
         var writeQueue: Queue
         var alerts: Int
         var eventSubscribers: Int
+        var peers: [PeerSyncer.PeerStatus]
 
         struct Queue: Encodable {
             var batches: Int
@@ -132,7 +148,7 @@ struct ReadController {
         }
 
         enum CodingKeys: String, CodingKey {
-            case warehouse, name, url, version, operations, alerts
+            case warehouse, name, url, version, operations, alerts, peers
             case versionVector = "version_vector"
             case writeQueue = "write_queue"
             case eventSubscribers = "event_subscribers"
@@ -148,7 +164,8 @@ struct ReadController {
             operations: try node.store.reader.operationCount(),
             versionVector: Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) }),
             writeQueue: .init(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
-            alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount)
+            alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
+            peers: syncer?.status() ?? [])
         return try JSONResponse.make(status)
     }
 }

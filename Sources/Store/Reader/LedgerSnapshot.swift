@@ -1,0 +1,71 @@
+import CRDT
+import GRDB
+
+/// A consistent cut of the node's merged state: every read sees the same single read transaction, however many
+/// pages a caller streams, while the writer keeps committing.
+///
+/// Two nodes holding the same set of operations (equal version vectors) read identical snapshots.
+public final class LedgerSnapshot: Sendable {
+    private let snapshot: DatabaseSnapshot
+
+    init(pool: DatabasePool) throws { snapshot = try pool.makeSnapshot() }
+
+    public func versionVector() throws -> VersionVector { try snapshot.read { try VersionVectorRecord.load($0) } }
+
+    /// Every product ever created (deleted ones flagged), by SKU, after `after`.
+    public func products(after: String?, limit: Int) throws -> [ProductState] {
+        try snapshot.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM products WHERE name IS NOT NULL AND sku > ? ORDER BY sku LIMIT ?
+                """, arguments: [after ?? "", limit]).map { row in
+                ProductState(sku: try SKU(row["sku"] as String), metadata: try ProductRecord.metadata(from: row))
+            }
+        }
+    }
+
+    /// Stock per (sku, warehouse), after the given key.
+    public func stock(after: (sku: String, warehouse: String)?, limit: Int) throws -> [StockRow] {
+        try snapshot.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.sku AS sku, s.warehouse AS warehouse, sum(s.increments) - sum(s.decrements) AS quantity,
+                       coalesce(p.deleted, 0) AS deleted
+                FROM stock_counters s LEFT JOIN products p ON p.sku = s.sku
+                WHERE (s.sku, s.warehouse) > (?, ?)
+                GROUP BY s.sku, s.warehouse ORDER BY s.sku, s.warehouse LIMIT ?
+                """, arguments: [after?.sku ?? "", after?.warehouse ?? "", limit]).map { row in
+                StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
+            }
+        }
+    }
+
+    /// Transfers with goods still in transit, by id, after `after`.
+    public func inTransit(after: String?, limit: Int) throws -> [TransferRecord] {
+        try snapshot.read { db in
+            try TransferRecord.fetchAll(db, sql: """
+                SELECT * FROM transfers WHERE shipped > accepted AND id > ? ORDER BY id LIMIT ?
+                """, arguments: [after ?? "", limit])
+        }
+    }
+}
+
+extension LedgerReader {
+    /// Opens a consistent snapshot (one read transaction) of the merged state.
+    public func snapshot() throws -> LedgerSnapshot { try LedgerSnapshot(pool: pool) }
+
+    public func conflicts() throws -> [ConflictRecord] {
+        try pool.read { db in try ConflictRecord.fetchAll(db, sql: "SELECT * FROM conflicts ORDER BY id") }
+    }
+
+    /// The timestamp of the newest operation held from each origin.
+    public func lastHeard() throws -> [String: HLCTimestamp] {
+        try pool.read { db in
+            var result: [String: HLCTimestamp] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT o.origin, o.hlc FROM version_vector v JOIN operations o ON o.origin = v.origin AND o.sequence = v.sequence
+                """) {
+                result[row[0]] = HLCTimestamp(rawValue: UInt64(row[1] as Int64))
+            }
+            return result
+        }
+    }
+}

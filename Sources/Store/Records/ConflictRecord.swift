@@ -1,0 +1,66 @@
+import CRDT
+import GRDB
+
+/// A row of `conflicts`: two changes that were made concurrently and could not both win.
+///
+/// - `concurrent_update`: two warehouses changed the same product field without seeing each other's change; the
+///   LWW order `(hlc, replica)` kept one (`kept`) and overwrote the other (`overwritten`).
+/// - `movement_on_deleted_product`: a movement was made while, concurrently, the product was deleted elsewhere;
+///   the movement is kept (no movement is ever dropped) and the stock stays visible, flagged.
+public struct ConflictRecord: Hashable, Codable, Sendable, FetchableRecord {
+    public enum Kind: String, Hashable, Codable, Sendable {
+        case concurrentUpdate = "concurrent_update"
+        case movementOnDeletedProduct = "movement_on_deleted_product"
+    }
+
+    public var kind: Kind
+    public var sku: String
+    /// The field (`name`, `price`...) or, for a movement, its id.
+    public var field: String
+    public var kept: String?
+    public var keptOrigin: String
+    public var keptAt: HLCTimestamp
+    public var overwritten: String?
+    public var overwrittenOrigin: String
+    public var overwrittenAt: HLCTimestamp
+
+    public init(
+        kind: Kind, sku: String, field: String, kept: String?, keptOrigin: String, keptAt: HLCTimestamp, overwritten: String?,
+        overwrittenOrigin: String, overwrittenAt: HLCTimestamp
+    ) {
+        self.kind = kind
+        self.sku = sku
+        self.field = field
+        self.kept = kept
+        self.keptOrigin = keptOrigin
+        self.keptAt = keptAt
+        self.overwritten = overwritten
+        self.overwrittenOrigin = overwrittenOrigin
+        self.overwrittenAt = overwrittenAt
+    }
+
+    public init(row: Row) throws {
+        let raw: String = row["kind"]
+        guard let kind = Kind(rawValue: raw) else { throw StoreError.storage("unknown conflict kind \(raw)") }
+        self.kind = kind
+        sku = row["sku"]
+        field = row["field"]
+        kept = row["kept"]
+        keptOrigin = row["kept_origin"]
+        keptAt = HLCTimestamp(rawValue: UInt64(row["kept_hlc"] as Int64))
+        overwritten = row["overwritten"]
+        overwrittenOrigin = row["overwritten_origin"]
+        overwrittenAt = HLCTimestamp(rawValue: UInt64(row["overwritten_hlc"] as Int64))
+    }
+
+    /// Records the conflict once (the same pair seen again, from either side, is one row).
+    func save(in db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO conflicts (kind, sku, field, kept, kept_origin, kept_hlc, overwritten, overwritten_origin, overwritten_hlc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+            kind.rawValue, sku, field, kept, keptOrigin, Int64(keptAt.rawValue), overwritten, overwrittenOrigin,
+            Int64(overwrittenAt.rawValue),
+        ])
+    }
+}
