@@ -28,7 +28,8 @@ struct Inv: AsyncParsableCommand {
             }
         } catch {
             let code = exitCode(for: error)
-            if code == .success {
+            if code == .success || error is ExitCode {
+                // Help, version, or a command that already said why it failed.
                 exit(withError: error)
             }
             let text = message(for: error)

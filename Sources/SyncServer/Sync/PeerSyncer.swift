@@ -35,9 +35,14 @@ public final class PeerSyncer: Sendable {
         /// Operations the peer holds that this node lacks.
         public var operationsAhead: UInt64?
         public var lastError: String?
+        /// Operation-page bytes received from and sent to this peer since start (compressed, as on the wire).
+        public var bytesReceived: Int?
+        public var bytesSent: Int?
 
         enum CodingKeys: String, CodingKey {
             case warehouse, reachable
+            case bytesReceived = "bytes_received"
+            case bytesSent = "bytes_sent"
             case peerURL = "peer_url"
             case lastSync = "last_sync"
             case operationsBehind = "operations_behind"
@@ -57,6 +62,8 @@ public final class PeerSyncer: Sendable {
         var finished = 0
         var waiters: [(generation: Int, continuation: CheckedContinuation<RoundReport, Never>)] = []
         var lastReport: RoundReport?
+        var bytesReceived = 0
+        var bytesSent = 0
     }
 
     private let node: InvNode
@@ -219,7 +226,8 @@ public final class PeerSyncer: Sendable {
                     warehouse: name, peerURL: peer.url, reachable: peer.policy.isReachable,
                     lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
                     operationsBehind: vector.map { Self.count(mine, beyond: $0) },
-                    operationsAhead: vector.map { Self.count($0, beyond: mine) }, lastError: peer.lastError)
+                    operationsAhead: vector.map { Self.count($0, beyond: mine) }, lastError: peer.lastError,
+                    bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent)
             }.sorted { $0.warehouse < $1.warehouse }
         }
     }
@@ -290,6 +298,7 @@ public final class PeerSyncer: Sendable {
             while true {
                 let request = SyncPullRequest(from: me, vector: try node.store.reader.versionVector(), limit: pageSize)
                 let (page, more) = try await postForPage(url + "/v1/sync/pull", request)
+                peers.withLock { $0[warehouse]?.bytesReceived += page.readableBytes }
                 let operations = try OperationPage.decode(page)
                 if !operations.isEmpty {
                     guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
@@ -311,7 +320,9 @@ public final class PeerSyncer: Sendable {
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: SyncProtocol.pageContentType)
                 request.headers.add(name: "x-inv-from", value: me)
-                request.body = .bytes(try OperationPage.encode(operations))
+                let page = try OperationPage.encode(operations)
+                peers.withLock { $0[warehouse]?.bytesSent += page.readableBytes }
+                request.body = .bytes(page)
                 let response = try await http.execute(request, timeout: .seconds(120))
                 let body = try await response.body.collect(upTo: 1 << 20)
                 guard response.status == .ok else { throw SyncFailure("push answered \(response.status.code): \(String(buffer: body))") }

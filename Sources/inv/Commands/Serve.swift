@@ -1,15 +1,8 @@
 import ArgumentParser
-import AsyncHTTPClient
-import Foundation
-import Hummingbird
 import Logging
-import NIOCore
-import ServiceLifecycle
-import UnixSignals
-import Store
 import SyncServer
 
-/// `inv serve`: runs the node's HTTPS API until SIGINT or SIGTERM, then drains the write queue and exits.
+/// `inv serve`: runs the node (HTTPS API and peer sync) until SIGINT or SIGTERM, then drains the write queue.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run this warehouse's node (HTTPS only).")
 
@@ -23,76 +16,7 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "inv.serve")
-        let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
-        let config = try directory.loadConfig()
-        let credentials: NodeCredentials
-        do { credentials = try PKIFiles(directory: directory.tlsDirectory).loadNodeCredentials() } catch {
-            throw NodeError.damagedDataDirectory("TLS files in \(directory.tlsDirectory): \(error)")
-        }
-        let (host, port) = try config.listenAddress()
-        let (peerHost, peerPort) = try config.peerListenAddress()
-        let node = try InvNode(directory: directory, logger: logger)
-        defer { node.close() }
-        let syncer = PeerSyncer(node: node, credentials: credentials, logger: logger)
-
-        let app = try buildApplication(
-            node: node, credentials: credentials, host: host, port: port, syncer: syncer, logger: logger,
-            onServerRunning: { channel in
-                let bound = channel.localAddress?.port ?? port
-                logger.info("inv node \(config.warehouse) serving", metadata: ["url": "\(config.url)", "port": "\(bound)"])
-            })
-        let peerApp = try buildPeerApplication(
-            node: node, syncer: syncer, credentials: credentials, host: peerHost, port: peerPort, logger: logger,
-            onServerRunning: { channel in
-                logger.info("peer sync listening (mutual TLS)", metadata: ["port": "\(channel.localAddress?.port ?? peerPort)"])
-            })
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        do {
-            try await serve(app: app, peerApp: peerApp, syncer: syncer, node: node, config: config, httpClient: httpClient, logger: logger)
-        } catch {
-            // An HTTPClient dropped without `shutdown()` traps: shut it down on the failure path too (e.g. port in use).
-            node.events.finishAll()
-            do { try await httpClient.shutdown() } catch { /* the original error matters more */ }
-            throw error
-        }
-        node.events.finishAll()
-        try await httpClient.shutdown()
-    }
-
-    /// Runs the HTTPS server, the heartbeats and the alert webhook until a shutdown signal.
-    private func serve(
-        app: some ApplicationProtocol, peerApp: some ApplicationProtocol, syncer: PeerSyncer, node: InvNode, config: NodeConfig,
-        httpClient: HTTPClient, logger: Logger
-    ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Heartbeats let event streams notice clients that went away.
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(15))
-                    node.events.heartbeat()
-                }
-            }
-            if let url = config.webhookURL {
-                let events = node.events.subscribe()
-                group.addTask { await AlertWebhook(url: url).run(events: events, client: httpClient, warehouse: config.warehouse, logger: logger) }
-            }
-            do {
-                try await syncer.start()
-                let services = ServiceGroup(configuration: .init(
-                    services: [app, peerApp], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                try await services.run()
-            } catch let error as IOError where error.errnoCode == EADDRINUSE {
-                await syncer.shutdown()
-                throw NodeError.portInUse("\(config.listen) (or its peer port)")
-            } catch {
-                await syncer.shutdown()
-                throw error
-            }
-            logger.info("shutting down: draining the write queue")
-            await syncer.shutdown()
-            group.cancelAll()
-        }
+        try await NodeServer.run(directory: DataDirectory(path: data ?? DataDirectoryOption.defaultPath), logger: Logger(label: "inv.serve"))
     }
 }
 

@@ -112,6 +112,14 @@ struct MutualTLSTests {
             let impostorRefusal = try #require(impostor.tlsRefusal, "\(impostor)")
             #expect(impostorRefusal.contains("UNKNOWN_CA"))
 
+            // A certificate from the cluster CA that is only good for serving (no clientAuth): refused too.
+            var serverOnlyTLS = client.clientTLS(withClientCertificate: false)
+            let serverOnlyIdentity = try Self.serverTLS(namingOnly: "node-b.inv.test", signedBy: ca, now: Date())
+            serverOnlyTLS.certificateChain = serverOnlyIdentity.certificateChain
+            serverOnlyTLS.privateKey = serverOnlyIdentity.privateKey
+            let serverOnly = try await HTTPSProbe.get(port: port, tls: serverOnlyTLS)
+            #expect(serverOnly.tlsRefusal != nil, "\(serverOnly)")
+
             #expect(requests.value == 1)
         }
     }

@@ -121,7 +121,10 @@ struct ProductsController {
 /// JSON responses with the API's content type.
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder().encode(value)
+        let encoder = JSONEncoder()
+        // Stable key order: a repeated request answers byte-identical JSON.
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

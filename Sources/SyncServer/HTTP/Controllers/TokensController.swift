@@ -20,7 +20,7 @@ struct TokensController {
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
         let body = try await request.decodeJSON(CreateBody.self, context: context)
-        let name = body.name ?? "\(body.role.rawValue)-by-\(identity.name)"
+        let name = body.name ?? String("\(body.role.rawValue)-by-\(identity.name)".prefix(TextLimits.actor))
         let (record, secret) = try await node.tokens.create(name: name, role: body.role, nowMilliseconds: InvNode.nowMilliseconds())
         return try JSONResponse.make(API.Token(record, secret: secret), status: .created)
     }
