@@ -12,7 +12,7 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "Movements to write.") var movements = 200_000
     @Option(help: "Distinct SKUs.") var skus = 10_000
     @Option(help: "Concurrent submitters.") var submitters = 8
-    @Option(help: "Writes each submitter keeps in flight.") var window = 64
+    @Option(help: "Writes each submitter keeps in flight.") var window = 128
     @Option(help: "Rows per transaction on the raw path.") var rawBatch = 1_000
 
     func run() async throws {

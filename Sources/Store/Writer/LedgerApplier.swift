@@ -18,6 +18,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
     let replica: ReplicaID
     var clock: HybridLogicalClock<Clock>
     var nextSequence: UInt64
+    /// This replica's entry of the stored version vector; brought up to `nextSequence - 1` by
+    /// ``flushOwnSequence(in:)`` once per transaction rather than once per operation.
+    private var storedOwnSequence: UInt64
 
     init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
         self.replica = replica
@@ -29,6 +32,21 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let ownSequence = try Int64.fetchOne(
             db, sql: "SELECT max(sequence) FROM operations WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
         nextSequence = UInt64(ownSequence) + 1
+        storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
+    }
+
+    /// Stores this replica's version-vector entry; the writer calls it before every commit.
+    mutating func flushOwnSequence(in db: Database) throws {
+        guard nextSequence - 1 > storedOwnSequence else { return }
+        try VersionVectorRecord.save(origin: replica, sequence: nextSequence - 1, in: db)
+        storedOwnSequence = nextSequence - 1
+    }
+
+    /// The version vector as of now inside the writer's transaction (own entry included even before the flush).
+    private func currentVersionVector(in db: Database) throws -> VersionVector {
+        var vector = try VersionVectorRecord.load(db)
+        if nextSequence > 1 { vector.advance(replica, to: nextSequence - 1) }
+        return vector
     }
 
     // MARK: - Commands
@@ -122,7 +140,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .reorderOverride, sku: sku,
             warehouse: warehouse, product: ProductPatch(reorderPoint: .some(reorderPoint)), actor: actor,
-            context: try VersionVectorRecord.load(db))
+            context: try currentVersionVector(in: db))
         try record(op, in: db, events: &events)
         guard let metadata = try ProductRecord.metadata(sku: sku, in: db) else { throw StoreError.storage("product vanished") }
         return .product(ProductState(sku: sku, metadata: metadata))
@@ -150,7 +168,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     ) throws -> ProductState {
         let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: kind, sku: sku, product: patch,
-            actor: actor, context: try VersionVectorRecord.load(db))
+            actor: actor, context: try currentVersionVector(in: db))
         try record(op, in: db, events: &events)
         guard let metadata = try ProductRecord.metadata(sku: sku, in: db) else { throw StoreError.storage("product vanished") }
         return ProductState(sku: sku, metadata: metadata)
@@ -413,7 +431,6 @@ struct LedgerApplier<Clock: PhysicalClock> {
     ) throws {
         try insert(op, in: db)
         try materialize(op, in: db, events: &events, knownCounter: counter, knownProduct: product)
-        try VersionVectorRecord.save(origin: replica, sequence: op.sequence, in: db)
         nextSequence += 1
     }
 

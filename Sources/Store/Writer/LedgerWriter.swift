@@ -163,20 +163,19 @@ public final class LedgerWriter: Sendable {
                         var scratch = working
                         var commandEvents: [StoreEvent] = []
                         do {
-                            var outcome: WriteOutcome?
-                            try db.inSavepoint {
-                                outcome = try scratch.apply(command, in: db, events: &commandEvents)
-                                return .commit
+                            let outcome = try Self.inCommandSavepoint(db) {
+                                try scratch.apply(command, in: db, events: &commandEvents)
                             }
                             working = scratch
                             events += commandEvents
-                            results.append(.success(outcome!))
+                            results.append(.success(outcome))
                         } catch let error as StoreError {
                             results.append(.failure(error))
                         } catch {
                             results.append(.failure(.storage(String(describing: error))))
                         }
                     }
+                    try working.flushOwnSequence(in: db)
                     try NodeRecord.saveClock(working.clock.last, in: db)
                     return .commit
                 }
@@ -197,6 +196,23 @@ public final class LedgerWriter: Sendable {
         }
         if !events.isEmpty { onCommit(events) }
         return results.map(QueueCodec.encodeReply)
+    }
+}
+
+extension LedgerWriter {
+    /// Runs `body` inside a savepoint, rolled back if it throws. The savepoint statements are prepared once and
+    /// reused: one savepoint per command is the writer's hottest SQL.
+    static func inCommandSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "SAVEPOINT command").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT command").execute()
+            return result
+        } catch {
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT command").execute()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT command").execute()
+            throw error
+        }
     }
 }
 

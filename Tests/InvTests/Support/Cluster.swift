@@ -1,0 +1,283 @@
+import Foundation
+
+/// Several warehouse nodes of one cluster, each made by the real `inv init` and served by a real `inv serve` on
+/// 127.0.0.1 that tests stop (a partition), kill and restart at will.
+///
+/// The first node founds the cluster; the others join it with bundles from `inv cert issue`. Every node's
+/// `anti_entropy_seconds` is lowered in its `config.json` before it is first served, so background rounds run often.
+/// Use `defer { cluster.cleanup() }` right after creating it: that SIGKILLs any server still running and removes the
+/// one temporary directory that holds every node, however the test ends.
+final class Cluster {
+    let root: TemporaryDirectory
+    let antiEntropySeconds: Double
+    private(set) var nodes: [ClusterNode] = []
+    private var usedPorts: Set<Int> = []
+
+    init(antiEntropySeconds: Double = 1) throws {
+        root = try TemporaryDirectory()
+        self.antiEntropySeconds = antiEntropySeconds
+    }
+
+    deinit { cleanup() }
+
+    subscript(warehouse: String) -> ClusterNode? { nodes.first { $0.warehouse == warehouse } }
+
+    /// Creates the cluster's first node (and its CA) with `inv init`.
+    func found(_ warehouse: String) throws -> ClusterNode {
+        try add(warehouse, join: nil)
+    }
+
+    /// Creates a node that joins through `sponsor`: `inv cert issue` there, then `inv init --join`.
+    func join(_ warehouse: String, via sponsor: ClusterNode) throws -> ClusterNode {
+        let bundle = root.file("\(warehouse).join")
+        let issued = try sponsor.run(["cert", "issue", warehouse, "--out", bundle, "--data", sponsor.data])
+        guard issued.status == 0 else { throw HarnessError("inv cert issue failed: \(issued)") }
+        return try add(warehouse, join: bundle)
+    }
+
+    private func add(_ warehouse: String, join bundle: String?) throws -> ClusterNode {
+        let port = try freshPort()
+        let node = ClusterNode(warehouse: warehouse, port: port, data: root.file("data-\(warehouse)"), root: root.path)
+        let created = try node.run(
+            ["init", "--data", node.data, "--warehouse", warehouse, "--listen", "127.0.0.1:\(port)"] + (bundle.map { ["--join", $0] } ?? []))
+        guard created.status == 0 else { throw HarnessError("inv init \(warehouse) failed: \(created)") }
+        try node.setConfig("anti_entropy_seconds", antiEntropySeconds)
+        nodes.append(node)
+        return node
+    }
+
+    /// A port P with P + 1 free that no node of this cluster uses yet.
+    private func freshPort() throws -> Int {
+        for _ in 0..<20 {
+            let port = try freeLocalPort()
+            if usedPorts.isDisjoint(with: [port - 1, port, port + 1]) {
+                usedPorts.formUnion([port, port + 1])
+                return port
+            }
+        }
+        throw HarnessError("no fresh pair of ports")
+    }
+
+    func cleanup() {
+        for node in nodes { node.crash() }
+        root.cleanup()
+    }
+
+    /// Runs `inv sync` on every node, then compares their snapshots, until the snapshots are equal (apart from
+    /// `"node"`); bounded by `rounds` and `timeout`.
+    ///
+    /// - Returns: the common snapshot, without `"node"`.
+    /// - Throws: `HarnessError` with the last snapshots and sync reports when they do not converge.
+    @discardableResult
+    func converge(_ nodes: [ClusterNode], rounds: Int = 30, timeout: Duration = .seconds(90)) throws -> JSON {
+        let deadline = ContinuousClock.now + timeout
+        var reports: [String] = []
+        var snapshots: [JSON] = []
+        for round in 1...rounds {
+            reports = try nodes.map { node in
+                let result = try node.inv("sync", "--json", timeout: .seconds(120))
+                return "\(node.warehouse) round \(round): exit \(result.status) \(result.stdout)\(result.stderr)"
+            }
+            snapshots = try nodes.map { try $0.snapshot() }
+            if snapshots.allSatisfy({ $0 == snapshots[0] }) { return snapshots[0] }
+            if ContinuousClock.now > deadline { break }
+            usleep(200_000)
+        }
+        let vectors = zip(nodes, snapshots).map { "\($0.warehouse): \($1["version_vector"] ?? nil)" }
+        throw HarnessError("""
+            \(nodes.map(\.warehouse)) did not converge within \(rounds) rounds / \(timeout)
+            version vectors: \(vectors.joined(separator: "; "))
+            last sync reports:
+            \(reports.joined(separator: "\n"))
+            snapshots:
+            \(zip(nodes, snapshots).map { "\($0.warehouse): \($1)" }.joined(separator: "\n"))
+            """)
+    }
+}
+
+/// One node of a ``Cluster``: its data directory and ports, and the `inv serve` process while it runs.
+final class ClusterNode {
+    let warehouse: String
+    /// The API port; the peer-sync listener is on `port + 1`.
+    let port: Int
+    let data: String
+    /// Where client commands run and server logs are written.
+    let root: String
+    private(set) var server: ChildProcess?
+    /// Servers of earlier lives, kept for their logs.
+    private(set) var pastServers: [ChildProcess] = []
+
+    init(warehouse: String, port: Int, data: String, root: String) {
+        self.warehouse = warehouse
+        self.port = port
+        self.data = data
+        self.root = root
+    }
+
+    deinit { crash() }
+
+    var url: String { "https://127.0.0.1:\(port)" }
+    /// The URL of its mutual-TLS sync listener, as `inv peer add` takes it.
+    var peerURL: String { "https://127.0.0.1:\(port + 1)" }
+    var isRunning: Bool { server?.process.isRunning ?? false }
+
+    /// Sets one key of `config.json` (the node must not be running).
+    func setConfig(_ key: String, _ value: Any) throws {
+        let path = data + "/config.json"
+        let text = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard var config = try JSONSerialization.jsonObject(with: text) as? [String: Any] else { throw HarnessError("\(path) is not an object") }
+        config[key] = value
+        let updated = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try updated.write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o600)
+    }
+
+    /// Starts `inv serve` (after the previous server, if any, has exited) and waits, bounded, until `inv status`
+    /// answers.
+    func start(timeout: Duration = .seconds(30)) throws {
+        if let previous = server {
+            guard previous.wait(upTo: .seconds(10)) != nil else {
+                throw HarnessError("\(warehouse): the previous server is still running 10 s after it was told to stop")
+            }
+            pastServers.append(previous)
+            server = nil
+        }
+        let child = try ChildProcess(inv: ["serve", "--data", data], outputIn: root)
+        server = child
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = child.wait(upTo: .zero) {
+                throw HarnessError("\(warehouse): inv serve exited \(status) before answering:\n\(child.stderr)")
+            }
+            if try run(["status", "--data", data], timeout: .seconds(10)).status == 0 { return }
+            usleep(50_000)
+        }
+        throw HarnessError("\(warehouse): inv serve did not answer `inv status` within \(timeout):\n\(child.stderr)")
+    }
+
+    /// SIGTERM, and waits (bounded) for the graceful exit. Returns the exit status, or nil if it had to be killed.
+    @discardableResult
+    func stop(grace: Duration = .seconds(10)) -> Int32? {
+        guard let server else { return nil }
+        let status = server.stop(signal: SIGTERM, grace: grace)
+        pastServers.append(server)
+        self.server = nil
+        return status
+    }
+
+    /// Sends SIGTERM and returns at once; ``start(timeout:)`` waits for the exit before serving again.
+    func beginStop() {
+        guard let server, server.process.isRunning else { return }
+        kill(server.pid, SIGTERM)
+    }
+
+    /// SIGKILL: the process gets no chance to clean up (a crash, or a power cut for the node).
+    func crash() {
+        guard let server else { return }
+        server.stop(signal: SIGKILL, grace: .seconds(5))
+        pastServers.append(server)
+        self.server = nil
+    }
+
+    /// The stderr of every server this node ran, for failure messages.
+    var serverLogs: String {
+        (pastServers + (server.map { [$0] } ?? [])).map(\.stderr).joined(separator: "--- restart\n")
+    }
+
+    /// Runs `inv arguments --data DATA`.
+    func inv(_ arguments: String..., timeout: Duration = .seconds(30)) throws -> InvResult {
+        try run(arguments + ["--data", data], timeout: timeout)
+    }
+
+    /// Runs `inv` with exactly these arguments.
+    func run(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> InvResult {
+        try runInv(arguments, in: root, timeout: timeout)
+    }
+
+    /// Runs a client command with `--json` that must succeed, and parses what it printed.
+    func json(_ arguments: String..., timeout: Duration = .seconds(60)) throws -> JSON {
+        try json(arguments, timeout: timeout)
+    }
+
+    func json(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> JSON {
+        let result = try run(arguments + ["--json", "--data", data], timeout: timeout)
+        guard result.status == 0 else { throw HarnessError("\(warehouse): \(result)") }
+        return try JSON.parse(result.stdout)
+    }
+
+    /// `inv snapshot --out -`, parsed, without its `"node"` key (the one field that differs between nodes).
+    func snapshot() throws -> JSON {
+        let result = try run(["snapshot", "--out", "-", "--data", data], timeout: .seconds(60))
+        guard result.status == 0 else { throw HarnessError("\(warehouse): \(result)") }
+        let document = try JSON.parse(result.stdout)
+        guard document["node"] == .string(warehouse), var object = document.object else {
+            throw HarnessError("\(warehouse): a snapshot names another node: \(result.stdout.prefix(200))")
+        }
+        object["node"] = nil
+        return .object(object)
+    }
+
+    /// Every movement and product operation of `inv history --json`.
+    func history(_ filters: String...) throws -> [JSON] {
+        let result = try run(["history", "--json", "--data", data] + filters, timeout: .seconds(120))
+        guard result.status == 0 else { throw HarnessError("\(warehouse): \(result)") }
+        guard let rows = try JSON.parse(result.stdout).array else { throw HarnessError("\(warehouse): history is not an array") }
+        return rows
+    }
+
+    /// Members as `inv peer list --json` shows them, by warehouse.
+    func members() throws -> [String: JSON] {
+        let rows = try json("peer", "list").array ?? []
+        return Dictionary(rows.compactMap { row in row["warehouse"]?.string.map { ($0, row) } }) { first, _ in first }
+    }
+}
+
+/// Runs several `inv` commands at once as separate processes and waits for all (each bounded by `timeout`).
+func runInvConcurrently(_ jobs: [[String]], in directory: String, timeout: Duration = .seconds(30)) throws -> [InvResult] {
+    let children = try jobs.map { try ChildProcess(inv: $0, outputIn: directory) }
+    defer {
+        for child in children {
+            try? FileManager.default.removeItem(atPath: child.stdoutPath)
+            try? FileManager.default.removeItem(atPath: child.stderrPath)
+        }
+    }
+    let deadline = ContinuousClock.now + timeout
+    return children.map { child in
+        if child.wait(upTo: max(deadline - ContinuousClock.now, .zero)) == nil { child.stop(signal: SIGKILL, grace: .seconds(1)) }
+        return child.result()
+    }
+}
+
+/// A small seeded generator (SplitMix64): a randomised test prints its seed, and `INV_TEST_SEED=<seed>` replays it.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `$INV_TEST_SEED` when set, else a fresh seed.
+    static func testSeed() -> UInt64 {
+        if let text = ProcessInfo.processInfo.environment["INV_TEST_SEED"], let seed = UInt64(text) { return seed }
+        return UInt64.random(in: 0...UInt64.max)
+    }
+
+    /// A lowercase UUID drawn from this generator (a movement id that replays with the seed).
+    mutating func uuid() -> String {
+        let high = next()
+        let low = next()
+        // Version 4, variant 10xx, so `UUID(uuidString:)` and the server both accept it.
+        var digits = Array(String(format: "%016llx%016llx", high, low))
+        digits[12] = "4"
+        digits[16] = ["8", "9", "a", "b"][Int(low >> 62)]
+        let text = String(digits)
+        let parts = [text.prefix(8), text.dropFirst(8).prefix(4), text.dropFirst(12).prefix(4), text.dropFirst(16).prefix(4), text.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+}

@@ -1,0 +1,435 @@
+import CRDT
+import Foundation
+import NIOCore
+import Store
+import SyncServer
+import Testing
+
+/// The compact wire form of ledger operations: random round trips keep every field, and any page that is not a
+/// well-formed version-1 page (truncated, corrupted, another version) is refused with an error — never a crash.
+@Suite("OperationPage: the peer-sync wire form of operations")
+struct OperationPageTests {
+    // MARK: - Round trips
+
+    @Test("random pages round-trip every field of every operation")
+    func randomRoundTrips() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        for page in 0..<300 {
+            let count = page % 10 == 0 ? Int.random(in: 200...600, using: &random) : Int.random(in: 0...40, using: &random)
+            let operations = OperationGenerator.operations(count: count, using: &random)
+            let decoded = try OperationPage.decode(try OperationPage.encode(operations))
+            #expect(decoded.count == operations.count, "seed \(seed), page \(page)")
+            for (index, (got, sent)) in zip(decoded, operations).enumerated() where got != sent {
+                Issue.record("seed \(seed), page \(page), operation \(index):\n sent \(sent)\n  got \(got)")
+                break
+            }
+        }
+    }
+
+    @Test("an empty page round-trips")
+    func emptyPage() throws {
+        #expect(try OperationPage.decode(try OperationPage.encode([])) == [])
+    }
+
+    @Test("extreme values survive: sequences, timestamps going backwards, deltas, counters, quantities")
+    func extremes() throws {
+        let mad = try ReplicaID("MAD")
+        let sev = try ReplicaID(String(repeating: "z", count: 32))
+        let sku = try SKU(String(repeating: "S", count: 64))
+        let operations = [
+            LedgerOperation(
+                origin: mad, sequence: .max, timestamp: .max, kind: .adjust, sku: sku, movementID: "not-a-uuid", warehouse: mad,
+                delta: .min, counter: .init(increments: .max, decrements: .max), actor: "", reason: "", reference: ""),
+            LedgerOperation(
+                origin: mad, sequence: 1, timestamp: .zero, kind: .receive, sku: sku,
+                movementID: "5B2D1C4E-1111-4222-8333-444455556666", warehouse: mad, delta: .max,
+                counter: .init(increments: 0, decrements: 0), actor: "ünïcødé ✓ 🚚"),
+            LedgerOperation(
+                origin: sev, sequence: 7, timestamp: HLCTimestamp(rawValue: 1 << 63), kind: .transfer, sku: sku,
+                movementID: "5b2d1c4e-1111-4222-8333-444455556666", warehouse: sev, delta: -5,
+                counter: .init(increments: 9, decrements: 5),
+                transfer: TransferDelta(id: "5b2d1c4e-1111-4222-8333-444455556666", from: sev, to: mad, shipped: .max, accepted: nil),
+                actor: String(repeating: "a", count: 300)),
+            LedgerOperation(
+                origin: sev, sequence: 6, timestamp: HLCTimestamp(rawValue: 3), kind: .accept, sku: sku, movementID: "x", warehouse: sev,
+                delta: 1, counter: .init(increments: 1),
+                transfer: TransferDelta(id: "TRANSFER-not-uuid", from: mad, to: sev, shipped: 0, accepted: 0), actor: "b"),
+            LedgerOperation(
+                origin: mad, sequence: 2, timestamp: HLCTimestamp(rawValue: 2), kind: .productUpdate, sku: sku,
+                product: ProductPatch(name: "", description: "\u{0}\n\"quoted\"", price: .some(nil), reorderPoint: .some(nil)),
+                actor: "admin", context: VersionVector()),
+            LedgerOperation(
+                origin: mad, sequence: 3, timestamp: HLCTimestamp(rawValue: 2), kind: .productDelete, sku: sku,
+                product: ProductPatch(deleted: true), actor: "admin", context: VersionVector([mad: 2, sev: .max])),
+            LedgerOperation(
+                origin: sev, sequence: 8, timestamp: HLCTimestamp(rawValue: 4), kind: .reorderOverride, sku: sku, warehouse: mad,
+                product: ProductPatch(reorderPoint: .some(.max)), actor: "admin", context: nil),
+        ]
+        #expect(try OperationPage.decode(try OperationPage.encode(operations)) == operations)
+    }
+
+    @Test("more than 128 and 16384 distinct strings (multi-byte string indexes) round-trip")
+    func largeStringTable() throws {
+        let mad = try ReplicaID("MAD")
+        let operations = try (1...17_000).map { index in
+            LedgerOperation(
+                origin: mad, sequence: UInt64(index), timestamp: HLCTimestamp(rawValue: UInt64(index)), kind: .receive,
+                sku: try SKU("SKU-\(index)"), movementID: UUID().uuidString.lowercased(), warehouse: mad, delta: 1,
+                counter: .init(increments: UInt64(index)), actor: "user-\(index % 300)", reason: "reason \(index)")
+        }
+        #expect(try OperationPage.decode(try OperationPage.encode(operations)) == operations)
+    }
+
+    // MARK: - Refusals of compressed pages
+
+    @Test("a compressed page cut short is refused (or, cut only in its end marker, still yields exactly what was sent)")
+    func truncatedCompressedPages() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        let operations = OperationGenerator.operations(count: 60, using: &random)
+        let page = try OperationPage.encode(operations)
+        let bytes = Array(page.readableBytesView)
+        var refused = 0
+        for length in 0..<bytes.count {
+            do {
+                let decoded = try OperationPage.decode(ByteBuffer(bytes: bytes[..<length]))
+                #expect(decoded == operations, "seed \(seed): a page cut to \(length) of \(bytes.count) bytes decoded to other operations")
+            } catch let failure as OperationPage.Failure {
+                refused += 1
+                _ = failure.description
+            } catch {
+                Issue.record("seed \(seed): cut to \(length) bytes: not an OperationPage.Failure: \(error)")
+            }
+        }
+        #expect(refused >= bytes.count - 8, "seed \(seed): only \(refused) of \(bytes.count) prefixes refused")
+    }
+
+    @Test("random corruption of compressed pages never crashes the reader")
+    func corruptedCompressedPages() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        for trial in 0..<400 {
+            let operations = OperationGenerator.operations(count: Int.random(in: 1...20, using: &random), using: &random)
+            var bytes = Array(try OperationPage.encode(operations).readableBytesView)
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let position = Int.random(in: 0..<bytes.count, using: &random)
+                bytes[position] ^= UInt8.random(in: 1...255, using: &random)
+            }
+            do {
+                _ = try OperationPage.decode(ByteBuffer(bytes: bytes))
+            } catch is OperationPage.Failure {
+            } catch {
+                Issue.record("seed \(seed), trial \(trial): not an OperationPage.Failure: \(error)")
+            }
+        }
+    }
+
+    @Test("bytes that are not deflate at all are refused")
+    func notDeflate() {
+        for bytes: [UInt8] in [[], [0xFF], Array("hello, world".utf8), [UInt8](repeating: 0xFF, count: 64)] {
+            #expect(throws: OperationPage.Failure.self, "\(bytes)") { try OperationPage.decode(ByteBuffer(bytes: bytes)) }
+        }
+    }
+
+    // MARK: - The documented layout, by hand
+
+    @Test("a page written by hand in the documented version-1 layout decodes to the expected operations")
+    func handWrittenPage() throws {
+        let operations = try OperationPage.decode(Deflate.stored(HandPage.valid))
+        #expect(operations == HandPage.expected)
+    }
+
+    @Test("an unknown version is refused as such", arguments: [UInt8(0), 2, 3, 127, 255])
+    func unknownVersion(version: UInt8) throws {
+        var body = HandPage.valid
+        body[0] = version
+        do {
+            _ = try OperationPage.decode(Deflate.stored(body))
+            Issue.record("version \(version) accepted")
+        } catch OperationPage.Failure.unsupportedVersion(let refused) {
+            #expect(refused == version)
+        }
+    }
+
+    @Test("every truncation of a hand-written page is refused")
+    func everyTruncation() throws {
+        let body = HandPage.valid
+        for length in 0..<body.count {
+            #expect(throws: OperationPage.Failure.self, "cut to \(length) of \(body.count) bytes") {
+                try OperationPage.decode(Deflate.stored(Array(body[..<length])))
+            }
+        }
+    }
+
+    @Test("malformed pages are refused with an error", arguments: HandPage.malformed.map(\.name))
+    func malformed(name: String) throws {
+        let body = try #require(HandPage.malformed.first { $0.name == name }).body
+        do {
+            let operations = try OperationPage.decode(Deflate.stored(body))
+            Issue.record("\(name): accepted as \(operations)")
+        } catch let failure as OperationPage.Failure {
+            guard case .malformed = failure else {
+                Issue.record("\(name): \(failure)")
+                return
+            }
+        }
+    }
+
+    @Test("every single-byte change of a hand-written page is refused or decodes; none crashes")
+    func everyByteChange() {
+        let body = HandPage.valid
+        var refused = 0
+        var decoded = 0
+        for position in 0..<body.count {
+            for value in [UInt8(0x00), 0x01, 0x02, 0x7F, 0x80, 0xC0, 0xFE, 0xFF] where value != body[position] {
+                var changed = body
+                changed[position] = value
+                do {
+                    _ = try OperationPage.decode(Deflate.stored(changed))
+                    decoded += 1
+                } catch is OperationPage.Failure {
+                    refused += 1
+                } catch {
+                    Issue.record("byte \(position) = \(value): not an OperationPage.Failure: \(error)")
+                }
+            }
+        }
+        #expect(refused > 0 && decoded > 0, "\(refused) refused, \(decoded) decoded")
+    }
+}
+
+// MARK: - Support
+
+/// Random operations shaped as the applier makes them (a causal context travels with a product patch only).
+enum OperationGenerator {
+    static let replicas = try! ["MAD", "SEV", "BIO", "W-1", "w_2", String(repeating: "Z", count: 32)].map { try ReplicaID($0) }
+    static let texts = ["", "admin", "staff 1", "Ünïcødé ✓", "🚚📦", "with\nnewline", "\"quoted\"", "a,b", String(repeating: "x", count: 200)]
+
+    static func operations(count: Int, using random: inout SplitMix64) -> [LedgerOperation] {
+        var sequences: [ReplicaID: UInt64] = [:]
+        var timestamp = UInt64.random(in: 0...(1 << 62), using: &random)
+        return (0..<count).map { _ in
+            let origin = replicas.randomElement(using: &random)!
+            // Usually dense, increasing sequences and timestamps (as peers send them); sometimes anything.
+            let sequence: UInt64
+            if Int.random(in: 0..<10, using: &random) == 0 {
+                sequence = UInt64.random(in: 0...UInt64.max, using: &random)
+            } else {
+                sequence = (sequences[origin] ?? 0) &+ UInt64.random(in: 1...3, using: &random)
+            }
+            sequences[origin] = sequence
+            if Int.random(in: 0..<10, using: &random) == 0 {
+                timestamp = UInt64.random(in: 0...UInt64.max, using: &random)
+            } else {
+                timestamp &+= UInt64.random(in: 0...100_000, using: &random)
+            }
+            return operation(origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: timestamp), using: &random)
+        }
+    }
+
+    static func operation(origin: ReplicaID, sequence: UInt64, timestamp: HLCTimestamp, using random: inout SplitMix64) -> LedgerOperation {
+        let kind = OperationKind.allCases.randomElement(using: &random)!
+        let sku = try! SKU(["A", "SKU-1", "sku.2_x", String(repeating: "9", count: 64)].randomElement(using: &random)!)
+        var op = LedgerOperation(origin: origin, sequence: sequence, timestamp: timestamp, kind: kind, sku: sku, actor: text(&random))
+        if Bool.random(using: &random) { op.reason = text(&random) }
+        if Bool.random(using: &random) { op.reference = text(&random) }
+        if kind.isMovement {
+            op.movementID = movementID(&random)
+            op.warehouse = Int.random(in: 0..<8, using: &random) == 0 ? replicas.randomElement(using: &random) : origin
+            op.delta = Int64.random(in: Int64.min...Int64.max, using: &random) >> Int64.random(in: 0...63, using: &random)
+            op.counter = PNCounter.Entry(
+                increments: UInt64.random(in: 0...UInt64.max, using: &random) >> UInt64.random(in: 0...63, using: &random),
+                decrements: UInt64.random(in: 0...UInt64.max, using: &random) >> UInt64.random(in: 0...63, using: &random))
+            if kind == .transfer || kind == .accept {
+                let other = replicas.randomElement(using: &random)!
+                op.transfer = TransferDelta(
+                    id: movementID(&random), from: kind == .transfer ? origin : other, to: kind == .transfer ? other : origin,
+                    shipped: kind == .transfer ? quantity(&random) : nil, accepted: kind == .accept ? quantity(&random) : nil)
+            }
+        } else {
+            if kind == .reorderOverride { op.warehouse = replicas.randomElement(using: &random) }
+            op.product = patch(&random)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: op.context = nil
+            case 1: op.context = VersionVector()
+            default:
+                var entries: [ReplicaID: UInt64] = [:]
+                for replica in replicas where Bool.random(using: &random) { entries[replica] = UInt64.random(in: 1...UInt64.max, using: &random) }
+                op.context = VersionVector(entries)
+            }
+        }
+        return op
+    }
+
+    static func text(_ random: inout SplitMix64) -> String {
+        Int.random(in: 0..<4, using: &random) == 0 ? movementID(&random) : texts.randomElement(using: &random)!
+    }
+
+    /// Mostly lowercase UUIDs (sent as 16 bytes); sometimes uppercase ones or free text (sent as strings).
+    static func movementID(_ random: inout SplitMix64) -> String {
+        let uuid = UUID(uuid: (
+            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+            UInt8.random(in: 0...255, using: &random)))
+        switch Int.random(in: 0..<6, using: &random) {
+        case 0: return uuid.uuidString
+        case 1: return texts.randomElement(using: &random)!
+        default: return uuid.uuidString.lowercased()
+        }
+    }
+
+    static func quantity(_ random: inout SplitMix64) -> Int64? {
+        switch Int.random(in: 0..<5, using: &random) {
+        case 0: nil
+        case 1: 0
+        case 2: .max
+        default: Int64.random(in: 1...1_000_000_000, using: &random)
+        }
+    }
+
+    static func patch(_ random: inout SplitMix64) -> ProductPatch {
+        var patch = ProductPatch()
+        if Bool.random(using: &random) { patch.name = text(&random) }
+        if Bool.random(using: &random) { patch.description = text(&random) }
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: patch.price = nil
+        case 1: patch.price = .some(nil)
+        default: patch.price = .some(["0", "12.50", "999999.99"].randomElement(using: &random)!)
+        }
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: patch.reorderPoint = nil
+        case 1: patch.reorderPoint = .some(nil)
+        default: patch.reorderPoint = .some(Int64.random(in: 0...Int64.max, using: &random))
+        }
+        if Bool.random(using: &random) { patch.deleted = Bool.random(using: &random) }
+        return patch
+    }
+}
+
+/// Raw deflate (RFC 1951) made of stored blocks: wraps a hand-written page body exactly as the peer would send it,
+/// without a compressor in the test.
+enum Deflate {
+    static func stored(_ body: [UInt8]) -> ByteBuffer {
+        var out: [UInt8] = []
+        var chunks = stride(from: 0, to: body.count, by: 65_535).map { Array(body[$0..<min($0 + 65_535, body.count)]) }
+        if chunks.isEmpty { chunks = [[]] }
+        for (index, chunk) in chunks.enumerated() {
+            out.append(index == chunks.count - 1 ? 0x01 : 0x00)
+            let length = UInt16(chunk.count)
+            out += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
+            out += chunk
+        }
+        return ByteBuffer(bytes: out)
+    }
+}
+
+/// Version-1 page bodies written byte by byte from the layout documented on `OperationPage`.
+enum HandPage {
+    static let uuid: [UInt8] = [0x5B, 0x2D, 0x1C, 0x4E, 0x11, 0x11, 0x42, 0x22, 0x83, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66]
+
+    struct Writer {
+        var bytes: [UInt8] = []
+        mutating func byte(_ value: UInt8) { bytes.append(value) }
+        mutating func varint(_ value: UInt64) {
+            var value = value
+            while value >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            bytes.append(UInt8(value))
+        }
+        mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+        mutating func string(_ text: String) {
+            varint(UInt64(text.utf8.count))
+            bytes += Array(text.utf8)
+        }
+        mutating func raw(_ data: [UInt8]) { bytes += data }
+    }
+
+    // String table: 0 MAD, 1 SKU-1, 2 admin, 3 SEV, 4 damaged.
+    static let strings = ["MAD", "SKU-1", "admin", "SEV", "damaged"]
+
+    /// A receive (UUID id) and a product update (name, price cleared, causal context), then a transfer to SEV.
+    static func body(
+        version: UInt8 = 1, strings: [String] = strings, count: UInt64 = 3, kind: UInt8 = 3, sku: UInt64 = 1,
+        patchJSON: [UInt8] = Array(#"{"name":"Tea","price":null}"#.utf8), contextJSON: [UInt8] = Array(#"{"MAD":1}"#.utf8),
+        trailing: [UInt8] = []
+    ) -> [UInt8] {
+        var page = Writer()
+        page.byte(version)
+        page.varint(UInt64(strings.count))
+        for text in strings { page.string(text) }
+        page.varint(count)
+        // 1: receive 5 x SKU-1 at MAD, MAD:1 at t=1000, id a UUID, reason "damaged".
+        page.varint(0); page.zigzag(1); page.zigzag(1_000); page.byte(kind); page.varint(sku)
+        page.byte(0b0100_1111)  // movement id, as UUID, warehouse, counter, reason
+        page.raw(uuid); page.varint(0); page.zigzag(5); page.varint(5); page.varint(0)
+        page.varint(2); page.varint(4)
+        // 2: product.update of SKU-1 by MAD:2 at t=999 (the timestamp delta is negative).
+        page.varint(0); page.zigzag(1); page.zigzag(-1); page.byte(1); page.varint(1)
+        page.byte(0b0010_0000)  // product
+        page.zigzag(0)
+        page.varint(UInt64(patchJSON.count)); page.raw(patchJSON); page.varint(UInt64(contextJSON.count)); page.raw(contextJSON)
+        page.varint(2)
+        // 3: transfer 2 x SKU-1 from SEV:4 to MAD at t=1010, id and transfer id as strings.
+        page.varint(3); page.zigzag(4); page.zigzag(11); page.byte(6); page.varint(1)
+        page.byte(0b0001_1101)  // movement id (string), warehouse, counter, transfer
+        page.varint(4); page.varint(3); page.zigzag(-2); page.varint(7); page.varint(2)
+        page.byte(0); page.varint(4); page.varint(3); page.varint(0); page.varint(3); page.varint(0)
+        page.varint(2)
+        page.raw(trailing)
+        return page.bytes
+    }
+
+    static var valid: [UInt8] { body() }
+
+    static var expected: [LedgerOperation] {
+        let mad = try! ReplicaID("MAD")
+        let sev = try! ReplicaID("SEV")
+        let sku = try! SKU("SKU-1")
+        return [
+            LedgerOperation(
+                origin: mad, sequence: 1, timestamp: HLCTimestamp(rawValue: 1_000), kind: .receive, sku: sku,
+                movementID: "5b2d1c4e-1111-4222-8333-444455556666", warehouse: mad, delta: 5, counter: .init(increments: 5),
+                actor: "admin", reason: "damaged"),
+            LedgerOperation(
+                origin: mad, sequence: 2, timestamp: HLCTimestamp(rawValue: 999), kind: .productUpdate, sku: sku,
+                product: ProductPatch(name: "Tea", price: .some(nil)), actor: "admin", context: VersionVector([mad: 1])),
+            LedgerOperation(
+                origin: sev, sequence: 4, timestamp: HLCTimestamp(rawValue: 1_010), kind: .transfer, sku: sku, movementID: "damaged",
+                warehouse: sev, delta: -2, counter: .init(increments: 7, decrements: 2),
+                transfer: TransferDelta(id: "damaged", from: sev, to: mad, shipped: 2), actor: "admin"),
+        ]
+    }
+
+    static var malformed: [(name: String, body: [UInt8])] {
+        var overlongVarint = Writer()
+        overlongVarint.byte(1)
+        overlongVarint.raw([UInt8](repeating: 0xFF, count: 11) + [0x01])
+        return [
+            ("empty page", []),
+            ("only a version", [1]),
+            ("string table larger than the page", [1, 0x7F]),
+            ("varint longer than 64 bits", overlongVarint.bytes),
+            ("string not UTF-8", [1, 1, 2, 0xC3, 0x28, 0]),
+            ("string index outside the table", body(sku: 9)),
+            ("no strings, yet an operation", body(strings: [])),
+            ("kind out of range", body(kind: UInt8(OperationKind.allCases.count))),
+            ("kind 255", body(kind: 255)),
+            ("SKU not valid", body(strings: ["MAD", "bad sku!", "admin", "SEV", "damaged"])),
+            ("origin not a replica id", body(strings: ["M/D", "SKU-1", "admin", "SEV", "damaged"])),
+            ("more operations than written", body(count: 4)),
+            ("a count beyond the bytes", body(count: 1 << 40)),
+            ("fewer operations than written", body(count: 2)),
+            ("trailing bytes", body(trailing: [0])),
+            ("product patch not JSON", body(patchJSON: Array("{name".utf8))),
+            ("product patch of the wrong type", body(patchJSON: Array(#"{"name":5}"#.utf8))),
+            ("causal context not JSON", body(contextJSON: Array("[".utf8))),
+            ("causal context with a bad replica id", body(contextJSON: Array(#"{"bad id":1}"#.utf8))),
+        ]
+    }
+}
