@@ -11,8 +11,13 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         try await NodeClient.with(client) { node in
             let reply = try await node.send(.POST, "/v1/sync")
-            if client.json { return try JSONOutput.print(raw: reply.body) }
             let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
+            if client.json {
+                // Scripts read the exit status too: a failed round is exit 2 with --json as well.
+                try JSONOutput.print(raw: reply.body)
+                if reports.contains(where: { !$0.ok }) { throw ExitCode(2) }
+                return
+            }
             if reports.isEmpty { return print("no peers") }
             for report in reports {
                 print(report.ok
