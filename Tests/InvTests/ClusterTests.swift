@@ -1,7 +1,5 @@
-import CRDT
 import Foundation
 import Store
-import SyncServer
 import Testing
 
 /// Three (or more) real nodes on 127.0.0.1, each an `inv serve` process: partitions are stopped servers, crashes are
@@ -44,8 +42,9 @@ struct ClusterTests {
         let toSEV = try book.record(mad, "transfer", "W1", "4", "--to", "SEV")
         let toBIO = try book.record(mad, "transfer", "G2", "2", "--to", "BIO")
         expectSuccess(try mad.inv("product", "update", "W1", "--name", "Widget (MAD)"))
-        try book.record(mad, "sell", "G2", "1")
+        let saleBeforeDelete = try book.record(mad, "sell", "G2", "1")
         try book.record(mad, "adjust", "D3", "-1", "--reason", "damaged")
+        try Self.expectNoNegativeStock(mad)
         mad.stop()
 
         // SEV alone: sells and renames the same product, and deletes the one MAD sells.
@@ -56,6 +55,7 @@ struct ClusterTests {
         #expect(expectOneLineError(try sev.inv("sell", "G2", "1")) == "inv: error: product G2 is deleted")
         try book.record(sev, "receive", "W1", "1")
         try book.record(sev, "adjust", "W1", "2", "--reason", "found")
+        try Self.expectNoNegativeStock(sev)
         sev.stop()
 
         // MAD, still cut off from SEV, sells the product SEV has deleted meanwhile.
@@ -66,6 +66,7 @@ struct ClusterTests {
         try sev.start()
         try bio.start()
         try cluster.converge(all)
+        for node in all { try Self.expectNoNegativeStock(node) }
         try book.accept(sev, transfer: toSEV)
         try book.accept(bio, transfer: toBIO, quantity: 1)
         let snapshot = try cluster.converge(all)
@@ -110,7 +111,10 @@ struct ClusterTests {
         for node in all {
             let rows = try node.json("stock", "--all").array ?? []
             #expect(!rows.isEmpty && rows.allSatisfy { ($0["quantity"]?.int ?? -1) >= 0 }, "\(node.warehouse): \(rows)")
-            #expect(rows.map { $0.only(["sku", "warehouse", "quantity"]) } == stock.map { $0.only(["sku", "warehouse", "quantity"]) })
+            // `--all` adds one `in-transit` row per SKU with goods on the road.
+            let keys: Set = ["sku", "warehouse", "quantity"]
+            #expect(rows.filter { $0["warehouse"] != "in-transit" }.map { $0.only(keys) } == stock.map { $0.only(keys) }, "\(node.warehouse)")
+            #expect(rows.filter { $0["warehouse"] == "in-transit" }.map { $0.only(keys) } == [["sku": "G2", "warehouse": "in-transit", "quantity": 1]])
         }
 
         // Every node lists the concurrent rename, and the sale of the product deleted meanwhile.
@@ -125,7 +129,19 @@ struct ClusterTests {
             let sale = conflicts.filter { $0["kind"] == "movement_on_deleted_product" && $0["field"] == .string(saleOnDeleted) }
             #expect(sale.count == 1, "\(node.warehouse): \(conflicts)")
             #expect(sale.first?.only(["sku", "kept_origin", "overwritten_origin"]) == ["sku": "G2", "kept_origin": "MAD", "overwritten_origin": "SEV"])
+            // Known bug: the sale MAD made before SEV's delete is just as concurrent with it (neither had seen the
+            // other), but ConflictDetector only reports movements *later by HLC* than the delete.
+            withKnownIssue("a movement concurrent with a delete but earlier by HLC is not reported") {
+                #expect(conflicts.contains { $0["kind"] == "movement_on_deleted_product" && $0["field"] == .string(saleBeforeDelete) },
+                        "\(node.warehouse): \(conflicts)")
+            }
         }
+    }
+
+    /// Every row of `inv stock --all` is at least 0.
+    static func expectNoNegativeStock(_ node: ClusterNode, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let rows = try node.json("stock", "--all").array ?? []
+        #expect(rows.allSatisfy { ($0["quantity"]?.int ?? -1) >= 0 }, "\(node.warehouse): \(rows)", sourceLocation: sourceLocation)
     }
 
     /// A history row's LWW position: its timestamp (milliseconds), then its origin.
@@ -201,7 +217,7 @@ struct ClusterTests {
             }
         }
         let elapsed = ContinuousClock.now - started
-        print("ClusterTests.randomSchedule: \(replay): \(attempted) operations (\(model.acknowledged.count) acknowledged) in \(rounds) rounds, \(partitions) partitions, \(elapsed)")
+        print("ClusterTests.randomSchedule: \(replay): \(attempted) operations (\(model.acknowledged.count) acknowledged, \(model.refusedForStock) refused for stock, \(model.refusedNotArrived) accepts before arrival) in \(rounds) rounds, \(partitions) partitions, \(elapsed)")
         #expect(attempted >= 300, "\(replay): only \(attempted) operations in \(elapsed)")
 
         // Heal.
@@ -296,7 +312,7 @@ struct ClusterTests {
 
         // Restarted, BIO still holds every acknowledged write, and its stock is exactly what its ledger says.
         try bio.start()
-        let burstHistory = try bio.history("--sku", "BURST")
+        let burstHistory = try bio.history("--sku", "BURST", "--type", "receive")
         let held = Dictionary(burstHistory.compactMap { row in row["id"]?.string.map { ($0, row["quantity"]?.int ?? 0) } }) { a, _ in a }
         #expect(held.count == burstHistory.count, "a movement listed twice: \(burstHistory)")
         for (id, quantity) in acknowledged {
@@ -311,8 +327,11 @@ struct ClusterTests {
         var caughtMidPull = false
         for attempt in 1...3 where !caughtMidPull {
             bio.stop()
-            let batch = (0..<20_000).map { _ in (random.uuid(), Int64.random(in: 1...5, using: &random)) }
+            // Each attempt doubles the backlog, in case the last one synced too fast to catch.
+            let batch = (0..<(20_000 << (attempt - 1))).map { _ in (random.uuid(), Int64.random(in: 1...5, using: &random)) }
+            let writing = ContinuousClock.now
             try await Self.submitReceipts(batch, sku: "BACKLOG", to: mad)
+            let written = ContinuousClock.now - writing
             for (id, quantity) in batch { backlog[id] = quantity }
             let target = try mad.json("status")["version_vector"]?["MAD"]?.int ?? 0
             let before = target - Int64(batch.count)
@@ -330,7 +349,7 @@ struct ClusterTests {
                 if seen >= target { break }
             }
             bio.crash()
-            print("ClusterTests.killDuringBurstAndSync: backlog attempt \(attempt): killed BIO holding MAD:\(seen) of \(target) (had \(before))")
+            print("ClusterTests.killDuringBurstAndSync: backlog attempt \(attempt): \(batch.count) receipts written in \(written); killed BIO holding MAD:\(seen) of \(target) (had \(before))")
             try bio.start()
             let after = try Self.heldFromMAD(bio)
             #expect(after >= seen, "BIO lost merged operations to the kill: held MAD:\(seen), after restart MAD:\(after)")
@@ -604,6 +623,9 @@ struct StockModel {
     private(set) var shipmentOrder: [String] = []
     private(set) var acknowledged: [String: PlannedOperation] = [:]
     private var operationsByOrigin: [String: Int64]
+    /// Refusals the model expected: sales and shipments beyond the stock, acceptances of shipments not yet arrived.
+    private(set) var refusedForStock = 0
+    private(set) var refusedNotArrived = 0
 
     init(productOperations: [String: Int]) {
         operationsByOrigin = productOperations.mapValues(Int64.init)
@@ -643,12 +665,16 @@ struct StockModel {
             switch op.kind {
             case .sell, .transfer:
                 if line.hasPrefix("inv: error: not enough stock of \(op.sku) in \(op.warehouse): \(onHand) on hand") && onHand < op.quantity {
+                    refusedForStock += 1
                     return nil
                 }
                 return "\(op.arguments) at \(op.warehouse) refused with \(onHand) on hand"
             case .accept(let transfer, _):
                 // The shipment has not reached the destination yet.
-                if line == "inv: error: unknown transfer \(transfer)" { return nil }
+                if line == "inv: error: unknown transfer \(transfer)" {
+                    refusedNotArrived += 1
+                    return nil
+                }
                 return "\(op.arguments) at \(op.warehouse) refused (in transit: \(shipments[transfer]?.inTransit ?? -1))"
             case .receive:
                 return "\(op.arguments) at \(op.warehouse) refused"

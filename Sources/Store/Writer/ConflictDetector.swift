@@ -40,9 +40,15 @@ enum ConflictDetector {
 
     /// Records a conflict when a merged movement targets a product deleted by a change it had not seen.
     static func movementOnDeletedProduct(_ movement: LedgerOperation, in db: Database) throws {
-        guard let metadata = try ProductRecord.metadata(sku: movement.sku, in: db), let deleted = metadata.deleted, deleted.value else { return }
-        guard movement.origin != deleted.replica, movement.timestamp > deleted.timestamp else { return }
-        try record(movement: movement, deletedBy: deleted.replica, at: deleted.timestamp, in: db)
+        let statement = try db.cachedStatement(sql: "SELECT deleted_hlc, deleted_replica FROM products WHERE sku = ? AND deleted = 1")
+        guard let row = try Row.fetchOne(statement, arguments: [movement.sku.rawValue]),
+              let hlc = row[0] as Int64?, let raw = row[1] as String?
+        else { return }
+        let deletedAt = HLCTimestamp(rawValue: UInt64(hlc))
+        let deleter: ReplicaID
+        do { deleter = try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in products: \(raw)") }
+        guard movement.origin != deleter, movement.timestamp > deletedAt else { return }
+        try record(movement: movement, deletedBy: deleter, at: deletedAt, in: db)
     }
 
     private static func record(movement: LedgerOperation, deletedBy origin: ReplicaID, at timestamp: HLCTimestamp, in db: Database) throws {

@@ -7,12 +7,14 @@ import Foundation
 /// |------|--------------------------------------|------------------------------------------|
 /// | 1    | JSON `WriteRequestEnvelope`          | JSON `WriteReply`                        |
 /// | 2    | binary `MovementRequest`             | binary movement outcome                  |
+/// | 3    | `LedgerOperationCodec` batch (merge) | —                                        |
 ///
 /// The binary forms cover the hot path (movements and their acknowledgements): JSON coding cost more than the
 /// SQLite work of a movement. Anything else travels as JSON. Unknown format bytes are refused.
 enum QueueCodec {
     static let json: UInt8 = 1
     static let binaryMovement: UInt8 = 2
+    static let binaryMerge: UInt8 = 3
 
     static func encodeRequest(_ command: WriteCommand) throws -> [UInt8] {
         if case .movement(let request) = command {
@@ -26,6 +28,9 @@ enum QueueCodec {
             writer.string(request.id)
             writer.string(request.actor)
             return writer.bytes
+        }
+        if case .merge(let operations) = command {
+            return [binaryMerge] + (try LedgerOperationCodec.encode(operations))
         }
         return [json] + Array(try JSONEncoder().encode(WriteRequestEnvelope(v: WriteWire.version, command: command)))
     }
@@ -48,6 +53,8 @@ enum QueueCodec {
             let actor = try reader.string()
             return .movement(MovementRequest(
                 type: type, sku: sku, quantity: quantity, to: to, reason: reason, reference: reference, id: id, actor: actor))
+        case binaryMerge:
+            return .merge(try LedgerOperationCodec.decode(Array(body.dropFirst())))
         case json:
             let envelope: WriteRequestEnvelope
             do { envelope = try JSONDecoder().decode(WriteRequestEnvelope.self, from: Data(body[1...])) } catch {
@@ -147,6 +154,26 @@ struct ByteWriter {
             byte(0)
         }
     }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+
+    mutating func blob(_ value: [UInt8]) {
+        varint(UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    mutating func uuid(_ value: UUID) { withUnsafeBytes(of: value.uuid) { bytes.append(contentsOf: $0) } }
+
+    mutating func append(_ more: some Sequence<UInt8>) { bytes.append(contentsOf: more) }
 }
 
 /// Reads what ``ByteWriter`` wrote; every read is bounds-checked.
@@ -189,5 +216,48 @@ struct ByteReader {
 
     mutating func optionalString() throws(StoreError) -> String? {
         try byte() == 1 ? try string() : nil
+    }
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func varint() throws(StoreError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let next = try byte()
+            guard shift < 64 else { throw .invalidInput("varint too long") }
+            result |= UInt64(next & 0x7F) << shift
+            if next & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func zigzag() throws(StoreError) -> Int64 {
+        let raw = try varint()
+        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+    }
+
+    /// A count or index no greater than `limit`.
+    mutating func count(limit: Int) throws(StoreError) -> Int {
+        let value = try varint()
+        guard limit >= 0, value <= UInt64(limit) else { throw .invalidInput("count \(value) out of range") }
+        return Int(value)
+    }
+
+    mutating func blob() throws(StoreError) -> ArraySlice<UInt8> {
+        // The length is read first: the limit is what remains after it.
+        let declared = try varint()
+        guard declared <= UInt64(bytes.count - offset) else { throw Self.truncated }
+        let length = Int(declared)
+        defer { offset += length }
+        return bytes[offset..<offset + length]
+    }
+
+    mutating func uuid() throws(StoreError) -> UUID {
+        guard offset + 16 <= bytes.count else { throw Self.truncated }
+        let b = bytes
+        let o = offset
+        offset += 16
+        return UUID(uuid: (b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 4], b[o + 5], b[o + 6], b[o + 7], b[o + 8], b[o + 9], b[o + 10], b[o + 11], b[o + 12], b[o + 13], b[o + 14], b[o + 15]))
     }
 }

@@ -1,0 +1,185 @@
+import CRDT
+import Foundation
+
+/// The compact binary form of a batch of ledger operations: used on the write queue for merges, and (deflated)
+/// as the peer-sync page format.
+///
+/// Version 1:
+/// ```
+/// u8       format version (1)
+/// varint   string-table size, then each string: varint length + UTF-8
+/// varint   operation count, then per operation:
+///   varint origin (string index)     zigzag sequence delta from the previous operation of the same origin
+///   zigzag   timestamp delta from the previous operation
+///   u8 kind (index in OperationKind.allCases)   varint sku (string index)   u8 flags
+///   [16 bytes movement UUID | varint string index]    (flags: has id, id is a UUID)
+///   [varint warehouse]  zigzag delta  [varint increments, varint decrements]
+///   [transfer: u8 form, 16-byte id or string index, from, to, varint shipped+1, varint accepted+1]
+///   [varint length + JSON product patch, varint length + JSON causal context (0: none)]
+///   varint actor   [varint reason]   [varint reference]
+/// ```
+/// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per batch. A reader refuses any other
+/// version, a truncated batch, or an index outside the string table, with an error and never a crash.
+public enum LedgerOperationCodec {
+    public static let version: UInt8 = 1
+
+    private struct Flags: OptionSet {
+        let rawValue: UInt8
+        static let movementID = Flags(rawValue: 1 << 0)
+        static let movementIDIsUUID = Flags(rawValue: 1 << 1)
+        static let warehouse = Flags(rawValue: 1 << 2)
+        static let counter = Flags(rawValue: 1 << 3)
+        static let transfer = Flags(rawValue: 1 << 4)
+        static let product = Flags(rawValue: 1 << 5)
+        static let reason = Flags(rawValue: 1 << 6)
+        static let reference = Flags(rawValue: 1 << 7)
+    }
+
+    private static let kinds = OperationKind.allCases
+
+    public static func encode(_ operations: [LedgerOperation]) throws -> [UInt8] {
+        var strings: [String] = []
+        var index: [String: Int] = [:]
+        func intern(_ text: String) -> UInt64 {
+            if let existing = index[text] { return UInt64(existing) }
+            index[text] = strings.count
+            strings.append(text)
+            return UInt64(strings.count - 1)
+        }
+        var body = ByteWriter(format: version)
+        body.varint(UInt64(operations.count))
+        var lastSequence: [ReplicaID: UInt64] = [:]
+        var lastTimestamp: UInt64 = 0
+        let encoder = JSONEncoder()
+        for op in operations {
+            body.varint(intern(op.origin.rawValue))
+            body.zigzag(Int64(bitPattern: op.sequence &- (lastSequence[op.origin] ?? 0)))
+            lastSequence[op.origin] = op.sequence
+            body.zigzag(Int64(bitPattern: op.timestamp.rawValue &- lastTimestamp))
+            lastTimestamp = op.timestamp.rawValue
+            body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
+            body.varint(intern(op.sku.rawValue))
+            var flags: Flags = []
+            let movementUUID = op.movementID.flatMap(UUID.init(uuidString:))
+            if op.movementID != nil { flags.insert(.movementID) }
+            if let movementUUID, op.movementID == movementUUID.uuidString.lowercased() { flags.insert(.movementIDIsUUID) }
+            if op.warehouse != nil { flags.insert(.warehouse) }
+            if op.counter != nil { flags.insert(.counter) }
+            if op.transfer != nil { flags.insert(.transfer) }
+            if op.product != nil { flags.insert(.product) }
+            if op.reason != nil { flags.insert(.reason) }
+            if op.reference != nil { flags.insert(.reference) }
+            body.byte(flags.rawValue)
+            if let id = op.movementID {
+                if flags.contains(.movementIDIsUUID), let movementUUID { body.uuid(movementUUID) } else { body.varint(intern(id)) }
+            }
+            if let warehouse = op.warehouse { body.varint(intern(warehouse.rawValue)) }
+            body.zigzag(op.delta)
+            if let counter = op.counter {
+                body.varint(counter.increments)
+                body.varint(counter.decrements)
+            }
+            if let transfer = op.transfer {
+                if let uuid = UUID(uuidString: transfer.id), uuid.uuidString.lowercased() == transfer.id {
+                    body.byte(1)
+                    body.uuid(uuid)
+                } else {
+                    body.byte(0)
+                    body.varint(intern(transfer.id))
+                }
+                body.varint(intern(transfer.from.rawValue))
+                body.varint(intern(transfer.to.rawValue))
+                body.varint(transfer.shipped.map { UInt64(max($0, 0)) + 1 } ?? 0)
+                body.varint(transfer.accepted.map { UInt64(max($0, 0)) + 1 } ?? 0)
+            }
+            if let product = op.product {
+                body.blob(Array(try encoder.encode(product)))
+                body.blob(try op.context.map { Array(try encoder.encode($0)) } ?? [])
+            }
+            body.varint(intern(op.actor))
+            if let reason = op.reason { body.varint(intern(reason)) }
+            if let reference = op.reference { body.varint(intern(reference)) }
+        }
+        var out = ByteWriter(format: version)
+        out.varint(UInt64(strings.count))
+        for text in strings { out.blob(Array(text.utf8)) }
+        out.append(body.bytes.dropFirst())
+        return out.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(StoreError) -> [LedgerOperation] {
+        guard let first = bytes.first else { throw .invalidOperation("empty operation batch") }
+        guard first == version else { throw .invalidOperation("unsupported operation batch version \(first)") }
+        var reader = ByteReader(bytes)
+        let stringCount = try reader.count(limit: bytes.count)
+        var strings: [String] = []
+        strings.reserveCapacity(stringCount)
+        for _ in 0..<stringCount {
+            guard let text = String(validating: try reader.blob(), as: UTF8.self) else { throw .invalidOperation("invalid UTF-8 in batch") }
+            strings.append(text)
+        }
+        func string(_ reader: inout ByteReader) throws(StoreError) -> String {
+            strings[try reader.count(limit: strings.count - 1)]
+        }
+        func replica(_ reader: inout ByteReader) throws(StoreError) -> ReplicaID {
+            let raw = try string(&reader)
+            do { return try ReplicaID(raw) } catch { throw .invalidOperation("bad replica id \(raw)") }
+        }
+        let count = try reader.count(limit: bytes.count)
+        var operations: [LedgerOperation] = []
+        operations.reserveCapacity(count)
+        var lastSequence: [ReplicaID: UInt64] = [:]
+        var lastTimestamp: UInt64 = 0
+        let decoder = JSONDecoder()
+        for _ in 0..<count {
+            let origin = try replica(&reader)
+            let sequence = (lastSequence[origin] ?? 0) &+ UInt64(bitPattern: try reader.zigzag())
+            lastSequence[origin] = sequence
+            lastTimestamp = lastTimestamp &+ UInt64(bitPattern: try reader.zigzag())
+            let kindIndex = Int(try reader.byte())
+            guard kindIndex < kinds.count else { throw .invalidOperation("unknown operation kind \(kindIndex)") }
+            let sku = try SKU(try string(&reader))
+            let flags = Flags(rawValue: try reader.byte())
+            var movementID: String?
+            if flags.contains(.movementID) {
+                movementID = flags.contains(.movementIDIsUUID) ? try reader.uuid().uuidString.lowercased() : try string(&reader)
+            }
+            let warehouse = flags.contains(.warehouse) ? try replica(&reader) : nil
+            let delta = try reader.zigzag()
+            var counter: PNCounter.Entry?
+            if flags.contains(.counter) { counter = PNCounter.Entry(increments: try reader.varint(), decrements: try reader.varint()) }
+            var transfer: TransferDelta?
+            if flags.contains(.transfer) {
+                let id = try reader.byte() == 1 ? try reader.uuid().uuidString.lowercased() : try string(&reader)
+                let from = try replica(&reader)
+                let to = try replica(&reader)
+                let shipped = try reader.varint()
+                let accepted = try reader.varint()
+                transfer = TransferDelta(
+                    id: id, from: from, to: to, shipped: shipped == 0 ? nil : Int64(clamping: shipped - 1),
+                    accepted: accepted == 0 ? nil : Int64(clamping: accepted - 1))
+            }
+            var product: ProductPatch?
+            var context: VersionVector?
+            if flags.contains(.product) {
+                let patch = try reader.blob()
+                do { product = try decoder.decode(ProductPatch.self, from: Data(patch)) } catch { throw .invalidOperation("bad product patch") }
+                let contextBytes = try reader.blob()
+                if !contextBytes.isEmpty {
+                    do { context = try decoder.decode(VersionVector.self, from: Data(contextBytes)) } catch {
+                        throw .invalidOperation("bad causal context")
+                    }
+                }
+            }
+            let actor = try string(&reader)
+            let reason = flags.contains(.reason) ? try string(&reader) : nil
+            let reference = flags.contains(.reference) ? try string(&reader) : nil
+            operations.append(LedgerOperation(
+                origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: lastTimestamp), kind: kinds[kindIndex], sku: sku,
+                movementID: movementID, warehouse: warehouse, delta: delta, counter: counter, transfer: transfer, product: product,
+                actor: actor, reason: reason, reference: reference, context: context))
+        }
+        guard reader.isAtEnd else { throw .invalidOperation("trailing bytes after operation batch") }
+        return operations
+    }
+}
