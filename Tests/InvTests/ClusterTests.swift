@@ -510,8 +510,13 @@ struct ClusterTests {
         let sevMembers = try sev.members()
         #expect(sevKnows, "SEV never listed BIO as retired: \(sevMembers)")
 
-        // BIO keeps working alone; nothing it writes now reaches MAD or SEV.
-        let late = try book(bio, "receive", "A", "4")
+        // BIO keeps working alone; nothing it writes now reaches MAD or SEV, whose background rounds go on (every
+        // second here) while BIO writes for two seconds.
+        var late: [String] = []
+        for _ in 0..<6 {
+            late.append(try book(bio, "receive", "A", "4"))
+            usleep(300_000)
+        }
         let waitUntil = ContinuousClock.now + .seconds(4)
         for _ in 0..<20 where ContinuousClock.now < waitUntil {
             _ = try mad.inv("sync")
@@ -524,10 +529,10 @@ struct ClusterTests {
         for node in [mad, sev] {
             let ids = Set(try node.history().compactMap { $0["id"]?.string })
             #expect(ids.contains(early), "\(node.warehouse) lost BIO's history from before its retirement")
-            #expect(!ids.contains(late), "\(node.warehouse) merged a write BIO made after its retirement")
+            #expect(ids.isDisjoint(with: late), "\(node.warehouse) merged \(ids.intersection(late).count) of \(late.count) writes BIO made after its retirement")
             #expect(try node.members()["BIO"]?["retired"] == true)
         }
-        #expect(try bio.history().contains { $0["id"] == .string(late) }, "BIO keeps its own write")
+        #expect(Set(try bio.history().compactMap { $0["id"]?.string }).isSuperset(of: late), "BIO keeps its own writes")
     }
 
     /// Records a movement that must succeed and returns its id.

@@ -72,6 +72,18 @@ public final class PeerSyncer: Sendable {
     private let peers = Mutex<[String: Peer]>([:])
     private let heardVectors = Mutex<[String: VersionVector]>([:])
     private let manager = Mutex<Task<Void, Never>?>(nil)
+    private let pausedFlag = Mutex(false)
+
+    /// While paused the node neither starts rounds nor answers peers: as if its WAN link were down. Local work
+    /// goes on; `resume()` reconnects and catches up.
+    public var isPaused: Bool { pausedFlag.withLock { $0 } }
+
+    public func pause() { pausedFlag.withLock { $0 = true } }
+
+    public func resume() {
+        pausedFlag.withLock { $0 = false }
+        triggerAll(force: true)
+    }
     public let pageSize: Int
     private let antiEntropyInterval: Double
 
@@ -283,6 +295,7 @@ public final class PeerSyncer: Sendable {
     func round(warehouse: String, url: String) async -> RoundReport {
         var pulled = 0
         var pushed = 0
+        if isPaused { return RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "sync is paused on this node") }
         do {
             let me = node.config.warehouse
             let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())

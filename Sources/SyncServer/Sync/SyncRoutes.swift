@@ -25,6 +25,7 @@ struct SyncRoutes {
 
     /// Checks the caller's certificate against its claim, and that it is not retired.
     private func authorize(claimed: String?, context: InvRequestContext) async throws -> String {
+        guard !syncer.isPaused else { throw APIError(.serviceUnavailable, "sync_paused", "sync is paused on this node") }
         guard let certified = await PeerIdentity.warehouse(on: context.channel) else {
             throw APIError(.forbidden, "no_peer_certificate", "peer sync needs a cluster certificate")
         }

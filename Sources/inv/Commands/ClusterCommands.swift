@@ -5,11 +5,24 @@ import NIOHTTP1
 import SyncServer
 
 struct Sync: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sync now with every reachable peer, and wait.")
+    static let configuration = CommandConfiguration(
+        abstract: "Sync now with every reachable peer, and wait; or pause and resume sync (a rehearsed WAN outage).")
+    @Flag(help: "Stop syncing with peers (both directions) until --resume.") var pause = false
+    @Flag(help: "Resume syncing and catch up at once.") var resume = false
     @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if pause && resume { throw ValidationError("--pause and --resume exclude each other") }
+    }
 
     func run() async throws {
         try await NodeClient.with(client) { node in
+            if pause || resume {
+                struct Body: Codable { var paused: Bool }
+                let reply = try await node.send(.PUT, "/v1/sync/paused", json: Body(paused: pause))
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                return print(pause ? "sync paused: this node neither calls nor answers its peers" : "sync resumed")
+            }
             let reply = try await node.send(.POST, "/v1/sync")
             let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
             if client.json {

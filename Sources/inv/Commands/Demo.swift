@@ -1,83 +1,277 @@
 import ArgumentParser
-import CRDT
+import AsyncHTTPClient
 import Foundation
-import Store
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import SyncServer
 
-/// A narrated walk-through of two warehouses working apart and converging.
+/// `inv demo`: three warehouse nodes on 127.0.0.1, made as a user would, and the story of an outage.
 ///
-/// Runs two real node stores (SQLite files and ZMQ writers) in a temporary directory and exchanges their ledgers
-/// as peers do; the networked three-node demo builds on the same steps.
+/// Every node is a real `inv serve` process with its own SQLite database, certificates from one cluster CA and a
+/// join bundle; the outage is `inv sync --pause` on one node. Every process started here is stopped, and the
+/// temporary directory removed, on success, on failure and on Ctrl-C.
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show two warehouses selling apart and converging.")
+    static let configuration = CommandConfiguration(abstract: "Run three warehouses through a WAN outage and watch them converge.")
+
+    @Option(help: "Keep the nodes' data here instead of a temporary directory (it must not exist).") var keep: String?
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("inv-demo-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let madID = try ReplicaID("MAD")
-        let sevID = try ReplicaID("SEV")
-        let mad = try NodeStore(path: directory + "/MAD.sqlite", replica: madID)
-        let sev = try NodeStore(path: directory + "/SEV.sqlite", replica: sevID)
-        defer {
-            mad.close()
-            sev.close()
-        }
-        func step(_ text: String) { print("\n== \(text)") }
-        func sync() async throws {
-            for (from, to) in [(mad, sev), (sev, mad)] {
-                let have = try to.reader.versionVector()
-                var ops: [LedgerOperation] = []
-                for origin in [madID, sevID] { ops += try from.reader.operations(origin: origin, after: have[origin], limit: 10_000) }
-                let outcome = try await to.submit(.merge(ops))
-                if case .merged(let report) = outcome {
-                    print("   \(from.replica) -> \(to.replica): \(report.applied) operations merged, \(report.duplicates) already held")
-                }
-            }
-        }
-        func move(_ store: NodeStore, _ type: MovementType, _ code: String, _ quantity: Int64, to: ReplicaID? = nil, reason: String? = nil) async throws {
-            let outcome = try await store.submit(.movement(MovementRequest(
-                type: type, sku: try SKU(code), quantity: quantity, to: to, reason: reason, id: MovementID.generate(), actor: "demo")))
-            if case .movement(let record, _) = outcome {
-                print("   \(store.replica): \(record.type.rawValue) \(record.quantity) x \(record.sku)" + (to.map { " to \($0)" } ?? ""))
-            }
-        }
-
-        step("MAD creates the catalogue and receives stock")
-        for (code, name, point) in [("CHAIR-01", "Oak chair", Int64(5)), ("TABLE-01", "Oak table", 2)] {
-            _ = try await mad.submit(.createProduct(ProductDraft(sku: try SKU(code), name: name, price: try Price("49.90"), reorderPoint: point), actor: "demo"))
-            print("   MAD: product \(code) \(name)")
-        }
-        try await move(mad, .receive, "CHAIR-01", 40)
-        try await move(mad, .receive, "TABLE-01", 10)
-        try await sync()
-
-        step("SEV is cut off, and keeps selling what it has")
-        try await move(mad, .transfer, "CHAIR-01", 12, to: sevID)
-        try await sync()
-        let transfer = try sev.reader.openTransfers().first!
-        _ = try await sev.submit(.accept(AcceptRequest(transferID: transfer.id, id: MovementID.generate(), actor: "demo")))
-        print("   SEV: accepted transfer of \(transfer.shipped) x \(transfer.sku)")
-        try await move(sev, .sell, "CHAIR-01", 8)
-        _ = try await mad.submit(.updateProduct(sku: try SKU("CHAIR-01"), ProductPatch(price: .some("44.90")), actor: "demo"))
-        print("   MAD: price of CHAIR-01 is now 44.90")
-        try await move(mad, .sell, "CHAIR-01", 25)
+        let root = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("inv-demo-\(getpid())").path
+        let cleanup = DemoCleanup(root: keep == nil ? root : nil)
+        cleanup.installInterruptHandler()
+        defer { cleanup.run() }
         do {
-            try await move(sev, .sell, "CHAIR-01", 10)
-        } catch let error as StoreError {
-            print("   SEV: refused: \(error)")
+            try await story(root: root, cleanup: cleanup)
+        } catch {
+            cleanup.run()
+            throw error
         }
-        for alert in try mad.reader.alerts() { print("   MAD alert: \(alert.sku) at \(alert.warehouse) is down to \(alert.quantity) (reorder point \(alert.reorderPoint))") }
+    }
 
-        step("The link returns: the nodes exchange what the other lacks")
-        try await sync()
-        let madState = try mad.reader.materializedStateDump()
-        let sevState = try sev.reader.materializedStateDump()
-        print("   converged: \(madState == sevState ? "yes" : "NO"); ledger: \(try mad.reader.operationCount()) operations on each node")
-        print("   price of CHAIR-01 on SEV: \(try sev.reader.product(try SKU("CHAIR-01"))?.price ?? "-")")
+    private func story(root: String, cleanup: DemoCleanup) async throws {
+        let names = ["MAD", "SEV", "BIO"]
+        func step(_ text: String) { print("\n== \(text)") }
+        func say(_ text: String) { print("   \(text)") }
 
-        step("Global stock (as seen from SEV)")
-        let rows = try sev.reader.stockAll()
+        step("Three warehouses on 127.0.0.1, in \(root)")
+        var ports: [String: Int] = [:]
+        for name in names { ports[name] = try DemoPorts.freePair() }
+        let mad = DataDirectory(path: root + "/MAD")
+        let created = try await NodeSetup.create(directory: mad, warehouse: "MAD", name: "Madrid", listen: "127.0.0.1:\(ports["MAD"]!)")
+        say("MAD: inv init — a new cluster CA, MAD's certificate, an admin token")
+        var tokens = ["MAD": created.adminToken]
+        var urls = ["MAD": created.config.url]
+        for (name, title) in [("SEV", "Sevilla"), ("BIO", "Bilbao")] {
+            let bundle = try JoinBundle.issue(warehouse: name, hosts: [], directory: mad, config: created.config)
+            try bundle.write(to: root + "/\(name)-join.json")
+            let node = try await NodeSetup.create(
+                directory: DataDirectory(path: root + "/\(name)"), warehouse: name, name: title, listen: "127.0.0.1:\(ports[name]!)",
+                join: try JoinBundle.read(from: root + "/\(name)-join.json"))
+            tokens[name] = node.adminToken
+            urls[name] = node.config.url
+            say("\(name): inv cert issue \(name) on MAD, then inv init --join — certificate signed by the cluster CA")
+        }
+        for name in names { try cleanup.start(node: name, data: root + "/\(name)") }
+        say("started: inv serve for MAD, SEV and BIO (HTTPS API + mutual-TLS peer sync)")
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(PKIFiles(directory: mad.tlsDirectory).caCertificatePath))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            try await scenario(http: http, names: names, urls: urls, tokens: tokens, root: root)
+        } catch {
+            do { try await http.shutdown() } catch { /* the story's error matters more */ }
+            throw error
+        }
+        try await http.shutdown()
+    }
+
+    private func scenario(http: HTTPClient, names: [String], urls: [String: String], tokens: [String: String], root: String) async throws {
+        func step(_ text: String) { print("\n== \(text)") }
+        func say(_ text: String) { print("   \(text)") }
+        func node(_ name: String) -> NodeClient {
+            NodeClient(target: .init(url: urls[name]!, caFile: "", token: tokens[name]!, dataPath: root + "/\(name)"), http: http)
+        }
+        for name in names { try await DemoWait.untilUp(node(name)) }
+
+        step("MAD adds the catalogue; each warehouse receives its stock")
+        for (sku, title, price, reorder) in [("CHAIR-01", "Oak chair", "49.90", 5), ("TABLE-01", "Oak table", "189.00", 2), ("LAMP-01", "Desk lamp", "24.50", 5)] {
+            struct Body: Encodable { var sku, name, price: String; var reorder_point: Int }
+            _ = try await node("MAD").send(.POST, "/v1/products", json: Body(sku: sku, name: title, price: price, reorder_point: reorder))
+            say("MAD: product \(sku) \(title) at \(price), reorder point \(reorder)")
+        }
+        try await DemoWait.converged(names.map(node), label: "catalogue")
+        for (name, sku, quantity) in [("MAD", "CHAIR-01", Int64(40)), ("MAD", "TABLE-01", 10), ("SEV", "CHAIR-01", 12), ("SEV", "TABLE-01", 4), ("BIO", "LAMP-01", 20)] {
+            let movement = try await move(node(name), "receive", sku, quantity)
+            say("\(name): \(movement.summary)")
+        }
+        try await DemoWait.converged(names.map(node), label: "receipts")
+        say("all three nodes hold the same ledger (real-time push over mutual TLS)")
+
+        step("SEV's WAN link goes down (inv sync --pause on SEV): it keeps selling on its own")
+        struct Paused: Codable { var paused: Bool }
+        _ = try await node("SEV").send(.PUT, "/v1/sync/paused", json: Paused(paused: true))
+        say("SEV: \(try await move(node("SEV"), "sell", "CHAIR-01", 8).summary)")
+        say("SEV: \(try await move(node("SEV"), "sell", "TABLE-01", 3).summary)")
+        do {
+            _ = try await move(node("SEV"), "sell", "CHAIR-01", 10)
+        } catch {
+            say("SEV: selling 10 more chairs is refused, offline too: \(error)")
+        }
+        struct PriceBody: Encodable { var price: String }
+        _ = try await node("MAD").send(.PATCH, "/v1/products/CHAIR-01", json: PriceBody(price: "44.90"))
+        say("MAD: the price of CHAIR-01 is now 44.90")
+        let transfer = try await move(node("MAD"), "transfer", "CHAIR-01", 10, to: "SEV")
+        say("MAD: ships 10 x CHAIR-01 to SEV — in transit, transfer \(transfer.id)")
+        say("BIO: \(try await move(node("BIO"), "sell", "LAMP-01", 17).summary)")
+        let alerts = try node("BIO").decode([API.Alert].self, try await node("BIO").send(.GET, "/v1/alerts"))
+        for alert in alerts { say("BIO: restock alert — \(alert.sku) at \(alert.warehouse) is down to \(alert.quantity) (reorder point \(alert.reorderPoint))") }
+        let seen = try node("MAD").decode([API.StockRow].self, try await node("MAD").send(.GET, "/v1/stock", query: [("scope", "all"), ("sku", "CHAIR-01")]))
+        for row in seen where row.warehouse == "SEV" { say("MAD still sees SEV with \(row.quantity) chairs (last heard \(row.lastHeard ?? "-"))") }
+
+        step("The link returns (inv sync --resume): the nodes exchange only what the others lack")
+        _ = try await node("SEV").send(.PUT, "/v1/sync/paused", json: Paused(paused: false))
+        for name in names {
+            let reports = try node(name).decode([PeerSyncer.RoundReport].self, try await node(name).send(.POST, "/v1/sync"))
+            say("\(name): " + reports.map { "\($0.peer) \($0.ok ? "+\($0.pulled) merged, \($0.pushed) sent" : "unreachable")" }.joined(separator: "; "))
+        }
+        try await DemoWait.converged(names.map(node), label: "after the outage")
+        struct Accept: Encodable { var id: String? }
+        let accepted = try node("SEV").decode(API.Movement.self, try await node("SEV").send(.POST, "/v1/transfers/\(transfer.id)/accept", json: Accept(id: nil)))
+        say("SEV: accepts the transfer: \(accepted.quantity) chairs into stock")
+        try await DemoWait.converged(names.map(node), label: "after the acceptance")
+        let snapshots = try await names.asyncMap { try await DemoWait.snapshotWithoutNode(node($0)) }
+        let history = try await names.asyncMap { try await DemoWait.historyCount(node($0)) }
+        say("converged: snapshots \(Set(snapshots).count == 1 ? "identical" : "DIFFERENT") on MAD, SEV and BIO; \(history[0]) ledger entries on each")
+        let price = try node("BIO").decode(API.Product.self, try await node("BIO").send(.GET, "/v1/products/CHAIR-01")).price ?? "-"
+        say("the price MAD set while SEV was away reached every node: CHAIR-01 at \(price)")
+
+        step("Global stock, as every node sees it")
+        let rows = try node("SEV").decode([API.StockRow].self, try await node("SEV").send(.GET, "/v1/stock", query: [("scope", "all")]))
         print(Table(headers: ["SKU", "WAREHOUSE", "QUANTITY"], rows: rows.map { [$0.sku, $0.warehouse, String($0.quantity)] }, numeric: [2]).render())
-        guard madState == sevState else { throw ExitCode.failure }
+        guard Set(snapshots).count == 1, Set(history).count == 1 else { throw CLIError("the nodes did not converge") }
+    }
+
+    private func move(_ node: NodeClient, _ type: String, _ sku: String, _ quantity: Int64, to: String? = nil) async throws -> API.Movement {
+        let body = MovementBody(type: type, sku: sku, quantity: quantity, to: to)
+        return try node.decode(API.Movement.self, try await node.send(.POST, "/v1/movements", json: body))
+    }
+}
+
+/// Starts and stops the demo's node processes, and removes its directory, exactly once.
+final class DemoCleanup: @unchecked Sendable {
+    private let lock = NSLock()
+    private var processes: [Process] = []
+    private var done = false
+    private let root: String?
+    private var interrupt: (any DispatchSourceSignal)?
+
+    init(root: String?) { self.root = root }
+
+    func start(node name: String, data: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        process.arguments = ["serve", "--data", data, "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        let log = data + "/../\(name).log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        lock.withLock { processes.append(process) }
+    }
+
+    func installInterruptHandler() {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [self] in
+            FileHandle.standardError.write(Data("\ninterrupted: stopping the demo's nodes\n".utf8))
+            run()
+            _exit(130)
+        }
+        source.resume()
+        interrupt = source
+    }
+
+    func run() {
+        let (toStop, first) = lock.withLock { () -> ([Process], Bool) in
+            defer { done = true }
+            return (processes, !done)
+        }
+        guard first else { return }
+        for process in toStop where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        for process in toStop {
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        if let root { try? FileManager.default.removeItem(atPath: root) }
+    }
+}
+
+enum DemoPorts {
+    /// A free port whose successor is free too (the API port and the peer port).
+    static func freePair() throws -> Int {
+        for _ in 0..<50 {
+            let port = try freePort()
+            if port < 65_535, isFree(port + 1) { return port }
+        }
+        throw CLIError("no free pair of ports on 127.0.0.1")
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw CLIError("cannot bind a port on 127.0.0.1") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+}
+
+enum DemoWait {
+    static func untilUp(_ node: NodeClient) async throws {
+        for _ in 0..<200 {
+            do {
+                _ = try await node.send(.GET, "/v1/status")
+                return
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw CLIError("a demo node did not start in 20 s")
+    }
+
+    struct Status: Decodable { var version_vector: [String: UInt64] }
+
+    /// Waits (bounded) until every node holds the same version vector.
+    static func converged(_ nodes: [NodeClient], label: String) async throws {
+        for _ in 0..<300 {
+            var vectors: [[String: UInt64]] = []
+            for node in nodes { vectors.append(try node.decode(Status.self, try await node.send(.GET, "/v1/status")).version_vector) }
+            if Set(vectors).count == 1 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CLIError("the nodes did not converge (\(label)) within 30 s")
+    }
+
+    static func snapshotWithoutNode(_ node: NodeClient) async throws -> String {
+        let text = String(decoding: try await node.send(.GET, "/v1/snapshot").body, as: UTF8.self)
+        return text.replacingOccurrences(of: #""node":"[A-Za-z0-9_-]*","#, with: "", options: .regularExpression)
+    }
+
+    static func historyCount(_ node: NodeClient) async throws -> Int {
+        var count = 0
+        var cursor: String?
+        repeat {
+            let page = try node.decode(API.HistoryPage.self, try await node.send(.GET, "/v1/history", query: [("limit", "1000"), ("cursor", cursor)]))
+            count += page.movements.count
+            cursor = page.nextCursor
+        } while cursor != nil
+        return count
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
     }
 }

@@ -8,10 +8,10 @@ struct MovementBody: Encodable {
     var type: String
     var sku: String
     var quantity: Int64
-    var to: String?
-    var reason: String?
-    var reference: String?
-    var id: String?
+    var to: String? = nil
+    var reason: String? = nil
+    var reference: String? = nil
+    var id: String? = nil
 }
 
 /// Posts a movement and prints what was recorded.

@@ -12,6 +12,7 @@ struct PeersController {
         group.post("peers", use: add)
         group.delete("peers/{warehouse}", use: retire)
         group.post("sync", use: syncNow)
+        group.put("sync/paused", use: setPaused)
     }
 
     private func running() throws -> PeerSyncer {
@@ -79,6 +80,19 @@ struct PeersController {
         syncer?.refreshMembers()
         syncer?.triggerAll()
         return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
+    }
+
+    struct PausedBody: Codable {
+        var paused: Bool
+    }
+
+    /// Pauses or resumes peer sync (maintenance, or to rehearse a WAN outage).
+    @Sendable func setPaused(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let body = try await request.decodeJSON(PausedBody.self, context: context)
+        let syncer = try running()
+        if body.paused { syncer.pause() } else { syncer.resume() }
+        return try JSONResponse.make(PausedBody(paused: syncer.isPaused))
     }
 
     @Sendable func syncNow(_ request: Request, context: InvRequestContext) async throws -> Response {
