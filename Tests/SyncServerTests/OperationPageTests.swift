@@ -204,7 +204,9 @@ struct OperationPageTests {
 /// Random operations shaped as the applier makes them (a causal context travels with a product patch only).
 enum OperationGenerator {
     static let replicas = try! ["MAD", "SEV", "BIO", "W-1", "w_2", String(repeating: "Z", count: 32)].map { try ReplicaID($0) }
-    static let texts = ["", "admin", "staff 1", "Ünïcødé ✓", "🚚📦", "with\nnewline", "\"quoted\"", "a,b", String(repeating: "x", count: 200)]
+    static let texts = [
+        "", "admin", "staff 1", "Ünïcødé ✓", "🚚📦", "with\nnewline", "\"quoted\"", "a,b", String(repeating: "x", count: 200),
+    ]
 
     static func operations(count: Int, using random: inout SplitMix64) -> [LedgerOperation] {
         var sequences: [ReplicaID: UInt64] = [:]
@@ -255,7 +257,9 @@ enum OperationGenerator {
             case 1: op.context = VersionVector()
             default:
                 var entries: [ReplicaID: UInt64] = [:]
-                for replica in replicas where Bool.random(using: &random) { entries[replica] = UInt64.random(in: 1...UInt64.max, using: &random) }
+                for replica in replicas where Bool.random(using: &random) {
+                    entries[replica] = UInt64.random(in: 1...UInt64.max, using: &random)
+                }
                 op.context = VersionVector(entries)
             }
         }

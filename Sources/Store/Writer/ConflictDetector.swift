@@ -24,15 +24,17 @@ enum ConflictDetector {
         try check("price", held.price, delta.price)
         try check("reorder_point", held.reorderPoint, delta.reorderPoint)
         try check("deleted", held.deleted, delta.deleted)
-        // A delete concurrent with movements made elsewhere: the movements stay, and are reported.
-        if delta.deleted?.value == true {
+        // A delete concurrent with movements made elsewhere: the movements stay, and are reported. A movement is
+        // concurrent with the delete when the deleting node had not seen it (its dot is outside the delete's
+        // causal context), whatever the timestamps say.
+        if delta.deleted?.value == true, let context = op.context {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT \(OperationRecord.selectColumns) FROM operations
-                WHERE sku = ? AND counter_increments IS NOT NULL AND hlc > ? AND origin <> ? LIMIT 100
-                """, arguments: [op.sku.rawValue, Int64(op.timestamp.rawValue), op.origin.rawValue])
+                WHERE sku = ? AND counter_increments IS NOT NULL AND origin <> ?
+                """, arguments: [op.sku.rawValue, op.origin.rawValue])
             for row in rows {
                 let movement = try OperationRecord.operation(from: row)
-                if op.context?.contains(movement.dot) == true { continue }
+                if context.contains(movement.dot) { continue }
                 try record(movement: movement, deletedBy: op.origin, at: op.timestamp, in: db)
             }
         }
@@ -47,7 +49,12 @@ enum ConflictDetector {
         let deletedAt = HLCTimestamp(rawValue: UInt64(hlc))
         let deleter: ReplicaID
         do { deleter = try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in products: \(raw)") }
-        guard movement.origin != deleter, movement.timestamp > deletedAt else { return }
+        guard movement.origin != deleter else { return }
+        // Concurrent unless the delete's origin had seen this movement (then the movement came first, causally).
+        let deleteContext = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT context FROM operations WHERE origin = ? AND hlc = ? LIMIT 1"),
+            arguments: [raw, hlc]).flatMap { $0[0] as String? }
+        if let deleteContext, try JSONDecoder().decode(VersionVector.self, from: Data(deleteContext.utf8)).contains(movement.dot) { return }
         try record(movement: movement, deletedBy: deleter, at: deletedAt, in: db)
     }
 

@@ -39,7 +39,7 @@ public func buildApplication(
     let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil)
     return Application(
         router: router,
-        server: try .tls(.http1(), tlsConfiguration: credentials.serverTLS(requireClientCertificate: false)),
+        server: try .tls(.http1(), tlsConfiguration: quickShutdown(credentials.serverTLS(requireClientCertificate: false))),
         configuration: configuration,
         onServerRunning: onServerRunning,
         logger: logger)
@@ -56,8 +56,16 @@ public func buildPeerApplication(
     SyncRoutes(node: node, syncer: syncer).addRoutes(to: router)
     return Application(
         router: router,
-        server: try .tls(.http1(), tlsConfiguration: credentials.serverTLS(requireClientCertificate: true)),
+        server: try .tls(.http1(), tlsConfiguration: quickShutdown(credentials.serverTLS(requireClientCertificate: true))),
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
         onServerRunning: onServerRunning,
         logger: logger)
+}
+
+/// Waits at most a second for a client's TLS close at shutdown (NIOSSL's default is 5 s per connection), so a stop
+/// is not held up by idle keep-alive clients.
+func quickShutdown(_ configuration: TLSConfiguration) -> TLSConfiguration {
+    var configuration = configuration
+    configuration.shutdownTimeout = .seconds(1)
+    return configuration
 }

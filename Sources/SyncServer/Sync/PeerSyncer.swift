@@ -313,6 +313,10 @@ public final class PeerSyncer: Sendable {
                 let (page, more) = try await postForPage(url + "/v1/sync/pull", request)
                 peers.withLock { $0[warehouse]?.bytesReceived += page.readableBytes }
                 let operations = try OperationPage.decode(page)
+                // Retired since this loop started (loops follow membership only every second): merge nothing more.
+                if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
+                    throw SyncFailure("\(warehouse) is retired")
+                }
                 if !operations.isEmpty {
                     guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
                         throw SyncFailure("unexpected merge outcome")

@@ -38,8 +38,8 @@ final class Cluster {
     private func add(_ warehouse: String, join bundle: String?) throws -> ClusterNode {
         let port = try freshPort()
         let node = ClusterNode(warehouse: warehouse, port: port, data: root.file("data-\(warehouse)"), root: root.path)
-        let created = try node.run(
-            ["init", "--data", node.data, "--warehouse", warehouse, "--listen", "127.0.0.1:\(port)"] + (bundle.map { ["--join", $0] } ?? []))
+        let join = bundle.map { ["--join", $0] } ?? []
+        let created = try node.run(["init", "--data", node.data, "--warehouse", warehouse, "--listen", "127.0.0.1:\(port)"] + join)
         guard created.status == 0 else { throw HarnessError("inv init \(warehouse) failed: \(created)") }
         try node.setConfig("anti_entropy_seconds", antiEntropySeconds)
         nodes.append(node)
@@ -125,7 +125,9 @@ final class ClusterNode {
     func setConfig(_ key: String, _ value: Any) throws {
         let path = data + "/config.json"
         let text = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard var config = try JSONSerialization.jsonObject(with: text) as? [String: Any] else { throw HarnessError("\(path) is not an object") }
+        guard var config = try JSONSerialization.jsonObject(with: text) as? [String: Any] else {
+            throw HarnessError("\(path) is not an object")
+        }
         config[key] = value
         let updated = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try updated.write(to: URL(fileURLWithPath: path))
@@ -277,7 +279,7 @@ struct SplitMix64: RandomNumberGenerator {
         digits[12] = "4"
         digits[16] = ["8", "9", "a", "b"][Int(low >> 62)]
         let text = String(digits)
-        let parts = [text.prefix(8), text.dropFirst(8).prefix(4), text.dropFirst(12).prefix(4), text.dropFirst(16).prefix(4), text.dropFirst(20)]
-        return parts.joined(separator: "-")
+        return [text.prefix(8), text.dropFirst(8).prefix(4), text.dropFirst(12).prefix(4), text.dropFirst(16).prefix(4), text.dropFirst(20)]
+            .joined(separator: "-")
     }
 }
