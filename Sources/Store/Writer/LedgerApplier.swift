@@ -18,6 +18,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
     let replica: ReplicaID
     var clock: HybridLogicalClock<Clock>
     var nextSequence: UInt64
+    /// Counters of this warehouse and product summaries, remembered between commands (see ``WriterCache``).
+    let cache = WriterCache()
     /// This replica's entry of the stored version vector; brought up to `nextSequence - 1` by
     /// ``flushOwnSequence(in:)`` once per transaction rather than once per operation.
     private var storedOwnSequence: UInt64
@@ -193,10 +195,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
             guard same else { throw StoreError.idempotencyConflict(id: request.id) }
             return .movement(MovementRecord(original), duplicate: true)
         }
-        let product = try ProductRecord.summary(sku: request.sku, warehouse: replica, in: db)
+        let product = try ownSummary(request.sku, in: db)
         guard product.exists else { throw StoreError.unknownSKU(request.sku.rawValue) }
         guard !product.deleted else { throw StoreError.productDeleted(request.sku.rawValue) }
-        var counter = try StockCounterRecord.counter(sku: request.sku, warehouse: replica, in: db)
+        var counter = try ownCounter(request.sku, in: db)
         let delta: Int64
         switch request.type {
         case .receive: delta = request.quantity
@@ -222,7 +224,22 @@ struct LedgerApplier<Clock: PhysicalClock> {
             movementID: request.id, warehouse: replica, delta: delta, counter: counter.entry(for: replica),
             transfer: transfer, actor: request.actor, reason: request.reason, reference: request.reference)
         try record(op, in: db, events: &events, counter: counter, product: product)
+        cache.remember(counter, for: request.sku)
         return .movement(MovementRecord(op), duplicate: false)
+    }
+
+    /// This warehouse's view of a product, from the cache or the database.
+    private func ownSummary(_ sku: SKU, in db: Database) throws -> ProductRecord.Summary {
+        if let known = cache.product(sku) { return known }
+        let summary = try ProductRecord.summary(sku: sku, warehouse: replica, in: db)
+        cache.remember(summary, for: sku)
+        return summary
+    }
+
+    /// This warehouse's counter of a product, from the cache or the database.
+    private func ownCounter(_ sku: SKU, in db: Database) throws -> PNCounter {
+        if let known = cache.counter(sku) { return known }
+        return try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
     }
 
     private mutating func accept(_ request: AcceptRequest, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
@@ -246,8 +263,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         let sku = try SKU(transfer.sku)
         // Goods in transit are accepted even if the product was deleted meanwhile: no movement is ever dropped.
-        let product = try ProductRecord.summary(sku: sku, warehouse: replica, in: db)
-        var counter = try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
+        let product = try ownSummary(sku, in: db)
+        var counter = try ownCounter(sku, in: db)
         if counter.value > Int64.max - quantity { throw StoreError.overflow }
         do { try counter.increment(by: UInt64(quantity), replica: replica) } catch { throw StoreError.overflow }
         let from: ReplicaID
@@ -258,6 +275,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             transfer: TransferDelta(id: transfer.id, from: from, to: replica, accepted: transfer.accepted + quantity),
             actor: request.actor, reason: request.reason, reference: request.reference)
         try record(op, in: db, events: &events, counter: counter, product: product)
+        cache.remember(counter, for: sku)
         return .movement(MovementRecord(op), duplicate: false)
     }
 
@@ -444,6 +462,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         knownProduct: ProductRecord.Summary? = nil
     ) throws {
         events.append(.operation(op))
+        if op.product != nil { cache.forgetProduct(op.sku) }
         if op.kind == .reorderOverride, let warehouse = op.warehouse, let patch = op.product, let point = patch.reorderPoint {
             if try ReorderOverrideRecord.merge(
                 sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),

@@ -170,8 +170,11 @@ public final class LedgerWriter: Sendable {
                             events += commandEvents
                             results.append(.success(outcome))
                         } catch let error as StoreError {
+                            // The command was rolled back: forget whatever it may have cached.
+                            working.cache.clear()
                             results.append(.failure(error))
                         } catch {
+                            working.cache.clear()
                             results.append(.failure(.storage(String(describing: error))))
                         }
                     }
@@ -182,6 +185,7 @@ public final class LedgerWriter: Sendable {
             }
             applier = working
         } catch {
+            working.cache.clear()
             logger.error("write batch of \(bodies.count) failed to commit: \(error)")
             let failure = StoreError.storage("commit failed: \(error)")
             results = Array(repeating: .failure(failure), count: bodies.count)

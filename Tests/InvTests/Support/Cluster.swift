@@ -147,7 +147,7 @@ final class ClusterNode {
         let child = try ChildProcess(inv: ["serve", "--data", data], outputIn: root)
         server = child
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        for _ in 0..<1_000 where ContinuousClock.now < deadline {
             if let status = child.wait(upTo: .zero) {
                 throw HarnessError("\(warehouse): inv serve exited \(status) before answering:\n\(child.stderr)")
             }
