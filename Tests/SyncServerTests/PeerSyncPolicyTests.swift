@@ -82,7 +82,7 @@ struct PeerSyncPolicyTests {
     @Test("jitter scales the delay by 0.5...1.5; values outside are clamped to that range")
     func jitterBounds() {
         for (jitter, factor) in [(0.5, 0.5), (1.5, 1.5), (0.75, 0.75), (0.0, 0.5), (-3.0, 0.5), (2.0, 1.5), (100.0, 1.5),
-                                 (Double.infinity, 1.5), (-Double.infinity, 0.5)] {
+                                 (Double.infinity, 1.5), (-Double.infinity, 0.5), (Double.nan, 1.0)] {
             for failures in [1, 3, 8] {
                 var policy = PeerSyncPolicy(baseBackoff: 0.5, maxBackoff: 30, now: 0)
                 for _ in 1..<failures { policy.roundFailed(now: 0, jitter: 1) }

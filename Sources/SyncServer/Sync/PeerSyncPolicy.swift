@@ -50,7 +50,8 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     public mutating func roundFailed(now: Double, jitter: Double) {
         failures += 1
         let exponent = min(failures - 1, 30)
-        let delay = min(baseBackoff * Double(1 << exponent), maxBackoff) * min(max(jitter, 0.5), 1.5)
+        let factor = jitter.isNaN ? 1 : min(max(jitter, 0.5), 1.5)
+        let delay = min(baseBackoff * Double(1 << exponent), maxBackoff) * factor
         nextDue = now + delay
     }
 }

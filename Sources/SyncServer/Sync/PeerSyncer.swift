@@ -399,6 +399,12 @@ struct SyncFailure: Error, CustomStringConvertible {
         let text = String(describing: error)
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "unreachable (connection refused)" }
         if text.contains("connectTimeout") { return "unreachable (connect timeout)" }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("UNKNOWN_CA") {
+            return "the peer's certificate is not from this cluster's CA (TLS verification failed)"
+        }
+        if text.contains("CERTIFICATE_REQUIRED") || text.contains("handshake") {
+            return "the peer refused our certificate at the TLS handshake (is it from another cluster?)"
+        }
         return text
     }
 }
