@@ -21,7 +21,7 @@ struct APIBench: AsyncParsableCommand {
     func run() async throws {
         let scratch = try scratchDirectory("api")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let port = try freePort()
+        let port = try LoopbackPorts.free()
         let directory = DataDirectory(path: scratch + "/node")
         let created = try await NodeSetup.create(directory: directory, warehouse: "BENCH", listen: "127.0.0.1:\(port)")
         let node = try InvNode(directory: directory)
@@ -129,19 +129,4 @@ struct APIBench: AsyncParsableCommand {
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         return PhaseResult(perSecond: Double(sorted.count) / elapsed, p50: percentile(0.50), p99: percentile(0.99))
     }
-}
-
-/// A free TCP port on 127.0.0.1 (bound, read back, released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    guard bound == 0 else { throw ValidationError("cannot bind a port") }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -23,7 +23,7 @@ struct SyncBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         print("inv-bench sync: node A holds \(operations) operations (\(skus) SKUs, \(origins) origins); cold node B catches up over HTTPS, synchronous=FULL")
 
-        let (apiA, peerA, apiB, peerB) = (try freePort(), try freePort(), try freePort(), try freePort())
+        let (apiA, peerA, apiB, peerB) = (try LoopbackPorts.free(), try LoopbackPorts.free(), try LoopbackPorts.free(), try LoopbackPorts.free())
         let directoryA = DataDirectory(path: scratch + "/A")
         let createdA = try await NodeSetup.create(directory: directoryA, warehouse: "A", listen: "127.0.0.1:\(apiA)")
         var configA = createdA.config

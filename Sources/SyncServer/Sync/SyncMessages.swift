@@ -16,6 +16,15 @@ public enum SyncProtocol {
     public static let moreHeader = "x-inv-more"
     public static let defaultPageSize = 5_000
     public static let maxPageSize = 20_000
+
+    /// A version vector from its JSON form; entries with invalid replica ids are dropped.
+    static func versionVector(_ entries: [String: UInt64]) -> VersionVector {
+        var result = VersionVector()
+        for (origin, sequence) in entries {
+            do { result.advance(try ReplicaID(origin), to: sequence) } catch { continue }
+        }
+        return result
+    }
 }
 
 public struct SyncHello: Codable, Sendable {
@@ -33,13 +42,7 @@ public struct SyncHello: Codable, Sendable {
     }
 
     /// The vector as a CRDT value; entries with invalid replica ids are dropped.
-    public var versionVector: VersionVector {
-        var result = VersionVector()
-        for (origin, sequence) in vector {
-            do { result.advance(try ReplicaID(origin), to: sequence) } catch { continue }
-        }
-        return result
-    }
+    public var versionVector: VersionVector { SyncProtocol.versionVector(vector) }
 }
 
 public struct SyncPullRequest: Codable, Sendable {
@@ -55,13 +58,7 @@ public struct SyncPullRequest: Codable, Sendable {
         self.limit = limit
     }
 
-    public var versionVector: VersionVector {
-        var result = VersionVector()
-        for (origin, sequence) in vector {
-            do { result.advance(try ReplicaID(origin), to: sequence) } catch { continue }
-        }
-        return result
-    }
+    public var versionVector: VersionVector { SyncProtocol.versionVector(vector) }
 }
 
 public struct SyncPushReply: Codable, Sendable {

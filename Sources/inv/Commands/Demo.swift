@@ -36,7 +36,7 @@ struct Demo: AsyncParsableCommand {
 
         step("Three warehouses on 127.0.0.1, in \(root)")
         var ports: [String: Int] = [:]
-        for name in names { ports[name] = try DemoPorts.freePair() }
+        for name in names { ports[name] = try LoopbackPorts.freePair() }
         let mad = DataDirectory(path: root + "/MAD")
         let created = try await NodeSetup.create(directory: mad, warehouse: "MAD", name: "Madrid", listen: "127.0.0.1:\(ports["MAD"]!)")
         say("MAD: inv init — a new cluster CA, MAD's certificate, an admin token")
@@ -188,40 +188,6 @@ final class DemoCleanup: @unchecked Sendable {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         if let root { try? FileManager.default.removeItem(atPath: root) }
-    }
-}
-
-enum DemoPorts {
-    /// A free port whose successor is free too (the API port and the peer port).
-    static func freePair() throws -> Int {
-        for _ in 0..<50 {
-            let port = try freePort()
-            if port < 65_535, isFree(port + 1) { return port }
-        }
-        throw CLIError("no free pair of ports on 127.0.0.1")
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw CLIError("cannot bind a port on 127.0.0.1") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 }
 
