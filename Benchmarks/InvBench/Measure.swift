@@ -1,8 +1,8 @@
 import Foundation
 
-/// Peak resident set size of this process (VmHWM), in MiB.
-func peakRSSMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+/// Peak resident set size (VmHWM) of a process — this one by default — in MiB; 0 when /proc cannot be read.
+func peakRSSMegabytes(pid: String = "self") -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
         let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
         return kilobytes / 1024

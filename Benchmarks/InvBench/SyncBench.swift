@@ -65,8 +65,8 @@ struct SyncBench: AsyncParsableCommand {
             try await client.shutdown()
             throw error
         }
-        let rssA = peakRSS(of: nodeA.processIdentifier)
-        let rssB = peakRSS(of: nodeB.processIdentifier)
+        let rssA = peakRSSMegabytes(pid: String(nodeA.processIdentifier))
+        let rssB = peakRSSMegabytes(pid: String(nodeB.processIdentifier))
         for node in [nodeA, nodeB] {
             node.terminate()
             node.waitUntilExit()
@@ -170,14 +170,6 @@ struct SyncBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw ValidationError("timed out waiting for \(url)")
-    }
-
-    func peakRSS(of pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
-        }
-        return 0
     }
 }
 

@@ -192,12 +192,6 @@ public struct LedgerReader: Sendable {
         }
     }
 
-    /// How many operations a peer holding `vector` lacks, counted from version vectors (contiguous prefixes).
-    public func operationsBehind(_ vector: VersionVector) throws -> UInt64 {
-        let mine = try versionVector()
-        return mine.entries.reduce(0) { total, entry in total + (entry.value > vector[entry.key] ? entry.value - vector[entry.key] : 0) }
-    }
-
     public func versionVector() throws -> VersionVector {
         try pool.read { db in try VersionVectorRecord.load(db) }
     }

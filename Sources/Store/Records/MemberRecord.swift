@@ -39,16 +39,22 @@ public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
         case peerURL = "peer_url"
     }
 
-    /// Whether `self` wins over `other` for the same warehouse: the greater `(timestamp, replica)`.
-    func isNewer(than other: MemberRecord) -> Bool {
-        if timestamp != other.timestamp { return timestamp > other.timestamp }
-        return other.replica.utf8.lexicographicallyPrecedes(replica.utf8)
+    /// Whether `self` wins over `other` for the same warehouse: the LWW order `(timestamp, replica)`, as
+    /// `LWWRegister` defines it.
+    func isNewer(than other: MemberRecord) throws -> Bool {
+        try other.register().isOrdered(before: register())
+    }
+
+    private func register() throws -> LWWRegister<String> {
+        do { return LWWRegister(value: warehouse, timestamp: timestamp, replica: try ReplicaID(replica)) } catch {
+            throw StoreError.invalidOperation("bad replica id in membership: \(replica)")
+        }
     }
 
     /// Merges one register; returns whether the stored row changed.
     static func merge(_ incoming: MemberRecord, in db: Database) throws -> Bool {
         if let existing = try MemberRecord.fetchOne(db, sql: "SELECT * FROM members WHERE warehouse = ?", arguments: [incoming.warehouse]),
-           !incoming.isNewer(than: existing)
+           !(try incoming.isNewer(than: existing))
         {
             return false
         }

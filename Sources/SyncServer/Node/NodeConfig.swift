@@ -60,8 +60,12 @@ public struct NodeConfig: Codable, Hashable, Sendable {
     public func effectivePeerURL() throws(NodeError) -> String {
         if let peerURL { return peerURL }
         let (host, port) = try peerListenAddress()
-        let urlHost = ["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
-        return "https://\(urlHost):\(port)"
+        return "https://\(Self.urlHost(host)):\(port)"
+    }
+
+    /// How a URL names a listen host: a wildcard address becomes 127.0.0.1, an IPv6 address is bracketed.
+    public static func urlHost(_ host: String) -> String {
+        ["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
     }
 
     /// The listen address split into host and port.

@@ -25,8 +25,8 @@ public enum NodeSetup {
             throw NodeError.badConfig("warehouse id must be 1-32 characters of A-Z a-z 0-9 _ -, got \(warehouse.debugDescription)")
         }
         let (host, port) = try NodeConfig.parseHostPort(listen)
-        let urlHost = ["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
-        let config = NodeConfig(warehouse: warehouse, name: name ?? warehouse, listen: listen, url: "https://\(urlHost):\(port)")
+        let config = NodeConfig(
+            warehouse: warehouse, name: name ?? warehouse, listen: listen, url: "https://\(NodeConfig.urlHost(host)):\(port)")
 
         try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         chmod(directory.path, 0o700)
