@@ -116,7 +116,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["CRDT", "Store", "CrashWriter", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CRDT", "Store", "CrashWriter", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

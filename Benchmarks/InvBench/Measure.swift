@@ -28,3 +28,14 @@ func scratchDirectory(_ name: String) throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// User plus system CPU seconds a process has used so far (from `/proc/PID/stat`).
+func cpuSeconds(pid: String = "self") -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let afterName = stat.lastIndex(of: ")")
+    else { return 0 }
+    // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+    let fields = stat[stat.index(after: afterName)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}

@@ -65,6 +65,8 @@ struct SyncBench: AsyncParsableCommand {
             try await client.shutdown()
             throw error
         }
+        let cpuA = cpuSeconds(pid: String(nodeA.processIdentifier))
+        let cpuB = cpuSeconds(pid: String(nodeB.processIdentifier))
         let rssA = peakRSSMegabytes(pid: String(nodeA.processIdentifier))
         let rssB = peakRSSMegabytes(pid: String(nodeB.processIdentifier))
         for node in [nodeA, nodeB] {
@@ -79,6 +81,8 @@ struct SyncBench: AsyncParsableCommand {
         figure("catch-up elapsed (B start to all merged)", seconds, "s")
         figure("sync_ops_per_s", rate, "ops/s", limit: ">= 250000")
         figure("wire_bytes_per_op", perOperation, "bytes", limit: "<= 40")
+        figure("CPU node A (serving pages)", cpuA / Double(operations) * 1e6, "µs/op")
+        figure("CPU node B (merging)", cpuB / Double(operations) * 1e6, "µs/op")
         figure("peak RSS node A", rssA, "MiB")
         figure("peak RSS node B", rssB, "MiB")
         figure("peak_rss_mb", peak, "MiB", limit: "< 300")

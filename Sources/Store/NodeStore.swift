@@ -67,6 +67,9 @@ public final class NodeStore: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            // 32 MiB of page cache per connection (SQLite's default is 2 MiB): merges touch index pages all over a
+            // large ledger, and re-reading them from the OS cache showed in profiles. Allocated only as used.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         return try DatabasePool(path: path, configuration: configuration)
     }

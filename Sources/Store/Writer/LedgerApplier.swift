@@ -302,7 +302,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if op.sequence <= contiguous || inBatch.contains(op.dot) {
                     isDuplicate = true
                 } else {
-                    isDuplicate = op.sequence > contiguous + 1 ? try holds(op.dot, in: db) : false
+                    isDuplicate = op.sequence > contiguous + 1 ? try ledgerHolds(op.dot, in: db) : false
                 }
                 if isDuplicate {
                     report.duplicates += 1
@@ -360,10 +360,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// version vector.
     private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws {
         var counters: [CounterKey: PNCounter.Entry] = [:]
-        var origins = Set<ReplicaID>()
+        var sequences: [ReplicaID: Set<UInt64>] = [:]
         for op in operations {
             try insert(op, in: db)
-            origins.insert(op.origin)
+            sequences[op.origin, default: []].insert(op.sequence)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
                 try ConflictDetector.movementOnDeletedProduct(op, in: db)
@@ -389,10 +389,13 @@ struct LedgerApplier<Clock: PhysicalClock> {
                     at: clock.last, in: db, events: &events)
             }
         }
+        // The batch's own sequences advance the vector without a query each; the ledger is asked only past them,
+        // for operations that arrived earlier beyond a gap this batch closes.
         let next = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
-        for origin in origins {
+        for (origin, batch) in sequences {
             let held = try VersionVectorRecord.sequence(of: origin, in: db)
             var top = held
+            while batch.contains(top + 1) { top += 1 }
             while try Bool.fetchOne(next, arguments: [origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
             if top > held { try VersionVectorRecord.save(origin: origin, sequence: top, in: db) }
         }
@@ -436,8 +439,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     // MARK: - Materialisation
 
-    private func holds(_ dot: Dot, in db: Database) throws -> Bool {
-        if try VersionVectorRecord.sequence(of: dot.origin, in: db) >= dot.sequence { return true }
+    /// Whether the ledger has a row for `dot` (for dots above the version vector: held beyond a gap).
+    private func ledgerHolds(_ dot: Dot, in db: Database) throws -> Bool {
         let statement = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
         return try Bool.fetchOne(statement, arguments: [dot.origin.rawValue, Int64(dot.sequence)]) != nil
     }

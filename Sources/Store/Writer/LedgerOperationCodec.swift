@@ -60,9 +60,9 @@ public enum LedgerOperationCodec {
             body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
             body.varint(intern(op.sku.rawValue))
             var flags: Flags = []
-            let movementUUID = op.movementID.flatMap(UUID.init(uuidString:))
+            let movementUUID = op.movementID.flatMap(CanonicalUUIDText.bytes)
             if op.movementID != nil { flags.insert(.movementID) }
-            if let movementUUID, op.movementID == movementUUID.uuidString.lowercased() { flags.insert(.movementIDIsUUID) }
+            if movementUUID != nil { flags.insert(.movementIDIsUUID) }
             if op.warehouse != nil { flags.insert(.warehouse) }
             if op.counter != nil { flags.insert(.counter) }
             if op.transfer != nil { flags.insert(.transfer) }
@@ -71,7 +71,7 @@ public enum LedgerOperationCodec {
             if op.reference != nil { flags.insert(.reference) }
             body.byte(flags.rawValue)
             if let id = op.movementID {
-                if flags.contains(.movementIDIsUUID), let movementUUID { body.uuid(movementUUID) } else { body.varint(intern(id)) }
+                if let movementUUID { body.append(movementUUID) } else { body.varint(intern(id)) }
             }
             if let warehouse = op.warehouse { body.varint(intern(warehouse.rawValue)) }
             body.zigzag(op.delta)
@@ -80,9 +80,9 @@ public enum LedgerOperationCodec {
                 body.varint(counter.decrements)
             }
             if let transfer = op.transfer {
-                if let uuid = UUID(uuidString: transfer.id), uuid.uuidString.lowercased() == transfer.id {
+                if let uuid = CanonicalUUIDText.bytes(transfer.id) {
                     body.byte(1)
-                    body.uuid(uuid)
+                    body.append(uuid)
                 } else {
                     body.byte(0)
                     body.varint(intern(transfer.id))
@@ -121,9 +121,20 @@ public enum LedgerOperationCodec {
         func string(_ reader: inout ByteReader) throws(StoreError) -> String {
             strings[try reader.count(limit: strings.count - 1)]
         }
+        // Each table entry is validated once, however many operations name it.
+        var replicas = [ReplicaID?](repeating: nil, count: strings.count)
+        var skus = [SKU?](repeating: nil, count: strings.count)
         func replica(_ reader: inout ByteReader) throws(StoreError) -> ReplicaID {
-            let raw = try string(&reader)
-            do { return try ReplicaID(raw) } catch { throw .invalidOperation("bad replica id \(raw)") }
+            let index = try reader.count(limit: strings.count - 1)
+            if let known = replicas[index] { return known }
+            do { replicas[index] = try ReplicaID(strings[index]) } catch { throw .invalidOperation("bad replica id \(strings[index])") }
+            return replicas[index]!
+        }
+        func sku(_ reader: inout ByteReader) throws(StoreError) -> SKU {
+            let index = try reader.count(limit: strings.count - 1)
+            if let known = skus[index] { return known }
+            skus[index] = try SKU(strings[index])
+            return skus[index]!
         }
         let count = try reader.count(limit: bytes.count)
         var operations: [LedgerOperation] = []
@@ -138,11 +149,11 @@ public enum LedgerOperationCodec {
             lastTimestamp = lastTimestamp &+ UInt64(bitPattern: try reader.zigzag())
             let kindIndex = Int(try reader.byte())
             guard kindIndex < kinds.count else { throw .invalidOperation("unknown operation kind \(kindIndex)") }
-            let sku = try SKU(try string(&reader))
+            let sku = try sku(&reader)
             let flags = Flags(rawValue: try reader.byte())
             var movementID: String?
             if flags.contains(.movementID) {
-                movementID = flags.contains(.movementIDIsUUID) ? try reader.uuid().uuidString.lowercased() : try string(&reader)
+                movementID = flags.contains(.movementIDIsUUID) ? try reader.canonicalUUIDText() : try string(&reader)
             }
             let warehouse = flags.contains(.warehouse) ? try replica(&reader) : nil
             let delta = try reader.zigzag()
@@ -150,7 +161,7 @@ public enum LedgerOperationCodec {
             if flags.contains(.counter) { counter = PNCounter.Entry(increments: try reader.varint(), decrements: try reader.varint()) }
             var transfer: TransferDelta?
             if flags.contains(.transfer) {
-                let id = try reader.byte() == 1 ? try reader.uuid().uuidString.lowercased() : try string(&reader)
+                let id = try reader.byte() == 1 ? try reader.canonicalUUIDText() : try string(&reader)
                 let from = try replica(&reader)
                 let to = try replica(&reader)
                 let shipped = try reader.varint()

@@ -253,6 +253,13 @@ struct ByteReader {
         return bytes[offset..<offset + length]
     }
 
+    /// Reads 16 bytes as a canonical lowercase UUID text.
+    mutating func canonicalUUIDText() throws(StoreError) -> String {
+        guard offset + 16 <= bytes.count else { throw Self.truncated }
+        defer { offset += 16 }
+        return CanonicalUUIDText.text(bytes[offset..<offset + 16])
+    }
+
     mutating func uuid() throws(StoreError) -> UUID {
         guard offset + 16 <= bytes.count else { throw Self.truncated }
         let b = bytes

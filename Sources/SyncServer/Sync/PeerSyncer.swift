@@ -307,15 +307,24 @@ public final class PeerSyncer: Sendable {
             var peerVector = reply.versionVector
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
-            // Pull: pages of what we lack, until the peer says there is no more.
-            while true {
-                let request = SyncPullRequest(from: me, vector: try node.store.reader.versionVector(), limit: pageSize)
-                let (page, more) = try await postForPage(url + "/v1/sync/pull", request)
+            // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while
+            // this one merges, so the peer's reading and encoding overlap our writing. The request's vector is a
+            // cursor: advanced past every operation received, also beyond a gap, so paging never repeats itself.
+            var cursor = try node.store.reader.versionVector()
+            var next: Task<(ByteBuffer, Bool), any Error>? = fetchPage(url: url, from: me, cursor: cursor)
+            defer { next?.cancel() }
+            while let fetching = next {
+                let (page, more) = try await fetching.value
+                next = nil
                 peers.withLock { $0[warehouse]?.bytesReceived += page.readableBytes }
                 let operations = try OperationPage.decode(page)
                 // Retired since this loop started (loops follow membership only every second): merge nothing more.
                 if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
                     throw SyncFailure("\(warehouse) is retired")
+                }
+                if more && !operations.isEmpty {
+                    for op in operations { cursor.advance(op.origin, to: op.sequence) }
+                    next = fetchPage(url: url, from: me, cursor: cursor)
                 }
                 if !operations.isEmpty {
                     guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
@@ -326,7 +335,6 @@ public final class PeerSyncer: Sendable {
                         logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
                     }
                 }
-                if !more || operations.isEmpty { break }
             }
 
             // Push: pages of what the peer lacks, by the vector it announced.
@@ -376,6 +384,12 @@ public final class PeerSyncer: Sendable {
         let data = try await response.body.collect(upTo: 16 << 20)
         guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
         return try JSONDecoder().decode(Reply.self, from: data)
+    }
+
+    /// Starts fetching the page of operations above `cursor`.
+    private func fetchPage(url: String, from me: String, cursor: VersionVector) -> Task<(ByteBuffer, Bool), any Error> {
+        let request = SyncPullRequest(from: me, vector: cursor, limit: pageSize)
+        return Task { try await self.postForPage(url + "/v1/sync/pull", request) }
     }
 
     private func postForPage(_ url: String, _ body: some Encodable) async throws -> (ByteBuffer, Bool) {
