@@ -25,7 +25,7 @@ struct APIBench: AsyncParsableCommand {
         let directory = DataDirectory(path: scratch + "/node")
         let created = try await NodeSetup.create(directory: directory, warehouse: "BENCH", listen: "127.0.0.1:\(port)")
         let node = try InvNode(directory: directory)
-        let credentials = try PKIFiles(directory: directory.tlsDirectory).loadNodeCredentials()
+        let credentials = ReloadableCredentials(try PKIFiles(directory: directory.tlsDirectory).loadNodeCredentials())
         let codes = try (0..<skus).map { try SKU(String(format: "SKU-%05d", $0)) }
         for chunk in stride(from: 0, to: codes.count, by: 500) {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -17,6 +17,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     /// The movement id was already used for a different movement.
     case idempotencyConflict(id: String)
     case unknownToken(String)
+    /// The token was revoked: it can no longer be rotated (create a new one).
+    case tokenRevoked(String)
     /// A stock total would leave the range a 64-bit integer holds.
     case overflow
     /// A replicated operation that breaks a rule of the cluster (wrong origin, clock drift, unknown format).
@@ -40,6 +42,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .overAccept: "over_accept"
         case .idempotencyConflict: "idempotency_conflict"
         case .unknownToken: "unknown_token"
+        case .tokenRevoked: "token_revoked"
         case .overflow: "overflow"
         case .invalidOperation: "invalid_operation"
         case .storage: "storage_error"
@@ -63,6 +66,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
             "transfer \(transfer) has \(inTransit) in transit, \(requested) requested"
         case .idempotencyConflict(let id): "movement id \(id) was already used for a different movement"
         case .unknownToken(let id): "unknown token \(id)"
+        case .tokenRevoked(let id): "token \(id) is revoked; create a new token instead"
         case .overflow: "the stock total would overflow"
         case .invalidOperation(let message): "invalid operation: \(message)"
         case .storage(let message): "storage error: \(message)"

@@ -1,6 +1,9 @@
 import GRDB
 
 /// A row of `tokens`: an API bearer token of this node. The secret itself is never stored, only its hash.
+///
+/// Invariant: ``previousSecretHash`` and ``previousExpiresAt`` are both set or both `nil`; they are set only by a
+/// rotation with a grace period, and the previous secret authenticates only before ``previousExpiresAt``.
 public struct TokenRecord: Hashable, Codable, Sendable, FetchableRecord {
     public enum Role: String, Hashable, Codable, Sendable, CaseIterable {
         /// Everything, including tokens and product management.
@@ -14,6 +17,9 @@ public struct TokenRecord: Hashable, Codable, Sendable, FetchableRecord {
     enum Columns {
         static let id = Column("id")
         static let revokedAt = Column("revoked_at")
+        static let previousSecretHash = Column("previous_secret_hash")
+        static let previousExpiresAt = Column("previous_expires_at")
+        static let rotatedAt = Column("rotated_at")
     }
 
     public var id: String
@@ -24,14 +30,26 @@ public struct TokenRecord: Hashable, Codable, Sendable, FetchableRecord {
     /// Milliseconds since 1970.
     public var createdAt: Int64
     public var revokedAt: Int64?
+    /// Lowercase hex SHA-256 of the secret replaced by the last rotation, while its grace period lasts.
+    public var previousSecretHash: String?
+    /// Milliseconds since 1970 at which ``previousSecretHash`` stops authenticating.
+    public var previousExpiresAt: Int64?
+    /// Milliseconds since 1970 of the last rotation.
+    public var rotatedAt: Int64?
 
-    public init(id: String, name: String, role: Role, secretHash: String, createdAt: Int64, revokedAt: Int64? = nil) {
+    public init(
+        id: String, name: String, role: Role, secretHash: String, createdAt: Int64, revokedAt: Int64? = nil,
+        previousSecretHash: String? = nil, previousExpiresAt: Int64? = nil, rotatedAt: Int64? = nil
+    ) {
         self.id = id
         self.name = name
         self.role = role
         self.secretHash = secretHash
         self.createdAt = createdAt
         self.revokedAt = revokedAt
+        self.previousSecretHash = previousSecretHash
+        self.previousExpiresAt = previousExpiresAt
+        self.rotatedAt = rotatedAt
     }
 
     public init(row: Row) throws {
@@ -43,5 +61,8 @@ public struct TokenRecord: Hashable, Codable, Sendable, FetchableRecord {
         secretHash = row["secret_hash"]
         createdAt = row["created_at"]
         revokedAt = row["revoked_at"]
+        previousSecretHash = row["previous_secret_hash"]
+        previousExpiresAt = row["previous_expires_at"]
+        rotatedAt = row["rotated_at"]
     }
 }

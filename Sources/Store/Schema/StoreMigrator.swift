@@ -158,6 +158,15 @@ public enum StoreMigrator {
                 );
                 """)
         }
+        migrator.registerMigration("v5-token-rotation") { db in
+            // Rotating a token replaces its secret hash; with a grace period the previous hash keeps working until
+            // `previous_expires_at` (milliseconds since 1970), so clients can switch without downtime.
+            try db.execute(sql: """
+                ALTER TABLE tokens ADD COLUMN previous_secret_hash TEXT;
+                ALTER TABLE tokens ADD COLUMN previous_expires_at INTEGER;
+                ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -88,6 +88,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try createToken(token, in: db)
             case let .revokeToken(id, milliseconds):
                 return try revokeToken(id, at: milliseconds, in: db)
+            case let .rotateToken(id, secretHash, milliseconds, previousValidUntil):
+                return try rotateToken(id, secretHash: secretHash, at: milliseconds, previousValidUntil: previousValidUntil, in: db)
             }
         } catch let error as StoreError {
             throw error
@@ -163,6 +165,30 @@ struct LedgerApplier<Clock: PhysicalClock> {
             throw StoreError.unknownToken(id)
         }
         return .token(token)
+    }
+
+    /// Replaces the secret hash of a live token; a grace period keeps the replaced hash (and only that one: an
+    /// earlier rotation's grace ends here) until `previousValidUntil`.
+    private func rotateToken(
+        _ id: String, secretHash: String, at milliseconds: Int64, previousValidUntil: Int64?, in db: Database
+    ) throws -> WriteOutcome {
+        guard secretHash.utf8.count == 64, secretHash.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw StoreError.invalidInput("a token secret hash is 64 lowercase hex digits")
+        }
+        guard let token = try TokenRecord.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id]) else {
+            throw StoreError.unknownToken(id)
+        }
+        guard token.revokedAt == nil else { throw StoreError.tokenRevoked(id) }
+        if let previousValidUntil, previousValidUntil <= milliseconds {
+            throw StoreError.invalidInput("a grace period must end after the rotation")
+        }
+        try db.execute(sql: """
+            UPDATE tokens SET secret_hash = ?, previous_secret_hash = ?, previous_expires_at = ?, rotated_at = ? WHERE id = ?
+            """, arguments: [secretHash, previousValidUntil == nil ? nil : token.secretHash, previousValidUntil, milliseconds, id])
+        guard let rotated = try TokenRecord.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id]) else {
+            throw StoreError.storage("token vanished")
+        }
+        return .token(rotated)
     }
 
     private mutating func recordProductOperation(

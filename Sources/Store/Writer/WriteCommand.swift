@@ -19,6 +19,9 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case createToken(TokenRecord)
     /// Revokes an API token; revoking twice is harmless.
     case revokeToken(id: String, atMilliseconds: Int64)
+    /// Replaces a live token's secret hash. With `previousValidUntilMilliseconds`, the old secret keeps working
+    /// until then (a grace period); without, it stops at once. A revoked token cannot be rotated.
+    case rotateToken(id: String, secretHash: String, atMilliseconds: Int64, previousValidUntilMilliseconds: Int64?)
 }
 
 /// The fields of a new product.

@@ -8,6 +8,9 @@ import Synchronization
 /// A token reads `inv_<id>_<secret>`; the node keeps only the SHA-256 of the secret, and compares hashes in
 /// constant time. Tokens are cached in memory (refreshed after every change) so checking one costs no I/O.
 /// Secrets never appear in logs: only token ids do.
+///
+/// Rotation gives a token a new secret under the same id and role. The old secret stops at once, or, with a grace
+/// period, at the instant it ends, judged by the injected clock at each request (no background task needed).
 public final class TokenAuthority: Sendable {
     /// Who made a request.
     public struct Identity: Hashable, Sendable {
@@ -18,9 +21,13 @@ public final class TokenAuthority: Sendable {
 
     private let store: NodeStore
     private let cache = Mutex<[String: TokenRecord]>([:])
+    /// Milliseconds since 1970; judges grace periods.
+    private let clock: @Sendable () -> Int64
 
-    public init(store: NodeStore) throws {
+    /// - Parameter clock: the current time in milliseconds since 1970 (the system clock unless a test injects one).
+    public init(store: NodeStore, clock: @escaping @Sendable () -> Int64 = { Int64(SystemClock().nowMilliseconds()) }) throws {
         self.store = store
+        self.clock = clock
         try reload()
     }
 
@@ -50,13 +57,40 @@ public final class TokenAuthority: Sendable {
         return stored
     }
 
-    /// The identity a bearer token stands for, or `nil` when it is unknown, malformed or revoked.
+    /// Gives token `id` a new secret, returned this once; the role, name and id stay.
+    ///
+    /// - Parameters:
+    ///   - graceMilliseconds: how long the old secret keeps working; `nil` or 0 ends it at once.
+    /// - Throws: `StoreError.unknownToken`, `StoreError.tokenRevoked`, `StoreError.invalidInput` for a negative grace.
+    public func rotate(
+        id: String, graceMilliseconds: Int64?, nowMilliseconds: Int64
+    ) async throws(StoreError) -> (TokenRecord, secret: String) {
+        let grace = graceMilliseconds ?? 0
+        guard grace >= 0 else { throw .invalidInput("the grace period cannot be negative") }
+        let secret = Self.randomHex(bytes: 24)
+        let outcome = try await store.submit(.rotateToken(
+            id: id, secretHash: Self.hash(secret), atMilliseconds: nowMilliseconds,
+            previousValidUntilMilliseconds: grace > 0 ? nowMilliseconds + grace : nil))
+        guard case .token(let stored) = outcome else { throw .storage("unexpected outcome") }
+        do { try reload() } catch { throw .storage("\(error)") }
+        return (stored, "inv_\(id)_\(secret)")
+    }
+
+    /// The identity a bearer token stands for, or `nil` when it is unknown, malformed or revoked, or carries a
+    /// secret replaced by a rotation whose grace period is over.
     public func authenticate(_ token: String) -> Identity? {
         let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "inv" else { return nil }
         let id = String(parts[1])
         guard let record = cache.withLock({ $0[id] }), record.revokedAt == nil else { return nil }
-        guard Self.constantTimeEqual(Self.hash(String(parts[2])), record.secretHash) else { return nil }
+        let presented = Self.hash(String(parts[2]))
+        var matches = Self.constantTimeEqual(presented, record.secretHash)
+        if let previous = record.previousSecretHash, let expiry = record.previousExpiresAt {
+            // Both hashes are always compared, so timing tells nothing about which one matched.
+            let previousMatches = Self.constantTimeEqual(presented, previous)
+            matches = matches || (previousMatches && clock() < expiry)
+        }
+        guard matches else { return nil }
         return Identity(tokenID: record.id, name: record.name, role: record.role)
     }
 

@@ -45,7 +45,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         switch error {
         case .invalidInput, .invalidQuantity, .overflow, .invalidOperation: status = .unprocessableContent
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
-        case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict: status = .conflict
+        case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked:
+            status = .conflict
         case .storage, .unavailable: status = .serviceUnavailable
         }
         self.init(status, error.code, error.description)

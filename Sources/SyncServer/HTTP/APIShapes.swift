@@ -212,14 +212,50 @@ public enum API {
         public var csvLine: String { "\(API.csvField(sku)),\(API.csvField(warehouse)),\(opening),\(self.in),\(out),\(closing)\n" }
     }
 
+    /// The certificate a node serves, for `inv status`, `inv cert show` and certificate reloads.
+    public struct Certificate: Codable, Sendable {
+        public var warehouse: String?
+        /// The serial number, lowercase hex: it changes with every rotation.
+        public var serial: String
+        public var subject: String
+        public var issuer: String
+        public var notBefore: String
+        /// When it expires: rotate before then.
+        public var notAfter: String
+        public var hosts: [String]
+        /// How many times the running node replaced its certificate since it started (absent when read from disk).
+        public var reloads: Int?
+
+        public init(_ summary: CertificateSummary, reloads: Int? = nil) {
+            warehouse = summary.warehouse
+            serial = summary.serial
+            subject = summary.subject
+            issuer = summary.issuer
+            notBefore = API.timestamp(milliseconds: UInt64(max(summary.notBefore.timeIntervalSince1970 * 1_000, 0)))
+            notAfter = API.timestamp(milliseconds: UInt64(max(summary.notAfter.timeIntervalSince1970 * 1_000, 0)))
+            hosts = summary.hosts
+            self.reloads = reloads
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case warehouse, serial, subject, issuer, hosts, reloads
+            case notBefore = "not_before"
+            case notAfter = "not_after"
+        }
+    }
+
     public struct Token: Codable, Sendable {
         public var id: String
         public var name: String
         public var role: String
         public var createdAt: String
         public var revoked: Bool
-        /// Only in the answer to the request that created it.
+        /// Only in the answer to the request that created or rotated it.
         public var token: String?
+        /// When the secret was last rotated; absent for a token never rotated.
+        public var rotatedAt: String?
+        /// Until when the secret replaced by the last rotation still works; absent without a grace period.
+        public var previousValidUntil: String?
 
         init(_ record: TokenRecord, secret: String? = nil) {
             id = record.id
@@ -228,11 +264,15 @@ public enum API {
             createdAt = API.timestamp(milliseconds: UInt64(max(record.createdAt, 0)))
             revoked = record.revokedAt != nil
             token = secret
+            rotatedAt = record.rotatedAt.map { API.timestamp(milliseconds: UInt64(max($0, 0))) }
+            previousValidUntil = record.previousExpiresAt.map { API.timestamp(milliseconds: UInt64(max($0, 0))) }
         }
 
         enum CodingKeys: String, CodingKey {
             case id, name, role, revoked, token
             case createdAt = "created_at"
+            case rotatedAt = "rotated_at"
+            case previousValidUntil = "previous_valid_until"
         }
     }
 

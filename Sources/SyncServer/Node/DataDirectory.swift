@@ -25,6 +25,16 @@ public struct DataDirectory: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: configFile) }
 
+    /// Whether an `inv serve` process holds this directory now (it keeps `inv.lock` locked while it runs).
+    public var isServing: Bool {
+        let descriptor = open(lockFile, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
+        flock(descriptor, LOCK_UN)
+        return false
+    }
+
     /// Reads and checks `config.json`.
     public func loadConfig() throws(NodeError) -> NodeConfig {
         guard FileManager.default.fileExists(atPath: path) else { throw .missingDataDirectory(path) }
@@ -49,6 +59,7 @@ public struct DataDirectory: Sendable {
         try SecureFile.write(try encoder.encode(config), to: configFile, mode: 0o600)
     }
 
+    /// Writes `admin.token` (0600), replacing any previous one atomically.
     public func writeAdminToken(_ token: String) throws {
         try SecureFile.write(Data((token + "\n").utf8), to: adminTokenFile, mode: 0o600)
     }
@@ -71,20 +82,31 @@ public struct DataDirectory: Sendable {
 }
 
 /// Writes files that are created with their final permissions, never briefly readable by others.
+///
+/// Invariant: the file at `path` is always either the old contents or the new, never a half-written mix: the data
+/// goes to a temporary file in the same directory (created with `mode`), is synced, and is renamed over `path`.
+/// Replacing `admin.token` after a rotation relies on this.
 enum SecureFile {
     static func write(_ data: Data, to path: String, mode: mode_t) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        fchmod(fd, mode)
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                guard written > 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
-                offset += written
+        var renamed = false
+        defer { if !renamed { unlink(temporary) } }
+        do {
+            defer { close(fd) }
+            fchmod(fd, mode)
+            try data.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    guard written > 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
+                    offset += written
+                }
             }
+            guard fsync(fd) == 0 else { throw NodeError.other("cannot sync \(path): \(String(cString: strerror(errno)))") }
         }
-        guard fsync(fd) == 0 else { throw NodeError.other("cannot sync \(path): \(String(cString: strerror(errno)))") }
+        guard rename(temporary, path) == 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
+        renamed = true
     }
 }

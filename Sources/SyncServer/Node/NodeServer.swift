@@ -7,14 +7,15 @@ import ServiceLifecycle
 import UnixSignals
 
 /// Runs a node: the HTTPS API, the mutual-TLS peer listener, peer sync, event heartbeats and the alert webhook,
-/// until SIGINT or SIGTERM; then stops taking requests, drains the write queue and returns.
+/// until SIGINT or SIGTERM; then stops taking requests, drains the write queue and returns. SIGHUP (like
+/// `POST /v1/certificate/reload`) reloads the node certificate from the data directory for new connections.
 ///
 /// `inv serve` and the benchmarks call this one function.
 public enum NodeServer {
     public static func run(directory: DataDirectory, logger: Logger) async throws {
         let config = try directory.loadConfig()
-        let credentials: NodeCredentials
-        do { credentials = try PKIFiles(directory: directory.tlsDirectory).loadNodeCredentials() } catch {
+        let credentials: ReloadableCredentials
+        do { credentials = ReloadableCredentials(try PKIFiles(directory: directory.tlsDirectory).loadNodeCredentials()) } catch {
             throw NodeError.damagedDataDirectory("TLS files in \(directory.tlsDirectory): \(error)")
         }
         let (host, port) = try config.listenAddress()
@@ -35,7 +36,9 @@ public enum NodeServer {
             })
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            try await serve(app: app, peerApp: peerApp, syncer: syncer, node: node, config: config, httpClient: httpClient, logger: logger)
+            try await serve(
+                app: app, peerApp: peerApp, syncer: syncer, node: node, credentials: credentials, config: config,
+                httpClient: httpClient, logger: logger)
         } catch {
             // An HTTPClient dropped without `shutdown()` traps: shut it down on the failure path too (e.g. port in use).
             node.events.finishAll()
@@ -47,10 +50,16 @@ public enum NodeServer {
     }
 
     private static func serve(
-        app: some ApplicationProtocol, peerApp: some ApplicationProtocol, syncer: PeerSyncer, node: InvNode, config: NodeConfig,
-        httpClient: HTTPClient, logger: Logger
+        app: some ApplicationProtocol, peerApp: some ApplicationProtocol, syncer: PeerSyncer, node: InvNode,
+        credentials: ReloadableCredentials, config: NodeConfig, httpClient: HTTPClient, logger: Logger
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // `kill -HUP` reloads the node certificate, as operators expect of a server after renewing one.
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    reloadCertificate(credentials, directory: node.directory, logger: logger)
+                }
+            }
             group.addTask {
                 // Heartbeats let event streams notice clients that went away.
                 while !Task.isCancelled {
@@ -79,6 +88,20 @@ public enum NodeServer {
             logger.info("shutting down: draining the write queue")
             await syncer.shutdown()
             group.cancelAll()
+        }
+    }
+}
+
+extension NodeServer {
+    /// Reloads the node certificate from `directory` for new connections, logging the outcome; on failure the
+    /// node keeps serving the certificate it has.
+    static func reloadCertificate(_ credentials: ReloadableCredentials, directory: DataDirectory, logger: Logger) {
+        do {
+            let summary = CertificateSummary(try credentials.reload(from: PKIFiles(directory: directory.tlsDirectory)).node.certificate)
+            logger.notice(
+                "node certificate reloaded", metadata: ["serial": "\(summary.serial)", "not_after": "\(summary.notAfter)"])
+        } catch {
+            logger.error("node certificate not reloaded; still serving the previous one: \(error)")
         }
     }
 }

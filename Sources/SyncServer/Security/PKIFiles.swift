@@ -103,10 +103,18 @@ public struct PKIFiles: Sendable {
     ///
     /// - Throws: ``PKIError/missingFile(path:)``, ``PKIError/malformedPEM(path:reason:)``,
     ///   ``PKIError/keyMismatch(certificate:key:)``.
+    ///
+    /// If ``replace(node:)`` was interrupted between its two renames (a new key beside the old certificate), the
+    /// staged new certificate is used when it matches the key; the next replacement tidies the files up.
     public func loadNode() throws -> IssuedCertificate {
         let certificate = try loadCertificate(nodeCertificatePath)
         let key = try loadKey(nodeKeyPath)
         guard certificate.isPublicKey(of: key) else {
+            if SecureFileIO.exists(stagedNodeCertificatePath),
+                let staged = try? loadCertificate(stagedNodeCertificatePath), staged.isPublicKey(of: key)
+            {
+                return IssuedCertificate(checkedCertificate: staged, privateKey: key)
+            }
             throw PKIError.keyMismatch(certificate: nodeCertificatePath, key: nodeKeyPath)
         }
         return IssuedCertificate(checkedCertificate: certificate, privateKey: key)

@@ -60,6 +60,21 @@ enum SecureFileIO {
         syncDirectory(containing: path)
     }
 
+    /// Renames `source` to `destination`, replacing it atomically, and makes the change durable.
+    ///
+    /// - Throws: ``PKIError/fileSystem(path:operation:errno:)``.
+    static func move(_ source: String, to destination: String) throws(PKIError) {
+        guard rename(source, destination) == 0 else {
+            throw .fileSystem(path: destination, operation: "rename", errno: errno)
+        }
+        syncDirectory(containing: destination)
+    }
+
+    /// Removes the file at `path` if there is one; best effort (used to tidy up after a failure).
+    static func remove(_ path: String) {
+        unlink(path)
+    }
+
     /// The contents of the file at `path`.
     ///
     /// - Throws: ``PKIError/missingFile(path:)`` if there is no such file; ``PKIError/malformedPEM(path:reason:)`` if

@@ -87,12 +87,13 @@ public final class PeerSyncer: Sendable {
     public let pageSize: Int
     private let antiEntropyInterval: Double
 
-    public init(node: InvNode, credentials: NodeCredentials, pageSize: Int = SyncProtocol.defaultPageSize, logger: Logger) {
+    /// - Parameter credentials: the node's certificate, presented to peers; a replacement applies to new connections.
+    public init(node: InvNode, credentials: ReloadableCredentials, pageSize: Int = SyncProtocol.defaultPageSize, logger: Logger) {
         self.node = node
         self.logger = logger
         self.pageSize = pageSize
         antiEntropyInterval = node.config.antiEntropySeconds ?? 10
-        var configuration = HTTPClient.Configuration(tlsConfiguration: credentials.clientTLS(withClientCertificate: true))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: credentials.clientTLS())
         configuration.timeout = .init(connect: .seconds(2), read: .seconds(60))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

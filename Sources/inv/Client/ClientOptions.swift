@@ -28,6 +28,11 @@ struct ClientOptions: ParsableArguments {
         var dataPath: String
     }
 
+    /// The data directory the command reads its node from; `nil` with `--node` (a remote node).
+    var dataDirectory: DataDirectory? {
+        node == nil ? DataDirectory(path: data ?? DataDirectoryOption.defaultPath) : nil
+    }
+
     func target() throws -> Target {
         let environmentToken = ProcessInfo.processInfo.environment["INV_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let node {

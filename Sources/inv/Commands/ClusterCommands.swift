@@ -108,7 +108,9 @@ struct PeerCommand: AsyncParsableCommand {
 }
 
 struct CertCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cert", abstract: "Cluster certificates.", subcommands: [Issue.self])
+    static let configuration = CommandConfiguration(
+        commandName: "cert", abstract: "Cluster certificates: issue, show, rotate, install.",
+        subcommands: [Issue.self, Show.self, Rotate.self, Install.self])
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -125,6 +127,127 @@ struct CertCommand: AsyncParsableCommand {
             let bundle = try JoinBundle.issue(warehouse: warehouse, hosts: host, directory: directory, config: config)
             try bundle.write(to: out)
             print("wrote join bundle for \(warehouse) to \(out); on the new node run: inv init --warehouse \(warehouse) --join \(out)")
+            print("(to renew the certificate of an existing node \(warehouse) instead, run there: inv cert install \(out))")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show this node's certificate (serial, expiry, hosts) and the cluster CA's, from the data directory.")
+        @Option(help: "The data directory of this node (default: $INV_DATA or ./inv-data).") var data: String?
+        @Flag(help: "Print machine-readable JSON.") var json = false
+
+        func run() async throws {
+            struct Shown: Encodable {
+                var node: API.Certificate
+                var ca: API.Certificate
+                var caKeyPresent: Bool
+                enum CodingKeys: String, CodingKey {
+                    case node, ca
+                    case caKeyPresent = "ca_key_present"
+                }
+            }
+            let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
+            _ = try directory.loadConfig()
+            let files = PKIFiles(directory: directory.tlsDirectory)
+            let node = CertificateSummary(try files.loadNode().certificate)
+            let ca = CertificateSummary(try files.loadCACertificate())
+            let caKeyPresent = FileManager.default.fileExists(atPath: files.caKeyPath)
+            if json { return try JSONOutput.print(Shown(node: API.Certificate(node), ca: API.Certificate(ca), caKeyPresent: caKeyPresent)) }
+            let now = Date()
+            let shownNode = API.Certificate(node)
+            let shownCA = API.Certificate(ca)
+            print("""
+                node certificate: \(node.warehouse ?? node.subject)
+                  serial:     \(node.serial)
+                  not before: \(shownNode.notBefore)
+                  not after:  \(shownNode.notAfter) (\(node.daysLeft(now: now)) days left)
+                  hosts:      \(node.hosts.joined(separator: " "))
+                cluster CA:   \(ca.subject)
+                  not after:  \(shownCA.notAfter) (\(ca.daysLeft(now: now)) days left)
+                  key here:   \(caKeyPresent ? "yes (this node can issue and rotate certificates)" : "no (rotate with inv cert issue on the CA node, then inv cert install here)")
+                """)
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Renew this node's certificate (new key, same warehouse) with the cluster CA key held here.",
+            discussion: """
+                The new certificate and key replace tls/node.pem and tls/node-key.pem; a running node serves them on \
+                every new connection at once (API and peer sync), without a restart. A node without the CA key \
+                (tls/ca-key.pem) gets its certificate from the CA node: `inv cert issue WAREHOUSE --out FILE` there, \
+                `inv cert install FILE` here.
+                """)
+        @Option(help: "A host name or IP peers reach this node by (repeatable; default: the hosts of the current certificate).")
+        var host: [String] = []
+        @Option(help: "How many days the new certificate is valid.") var days = 825
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if client.node != nil { throw ValidationError("cert rotate works on this node's data directory: use --data, not --node") }
+            guard days > 0 else { throw ValidationError("--days must be at least 1") }
+        }
+
+        func run() async throws {
+            guard let directory = client.dataDirectory else { return }
+            let outcome = try CertificateRenewal.renew(directory: directory, hosts: host.isEmpty ? nil : host, validityDays: days)
+            try await CertCommand.announce(outcome, directory: directory, client: client, verb: "renewed")
+        }
+    }
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install a certificate for this node issued on the CA node (`inv cert issue WAREHOUSE --out FILE`).",
+            discussion: "A running node serves it on every new connection at once, without a restart.")
+        @Argument(help: "The file written by `inv cert issue` (a join bundle; it holds a private key).") var file: String
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if client.node != nil { throw ValidationError("cert install works on this node's data directory: use --data, not --node") }
+        }
+
+        func run() async throws {
+            guard let directory = client.dataDirectory else { return }
+            let outcome = try CertificateRenewal.install(try JoinBundle.read(from: file), directory: directory)
+            try await CertCommand.announce(outcome, directory: directory, client: client, verb: "installed")
+        }
+    }
+
+    /// Reports a replaced certificate and, when the node is running, makes it serve the new one at once.
+    static func announce(_ outcome: CertificateRenewal.Outcome, directory: DataDirectory, client: ClientOptions, verb: String) async throws {
+        let shown = API.Certificate(outcome.current)
+        var served: API.Certificate?
+        if directory.isServing {
+            do {
+                served = try await NodeClient.with(client) { node in
+                    try node.decode(API.Certificate.self, try await node.send(.POST, "/v1/certificate/reload"))
+                }
+            } catch {
+                throw CLIError(
+                    "the new certificate is in \(directory.tlsDirectory), but the running node did not load it (\(error)); "
+                        + "send it SIGHUP or restart it")
+            }
+        }
+        if client.json {
+            struct Shown: Encodable {
+                var certificate: API.Certificate
+                var reloaded: Bool
+                var droppedHosts: [String]
+                enum CodingKeys: String, CodingKey {
+                    case certificate, reloaded
+                    case droppedHosts = "dropped_hosts"
+                }
+            }
+            try JSONOutput.print(Shown(certificate: shown, reloaded: served != nil, droppedHosts: outcome.droppedHosts))
+        } else {
+            print("\(verb) the certificate of \(outcome.current.warehouse ?? "this node"): serial \(shown.serial), valid until \(shown.notAfter), hosts \(shown.hosts.joined(separator: " "))")
+            print(served != nil
+                ? "the running node serves it on new connections now (API and peer sync); open connections keep the old one until they close"
+                : "the node is not running; inv serve --data \(directory.path) will use it")
+        }
+        if !outcome.droppedHosts.isEmpty {
+            FileHandle.standardError.write(Data("warning: the new certificate no longer names \(outcome.droppedHosts.joined(separator: ", "))\n".utf8))
         }
     }
 }

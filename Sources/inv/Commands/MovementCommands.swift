@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
+import Store
 import SyncServer
 
 /// The body of `POST /v1/movements`.
@@ -12,6 +13,23 @@ struct MovementBody: Encodable {
     var reason: String? = nil
     var reference: String? = nil
     var id: String? = nil
+}
+
+/// The QUANTITY of a receipt, sale or transfer, checked on the client.
+///
+/// A negative number looks like an option to ArgumentParser, which then reported "Missing expected argument"; the
+/// commands collect what the parser does not recognise instead (as `inv adjust` does for its signed DELTA) and
+/// check it here, with the same message as the node's for a quantity out of range.
+///
+/// - Throws: `ValidationError` unless `arguments` is one whole number in `Quantity.range`.
+func positiveQuantity(_ arguments: [String]) throws -> Int64 {
+    guard arguments.count == 1, let value = Int64(arguments[0]) else {
+        let text = arguments.isEmpty ? "nothing" : arguments.joined(separator: " ")
+        throw ValidationError(
+            "quantity must be a whole number from \(Quantity.range.lowerBound) to \(Quantity.range.upperBound), got \(text)")
+    }
+    do { try Quantity.validate(value) } catch { throw ValidationError(error.description) }
+    return value
 }
 
 /// Posts a movement and prints what was recorded.
@@ -27,9 +45,15 @@ func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Mo
 struct Receive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record goods arriving (a purchase or a return).")
     @Argument(help: "SKU") var sku: String
-    @Argument(help: "Quantity, 1 to 1000000000.") var quantity: Int64
+    // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
+    var quantityArguments: [String] = []
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
+
+    var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
+
+    func validate() throws { _ = try positiveQuantity(quantityArguments) }
 
     func run() async throws {
         try await postMovement(
@@ -41,9 +65,15 @@ struct Receive: AsyncParsableCommand {
 struct Sell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record a sale (refused if more than is on hand).")
     @Argument(help: "SKU") var sku: String
-    @Argument(help: "Quantity, 1 to 1000000000.") var quantity: Int64
+    // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
+    var quantityArguments: [String] = []
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
+
+    var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
+
+    func validate() throws { _ = try positiveQuantity(quantityArguments) }
 
     func run() async throws {
         try await postMovement(
@@ -82,10 +112,16 @@ struct Adjust: AsyncParsableCommand {
 struct Transfer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Ship goods to another warehouse; they are in transit until it accepts them.")
     @Argument(help: "SKU") var sku: String
-    @Argument(help: "Quantity, 1 to 1000000000.") var quantity: Int64
+    // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
+    var quantityArguments: [String] = []
     @Option(help: "The destination warehouse id.") var to: String
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
+
+    var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
+
+    func validate() throws { _ = try positiveQuantity(quantityArguments) }
 
     func run() async throws {
         try await NodeClient.with(client) { node in

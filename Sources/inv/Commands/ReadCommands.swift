@@ -151,6 +151,7 @@ struct Status: AsyncParsableCommand {
                 var version_vector: [String: UInt64]
                 var alerts: Int
                 var peers: [PeerSyncer.PeerStatus]?
+                var certificate: API.Certificate?
             }
             let status = try node.decode(StatusView.self, reply)
             print("""
@@ -161,6 +162,12 @@ struct Status: AsyncParsableCommand {
                 alerts:     \(status.alerts)
                 holds:      \(status.version_vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
                 """)
+            if let certificate = status.certificate {
+                let left = DateParsing.milliseconds(certificate.notAfter).map {
+                    " (\(Int(((Double($0) / 1_000 - Date().timeIntervalSince1970) / 86_400).rounded(.down))) days left)"
+                } ?? ""
+                print("certificate: serial \(certificate.serial), expires \(certificate.notAfter)\(left)")
+            }
             if let peers = status.peers, !peers.isEmpty {
                 print(Table(
                     headers: ["PEER", "REACHABLE", "LAST SYNC", "THEY LACK", "WE LACK", "LAST ERROR"],
@@ -174,7 +181,7 @@ struct Status: AsyncParsableCommand {
 }
 
 struct TokenCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "token", abstract: "Manage API tokens (admin).", subcommands: [Create.self, List.self, Revoke.self])
+    static let configuration = CommandConfiguration(commandName: "token", abstract: "Manage API tokens (admin).", subcommands: [Create.self, List.self, Revoke.self, Rotate.self])
 
     enum Role: String, ExpressibleByArgument, CaseIterable { case admin, staff, reporter }
 
@@ -208,7 +215,9 @@ struct TokenCommand: AsyncParsableCommand {
                 let reply = try await node.send(.GET, "/v1/tokens")
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 let tokens = try node.decode([API.Token].self, reply)
-                print(Table(headers: ["ID", "NAME", "ROLE", "CREATED", "REVOKED"], rows: tokens.map { [$0.id, $0.name, $0.role, $0.createdAt, $0.revoked ? "yes" : ""] }).render())
+                print(Table(
+                    headers: ["ID", "NAME", "ROLE", "CREATED", "ROTATED", "REVOKED"],
+                    rows: tokens.map { [$0.id, $0.name, $0.role, $0.createdAt, $0.rotatedAt ?? "", $0.revoked ? "yes" : ""] }).render())
             }
         }
     }
@@ -223,6 +232,51 @@ struct TokenCommand: AsyncParsableCommand {
                 let reply = try await node.send(.DELETE, "/v1/tokens/\(id)")
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 print("revoked \(id)")
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a token a new secret (same id and role); the new secret is printed once.",
+            discussion: """
+                The old secret stops working at once, or after --grace. Rotating the admin token kept in the data \
+                directory (admin.token) also rewrites that file, so later commands with --data keep working.
+                """)
+        @Argument(help: "The token id (the <id> of inv_<id>_<secret>).") var id: String
+        @Option(help: "How long the old secret keeps working, e.g. 90s, 10m, 2h, 1d (default: it stops at once; at most 30d).")
+        var grace: GraceDuration?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            struct Body: Encodable {
+                var grace_seconds: Int64?
+            }
+            // The admin token file of the data directory, if it holds this token: it must follow the rotation.
+            let directory = client.dataDirectory
+            let storedToken = directory?.readAdminToken()
+            let rewritesFile = storedToken.map { $0.split(separator: "_").dropFirst().first == Substring(id) } ?? false
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.POST, "/v1/tokens/\(id)/rotate", json: Body(grace_seconds: grace?.seconds))
+                let token = try node.decode(API.Token.self, reply)
+                var notes: [String] = []
+                if rewritesFile, let directory, let secret = token.token {
+                    do {
+                        try directory.writeAdminToken(secret)
+                        notes.append("updated \(directory.adminTokenFile) with the new secret")
+                    } catch {
+                        throw CLIError("the token was rotated but \(directory.adminTokenFile) could not be updated (\(error)); "
+                            + "write the new secret there by hand: \(secret)")
+                    }
+                }
+                if client.json {
+                    try JSONOutput.print(raw: reply.body)
+                } else {
+                    print(token.token ?? "")
+                    let until = token.previousValidUntil.map { "keeps working until \($0)" } ?? "no longer works"
+                    notes.insert("rotated \(token.role) token \(token.id) (\(token.name)); the secret above is shown once; the old secret \(until)", at: 0)
+                }
+                for note in notes { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             }
         }
     }

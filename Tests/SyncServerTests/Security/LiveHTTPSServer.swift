@@ -31,7 +31,8 @@ final class RequestCounter: Sendable {
 /// A live Hummingbird 2 HTTPS server on 127.0.0.1, port 0, for the length of a closure.
 ///
 /// It serves `GET /whoami`, answering the warehouse named by the client's verified certificate, `anonymous` when
-/// the client presented none, or `unknown` when the certificate names no warehouse.
+/// the client presented none, or `unknown` when the certificate names no warehouse; and `GET /serial`, answering
+/// that certificate's serial number.
 enum LiveHTTPSServer {
     struct DidNotStart: Error {}
 
@@ -44,6 +45,11 @@ enum LiveHTTPSServer {
             requests.increment()
             guard let peer = try await context.channel.nioSSL_peerCertificate().get() else { return "anonymous" }
             return ClusterCA.warehouse(of: try Certificate(derEncoded: peer.toDERBytes())) ?? "unknown"
+        }
+        router.get("serial") { _, context -> String in
+            requests.increment()
+            guard let peer = try await context.channel.nioSSL_peerCertificate().get() else { return "anonymous" }
+            return CertificateSummary(try Certificate(derEncoded: peer.toDERBytes())).serial
         }
         // A connection still closing when the server shuts down waits up to `shutdownTimeout` (5 s by default) for
         // the client's close_notify, which a client that has already gone never sends; only that wait is shortened.

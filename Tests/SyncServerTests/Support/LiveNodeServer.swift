@@ -15,11 +15,13 @@ enum LiveNodeServer {
         var description: String { "timed out: \(what)" }
     }
 
+    /// - Parameter credentials: what the server presents; by default, as `inv serve`, the certificate `inv init`
+    ///   issued, from the data directory.
     static func run(
-        _ fixture: NodeFixture, _ body: @Sendable (_ baseURL: String, _ client: HTTPClient) async throws -> Void
+        _ fixture: NodeFixture, credentials given: ReloadableCredentials? = nil,
+        _ body: @Sendable (_ baseURL: String, _ client: HTTPClient) async throws -> Void
     ) async throws {
-        // As `inv serve`: the certificate `inv init` issued, from the data directory.
-        let credentials = try PKIFiles(directory: fixture.directory.tlsDirectory).loadNodeCredentials()
+        let credentials = try given ?? ReloadableCredentials(PKIFiles(directory: fixture.directory.tlsDirectory).loadNodeCredentials())
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
             node: fixture.node, credentials: credentials, host: "127.0.0.1", port: 0,
@@ -28,7 +30,7 @@ enum LiveNodeServer {
                 portSink.finish()
             })
         var configuration = HTTPClient.Configuration(
-            tlsConfiguration: credentials.clientTLS(withClientCertificate: false),
+            tlsConfiguration: credentials.initial.clientTLS(withClientCertificate: false),
             timeout: .init(connect: .seconds(5), read: .seconds(10)))
         configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)

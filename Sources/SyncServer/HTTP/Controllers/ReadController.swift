@@ -7,6 +7,8 @@ import Store
 struct ReadController {
     let node: InvNode
     var syncer: PeerSyncer? = nil
+    /// The TLS credentials served, shown in the status (absent without TLS).
+    var credentials: ReloadableCredentials? = nil
 
     func addRoutes(to group: RouterGroup<InvRequestContext>) {
         group.get("stock", use: stock)
@@ -134,6 +136,8 @@ struct ReadController {
         var alerts: Int
         var eventSubscribers: Int
         var peers: [PeerSyncer.PeerStatus]
+        /// The certificate new connections are served with; absent when the router is served without TLS.
+        var certificate: API.Certificate?
 
         struct Queue: Encodable {
             var batches: Int
@@ -148,7 +152,7 @@ struct ReadController {
         }
 
         enum CodingKeys: String, CodingKey {
-            case warehouse, name, url, version, operations, alerts, peers
+            case warehouse, name, url, version, operations, alerts, peers, certificate
             case versionVector = "version_vector"
             case writeQueue = "write_queue"
             case eventSubscribers = "event_subscribers"
@@ -165,7 +169,8 @@ struct ReadController {
             versionVector: Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) }),
             writeQueue: .init(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
             alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
-            peers: syncer?.status() ?? [])
+            peers: syncer?.status() ?? [],
+            certificate: credentials.map { API.Certificate(CertificateSummary($0.current.node.certificate), reloads: $0.generation) })
         return try JSONResponse.make(status)
     }
 }

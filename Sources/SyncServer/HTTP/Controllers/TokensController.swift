@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Store
 
 /// `/v1/tokens`: admin-only management of bearer tokens.
@@ -10,6 +11,7 @@ struct TokensController {
         group.post("tokens", use: create)
         group.get("tokens", use: list)
         group.delete("tokens/{id}", use: revoke)
+        group.post("tokens/{id}/rotate", use: rotate)
     }
 
     struct CreateBody: Decodable {
@@ -23,6 +25,41 @@ struct TokensController {
         let name = body.name ?? String("\(body.role.rawValue)-by-\(identity.name)".prefix(TextLimits.actor))
         let (record, secret) = try await node.tokens.create(name: name, role: body.role, nowMilliseconds: InvNode.nowMilliseconds())
         return try JSONResponse.make(API.Token(record, secret: secret), status: .created)
+    }
+
+    struct RotateBody: Decodable {
+        /// How long the old secret keeps working, in seconds; absent or 0: it stops at once.
+        var graceSeconds: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case graceSeconds = "grace_seconds"
+        }
+    }
+
+    /// The longest grace period a rotation may give the old secret: 30 days.
+    static let maximumGraceSeconds: Int64 = 30 * 86_400
+
+    /// Gives a token a new secret (shown once in the answer); the same id, name and role. An empty body means no
+    /// grace period. An admin may rotate its own token: the answer carries the new secret.
+    @Sendable func rotate(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let id = context.parameters.get("id") ?? ""
+        var body = request
+        let buffer = try await body.collectBody(upTo: context.maxUploadSize)
+        let grace: Int64?
+        if buffer.readableBytes == 0 {
+            grace = nil
+        } else {
+            grace = try await body.decodeJSON(RotateBody.self, context: context).graceSeconds
+        }
+        if let grace, !(0...Self.maximumGraceSeconds).contains(grace) {
+            throw APIError(
+                .unprocessableContent, "invalid_input", "grace_seconds must be a whole number from 0 to \(Self.maximumGraceSeconds)")
+        }
+        let (record, secret) = try await node.tokens.rotate(
+            id: id, graceMilliseconds: grace.map { $0 * 1_000 }, nowMilliseconds: InvNode.nowMilliseconds())
+        context.logger.info("token rotated", metadata: ["rotated": .string(record.id)])
+        return try JSONResponse.make(API.Token(record, secret: secret))
     }
 
     @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
