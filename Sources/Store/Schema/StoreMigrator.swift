@@ -167,6 +167,10 @@ public enum StoreMigrator {
                 ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v6-deleted-products-index") { db in
+            // Merges ask whether any product is deleted before looking for movement-on-deleted-product conflicts.
+            try db.execute(sql: "CREATE INDEX products_deleted ON products(sku) WHERE deleted = 1")
+        }
         return migrator
     }
 }

@@ -387,12 +387,16 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws {
         var counters: [CounterKey: PNCounter.Entry] = [:]
         var sequences: [ReplicaID: Set<UInt64>] = [:]
+        // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
+        // inside the batch turns the lookups on for the movements after it.
+        var deletedProductsExist = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM products WHERE deleted = 1)")) ?? true
         for op in operations {
             try insert(op, in: db)
             sequences[op.origin, default: []].insert(op.sequence)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
-                try ConflictDetector.movementOnDeletedProduct(op, in: db)
+                if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
                 let key = CounterKey(sku: op.sku, warehouse: warehouse, origin: op.origin)
                 let current = counters[key] ?? PNCounter.Entry()
                 counters[key] = PNCounter.Entry(
@@ -400,6 +404,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
                 try materialize(op, in: db, events: &events)
+                if op.product?.deleted == true { deletedProductsExist = true }
             }
         }
         for (key, entry) in counters {
@@ -537,11 +542,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     private func reevaluateAlerts(sku: SKU, product: ProductMetadata, at timestamp: HLCTimestamp, in db: Database, events: inout [StoreEvent]) throws {
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT s.warehouse, sum(s.increments) - sum(s.decrements), o.reorder_point
             FROM stock_counters s LEFT JOIN reorder_overrides o ON o.sku = s.sku AND o.warehouse = s.warehouse
             WHERE s.sku = ? GROUP BY s.warehouse
-            """, arguments: [sku.rawValue])
+            """), arguments: [sku.rawValue])
         let point = product.isDeleted ? nil : (product.reorderPoint?.value ?? nil)
         for row in rows {
             let effective = product.isDeleted ? nil : (row[2] as Int64?) ?? point
