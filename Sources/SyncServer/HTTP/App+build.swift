@@ -5,14 +5,17 @@ import Logging
 import NIOCore
 import NIOSSL
 
-/// Builds the node's router: every `/v1` route behind the error and token middleware.
+/// Builds the node's router: every `/v1` route behind the error and token middleware, and `GET /metrics` (also
+/// behind a token). Every request's latency is recorded in the node's own metrics.
 ///
 /// - Parameter extraRoutes: lets benchmarks and tests add routes to the same router (e.g. a no-op baseline).
 public func buildRouter(
     node: InvNode, syncer: PeerSyncer? = nil, extraRoutes: (RouterGroup<InvRequestContext>) -> Void = { _ in }
 ) -> Router<InvRequestContext> {
     let router = Router(context: InvRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(factory: node.metrics.factory))
     router.add(middleware: ErrorMiddleware())
+    MetricsController(node: node, syncer: syncer).addRoutes(to: router)
     let v1 = router.group("v1").add(middleware: TokenAuthMiddleware(authority: node.tokens))
     ProductsController(node: node).addRoutes(to: v1)
     MovementsController(node: node).addRoutes(to: v1)
