@@ -1,3 +1,4 @@
+import CoreMetrics
 import CRDT
 import Foundation
 import GRDB
@@ -14,6 +15,9 @@ public final class NodeStore: Sendable {
         public var writer = LedgerWriter.Configuration()
         /// `FULL` makes every commit durable against power loss; `NORMAL` only against process crashes.
         public var durable = true
+        /// Where the writer and the write-queue client record their metrics (``WriterMetrics``); records nothing
+        /// by default. Pass each node's own factory: never bootstrap a global one.
+        public var metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
 
         public init(ipcEndpoint: String? = nil) { self.ipcEndpoint = ipcEndpoint }
     }
@@ -49,12 +53,13 @@ public final class NodeStore: Sendable {
         reader = LedgerReader(pool: pool)
         context = try ZMQContext()
         inprocEndpoint = "inproc://inv-writer-\(replica.rawValue)"
+        let metrics = WriterMetrics(factory: options.metricsFactory)
         writer = LedgerWriter(
             pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
-            replica: replica, clock: clock, configuration: options.writer, logger: logger, onCommit: onCommit)
+            replica: replica, clock: clock, configuration: options.writer, metrics: metrics, logger: logger, onCommit: onCommit)
         try writer.start()
         do {
-            client = try WriteQueueClient(context: context, endpoint: inprocEndpoint, logger: logger)
+            client = try WriteQueueClient(context: context, endpoint: inprocEndpoint, metrics: metrics, logger: logger)
         } catch {
             writer.stop()
             throw error

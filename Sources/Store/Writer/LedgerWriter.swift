@@ -1,3 +1,4 @@
+import CoreMetrics
 import CRDT
 import Foundation
 import GRDB
@@ -35,10 +36,12 @@ public final class LedgerWriter: Sendable {
     private let finished = Mutex<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let statistics = Mutex(WriterStatistics())
+    private let metrics: WriterMetrics
 
+    /// - Parameter metrics: where the batch sizes and the operations written and merged are recorded.
     public init(
         pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
-        configuration: Configuration = .init(), logger: Logger = Logger(label: "inv.writer"),
+        configuration: Configuration = .init(), metrics: WriterMetrics = .init(), logger: Logger = Logger(label: "inv.writer"),
         onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
     ) {
         self.pool = pool
@@ -49,6 +52,7 @@ public final class LedgerWriter: Sendable {
         self.configuration = configuration
         self.onCommit = onCommit
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Counters for metrics: totals since start.
@@ -191,13 +195,20 @@ public final class LedgerWriter: Sendable {
             results = Array(repeating: .failure(failure), count: bodies.count)
             events = []
         }
+        var local = 0
+        var merged = 0
+        for case .operation(let op) in events { if op.origin == replica { local += 1 } else { merged += 1 } }
         statistics.withLock { stats in
             stats.batches += 1
             stats.commands += bodies.count
             stats.lastBatchSize = bodies.count
             stats.largestBatch = max(stats.largestBatch, bodies.count)
-            for case .operation(let op) in events { if op.origin == replica { stats.localOperations += 1 } else { stats.mergedOperations += 1 } }
+            stats.localOperations += local
+            stats.mergedOperations += merged
         }
+        metrics.batchSize.record(bodies.count)
+        if local > 0 { metrics.operationsWritten.increment(by: local) }
+        if merged > 0 { metrics.operationsMerged.increment(by: merged) }
         if !events.isEmpty { onCommit(events) }
         return results.map(QueueCodec.encodeReply)
     }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import CZMQ
 import Foundation
 import Logging
@@ -23,10 +24,17 @@ public final class WriteQueueClient: Sendable {
     private let wakeFD: Int32
     private let done = DispatchSemaphore(value: 0)
     private let endpoint: String
+    /// Counts every accepted request up, and down once its continuation is resumed (whatever the outcome).
+    private let depth: Meter
 
     /// Connects to a writer endpoint (`inproc://` needs the writer's context).
-    public init(context: ZMQContext, endpoint: String, logger: Logger = Logger(label: "inv.write-client")) throws {
+    ///
+    /// - Parameter metrics: its ``WriterMetrics/queueDepth`` follows the requests awaiting their acknowledgement.
+    public init(
+        context: ZMQContext, endpoint: String, metrics: WriterMetrics = .init(), logger: Logger = Logger(label: "inv.write-client")
+    ) throws {
         self.endpoint = endpoint
+        depth = metrics.queueDepth
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard wakeFD >= 0 else { throw StoreError.unavailable("eventfd failed: errno \(errno)") }
         let started = DispatchSemaphore(value: 0)
@@ -73,6 +81,8 @@ public final class WriteQueueClient: Sendable {
                 state.nextID += 1
                 state.outbox.append((id, body))
                 state.waiting[id] = continuation
+                // Counted before the I/O thread can see the request, so the reply's decrement never comes first.
+                depth.increment()
                 return true
             }
             if accepted {
@@ -141,12 +151,14 @@ public final class WriteQueueClient: Sendable {
             return state.waiting
         }
         for continuation in waiting.values {
+            depth.decrement()
             continuation.resume(returning: .failure(.unavailable("the write queue client closed before the writer answered")))
         }
     }
 
     private func resume(_ id: UInt64, with result: Result<WriteOutcome, StoreError>) {
-        let continuation = state.withLock { $0.waiting.removeValue(forKey: id) }
-        continuation?.resume(returning: result)
+        guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+        depth.decrement()
+        continuation.resume(returning: result)
     }
 }

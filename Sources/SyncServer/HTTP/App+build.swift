@@ -5,7 +5,8 @@ import Logging
 import NIOCore
 import NIOSSL
 
-/// Builds the node's router: every `/v1` route behind the error and token middleware.
+/// Builds the node's router: every `/v1` route behind the error and token middleware, and `GET /metrics` (also
+/// behind a token). Every request's latency is recorded in the node's own metrics.
 ///
 /// - Parameters:
 ///   - credentials: the TLS credentials the node serves with, for `inv status` and certificate reloads (`nil` when
@@ -16,7 +17,9 @@ public func buildRouter(
     extraRoutes: (RouterGroup<InvRequestContext>) -> Void = { _ in }
 ) -> Router<InvRequestContext> {
     let router = Router(context: InvRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(factory: node.metrics.factory))
     router.add(middleware: ErrorMiddleware())
+    MetricsController(node: node, syncer: syncer).addRoutes(to: router)
     let v1 = router.group("v1").add(middleware: TokenAuthMiddleware(authority: node.tokens))
     ProductsController(node: node).addRoutes(to: v1)
     MovementsController(node: node).addRoutes(to: v1)

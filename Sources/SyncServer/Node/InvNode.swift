@@ -13,14 +13,18 @@ public final class InvNode: Sendable {
     public let store: NodeStore
     public let events: EventHub
     public let tokens: TokenAuthority
+    /// This node's own metrics registry: the store, peer sync and the API record into it.
+    public let metrics: NodeMetrics
     public let logger: Logger
     private let lockDescriptor: Int32
 
     /// Opens the node in `directory`.
     ///
+    /// - Parameter metrics: the registry to record into; by default a new one, so nodes in one process never mix.
     /// - Throws: `NodeError` with a one-line reason for a missing or damaged directory or a bad config.
-    public init(directory: DataDirectory, logger: Logger = Logger(label: "inv.node")) throws {
+    public init(directory: DataDirectory, metrics: NodeMetrics = NodeMetrics(), logger: Logger = Logger(label: "inv.node")) throws {
         self.directory = directory
+        self.metrics = metrics
         config = try directory.loadConfig()
         guard FileManager.default.fileExists(atPath: directory.databaseFile) else {
             throw NodeError.damagedDataDirectory("\(directory.databaseFile) is missing")
@@ -38,6 +42,7 @@ public final class InvNode: Sendable {
         let endpoint = directory.writerEndpoint
         var options = NodeStore.Options(ipcEndpoint: endpoint.utf8.count <= 100 ? endpoint : nil)
         options.writer.maxClockOffsetMilliseconds = config.maxClockOffsetMilliseconds
+        options.metricsFactory = metrics.factory
         do {
             store = try NodeStore(
                 path: directory.databaseFile, replica: try config.replicaID(), options: options, logger: logger,

@@ -38,6 +38,8 @@ public final class PeerSyncer: Sendable {
         /// Operation-page bytes received from and sent to this peer since start (compressed, as on the wire).
         public var bytesReceived: Int?
         public var bytesSent: Int?
+        /// Operations merged from this peer so far in the round in progress; absent when no round is running.
+        public var roundMerged: Int?
 
         enum CodingKeys: String, CodingKey {
             case warehouse, reachable
@@ -48,6 +50,7 @@ public final class PeerSyncer: Sendable {
             case operationsBehind = "operations_behind"
             case operationsAhead = "operations_ahead"
             case lastError = "last_error"
+            case roundMerged = "round_merged"
         }
     }
 
@@ -57,6 +60,10 @@ public final class PeerSyncer: Sendable {
         var vector: VersionVector?
         var lastError: String?
         var lastSuccessMilliseconds: UInt64?
+        /// When the last round succeeded, on the syncer's monotonic clock.
+        var lastSuccessAt: Double?
+        /// Operations merged so far in the round in progress (`nil` between rounds).
+        var roundMerged: Int?
         var task: Task<Void, Never>?
         var started = 0
         var finished = 0
@@ -73,6 +80,8 @@ public final class PeerSyncer: Sendable {
     private let heardVectors = Mutex<[String: VersionVector]>([:])
     private let manager = Mutex<Task<Void, Never>?>(nil)
     private let pausedFlag = Mutex(false)
+    private let clock: @Sendable () -> Double
+    private let lagMetrics: PeerLagMetrics
 
     /// While paused the node neither starts rounds nor answers peers: as if its WAN link were down. Local work
     /// goes on; `resume()` reconnects and catches up.
@@ -87,9 +96,18 @@ public final class PeerSyncer: Sendable {
     public let pageSize: Int
     private let antiEntropyInterval: Double
 
-    /// - Parameter credentials: the node's certificate, presented to peers; a replacement applies to new connections.
-    public init(node: InvNode, credentials: ReloadableCredentials, pageSize: Int = SyncProtocol.defaultPageSize, logger: Logger) {
+    /// - Parameters:
+    ///   - credentials: the node's certificate, presented to peers; a replacement applies to new connections.
+    ///   - clock: monotonic seconds, for backoff, "seconds since last sync" and the rate of catch-up log lines.
+    ///   - logger: rounds log failures at debug level, and a long catch-up its progress at info level (at most
+    ///     one line per 2 s, see ``CatchUpLog``).
+    public init(
+        node: InvNode, credentials: ReloadableCredentials, pageSize: Int = SyncProtocol.defaultPageSize,
+        clock: @escaping @Sendable () -> Double = PeerSyncer.monotonicSeconds, logger: Logger
+    ) {
         self.node = node
+        self.clock = clock
+        lagMetrics = PeerLagMetrics(factory: node.metrics.factory)
         self.logger = logger
         self.pageSize = pageSize
         antiEntropyInterval = node.config.antiEntropySeconds ?? 10
@@ -100,7 +118,7 @@ public final class PeerSyncer: Sendable {
     }
 
     /// Seconds on a monotonic clock (never jumps with wall-clock changes).
-    static func monotonicSeconds() -> Double { ProcessInfo.processInfo.systemUptime }
+    public static func monotonicSeconds() -> Double { ProcessInfo.processInfo.systemUptime }
 
     /// Registers this node in the membership and starts the peer loops.
     public func start() async throws {
@@ -174,7 +192,7 @@ public final class PeerSyncer: Sendable {
                     peers[warehouse] = existing
                 } else {
                     peers[warehouse] = Peer(
-                        url: url, policy: PeerSyncPolicy(antiEntropyInterval: antiEntropyInterval, now: Self.monotonicSeconds()))
+                        url: url, policy: PeerSyncPolicy(antiEntropyInterval: antiEntropyInterval, now: clock()))
                     toStart.append(warehouse)
                 }
             }
@@ -188,7 +206,7 @@ public final class PeerSyncer: Sendable {
 
     /// Wakes every peer loop (after a local commit).
     public func triggerAll(force: Bool = false) {
-        let now = Self.monotonicSeconds()
+        let now = clock()
         peers.withLock { peers in
             for key in peers.keys {
                 peers[key]?.policy.trigger(now: now, force: force)
@@ -207,7 +225,7 @@ public final class PeerSyncer: Sendable {
                         let registered = peers.withLock { peers -> Bool in
                             guard var peer = peers[name] else { return false }
                             peer.waiters.append((peer.started + 1, continuation))
-                            peer.policy.trigger(now: Self.monotonicSeconds(), force: true)
+                            peer.policy.trigger(now: clock(), force: true)
                             peers[name] = peer
                             return true
                         }
@@ -229,20 +247,37 @@ public final class PeerSyncer: Sendable {
     }
 
     public func status() -> [PeerStatus] {
+        let lags = Dictionary(lags().map { ($0.peer, $0) }) { a, _ in a }
+        return peers.withLock { peers in
+            peers.map { name, peer in
+                PeerStatus(
+                    warehouse: name, peerURL: peer.url, reachable: peer.policy.isReachable,
+                    lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
+                    operationsBehind: lags[name]?.behind, operationsAhead: lags[name]?.ahead, lastError: peer.lastError,
+                    bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent, roundMerged: peer.roundMerged)
+            }.sorted { $0.warehouse < $1.warehouse }
+        }
+    }
+
+    /// How far apart this node and each peer are, by the vector each peer last announced.
+    func lags() -> [PeerLag] {
         let mine: VersionVector
         do { mine = try node.store.reader.versionVector() } catch { mine = VersionVector() }
         let heard = heardVectors.withLock { $0 }
+        let now = clock()
         return peers.withLock { peers in
             peers.map { name, peer in
                 let vector = peer.vector ?? heard[name]
-                return PeerStatus(
-                    warehouse: name, peerURL: peer.url, reachable: peer.policy.isReachable,
-                    lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
-                    operationsBehind: vector.map { Self.count(mine, beyond: $0) },
-                    operationsAhead: vector.map { Self.count($0, beyond: mine) }, lastError: peer.lastError,
-                    bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent)
-            }.sorted { $0.warehouse < $1.warehouse }
+                return PeerLag(
+                    peer: name, behind: vector.map { Self.count(mine, beyond: $0) }, ahead: vector.map { Self.count($0, beyond: mine) },
+                    secondsSinceSync: peer.lastSuccessAt.map { max(now - $0, 0) })
+            }.sorted { $0.peer < $1.peer }
         }
+    }
+
+    /// Brings the per-peer lag gauges (`inv_peer_*`) up to date; `GET /metrics` calls it before rendering.
+    public func recordLagMetrics() {
+        lagMetrics.record(lags())
     }
 
     static func count(_ vector: VersionVector, beyond other: VersionVector) -> UInt64 {
@@ -255,7 +290,7 @@ public final class PeerSyncer: Sendable {
     /// without a wake-up channel; real-time pushes thus start within 50 ms of a commit.
     private func loop(_ warehouse: String) async {
         while !Task.isCancelled {
-            let now = Self.monotonicSeconds()
+            let now = clock()
             guard let action = peers.withLock({ $0[warehouse]?.policy.nextAction(now: now) }) else { return }
             switch action {
             case .syncNow:
@@ -266,12 +301,13 @@ public final class PeerSyncer: Sendable {
                     return (peer.url, peer.started)
                 }) else { return }
                 let report = await round(warehouse: warehouse, url: url)
-                let end = Self.monotonicSeconds()
+                let end = clock()
                 let ready = peers.withLock { peers -> [CheckedContinuation<RoundReport, Never>] in
                     guard var peer = peers[warehouse] else { return [] }
                     if report.ok {
                         peer.policy.roundSucceeded(now: end)
                         peer.lastSuccessMilliseconds = SystemClock().nowMilliseconds()
+                        peer.lastSuccessAt = end
                         peer.lastError = nil
                     } else {
                         peer.policy.roundFailed(now: end, jitter: Double.random(in: 0.5...1.5))
@@ -286,7 +322,7 @@ public final class PeerSyncer: Sendable {
                 }
                 for continuation in ready { continuation.resume(returning: report) }
             case .waitUntil(let deadline):
-                let delay = min(max(deadline - Self.monotonicSeconds(), 0.001), 0.05)
+                let delay = min(max(deadline - clock(), 0.001), 0.05)
                 do { try await Task.sleep(for: .seconds(delay)) } catch { return }
             }
         }
@@ -297,6 +333,8 @@ public final class PeerSyncer: Sendable {
         var pulled = 0
         var pushed = 0
         if isPaused { return RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "sync is paused on this node") }
+        peers.withLock { $0[warehouse]?.roundMerged = 0 }
+        defer { peers.withLock { $0[warehouse]?.roundMerged = nil } }
         do {
             let me = node.config.warehouse
             let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
@@ -311,7 +349,9 @@ public final class PeerSyncer: Sendable {
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while
             // this one merges, so the peer's reading and encoding overlap our writing. The request's vector is a
             // cursor: advanced past every operation received, also beyond a gap, so paging never repeats itself.
-            var cursor = try node.store.reader.versionVector()
+            var mine = try node.store.reader.versionVector()
+            var catchUp = CatchUpLog()
+            var cursor = mine
             var next: Task<(ByteBuffer, Bool), any Error>? = fetchPage(url: url, from: me, cursor: cursor)
             defer { next?.cancel() }
             while let fetching = next {
@@ -335,7 +375,18 @@ public final class PeerSyncer: Sendable {
                     for refusal in report.refused.prefix(20) {
                         logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
                     }
+                    mine = try node.store.reader.versionVector()
+                    peers.withLock { $0[warehouse]?.roundMerged = pulled }
+                    let behind = Self.count(peerVector, beyond: mine)
+                    if catchUp.pageMerged(behind: behind, now: clock()) {
+                        logger.info("catching up", metadata: ["peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(behind)"])
+                    }
                 }
+            }
+            if catchUp.loggedAny {
+                logger.info("caught up", metadata: [
+                    "peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(Self.count(peerVector, beyond: mine))",
+                ])
             }
 
             // Push: pages of what the peer lacks, by the vector it announced.

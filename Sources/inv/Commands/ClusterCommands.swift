@@ -23,7 +23,9 @@ struct Sync: AsyncParsableCommand {
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 return print(pause ? "sync paused: this node neither calls nor answers its peers" : "sync resumed")
             }
-            let reply = try await node.send(.POST, "/v1/sync")
+            let reply = !client.json && TerminalProgress.isTerminal
+                ? try await Self.syncShowingProgress(node)
+                : try await node.send(.POST, "/v1/sync")
             let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
             if client.json {
                 // Scripts read the exit status too: a failed round is exit 2 with --json as well.
@@ -38,6 +40,42 @@ struct Sync: AsyncParsableCommand {
                     : "\(report.peer): unreachable: \(report.error ?? "unknown error")")
             }
             if reports.contains(where: { !$0.ok }) { throw ExitCode(2) }
+        }
+    }
+}
+
+extension Sync {
+    /// Runs the sync request while polling `/v1/status` twice a second, drawing each peer's round progress
+    /// (operations merged so far, operations still behind) on the terminal; the line is erased at the end.
+    static func syncShowingProgress(_ node: NodeClient) async throws -> NodeClient.Reply {
+        let terminal = TerminalProgress()
+        defer { terminal.clear() }
+        return try await withThrowingTaskGroup(of: NodeClient.Reply?.self) { group in
+            group.addTask { try await node.send(.POST, "/v1/sync") }
+            group.addTask {
+                while true {
+                    do { try await Task.sleep(for: .milliseconds(500)) } catch { return nil }
+                    // Progress is a courtesy: a status that fails to load just skips one redraw.
+                    guard let reply = try? await node.send(.GET, "/v1/status"),
+                          let line = SyncProgress.line(progress(inStatus: reply.body))
+                    else { continue }
+                    terminal.draw(line)
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let reply = result { return reply }
+            }
+            throw CLIError("sync ended without an answer")
+        }
+    }
+
+    /// The peers with a round in progress in a `/v1/status` body, sorted by warehouse.
+    static func progress(inStatus body: Data) -> [SyncProgress] {
+        struct StatusView: Decodable { var peers: [PeerSyncer.PeerStatus]? }
+        guard let status = try? JSONDecoder().decode(StatusView.self, from: body) else { return [] }
+        return (status.peers ?? []).compactMap { peer in
+            peer.roundMerged.map { SyncProgress(peer: peer.warehouse, merged: $0, behind: peer.operationsAhead ?? 0) }
         }
     }
 }
