@@ -158,6 +158,14 @@ public enum StoreMigrator {
                 );
                 """)
         }
+        migrator.registerMigration("v5-restore-catch-up") { db in
+            // Set by `inv restore`: the restored ledger may lack operations of this very node that peers already
+            // hold, so the node must not issue new ones (it would reuse their sequence numbers) until it has
+            // caught up with its peers. Cleared by peer sync once that is proven (see `CatchUpGuard`).
+            try db.execute(sql: """
+                ALTER TABLE node ADD COLUMN catching_up INTEGER NOT NULL DEFAULT 0 CHECK (catching_up IN (0, 1))
+                """)
+        }
         return migrator
     }
 }

@@ -19,6 +19,16 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case createToken(TokenRecord)
     /// Revokes an API token; revoking twice is harmless.
     case revokeToken(id: String, atMilliseconds: Int64)
+    /// Ends the catch-up after a restore (see `StoreError.catchingUp`); peer sync sends it once that is proven safe.
+    case finishCatchUp
+
+    /// Whether the command records a new operation of this node (refused while catching up).
+    var issuesOperation: Bool {
+        switch self {
+        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride: true
+        case .merge, .setMember, .mergeMembers, .createToken, .revokeToken, .finishCatchUp: false
+        }
+    }
 }
 
 /// The fields of a new product.
