@@ -21,6 +21,7 @@ public func buildRouter(
     TokensController(node: node).addRoutes(to: v1)
     EventsController(node: node).addRoutes(to: v1)
     PeersController(node: node, syncer: syncer).addRoutes(to: v1)
+    BackupController(node: node).addRoutes(to: v1)
     extraRoutes(v1)
     return router
 }

@@ -73,6 +73,8 @@ public final class PeerSyncer: Sendable {
     private let heardVectors = Mutex<[String: VersionVector]>([:])
     private let manager = Mutex<Task<Void, Never>?>(nil)
     private let pausedFlag = Mutex(false)
+    /// Set while this node catches up after a restore (see ``CatchUpGuard``); nil once local writes are allowed.
+    private let catchUp = Mutex<CatchUpGuard?>(nil)
 
     /// While paused the node neither starts rounds nor answers peers: as if its WAN link were down. Local work
     /// goes on; `resume()` reconnects and catches up.
@@ -109,6 +111,10 @@ public final class PeerSyncer: Sendable {
         if current == nil || current?.peerURL != url || current?.retired == true {
             _ = try await node.store.submit(.setMember(warehouse: me, peerURL: url, retired: false))
         }
+        if try node.store.reader.isCatchingUp() {
+            catchUp.withLock { $0 = CatchUpGuard(me: me) }
+            logger.warning("restored from a backup: local writes are refused until this node has caught up with every active member")
+        }
         let events = node.events.subscribe()
         let task = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
@@ -121,6 +127,8 @@ public final class PeerSyncer: Sendable {
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         refreshMembers()
+                        // A member retired meanwhile no longer holds the catch-up back.
+                        await finishCatchUpIfSatisfied()
                         do { try await Task.sleep(for: .seconds(1)) } catch { break }
                     }
                 }
@@ -129,6 +137,26 @@ public final class PeerSyncer: Sendable {
         }
         manager.withLock { $0 = task }
         refreshMembers()
+        await finishCatchUpIfSatisfied()
+    }
+
+    /// Ends the catch-up (the writer accepts local operations again) once ``CatchUpGuard`` is satisfied.
+    func finishCatchUpIfSatisfied() async {
+        guard let state = catchUp.withLock({ $0 }) else { return }
+        let active: Set<String>
+        do { active = Set(try node.store.reader.members().filter { !$0.retired }.map(\.warehouse)) } catch {
+            logger.error("cannot read members: \(error)")
+            return
+        }
+        guard state.isSatisfied(activeMembers: active) else { return }
+        do {
+            _ = try await node.store.submit(.finishCatchUp)
+            catchUp.withLock { $0 = nil }
+            let with = state.caughtUpWith.sorted().joined(separator: ", ")
+            logger.notice("caught up after the restore\(with.isEmpty ? " (no other member)" : " with \(with)"): local writes are accepted again")
+        } catch {
+            logger.error("cannot end the catch-up: \(error)")
+        }
     }
 
     /// Stops every loop and the client.
@@ -327,6 +355,24 @@ public final class PeerSyncer: Sendable {
                     }
                 }
                 if !more || operations.isEmpty { break }
+            }
+            if catchUp.withLock({ $0 != nil }) {
+                // Every operation the peer held when it answered is here now: it counts for the catch-up if it
+                // announced none of ours beyond what we hold.
+                let replica = node.store.replica
+                let weHold = try node.store.reader.versionVector()[replica]
+                let state = catchUp.withLock { state -> CatchUpGuard? in
+                    state?.pullCompleted(with: warehouse, peerHolds: reply.versionVector[replica], weHold: weHold)
+                    return state
+                }
+                if let state {
+                    let active = Set(try node.store.reader.members().filter { !$0.retired }.map(\.warehouse))
+                    let waiting = state.waitingFor(activeMembers: active)
+                    if !waiting.isEmpty {
+                        logger.info("catch-up after the restore: synced with \(warehouse); still waiting for \(waiting.joined(separator: ", "))")
+                    }
+                }
+                await finishCatchUpIfSatisfied()
             }
 
             // Push: pages of what the peer lacks, by the vector it announced.

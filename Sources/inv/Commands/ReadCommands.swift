@@ -151,6 +151,7 @@ struct Status: AsyncParsableCommand {
                 var version_vector: [String: UInt64]
                 var alerts: Int
                 var peers: [PeerSyncer.PeerStatus]?
+                var catching_up: Bool?
             }
             let status = try node.decode(StatusView.self, reply)
             print("""
@@ -161,6 +162,9 @@ struct Status: AsyncParsableCommand {
                 alerts:     \(status.alerts)
                 holds:      \(status.version_vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
                 """)
+            if status.catching_up == true {
+                print("writes:     refused: restored from a backup, catching up with every active member first")
+            }
             if let peers = status.peers, !peers.isEmpty {
                 print(Table(
                     headers: ["PEER", "REACHABLE", "LAST SYNC", "THEY LACK", "WE LACK", "LAST ERROR"],

@@ -134,6 +134,8 @@ struct ReadController {
         var alerts: Int
         var eventSubscribers: Int
         var peers: [PeerSyncer.PeerStatus]
+        /// Restored from a backup and refusing local writes until caught up with every active member.
+        var catchingUp: Bool
 
         struct Queue: Encodable {
             var batches: Int
@@ -152,6 +154,7 @@ struct ReadController {
             case versionVector = "version_vector"
             case writeQueue = "write_queue"
             case eventSubscribers = "event_subscribers"
+            case catchingUp = "catching_up"
         }
     }
 
@@ -165,7 +168,7 @@ struct ReadController {
             versionVector: Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) }),
             writeQueue: .init(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
             alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
-            peers: syncer?.status() ?? [])
+            peers: syncer?.status() ?? [], catchingUp: try node.store.reader.isCatchingUp())
         return try JSONResponse.make(status)
     }
 }
