@@ -119,7 +119,7 @@ struct Restore: AsyncParsableCommand {
         }
         print("""
             restored \(summary.warehouse) in \(directory.path) from \(file): \(summary.operations) operations, holds \(summary.versionVector.text)
-            on start the node refuses writes until it has synced with every active member; reads work at once
+            on start it answers reads at once, and writes once it has synced with every other active member (at once if there is none)
             """)
     }
 }
