@@ -27,6 +27,9 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     case storage(String)
     /// The write queue is not running (the node is stopping, or has not started).
     case unavailable(String)
+    /// The node was restored from a backup and refuses local writes until it has caught up with its peers: the
+    /// restored ledger may lack operations of its own that peers hold.
+    case catchingUp
 
     /// A stable machine-readable code, used as the API's `error.code`.
     public var code: String {
@@ -47,6 +50,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .invalidOperation: "invalid_operation"
         case .storage: "storage_error"
         case .unavailable: "unavailable"
+        case .catchingUp: "catching_up"
         }
     }
 
@@ -71,6 +75,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .invalidOperation(let message): "invalid operation: \(message)"
         case .storage(let message): "storage error: \(message)"
         case .unavailable(let message): "write queue unavailable: \(message)"
+        case .catchingUp:
+            "this node was restored from a backup and is catching up with its peers; writes resume once it has synced with every active member (reads work)"
         }
     }
 }

@@ -13,7 +13,7 @@ struct Inv: AsyncParsableCommand {
             Init.self, Serve.self, Demo.self,
             ProductCommand.self, Receive.self, Sell.self, Adjust.self, Transfer.self, Transfers.self, Accept.self,
             Stock.self, History.self, Report.self, Alerts.self, Watch.self, Status.self, TokenCommand.self,
-            Sync.self, PeerCommand.self, CertCommand.self, Conflicts.self, Snapshot.self,
+            Sync.self, PeerCommand.self, CertCommand.self, Conflicts.self, Snapshot.self, Backup.self, Restore.self,
         ]
     )
 

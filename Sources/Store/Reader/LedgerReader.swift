@@ -196,6 +196,11 @@ public struct LedgerReader: Sendable {
         try pool.read { db in try VersionVectorRecord.load(db) }
     }
 
+    /// Whether the node was restored from a backup and still refuses local writes until it has caught up.
+    public func isCatchingUp() throws -> Bool {
+        try pool.read { db in try NodeRecord.isCatchingUp(db) }
+    }
+
     /// Operations of `origin` with sequence above `after`, in sequence order, at most `limit`.
     public func operations(origin: ReplicaID, after: UInt64, limit: Int) throws -> [LedgerOperation] {
         try pool.read { db in

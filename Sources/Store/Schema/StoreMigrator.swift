@@ -167,7 +167,15 @@ public enum StoreMigrator {
                 ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;
                 """)
         }
-        migrator.registerMigration("v6-deleted-products-index") { db in
+        migrator.registerMigration("v6-restore-catch-up") { db in
+            // Set by `inv restore`: the restored ledger may lack operations of this very node that peers already
+            // hold, so the node must not issue new ones (it would reuse their sequence numbers) until it has
+            // caught up with its peers. Cleared by peer sync once that is proven (see `CatchUpGuard`).
+            try db.execute(sql: """
+                ALTER TABLE node ADD COLUMN catching_up INTEGER NOT NULL DEFAULT 0 CHECK (catching_up IN (0, 1))
+                """)
+        }
+        migrator.registerMigration("v7-deleted-products-index") { db in
             // Merges ask whether any product is deleted before looking for movement-on-deleted-product conflicts.
             try db.execute(sql: "CREATE INDEX products_deleted ON products(sku) WHERE deleted = 1")
         }

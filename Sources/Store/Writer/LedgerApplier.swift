@@ -13,7 +13,10 @@ import GRDB
 /// - only this node's operations decrement this node's warehouse, and a decrement is accepted only when the
 ///   local counter covers it, so every warehouse's stock stays `>= 0` on every node;
 /// - `nextSequence` is `1 + ` the highest sequence of this replica in the ledger: sequences are dense;
-/// - every issued timestamp is greater than any held (the HLC is restored from the ledger at start).
+/// - every issued timestamp is greater than any held (the HLC is restored from the ledger at start);
+/// - while ``catchingUp`` (after a restore) no operation of this node is issued, and operations of this node held
+///   by peers are merged like any other: they are the ones the restored ledger lacks. Once the flag is cleared,
+///   `nextSequence` is above every sequence of this node that any member held, so no dot is ever reused.
 struct LedgerApplier<Clock: PhysicalClock> {
     let replica: ReplicaID
     var clock: HybridLogicalClock<Clock>
@@ -23,6 +26,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// This replica's entry of the stored version vector; brought up to `nextSequence - 1` by
     /// ``flushOwnSequence(in:)`` once per transaction rather than once per operation.
     private var storedOwnSequence: UInt64
+    /// Restored from a backup and not yet caught up with the peers: local operations are refused.
+    private(set) var catchingUp: Bool
 
     init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
         self.replica = replica
@@ -35,6 +40,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             db, sql: "SELECT max(sequence) FROM operations WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
         nextSequence = UInt64(ownSequence) + 1
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
+        catchingUp = try NodeRecord.isCatchingUp(db)
     }
 
     /// Stores this replica's version-vector entry; the writer calls it before every commit.
@@ -54,6 +60,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     // MARK: - Commands
 
     mutating func apply(_ command: WriteCommand, in db: Database, events: inout [StoreEvent]) throws(StoreError) -> WriteOutcome {
+        if catchingUp && command.issuesOperation { throw .catchingUp }
         do {
             switch command {
             case let .createProduct(draft, actor):
@@ -90,6 +97,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try revokeToken(id, at: milliseconds, in: db)
             case let .rotateToken(id, secretHash, milliseconds, previousValidUntil):
                 return try rotateToken(id, secretHash: secretHash, at: milliseconds, previousValidUntil: previousValidUntil, in: db)
+            case .finishCatchUp:
+                try NodeRecord.setCatchingUp(false, in: db)
+                catchingUp = false
+                return .catchingUp(false)
             }
         } catch let error as StoreError {
             throw error
@@ -321,7 +332,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var scratch = self
         for op in operations {
             do {
-                try Self.validateRemote(op, receiver: replica)
+                try Self.validateRemote(op, receiver: replica, catchingUp: catchingUp)
                 let contiguous = try held[op.origin] ?? (try VersionVectorRecord.sequence(of: op.origin, in: db))
                 held[op.origin] = contiguous
                 let isDuplicate: Bool
@@ -369,7 +380,19 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 }
             }
         }
+        if accepted.contains(where: { $0.origin == replica }) { try adoptOwnOperations(in: db) }
         return report
+    }
+
+    /// After merging operations of this very node (only while catching up): the next sequence goes above every one
+    /// now held, the stored own entry of the version vector is re-read, and the cache (which holds this
+    /// warehouse's counters) is dropped.
+    private mutating func adoptOwnOperations(in db: Database) throws {
+        let highest = try Int64.fetchOne(
+            db, sql: "SELECT max(sequence) FROM operations WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
+        nextSequence = max(nextSequence, UInt64(highest) + 1)
+        storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
+        cache.clear()
     }
 
     private static func reason(_ error: any Error) -> String {
@@ -433,8 +456,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// The rules every replicated operation obeys, whoever sent it.
-    static func validateRemote(_ op: LedgerOperation, receiver: ReplicaID) throws(StoreError) {
-        guard op.origin != receiver else {
+    ///
+    /// An operation claiming to come from the receiver is refused, except while the receiver catches up after a
+    /// restore: then peers hand back the receiver's own operations that its restored ledger lacks.
+    static func validateRemote(_ op: LedgerOperation, receiver: ReplicaID, catchingUp: Bool = false) throws(StoreError) {
+        guard op.origin != receiver || catchingUp else {
             throw .invalidOperation("operation \(op.origin):\(op.sequence) claims to come from this node")
         }
         guard op.sequence >= 1 else { throw .invalidOperation("sequence must start at 1") }

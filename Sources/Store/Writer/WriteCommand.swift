@@ -22,6 +22,17 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     /// Replaces a live token's secret hash. With `previousValidUntilMilliseconds`, the old secret keeps working
     /// until then (a grace period); without, it stops at once. A revoked token cannot be rotated.
     case rotateToken(id: String, secretHash: String, atMilliseconds: Int64, previousValidUntilMilliseconds: Int64?)
+
+    /// Ends the catch-up after a restore (see `StoreError.catchingUp`); peer sync sends it once that is proven safe.
+    case finishCatchUp
+
+    /// Whether the command records a new operation of this node (refused while catching up).
+    var issuesOperation: Bool {
+        switch self {
+        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride: true
+        case .merge, .setMember, .mergeMembers, .createToken, .revokeToken, .rotateToken, .finishCatchUp: false
+        }
+    }
 }
 
 /// The fields of a new product.

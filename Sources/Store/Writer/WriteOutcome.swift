@@ -9,6 +9,8 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     case token(TokenRecord)
     /// Members whose stored register changed.
     case members(changed: [MemberRecord])
+    /// The node's catch-up state after the command (`false`: local writes are accepted).
+    case catchingUp(Bool)
 }
 
 /// The outcome of merging a batch of remote operations.

@@ -39,7 +39,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
 
     /// Maps a store refusal to its status: syntax and range → 422, missing things → 404, conflicts with the
-    /// current state → 409; only a storage failure is a 5xx.
+    /// current state → 409; a storage failure, a stopped queue and a node catching up after a restore are 503.
     init(_ error: StoreError) {
         let status: HTTPResponse.Status
         switch error {
@@ -47,7 +47,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
         case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked:
             status = .conflict
-        case .storage, .unavailable: status = .serviceUnavailable
+        case .storage, .unavailable, .catchingUp: status = .serviceUnavailable
         }
         self.init(status, error.code, error.description)
     }

@@ -29,6 +29,7 @@ public func buildRouter(
     EventsController(node: node).addRoutes(to: v1)
     PeersController(node: node, syncer: syncer).addRoutes(to: v1)
     CertificateController(node: node, credentials: credentials).addRoutes(to: v1)
+    BackupController(node: node).addRoutes(to: v1)
     extraRoutes(v1)
     return router
 }

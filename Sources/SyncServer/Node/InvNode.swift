@@ -16,7 +16,7 @@ public final class InvNode: Sendable {
     /// This node's own metrics registry: the store, peer sync and the API record into it.
     public let metrics: NodeMetrics
     public let logger: Logger
-    private let lockDescriptor: Int32
+    private let lock: DirectoryLock
 
     /// Opens the node in `directory`.
     ///
@@ -30,11 +30,10 @@ public final class InvNode: Sendable {
             throw NodeError.damagedDataDirectory("\(directory.databaseFile) is missing")
         }
         // One process per data directory: a second `inv serve` (or a restore) must not write beside a live node.
-        lockDescriptor = open(directory.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
-            if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
+        guard let lock = try DirectoryLock(directory) else {
             throw NodeError.other("another inv process is serving \(directory.path)")
         }
+        self.lock = lock
         let hub = EventHub()
         events = hub
         self.logger = logger
@@ -48,14 +47,14 @@ public final class InvNode: Sendable {
                 path: directory.databaseFile, replica: try config.replicaID(), options: options, logger: logger,
                 onCommit: { hub.publish($0) })
         } catch {
-            Glibc.close(lockDescriptor)
+            lock.release()
             throw NodeError.damagedDataDirectory("cannot open \(directory.databaseFile): \(error)")
         }
         do {
             tokens = try TokenAuthority(store: store)
         } catch {
             store.close()
-            Glibc.close(lockDescriptor)
+            lock.release()
             throw NodeError.damagedDataDirectory("cannot read tokens: \(error)")
         }
     }
@@ -64,10 +63,8 @@ public final class InvNode: Sendable {
     public func close() {
         events.finishAll()
         store.close()
-        flock(lockDescriptor, LOCK_UN)
+        lock.release()
     }
-
-    deinit { Glibc.close(lockDescriptor) }
 
     public static func nowMilliseconds() -> Int64 { Int64(SystemClock().nowMilliseconds()) }
 }

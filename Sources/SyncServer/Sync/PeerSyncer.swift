@@ -82,6 +82,8 @@ public final class PeerSyncer: Sendable {
     private let pausedFlag = Mutex(false)
     private let clock: @Sendable () -> Double
     private let lagMetrics: PeerLagMetrics
+    /// Set while this node catches up after a restore (see ``CatchUpGuard``); nil once local writes are allowed.
+    private let catchUp = Mutex<CatchUpGuard?>(nil)
 
     /// While paused the node neither starts rounds nor answers peers: as if its WAN link were down. Local work
     /// goes on; `resume()` reconnects and catches up.
@@ -128,6 +130,10 @@ public final class PeerSyncer: Sendable {
         if current == nil || current?.peerURL != url || current?.retired == true {
             _ = try await node.store.submit(.setMember(warehouse: me, peerURL: url, retired: false))
         }
+        if try node.store.reader.isCatchingUp() {
+            catchUp.withLock { $0 = CatchUpGuard(me: me) }
+            logger.warning("restored from a backup: local writes are refused until this node has caught up with every active member")
+        }
         let events = node.events.subscribe()
         let task = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
@@ -140,6 +146,8 @@ public final class PeerSyncer: Sendable {
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         refreshMembers()
+                        // A member retired meanwhile no longer holds the catch-up back.
+                        await finishCatchUpIfSatisfied()
                         do { try await Task.sleep(for: .seconds(1)) } catch { break }
                     }
                 }
@@ -148,6 +156,26 @@ public final class PeerSyncer: Sendable {
         }
         manager.withLock { $0 = task }
         refreshMembers()
+        await finishCatchUpIfSatisfied()
+    }
+
+    /// Ends the catch-up (the writer accepts local operations again) once ``CatchUpGuard`` is satisfied.
+    func finishCatchUpIfSatisfied() async {
+        guard let state = catchUp.withLock({ $0 }) else { return }
+        let active: Set<String>
+        do { active = Set(try node.store.reader.members().filter { !$0.retired }.map(\.warehouse)) } catch {
+            logger.error("cannot read members: \(error)")
+            return
+        }
+        guard state.isSatisfied(activeMembers: active) else { return }
+        do {
+            _ = try await node.store.submit(.finishCatchUp)
+            catchUp.withLock { $0 = nil }
+            let with = state.caughtUpWith.sorted().joined(separator: ", ")
+            logger.notice("caught up after the restore\(with.isEmpty ? " (no other member)" : " with \(with)"): local writes are accepted again")
+        } catch {
+            logger.error("cannot end the catch-up: \(error)")
+        }
     }
 
     /// Stops every loop and the client.
@@ -350,7 +378,7 @@ public final class PeerSyncer: Sendable {
             // this one merges, so the peer's reading and encoding overlap our writing. The request's vector is a
             // cursor: advanced past every operation received, also beyond a gap, so paging never repeats itself.
             var mine = try node.store.reader.versionVector()
-            var catchUp = CatchUpLog()
+            var catchUpLog = CatchUpLog()
             var cursor = mine
             var next: Task<(ByteBuffer, Bool), any Error>? = fetchPage(url: url, from: me, cursor: cursor)
             defer { next?.cancel() }
@@ -378,15 +406,33 @@ public final class PeerSyncer: Sendable {
                     mine = try node.store.reader.versionVector()
                     peers.withLock { $0[warehouse]?.roundMerged = pulled }
                     let behind = Self.count(peerVector, beyond: mine)
-                    if catchUp.pageMerged(behind: behind, now: clock()) {
+                    if catchUpLog.pageMerged(behind: behind, now: clock()) {
                         logger.info("catching up", metadata: ["peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(behind)"])
                     }
                 }
             }
-            if catchUp.loggedAny {
+            if catchUpLog.loggedAny {
                 logger.info("caught up", metadata: [
                     "peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(Self.count(peerVector, beyond: mine))",
                 ])
+            }
+            if catchUp.withLock({ $0 != nil }) {
+                // Every operation the peer held when it answered is here now: it counts for the catch-up if it
+                // announced none of ours beyond what we hold.
+                let replica = node.store.replica
+                let weHold = try node.store.reader.versionVector()[replica]
+                let state = catchUp.withLock { state -> CatchUpGuard? in
+                    state?.pullCompleted(with: warehouse, peerHolds: reply.versionVector[replica], weHold: weHold)
+                    return state
+                }
+                if let state {
+                    let active = Set(try node.store.reader.members().filter { !$0.retired }.map(\.warehouse))
+                    let waiting = state.waitingFor(activeMembers: active)
+                    if !waiting.isEmpty {
+                        logger.info("catch-up after the restore: synced with \(warehouse); still waiting for \(waiting.joined(separator: ", "))")
+                    }
+                }
+                await finishCatchUpIfSatisfied()
             }
 
             // Push: pages of what the peer lacks, by the vector it announced.

@@ -152,6 +152,7 @@ struct Status: AsyncParsableCommand {
                 var alerts: Int
                 var peers: [PeerSyncer.PeerStatus]?
                 var certificate: API.Certificate?
+                var catching_up: Bool?
             }
             let status = try node.decode(StatusView.self, reply)
             print("""
@@ -162,6 +163,9 @@ struct Status: AsyncParsableCommand {
                 alerts:     \(status.alerts)
                 holds:      \(status.version_vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
                 """)
+            if status.catching_up == true {
+                print("writes:     refused: restored from a backup, catching up with every active member first")
+            }
             if let certificate = status.certificate {
                 let left = DateParsing.milliseconds(certificate.notAfter).map {
                     " (\(Int(((Double($0) / 1_000 - Date().timeIntervalSince1970) / 86_400).rounded(.down))) days left)"

@@ -138,6 +138,8 @@ struct ReadController {
         var peers: [PeerSyncer.PeerStatus]
         /// The certificate new connections are served with; absent when the router is served without TLS.
         var certificate: API.Certificate?
+        /// Restored from a backup and refusing local writes until caught up with every active member.
+        var catchingUp: Bool
 
         struct Queue: Encodable {
             var batches: Int
@@ -156,6 +158,7 @@ struct ReadController {
             case versionVector = "version_vector"
             case writeQueue = "write_queue"
             case eventSubscribers = "event_subscribers"
+            case catchingUp = "catching_up"
         }
     }
 
@@ -170,7 +173,8 @@ struct ReadController {
             writeQueue: .init(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
             alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
             peers: syncer?.status() ?? [],
-            certificate: credentials.map { API.Certificate(CertificateSummary($0.current.node.certificate), reloads: $0.generation) })
+            certificate: credentials.map { API.Certificate(CertificateSummary($0.current.node.certificate), reloads: $0.generation) },
+            catchingUp: try node.store.reader.isCatchingUp())
         return try JSONResponse.make(status)
     }
 }

@@ -1,0 +1,134 @@
+import CRDT
+import Foundation
+import GRDB
+
+/// Consistent copies of a node's database, and the checks a file passes before it may become one.
+///
+/// A backup is SQLite's online backup (`sqlite3_backup_*`, through GRDB's `backup(to:)`) of the source read inside
+/// one read transaction: on the node's WAL database that is a snapshot as of the transaction's start, taken
+/// beside the single writer, which goes on committing (a WAL reader never blocks the writer; it only holds back
+/// checkpoints past its snapshot until it ends). The copy is written to an owner-only temporary file, switched
+/// to a rollback journal (one self-contained file, no `-wal` beside it), checked, synced and renamed into place.
+public enum DatabaseBackup {
+    /// Writes a consistent copy of `source` to `path` (replaced atomically if it exists).
+    ///
+    /// - Returns: what the written copy holds, read back from it after SQLite's integrity check.
+    /// - Throws: `BackupError` when the copy cannot be written or does not check out; `path` is then unchanged.
+    public static func write(from source: any DatabaseReader, to path: String) throws(BackupError) -> BackupSummary {
+        let temporary = DurableFile.temporaryPath(beside: path)
+        try DurableFile.createExclusive(temporary)
+        do {
+            let summary = try run {
+                let destination = try DatabaseQueue(path: temporary)
+                try source.backup(to: destination)
+                try destination.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+                let summary = try destination.read { db in try summarize(db) }
+                try destination.close()
+                return summary
+            }
+            try DurableFile.sync(temporary)
+            try DurableFile.rename(temporary, to: path)
+            return summary
+        } catch {
+            try? DurableFile.remove(temporary)
+            throw error
+        }
+    }
+
+    /// Writes a consistent copy of the database file at `databasePath` (served by a live node or not) to `path`.
+    public static func write(databaseAt databasePath: String, to path: String) throws(BackupError) -> BackupSummary {
+        guard FileManager.default.fileExists(atPath: databasePath) else { throw .io("no database at \(databasePath)") }
+        let source = try run { () throws -> DatabasePool in
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(10)
+            return try DatabasePool(path: databasePath, configuration: configuration)
+        }
+        defer { try? source.close() }
+        return try write(from: source, to: path)
+    }
+
+    /// Checks a database file and says what it holds, without changing it.
+    ///
+    /// - Throws: `BackupError` for a file that is not an SQLite database, fails the integrity check, lacks the inv
+    ///   schema or was written by a newer inv.
+    public static func inspect(path: String) throws(BackupError) -> BackupSummary {
+        try run {
+            let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
+            defer { try? queue.close() }
+            return try queue.read { db in try summarize(db) }
+        }
+    }
+
+    /// Turns a copied backup file into a database ready to be served as `warehouse`'s after a restore: checks it,
+    /// applies any newer schema migrations, marks it as catching up (see `StoreError.catchingUp`) and leaves it as
+    /// one self-contained file.
+    ///
+    /// Writes outside the single writer on purpose: the file is not any node's database yet, and the caller holds
+    /// the data directory's lock, so no node can open it meanwhile (as with migrations at start).
+    ///
+    /// - Returns: what the prepared file holds.
+    /// - Throws: `BackupError` as ``inspect(path:)``, or `.otherWarehouse` when it is another warehouse's database.
+    public static func prepareForRestore(path: String, warehouse: String) throws(BackupError) -> BackupSummary {
+        try run {
+            let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
+            let found = try queue.read { db in try summarize(db) }
+            guard found.warehouse == warehouse else { throw BackupError.otherWarehouse(found: found.warehouse, expected: warehouse) }
+            try StoreMigrator.migrator.migrate(queue)
+            try queue.write { db in try NodeRecord.setCatchingUp(true, in: db) }
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+            let prepared = try queue.read { db in try summarize(db) }
+            try queue.close()
+            return prepared
+        }
+    }
+
+    private static func checkingConfiguration() -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        return configuration
+    }
+
+    /// Integrity, schema and contents of an open database.
+    static func summarize(_ db: Database) throws -> BackupSummary {
+        let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+        guard integrity == ["ok"] else { throw BackupError.damaged(integrity.prefix(3).joined(separator: "; ")) }
+        guard try db.tableExists("grdb_migrations"), try db.tableExists("node"), try db.tableExists("operations") else {
+            throw BackupError.notAnInvDatabase("no inv schema")
+        }
+        let migrator = StoreMigrator.migrator
+        if try migrator.hasBeenSuperseded(db) {
+            let known = Set(migrator.migrations)
+            let unknown = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").filter { !known.contains($0) }
+            throw BackupError.newerSchema(unknown.joined(separator: ", "))
+        }
+        let applied = try migrator.appliedMigrations(db)
+        guard let schema = applied.last, applied.first == migrator.migrations.first else {
+            throw BackupError.notAnInvDatabase("no inv schema migrations")
+        }
+        guard let node = try NodeRecord.load(db) else { throw BackupError.notAnInvDatabase("no node identity") }
+        // Backups made before migration v5 have no flag: they are not catching up.
+        var catchingUp = false
+        if try db.columns(in: "node").contains(where: { $0.name == "catching_up" }) { catchingUp = try NodeRecord.isCatchingUp(db) }
+        return BackupSummary(
+            warehouse: node.replica.rawValue, operations: try Int.fetchOne(db, sql: "SELECT count(*) FROM operations") ?? 0,
+            versionVector: try VersionVectorRecord.load(db), schema: schema, catchingUp: catchingUp)
+    }
+
+    /// Runs SQLite work, turning its errors into one-line `BackupError`s.
+    private static func run<T>(_ body: () throws -> T) throws(BackupError) -> T {
+        do { return try body() } catch let error as BackupError {
+            throw error
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB: throw .notAnInvDatabase("not an SQLite database")
+            case .SQLITE_CORRUPT: throw .damaged(error.message ?? "database disk image is malformed")
+            default: throw .io("SQLite: \(error.message ?? "\(error.resultCode)")")
+            }
+        } catch let error as StoreError {
+            throw .notAnInvDatabase(error.description)
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+}
