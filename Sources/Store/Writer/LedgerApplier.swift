@@ -431,13 +431,18 @@ struct LedgerApplier<Clock: PhysicalClock> {
             }
         }
         for (key, entry) in counters {
+            let product = try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db)
+            guard product.reorderPoint != nil, !product.deleted else {
+                // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
+                try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
+                continue
+            }
             var counter = try StockCounterRecord.counter(sku: key.sku, warehouse: key.warehouse, in: db)
             let before = counter.entry(for: key.origin)
             counter.merge(PNCounter(entries: [key.origin: entry]))
             guard counter.entry(for: key.origin) != before else { continue }
             try StockCounterRecord.save(counter.entry(for: key.origin), sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
-            let product = try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db)
-            if let reorderPoint = product.reorderPoint, !product.deleted {
+            if let reorderPoint = product.reorderPoint {
                 try evaluateAlert(
                     sku: key.sku, warehouse: key.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
                     at: clock.last, in: db, events: &events)
