@@ -97,6 +97,12 @@ public final class NodeStore: Sendable {
         try await client.submit(command)
     }
 
+    /// Submits a merge of operations already in ``LedgerOperationCodec`` form, as `.merge` would after encoding
+    /// them (see ``WriteQueueClient/submitMerge(encoded:)``).
+    public func submitMerge(encoded operations: [UInt8]) async throws(StoreError) -> WriteOutcome {
+        try await client.submitMerge(encoded: operations)
+    }
+
     /// Drains the write queue, stops the writer and closes the client. Idempotent.
     public func close() {
         let first = closed.withLock { closed in

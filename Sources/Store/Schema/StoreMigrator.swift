@@ -175,9 +175,13 @@ public enum StoreMigrator {
                 ALTER TABLE node ADD COLUMN catching_up INTEGER NOT NULL DEFAULT 0 CHECK (catching_up IN (0, 1))
                 """)
         }
-        migrator.registerMigration("v7-deleted-products-index") { db in
-            // Merges ask whether any product is deleted before looking for movement-on-deleted-product conflicts.
-            try db.execute(sql: "CREATE INDEX products_deleted ON products(sku) WHERE deleted = 1")
+        migrator.registerMigration("v7-merge-lookup-indexes") { db in
+            // Merges ask whether any product is deleted (movement-on-deleted-product conflicts) and whether any
+            // reorder point is set (alerts) before looking per operation; these make both questions one seek.
+            try db.execute(sql: """
+                CREATE INDEX IF NOT EXISTS products_deleted ON products(sku) WHERE deleted = 1;
+                CREATE INDEX IF NOT EXISTS products_reorder_point ON products(sku) WHERE reorder_point IS NOT NULL;
+                """)
         }
         return migrator
     }

@@ -327,6 +327,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
         var report = MergeReport()
         var held: [ReplicaID: UInt64] = [:]
+        // Per origin, the lowest sequence the ledger holds beyond the contiguous prefix (`.max`: none). Dots between
+        // the two cannot be held, so most operations of a page need no lookup at all.
+        var firstBeyond: [ReplicaID: UInt64] = [:]
         var inBatch = Set<Dot>()
         var accepted: [LedgerOperation] = []
         var scratch = self
@@ -339,7 +342,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if op.sequence <= contiguous || inBatch.contains(op.dot) {
                     isDuplicate = true
                 } else {
-                    isDuplicate = op.sequence > contiguous + 1 ? try ledgerHolds(op.dot, in: db) : false
+                    let beyond = try firstBeyond[op.origin] ?? (try Self.firstHeldSequence(of: op.origin, above: contiguous, in: db))
+                    firstBeyond[op.origin] = beyond
+                    isDuplicate = op.sequence >= beyond ? try ledgerHolds(op.dot, in: db) : false
                 }
                 if isDuplicate {
                     report.duplicates += 1
@@ -414,6 +419,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
         // inside the batch turns the lookups on for the movements after it.
         var deletedProductsExist = try Bool.fetchOne(
             db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM products WHERE deleted = 1)")) ?? true
+        // Likewise alerts: with no reorder point anywhere, counters are merged without reading products.
+        var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
+            """)) ?? true
         for op in operations {
             try insert(op, in: db)
             sequences[op.origin, default: []].insert(op.sequence)
@@ -428,9 +437,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
             } else {
                 try materialize(op, in: db, events: &events)
                 if op.product?.deleted == true { deletedProductsExist = true }
+                if op.product?.reorderPoint != nil { reorderPointsExist = true }
             }
         }
         for (key, entry) in counters {
+            guard reorderPointsExist else {
+                try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
+                continue
+            }
             let product = try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db)
             guard product.reorderPoint != nil, !product.deleted else {
                 // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
@@ -500,6 +514,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     // MARK: - Materialisation
+
+    /// The lowest sequence of `origin` held above `sequence`, or `.max` when there is none.
+    private static func firstHeldSequence(of origin: ReplicaID, above sequence: UInt64, in db: Database) throws -> UInt64 {
+        let statement = try db.cachedStatement(sql: "SELECT min(sequence) FROM operations WHERE origin = ? AND sequence > ?")
+        return try Int64.fetchOne(statement, arguments: [origin.rawValue, Int64(sequence)]).map(UInt64.init) ?? .max
+    }
 
     /// Whether the ledger has a row for `dot` (for dots above the version vector: held beyond a gap).
     private func ledgerHolds(_ dot: Dot, in db: Database) throws -> Bool {

@@ -30,9 +30,17 @@ enum QueueCodec {
             return writer.bytes
         }
         if case .merge(let operations) = command {
-            return [binaryMerge] + (try LedgerOperationCodec.encode(operations))
+            return mergeRequest(encoded: try LedgerOperationCodec.encode(operations))
         }
         return [json] + Array(try JSONEncoder().encode(WriteRequestEnvelope(v: WriteWire.version, command: command)))
+    }
+
+    /// A merge request around operations already encoded by ``LedgerOperationCodec``.
+    static func mergeRequest(encoded operations: [UInt8]) -> [UInt8] {
+        var body = [binaryMerge]
+        body.reserveCapacity(operations.count + 1)
+        body.append(contentsOf: operations)
+        return body
     }
 
     static func decodeRequest(_ body: [UInt8]) throws(StoreError) -> WriteCommand {

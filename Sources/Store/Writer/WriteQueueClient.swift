@@ -74,6 +74,16 @@ public final class WriteQueueClient: Sendable {
         } catch {
             throw .invalidInput("command cannot be encoded: \(error)")
         }
+        return try await submit(encoded: body)
+    }
+
+    /// Submits a merge of operations already in ``LedgerOperationCodec`` form (a peer's inflated sync page), so
+    /// they are not encoded a second time for the queue. The writer decodes and validates them as any merge.
+    public func submitMerge(encoded operations: [UInt8]) async throws(StoreError) -> WriteOutcome {
+        try await submit(encoded: QueueCodec.mergeRequest(encoded: operations))
+    }
+
+    private func submit(encoded body: [UInt8]) async throws(StoreError) -> WriteOutcome {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>) in
             let accepted = state.withLock { state -> Bool in
                 guard !state.closed else { return false }

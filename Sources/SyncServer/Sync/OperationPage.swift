@@ -35,6 +35,12 @@ public enum OperationPage {
 
     /// Inflates and decodes a page.
     public static func decode(_ compressed: ByteBuffer) throws -> [LedgerOperation] {
+        try decodeKeepingBytes(compressed).operations
+    }
+
+    /// Inflates and decodes a page, also returning the inflated ``LedgerOperationCodec`` bytes, which the writer
+    /// takes as they are (``NodeStore/submitMerge(encoded:)``).
+    public static func decodeKeepingBytes(_ compressed: ByteBuffer) throws -> (operations: [LedgerOperation], encoded: [UInt8]) {
         var input = compressed
         let page: ByteBuffer
         do { page = try input.decompress(with: .deflate(), maxSize: maxInflatedBytes) } catch {
@@ -43,6 +49,6 @@ public enum OperationPage {
         let bytes = Array(page.readableBytesView)
         guard let first = bytes.first else { throw Failure.malformed("empty") }
         guard first == LedgerOperationCodec.version else { throw Failure.unsupportedVersion(first) }
-        do { return try LedgerOperationCodec.decode(bytes) } catch { throw Failure.malformed(error.description) }
+        do { return (try LedgerOperationCodec.decode(bytes), bytes) } catch { throw Failure.malformed(error.description) }
     }
 }

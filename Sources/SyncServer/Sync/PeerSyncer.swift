@@ -386,7 +386,7 @@ public final class PeerSyncer: Sendable {
                 let (page, more) = try await fetching.value
                 next = nil
                 peers.withLock { $0[warehouse]?.bytesReceived += page.readableBytes }
-                let operations = try OperationPage.decode(page)
+                let (operations, encoded) = try OperationPage.decodeKeepingBytes(page)
                 // Retired since this loop started (loops follow membership only every second): merge nothing more.
                 if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
                     throw SyncFailure("\(warehouse) is retired")
@@ -396,7 +396,7 @@ public final class PeerSyncer: Sendable {
                     next = fetchPage(url: url, from: me, cursor: cursor)
                 }
                 if !operations.isEmpty {
-                    guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
+                    guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
                         throw SyncFailure("unexpected merge outcome")
                     }
                     pulled += report.applied

@@ -70,11 +70,12 @@ struct SyncRoutes {
         let peer = try await authorize(claimed: request.headers[HTTPField.Name("x-inv-from")!], context: context)
         var request = request
         let body = try await request.collectBody(upTo: 32 << 20)
-        let operations: [LedgerOperation]
-        do { operations = try OperationPage.decode(body) } catch {
+        // Decoded here so a malformed page is answered `bad_page`; the writer takes the inflated bytes as they are.
+        let encoded: [UInt8]
+        do { encoded = try OperationPage.decodeKeepingBytes(body).encoded } catch {
             throw APIError(.unprocessableContent, "bad_page", "\(error)")
         }
-        guard case .merged(let report) = try await node.store.submit(.merge(operations)) else {
+        guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
             throw StoreError.storage("unexpected outcome")
         }
         for refusal in report.refused.prefix(20) {
