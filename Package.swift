@@ -131,6 +131,7 @@ let package = Package(
             name: "SyncServerTests",
             dependencies: [
                 "SyncServer", "Store", "CRDT",
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

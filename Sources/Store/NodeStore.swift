@@ -3,6 +3,7 @@ import CRDT
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// A node's store: its SQLite database, the ZMQ-fed single writer, a write-queue client and the reader.
 ///
@@ -28,6 +29,8 @@ public final class NodeStore: Sendable {
     public let writer: LedgerWriter
     private let context: ZMQContext
     private let client: WriteQueueClient
+    private let checkpointer: WALCheckpointer
+    private let closed = Mutex(false)
     /// The `inproc://` endpoint of this store's writer (valid within this process's ZMQ context).
     public let inprocEndpoint: String
 
@@ -51,17 +54,27 @@ public final class NodeStore: Sendable {
         }
         self.replica = replica
         reader = LedgerReader(pool: pool)
+        // The writer's commits never checkpoint: a background thread does (see ``WALCheckpointer``).
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        checkpointer = WALCheckpointer(path: path, durable: options.durable, logger: logger)
+        try checkpointer.start()
         context = try ZMQContext()
         inprocEndpoint = "inproc://inv-writer-\(replica.rawValue)"
         let metrics = WriterMetrics(factory: options.metricsFactory)
         writer = LedgerWriter(
             pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
             replica: replica, clock: clock, configuration: options.writer, metrics: metrics, logger: logger, onCommit: onCommit)
-        try writer.start()
+        do {
+            try writer.start()
+        } catch {
+            checkpointer.stop()
+            throw error
+        }
         do {
             client = try WriteQueueClient(context: context, endpoint: inprocEndpoint, metrics: metrics, logger: logger)
         } catch {
             writer.stop()
+            checkpointer.stop()
             throw error
         }
     }
@@ -86,8 +99,14 @@ public final class NodeStore: Sendable {
 
     /// Drains the write queue, stops the writer and closes the client. Idempotent.
     public func close() {
+        let first = closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
         writer.stop()
         client.shutdown()
+        checkpointer.stop()
     }
 
     /// The ZMQ context, for additional in-process clients of the `inproc://` endpoint.

@@ -24,3 +24,24 @@ struct CanonicalUUIDTextTests {
         #expect(CanonicalUUIDText.bytes(text) == nil)
     }
 }
+
+@Suite("Generated movement ids")
+struct MovementIDTests {
+    @Test("version-7 ids are valid canonical UUIDs, carry their millisecond, and sort by time")
+    func versionSeven() {
+        var generator = SystemRandomNumberGenerator()
+        var previous = ""
+        for step in UInt64(0)..<200 {
+            let milliseconds = 1_790_000_000_000 + step * 7
+            let id = MovementID.generate(milliseconds: milliseconds, using: &generator)
+            #expect(MovementID.isValid(id))
+            let bytes = CanonicalUUIDText.bytes(id) ?? []
+            #expect(bytes.count == 16)
+            #expect(bytes.prefix(6).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == milliseconds)
+            #expect(bytes[6] >> 4 == 7)
+            #expect(bytes[8] >> 6 == 0b10)
+            #expect(id > previous)
+            previous = id
+        }
+    }
+}

@@ -6,9 +6,54 @@ import Store
 public enum API {
     public static func timestamp(_ hlc: HLCTimestamp) -> String { timestamp(milliseconds: hlc.physicalMilliseconds) }
 
+    /// ISO 8601 in UTC with milliseconds (`2026-11-23T22:49:07.123Z`), as `Date.ISO8601FormatStyle` with
+    /// fractional seconds writes it, computed directly: it is written for every movement answered or listed, and
+    /// the format style was a measurable share of those requests.
     public static func timestamp(milliseconds: UInt64) -> String {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
-            .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let totalSeconds = Int64(milliseconds / 1_000)
+        let millisecond = Int(milliseconds % 1_000)
+        let days = totalSeconds / 86_400
+        let secondOfDay = Int(totalSeconds % 86_400)
+        // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-compatible low-level date algorithms").
+        let shifted = days + 719_468
+        let era = shifted / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+        return String(unsafeUninitializedCapacity: 24) { out in
+            var index = 0
+            func digits(_ value: Int, _ count: Int) {
+                var value = value
+                for position in stride(from: count - 1, through: 0, by: -1) {
+                    out[index + position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                index += count
+            }
+            func literal(_ character: Unicode.Scalar) {
+                out[index] = UInt8(ascii: character)
+                index += 1
+            }
+            digits(year, 4)
+            literal("-")
+            digits(month, 2)
+            literal("-")
+            digits(day, 2)
+            literal("T")
+            digits(secondOfDay / 3_600, 2)
+            literal(":")
+            digits(secondOfDay / 60 % 60, 2)
+            literal(":")
+            digits(secondOfDay % 60, 2)
+            literal(".")
+            digits(millisecond, 3)
+            literal("Z")
+            return index
+        }
     }
 
     public struct Product: Codable, Sendable {

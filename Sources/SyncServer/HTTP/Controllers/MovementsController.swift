@@ -52,7 +52,7 @@ struct MovementsController {
         guard case let .movement(record, duplicate) = try await node.store.submit(.movement(movement)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.Movement(record), status: duplicate ? .ok : .created)
+        return JSONResponse.make(json: API.Movement(record).sortedJSON(), status: duplicate ? .ok : .created)
     }
 
     @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -61,7 +61,7 @@ struct MovementsController {
         guard let record = try node.store.reader.movement(id: MovementID.canonical(id) ?? id) else {
             throw APIError.notFound("no movement \(id)")
         }
-        return try JSONResponse.make(API.Movement(record))
+        return JSONResponse.make(json: API.Movement(record).sortedJSON())
     }
 
     @Sendable func transfers(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -79,6 +79,6 @@ struct MovementsController {
         guard case let .movement(record, duplicate) = try await node.store.submit(.accept(accept)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.Movement(record), status: duplicate ? .ok : .created)
+        return JSONResponse.make(json: API.Movement(record).sortedJSON(), status: duplicate ? .ok : .created)
     }
 }

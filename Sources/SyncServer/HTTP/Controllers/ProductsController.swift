@@ -125,8 +125,13 @@ enum JSONResponse {
         // Stable key order: a repeated request answers byte-identical JSON.
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(value)
+        return make(json: ByteBuffer(bytes: data), status: status)
+    }
+
+    /// A response carrying JSON already written.
+    static func make(json: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: json))
     }
 }

@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import Logging
+
+/// Copies the write-ahead log back into the database file on its own thread and connection, so the writer never
+/// does it inside a commit.
+///
+/// SQLite's automatic checkpoint runs in whichever connection commits the transaction that crosses the threshold:
+/// for the node, that is the single writer, which then holds every waiting write for the copy and its fsyncs (the
+/// worst latencies under load). The node's writer has automatic checkpoints turned off, and this thread runs a
+/// PASSIVE checkpoint every `interval`: it never blocks the writer or readers, copies what no reader still needs,
+/// and lets the writer restart the log from its beginning once all of it is copied, so the log stays small.
+/// A checkpoint moves committed pages only; durability of a commit is the writer's fsync, untouched by this.
+final class WALCheckpointer: Sendable {
+    private let path: String
+    private let durable: Bool
+    private let interval: Double
+    private let logger: Logger
+    private let stopSignal = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(path: String, durable: Bool, interval: Double = 0.2, logger: Logger) {
+        self.path = path
+        self.durable = durable
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func start() throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let durable = durable
+        configuration.prepareDatabase { db in
+            // A FULL checkpoint syncs the log before copying and the database file after.
+            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        }
+        let connection = try DatabaseQueue(path: path, configuration: configuration)
+        let thread = Thread { [self] in
+            while stopSignal.wait(timeout: .now() + interval) == .timedOut {
+                do {
+                    try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                } catch {
+                    logger.warning("background checkpoint failed (the next one retries): \(error)")
+                }
+            }
+            finished.signal()
+        }
+        thread.name = "inv-checkpointer"
+        thread.start()
+    }
+
+    /// Stops the thread after its current checkpoint. Call once.
+    func stop() {
+        stopSignal.signal()
+        finished.wait()
+    }
+}
