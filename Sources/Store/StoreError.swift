@@ -73,6 +73,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .tokenRevoked(let id): "token \(id) is revoked; create a new token instead"
         case .overflow: "the stock total would overflow"
         case .invalidOperation(let message): "invalid operation: \(message)"
+        case let .overAccept(transfer, 0, _):
+            "transfer \(transfer) has nothing left in transit: it was fully accepted"
         case .storage(let message): "storage error: \(message)"
         case .unavailable(let message): "write queue unavailable: \(message)"
         case .catchingUp:

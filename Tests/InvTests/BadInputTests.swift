@@ -45,6 +45,24 @@ extension InvCLITests {
             Case(arguments: ["product", "add", "bad sku", "--name", "Gadget"], error: "inv: error: sku must be 1-64 characters of A-Z a-z 0-9 . _ -, got \"bad sku\""),
         ]
 
+        @Test("accepting a fully accepted transfer says nothing is left in transit")
+        func acceptTwice() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for node in [mad, sev] { try node.start() }
+            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget"))
+            expectSuccess(try mad.inv("receive", "SKU-1", "5"))
+            let shipped = try mad.inv("transfer", "SKU-1", "5", "--to", "SEV", "--json")
+            #expect(shipped.status == 0, "\(shipped)")
+            let id = try #require(try JSON.parse(shipped.stdout)["id"]?.string, "\(shipped)")
+            #expect(try sev.inv("sync").status == 0)
+            expectSuccess(try sev.inv("accept", id))
+            let again = try sev.inv("accept", id)
+            #expect(expectOneLineError(again) == "inv: error: transfer \(id) has nothing left in transit: it was fully accepted")
+        }
+
         /// What no bad command may change.
         static let snapshotCommands = ["stock --all --json", "history --json", "product list --include-deleted --json"]
 
