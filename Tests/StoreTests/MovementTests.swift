@@ -49,7 +49,7 @@ struct MovementTests {
                 }
             }
             if quantity != -1 {
-                await #expect(throws: StoreError.invalidQuantity(quantity)) {
+                await #expect(throws: StoreError.invalidDelta(quantity)) {
                     try await store.move(.adjust, "SKU-1", quantity, reason: "x")
                 }
             }
