@@ -4,8 +4,11 @@
 public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStringConvertible {
     /// Input that fails a syntactic rule (SKU format, text length, UUID, price format...).
     case invalidInput(String)
-    /// A quantity outside `1...1_000_000_000` (or a zero adjustment).
+    /// A quantity outside `1...1_000_000_000`.
     case invalidQuantity(Int64)
+    /// An adjustment's delta that is zero or whose magnitude is outside `1...1_000_000_000` (API code
+    /// `invalid_quantity`, like a quantity).
+    case invalidDelta(Int64)
     case unknownSKU(String)
     case productExists(String)
     case productDeleted(String)
@@ -31,11 +34,14 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     /// restored ledger may lack operations of its own that peers hold.
     case catchingUp
 
+    /// What an adjustment's delta must be, as the CLI and the API say it.
+    public static let deltaRule = "delta must be a non-zero whole number from -1000000000 to 1000000000"
+
     /// A stable machine-readable code, used as the API's `error.code`.
     public var code: String {
         switch self {
         case .invalidInput: "invalid_input"
-        case .invalidQuantity: "invalid_quantity"
+        case .invalidQuantity, .invalidDelta: "invalid_quantity"
         case .unknownSKU: "unknown_sku"
         case .productExists: "product_exists"
         case .productDeleted: "product_deleted"
@@ -58,6 +64,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         switch self {
         case .invalidInput(let message): message
         case .invalidQuantity(let value): "quantity must be a whole number from 1 to 1000000000, got \(value)"
+        case .invalidDelta(let value): Self.deltaRule + ", got \(value)"
         case .unknownSKU(let sku): "unknown sku \(sku)"
         case .productExists(let sku): "product \(sku) already exists"
         case .productDeleted(let sku): "product \(sku) is deleted"
@@ -66,6 +73,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .unknownTransfer(let id): "unknown transfer \(id)"
         case let .notDestination(transfer, destination):
             "transfer \(transfer) goes to \(destination); only that warehouse can accept it"
+        case let .overAccept(transfer, 0, _):
+            "transfer \(transfer) has nothing left in transit: it was fully accepted"
         case let .overAccept(transfer, inTransit, requested):
             "transfer \(transfer) has \(inTransit) in transit, \(requested) requested"
         case .idempotencyConflict(let id): "movement id \(id) was already used for a different movement"

@@ -22,6 +22,16 @@ extension InvCLITests {
             }
         }
 
+        @Test("with --node, the hint names no local data directory: the node is started where it lives")
+        func remoteNodeNotRunning() throws {
+            let node = try NodeFixture()
+            defer { node.cleanup() }
+            let token = try node.adminToken
+            let result = try node.run(["stock", "--node", node.url, "--ca", node.caFile, "--token", token, "--data", node.data])
+            let line = expectOneLineError(result)
+            #expect(line == "inv: error: node not running at https://127.0.0.1:\(node.port); start it there with `inv serve`")
+        }
+
         @Test("--ca of another cluster fails certificate verification with one line")
         func otherClusterCA() throws {
             let node = try NodeFixture(warehouse: "MAD")

@@ -32,7 +32,7 @@ extension InvCLITests {
             #expect(expectOneLineError(try node.run(["stock"] + remote(old))) == "inv: error: missing or invalid bearer token")
             expectSuccess(try node.run(["stock"] + remote(new)))
             // Still staff: may not manage tokens.
-            #expect(expectOneLineError(try node.run(["token", "list"] + remote(new))) == "inv: error: this needs a admin token; yours is staff")
+            #expect(expectOneLineError(try node.run(["token", "list"] + remote(new))) == "inv: error: this needs an admin token; yours is staff")
 
             let listed = try #require(try JSON.parse(try node.inv("token", "list", "--json").stdout).array)
             let entry = try #require(listed.first { $0["id"] == .string(id) }, "\(listed)")

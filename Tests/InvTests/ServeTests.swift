@@ -36,6 +36,18 @@ extension InvCLITests {
             expectSuccess(try first.inv("status"))
         }
 
+        @Test("a busy peer port (API port + 1) fails with the same one line, before anything announces itself")
+        func busyPeerPort() throws {
+            let node = try NodeFixture(warehouse: "MAD")
+            defer { node.cleanup() }
+            let holder = try ListeningSocket(port: node.port + 1)
+            defer { holder.release() }
+
+            let result = try node.run(["serve", "--data", node.data], timeout: .seconds(30))
+            let line = expectOneLineError(result)
+            #expect(line == "inv: error: cannot listen on 127.0.0.1:\(node.port) (or its peer port): the address is already in use", "\(result)")
+        }
+
         @Test("serve on a missing data directory fails with one line")
         func missingDataDirectory() throws {
             let root = try TemporaryDirectory()
@@ -62,4 +74,28 @@ extension InvCLITests {
             #expect(exit == 0, "inv serve still running 5 s after SIGTERM with a watcher connected:\n\(server.stderr)")
         }
     }
+}
+
+/// A TCP socket listening on 127.0.0.1:`port`, as another program holding that port would be.
+struct ListeningSocket {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 4) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw HarnessError("cannot listen on 127.0.0.1:\(port): \(reason)")
+        }
+    }
+
+    func release() { close(fd) }
 }

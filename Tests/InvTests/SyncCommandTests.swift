@@ -28,9 +28,47 @@ extension InvCLITests {
             // Not a terminal: no progress line, no control characters; one summary line per peer on stdout.
             let human = try mad.inv("sync", timeout: .seconds(60))
             expectSuccess(human)
-            #expect(human.lines.count == 1, "\(human)")
+            #expect(human.lines.count == 2, "\(human)")
             #expect(human.lines.first?.hasPrefix("SEV: synced, ") == true, "\(human)")
+            #expect(human.lines.last?.hasPrefix("gained ") == true, "\(human)")
             #expect(!human.stdout.contains("\r") && !human.stdout.contains("\u{1B}"), "\(human)")
+        }
+
+        @Test("the summary counts what the node gained during the command, also what the background loop merged")
+        func summaryCountsBackgroundMerges() async throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for node in [mad, sev] { try node.start() }
+            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget"))
+            expectSuccess(try sev.inv("sync"))
+
+            // A backlog at MAD while SEV is down: when SEV starts, its background loop pulls it, and the round
+            // `inv sync` forces waits for that one, then finds little or nothing left to merge itself.
+            sev.stop()
+            let backlog = (0..<40_000).map { _ in (id: UUID().uuidString.lowercased(), quantity: Int64(1)) }
+            try await ClusterTests.submitReceipts(backlog, sku: "SKU-1", to: mad)
+            try sev.start()
+            let heldBefore = try ClusterTests.heldFromMAD(sev)
+            let synced = try sev.inv("sync", timeout: .seconds(120))
+            expectSuccess(synced)
+            let target = try mad.json("status")["version_vector"]?["MAD"]?.int ?? 0
+            let operations = try sev.json("status")["operations"]?.int ?? -1
+
+            #expect(synced.lines.count == 2, "\(synced)")
+            #expect(synced.lines.first?.hasPrefix("MAD: synced, ") == true, "\(synced)")
+            let summary = try #require(synced.lines.last?.wholeMatch(of: /gained ([0-9,]+) operations during this sync; this node holds ([0-9,]+)/), "\(synced)")
+            let gained = Int64(summary.1.filter(\.isNumber)) ?? -1
+            let holds = Int64(summary.2.filter(\.isNumber)) ?? -1
+            #expect(holds == operations, "\(synced)")
+            #expect(gained <= operations, "\(synced)")
+            if heldBefore < target - 5_000 {
+                // Caught mid-pull: most of the backlog arrived while the command ran, whoever merged it.
+                #expect(gained > 0, "held MAD:\(heldBefore) of \(target) before: \(synced)")
+            } else {
+                print("SyncCommandTests.summaryCountsBackgroundMerges: SEV held MAD:\(heldBefore) of \(target) before `inv sync`")
+            }
         }
     }
 }

@@ -49,7 +49,7 @@ struct MovementTests {
                 }
             }
             if quantity != -1 {
-                await #expect(throws: StoreError.invalidQuantity(quantity)) {
+                await #expect(throws: StoreError.invalidDelta(quantity)) {
                     try await store.move(.adjust, "SKU-1", quantity, reason: "x")
                 }
             }
@@ -167,6 +167,9 @@ struct MovementTests {
         await #expect(throws: StoreError.overAccept(transfer: shipment.id, inTransit: 0, requested: 0)) {
             _ = try await sev.submit(.accept(AcceptRequest(transferID: shipment.id, id: MovementID.generate(), actor: "t")))
         }
+        #expect(
+            StoreError.overAccept(transfer: shipment.id, inTransit: 0, requested: 0).description
+                == "transfer \(shipment.id) has nothing left in transit: it was fully accepted")
         await #expect(throws: StoreError.unknownTransfer("nope")) {
             _ = try await sev.submit(.accept(AcceptRequest(transferID: "nope", id: MovementID.generate(), actor: "t")))
         }

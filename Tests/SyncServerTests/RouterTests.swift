@@ -93,6 +93,8 @@ struct AuthenticationRouterTests {
             }
             let forbidden = try await api.send(.post, "/v1/movements", token: api.reporter, json: movement)
             #expect(try forbidden.object().object("error")?.string("message") == "this needs a staff token; yours is reporter")
+            let notAdmin = try await api.send(.get, "/v1/tokens", token: api.staff)
+            #expect(try notAdmin.object().object("error")?.string("message") == "this needs an admin token; yours is staff")
         }
     }
 

@@ -9,7 +9,9 @@ public enum Quantity {
     }
 
     /// Validates a signed adjustment: non-zero, magnitude within ``range``.
+    ///
+    /// - Throws: `StoreError.invalidDelta` otherwise.
     public static func validateDelta(_ value: Int64) throws(StoreError) {
-        guard value != 0, value != .min, range.contains(abs(value)) else { throw .invalidQuantity(value) }
+        guard value != 0, value != .min, range.contains(abs(value)) else { throw .invalidDelta(value) }
     }
 }

@@ -43,7 +43,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     init(_ error: StoreError) {
         let status: HTTPResponse.Status
         switch error {
-        case .invalidInput, .invalidQuantity, .overflow, .invalidOperation: status = .unprocessableContent
+        case .invalidInput, .invalidQuantity, .invalidDelta, .overflow, .invalidOperation: status = .unprocessableContent
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
         case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked:
             status = .conflict

@@ -25,7 +25,8 @@ public struct InvRequestContext: RequestContext {
         guard let identity else { throw APIError.unauthorized }
         let rank: [TokenRecord.Role: Int] = [.reporter: 0, .staff: 1, .admin: 2]
         guard rank[identity.role, default: -1] >= rank[minimum, default: 3] else {
-            throw APIError.forbidden("this needs a \(minimum.rawValue) token; yours is \(identity.role.rawValue)")
+            let article = "aeiou".contains(minimum.rawValue.first ?? "x") ? "an" : "a"
+            throw APIError.forbidden("this needs \(article) \(minimum.rawValue) token; yours is \(identity.role.rawValue)")
         }
         return identity
     }

@@ -22,6 +22,8 @@ public enum NodeServer {
         let (peerHost, peerPort) = try config.peerListenAddress()
         let node = try InvNode(directory: directory, logger: logger)
         defer { node.close() }
+        // Both ports first: a busy peer port must not follow "serving" on the API port (one line, as for the API).
+        try await ListenPreflight.check([(host, port), (peerHost, peerPort)], description: "\(config.listen) (or its peer port)")
         let syncer = PeerSyncer(node: node, credentials: credentials, logger: logger)
         let app = try buildApplication(
             node: node, credentials: credentials, host: host, port: port, syncer: syncer, logger: logger,

@@ -24,8 +24,8 @@ struct ClientOptions: ParsableArguments {
         var url: String
         var caFile: String
         var token: String
-        /// Shown in the "node not running" hint.
-        var dataPath: String
+        /// Shown in the "node not running" hint; `nil` for a remote node (`--node`), whose data directory is elsewhere.
+        var dataPath: String?
     }
 
     /// The data directory the command reads its node from; `nil` with `--node` (a remote node).
@@ -38,7 +38,7 @@ struct ClientOptions: ParsableArguments {
         if let node {
             guard let ca else { throw CLIError("--node needs --ca FILE (the cluster CA certificate)") }
             guard let token = token ?? environmentToken else { throw CLIError("--node needs --token TOKEN or $INV_TOKEN") }
-            return Target(url: node, caFile: ca, token: token, dataPath: data ?? DataDirectoryOption.defaultPath)
+            return Target(url: node, caFile: ca, token: token, dataPath: nil)
         }
         let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
         let config = try directory.loadConfig()

@@ -115,7 +115,10 @@ struct NodeClient {
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connectTimeout")
             || (error as? HTTPClientError) == .connectTimeout
         {
-            return CLIError("node not running at \(target.url); start it with `inv serve --data \(target.dataPath)`")
+            guard let dataPath = target.dataPath else {
+                return CLIError("node not running at \(target.url); start it there with `inv serve`")
+            }
+            return CLIError("node not running at \(target.url); start it with `inv serve --data \(dataPath)`")
         }
         if let ssl = error as? NIOSSLError {
             return CLIError("TLS verification of \(target.url) failed (is --ca the cluster CA?): \(ssl)")

@@ -23,22 +23,28 @@ struct Sync: AsyncParsableCommand {
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 return print(pause ? "sync paused: this node neither calls nor answers its peers" : "sync resumed")
             }
-            let reply = !client.json && TerminalProgress.isTerminal
-                ? try await Self.syncShowingProgress(node)
-                : try await node.send(.POST, "/v1/sync")
-            let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
             if client.json {
+                let reply = try await node.send(.POST, "/v1/sync")
+                let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
                 // Scripts read the exit status too: a failed round is exit 2 with --json as well.
                 try JSONOutput.print(raw: reply.body)
                 if reports.contains(where: { !$0.ok }) { throw ExitCode(2) }
                 return
             }
+            // A report's `pulled` counts only the round this command forced; the background loop may have merged
+            // most of what was missing meanwhile (the progress line shows it). What this node gained is what it
+            // holds after the command less what it held before.
+            let before = try await Self.operationsHeld(node)
+            let reply = TerminalProgress.isTerminal ? try await Self.syncShowingProgress(node) : try await node.send(.POST, "/v1/sync")
+            let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
             if reports.isEmpty { return print("no peers") }
             for report in reports {
                 print(report.ok
-                    ? "\(report.peer): synced, \(report.pulled) operations merged, \(report.pushed) sent"
+                    ? "\(report.peer): synced, \(SyncProgress.grouped(report.pushed)) sent"
                     : "\(report.peer): unreachable: \(report.error ?? "unknown error")")
             }
+            let after = try await Self.operationsHeld(node)
+            print("gained \(SyncProgress.grouped(max(after - before, 0))) operations during this sync; this node holds \(SyncProgress.grouped(after))")
             if reports.contains(where: { !$0.ok }) { throw ExitCode(2) }
         }
     }
@@ -68,6 +74,12 @@ extension Sync {
             }
             throw CLIError("sync ended without an answer")
         }
+    }
+
+    /// How many operations the node's ledger holds, from `/v1/status`.
+    static func operationsHeld(_ node: NodeClient) async throws -> Int {
+        struct StatusView: Decodable { var operations: Int }
+        return try node.decode(StatusView.self, try await node.send(.GET, "/v1/status")).operations
     }
 
     /// The peers with a round in progress in a `/v1/status` body, sorted by warehouse.

@@ -25,6 +25,8 @@ struct Demo: AsyncParsableCommand {
             try await story(root: root, cleanup: cleanup)
         } catch {
             cleanup.run()
+            // Ctrl-C stopped the nodes under the story: its error is a consequence, not news. Exit as interrupted.
+            if cleanup.wasInterrupted { throw ExitCode(130) }
             throw error
         }
     }
@@ -142,15 +144,26 @@ struct Demo: AsyncParsableCommand {
 }
 
 /// Starts and stops the demo's node processes, and removes its directory, exactly once.
+///
+/// The cleanup runs once, but every caller of ``run()`` returns only after it has finished: Ctrl-C runs it on the
+/// signal queue while the story fails on the main task, and the process must not exit before the nodes are stopped
+/// and the directory is gone.
 final class DemoCleanup: @unchecked Sendable {
-    private let lock = NSLock()
+    private enum State { case idle, running, finished }
+
+    private let condition = NSCondition()
     private var processes: [Process] = []
-    private var done = false
+    private var state = State.idle
+    private var interrupted = false
     private let root: String?
     private var interrupt: (any DispatchSourceSignal)?
 
     init(root: String?) { self.root = root }
 
+    /// Whether Ctrl-C (SIGINT) started the cleanup.
+    var wasInterrupted: Bool { condition.withLock { interrupted } }
+
+    /// Starts `inv serve` for one node; refused once the cleanup has begun, so no node outlives it.
     func start(node name: String, data: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
@@ -159,14 +172,22 @@ final class DemoCleanup: @unchecked Sendable {
         let log = data + "/../\(name).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
-        try process.run()
-        lock.withLock { processes.append(process) }
+        try condition.withLock {
+            guard state == .idle else { throw CLIError("the demo is stopping") }
+            try process.run()
+            processes.append(process)
+        }
     }
 
     func installInterruptHandler() {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler { [self] in
+            let first = condition.withLock { () -> Bool in
+                defer { interrupted = true }
+                return !interrupted
+            }
+            guard first else { return }
             FileHandle.standardError.write(Data("\ninterrupted: stopping the demo's nodes\n".utf8))
             run()
             _exit(130)
@@ -175,12 +196,22 @@ final class DemoCleanup: @unchecked Sendable {
         interrupt = source
     }
 
+    /// Stops every node (SIGTERM, then SIGKILL after 10 s) and removes the directory; returns when that is done,
+    /// whichever caller did it.
     func run() {
-        let (toStop, first) = lock.withLock { () -> ([Process], Bool) in
-            defer { done = true }
-            return (processes, !done)
+        let toStop: [Process]? = condition.withLock {
+            switch state {
+            case .idle:
+                state = .running
+                return processes
+            case .running:
+                while state != .finished { condition.wait() }
+                return nil
+            case .finished:
+                return nil
+            }
         }
-        guard first else { return }
+        guard let toStop else { return }
         for process in toStop where process.isRunning { process.terminate() }
         let deadline = Date().addingTimeInterval(10)
         for process in toStop {
@@ -188,6 +219,10 @@ final class DemoCleanup: @unchecked Sendable {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         if let root { try? FileManager.default.removeItem(atPath: root) }
+        condition.withLock {
+            state = .finished
+            condition.broadcast()
+        }
     }
 }
 

@@ -94,9 +94,11 @@ struct Adjust: AsyncParsableCommand {
     var delta: Int64 { deltaArguments.first.flatMap { Int64($0) } ?? 0 }
 
     func validate() throws {
-        guard deltaArguments.count == 1, Int64(deltaArguments[0]) != nil else {
+        guard deltaArguments.count == 1, let value = Int64(deltaArguments[0]) else {
             throw ValidationError("DELTA must be one whole number such as 5 or -3, got \(deltaArguments.joined(separator: " "))")
         }
+        // The node's rule and words (a zero or out-of-range delta), as a usage error like any other bad quantity.
+        do { try Quantity.validateDelta(value) } catch { throw ValidationError(error.description) }
         guard let reason = movement.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw ValidationError("an adjustment needs --reason")
         }
