@@ -60,30 +60,65 @@ public enum DatabaseBackup {
         }
     }
 
+    /// The API tokens revoked in the database at `databasePath`, by id, with when (milliseconds since 1970).
+    ///
+    /// Read from the database a restore is about to replace, so that its revocations survive the restore (see
+    /// ``prepareForRestore(path:warehouse:keepingRevocations:)``).
+    /// - Throws: `BackupError` when the file cannot be read (a lost or damaged database: nothing to keep).
+    public static func revokedTokens(databaseAt databasePath: String) throws(BackupError) -> [String: Int64] {
+        guard FileManager.default.fileExists(atPath: databasePath) else { return [:] }
+        return try run {
+            let queue = try DatabaseQueue(path: databasePath, configuration: checkingConfiguration())
+            defer { try? queue.close() }
+            return try queue.read { db in
+                guard try db.tableExists("tokens") else { return [:] }
+                let rows = try Row.fetchAll(db, sql: "SELECT id, revoked_at FROM tokens WHERE revoked_at IS NOT NULL")
+                return Dictionary(rows.map { ($0[0] as String, $0[1] as Int64) }, uniquingKeysWith: min)
+            }
+        }
+    }
+
     /// Turns a copied backup file into a database ready to be served as `warehouse`'s after a restore: checks it,
-    /// applies any newer schema migrations, marks it as catching up (see `StoreError.catchingUp`) and leaves it as
-    /// one self-contained file.
+    /// applies any newer schema migrations, marks it as catching up (see `StoreError.catchingUp`), revokes again
+    /// the tokens of `keepingRevocations` that it still holds live, and leaves it as one self-contained file.
+    ///
+    /// Why revocations are kept: API tokens are node-local (never replicated), so the backup's token table is the
+    /// one as of the backup, and a token revoked since would work again after the restore. Revoking it again in the
+    /// restored copy is safe whatever else happened since: a revocation only ever removes access. Tokens created
+    /// after the backup stay gone, and rotations after it are not replayed (the backup's secrets answer again).
     ///
     /// Writes outside the single writer on purpose: the file is not any node's database yet, and the caller holds
     /// the data directory's lock, so no node can open it meanwhile (as with migrations at start).
     ///
-    /// - Returns: what the prepared file holds.
+    /// - Parameter keepingRevocations: tokens revoked in the replaced database (``revokedTokens(databaseAt:)``).
+    /// - Returns: what the prepared file holds, and how many of its live tokens were revoked again.
     /// - Throws: `BackupError` as ``inspect(path:)``, or `.otherWarehouse` when it is another warehouse's database.
-    public static func prepareForRestore(path: String, warehouse: String) throws(BackupError) -> BackupSummary {
+    public static func prepareForRestore(
+        path: String, warehouse: String, keepingRevocations: [String: Int64] = [:]
+    ) throws(BackupError) -> (summary: BackupSummary, revocationsKept: Int) {
         try run {
             let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
             let found = try queue.read { db in try summarize(db) }
             guard found.warehouse == warehouse else { throw BackupError.otherWarehouse(found: found.warehouse, expected: warehouse) }
             try StoreMigrator.migrator.migrate(queue)
-            try queue.write { db in try NodeRecord.setCatchingUp(true, in: db) }
+            let kept = try queue.write { db -> Int in
+                try NodeRecord.setCatchingUp(true, in: db)
+                var kept = 0
+                for (id, revokedAt) in keepingRevocations.sorted(by: { $0.key < $1.key }) {
+                    try db.execute(
+                        sql: "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [revokedAt, id])
+                    kept += db.changesCount
+                }
+                return kept
+            }
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
             let prepared = try queue.read { db in try summarize(db) }
             try queue.close()
-            return prepared
+            return (prepared, kept)
         }
     }
 
-    private static func checkingConfiguration() -> Configuration {
+    static func checkingConfiguration() -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         return configuration
@@ -116,7 +151,7 @@ public enum DatabaseBackup {
     }
 
     /// Runs SQLite work, turning its errors into one-line `BackupError`s.
-    private static func run<T>(_ body: () throws -> T) throws(BackupError) -> T {
+    static func run<T>(_ body: () throws -> T) throws(BackupError) -> T {
         do { return try body() } catch let error as BackupError {
             throw error
         } catch let error as DatabaseError {
