@@ -69,8 +69,9 @@ struct BackupCatchUpTests {
 
         let restored = directory.file("restored.sqlite")
         try FileManager.default.copyItem(atPath: backup, toPath: restored)
-        let prepared = try DatabaseBackup.prepareForRestore(path: restored, warehouse: "MAD", keepingRevocations: revoked)
-        #expect(prepared.revocationsKept == 1)
+        _ = try DatabaseBackup.prepareForRestore(path: restored, warehouse: "MAD")
+        #expect(try DatabaseBackup.revoke(revoked, inDatabaseAt: restored) == 1)
+        for suffix in ["-wal", "-shm", "-journal"] { #expect(!FileManager.default.fileExists(atPath: restored + suffix)) }
         let store = try NodeStore(path: restored, replica: rid("MAD"))
         defer { store.close() }
         let tokens: [String: Int64?] = Dictionary(uniqueKeysWithValues: try store.reader.tokens().map { ($0.id, $0.revokedAt) })
@@ -109,7 +110,7 @@ struct BackupCatchUpTests {
 
         let restored = directory.file("restored.sqlite")
         try FileManager.default.copyItem(atPath: backup, toPath: restored)
-        let prepared = try DatabaseBackup.prepareForRestore(path: restored, warehouse: "MAD").summary
+        let prepared = try DatabaseBackup.prepareForRestore(path: restored, warehouse: "MAD")
         #expect(prepared.catchingUp)
         #expect(prepared.versionVector[rid("MAD")] == 2)
 

@@ -60,10 +60,34 @@ public enum DatabaseBackup {
         }
     }
 
+    /// Turns a copied backup file into a database ready to be served as `warehouse`'s after a restore: checks it,
+    /// applies any newer schema migrations, marks it as catching up (see `StoreError.catchingUp`) and leaves it as
+    /// one self-contained file.
+    ///
+    /// Writes outside the single writer on purpose: the file is not any node's database yet, and the caller holds
+    /// the data directory's lock, so no node can open it meanwhile (as with migrations at start).
+    ///
+    /// - Returns: what the prepared file holds.
+    /// - Throws: `BackupError` as ``inspect(path:)``, or `.otherWarehouse` when it is another warehouse's database.
+    public static func prepareForRestore(path: String, warehouse: String) throws(BackupError) -> BackupSummary {
+        try run {
+            let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
+            let found = try queue.read { db in try summarize(db) }
+            guard found.warehouse == warehouse else { throw BackupError.otherWarehouse(found: found.warehouse, expected: warehouse) }
+            try StoreMigrator.migrator.migrate(queue)
+            try queue.write { db in try NodeRecord.setCatchingUp(true, in: db) }
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+            let prepared = try queue.read { db in try summarize(db) }
+            try queue.close()
+            return prepared
+        }
+    }
+
     /// The API tokens revoked in the database at `databasePath`, by id, with when (milliseconds since 1970).
     ///
     /// Read from the database a restore is about to replace, so that its revocations survive the restore (see
-    /// ``prepareForRestore(path:warehouse:keepingRevocations:)``).
+    /// ``revoke(_:inDatabaseAt:)``). Call it only once the replacement has checked out: opening the database may
+    /// checkpoint its WAL.
     /// - Throws: `BackupError` when the file cannot be read (a lost or damaged database: nothing to keep).
     public static func revokedTokens(databaseAt databasePath: String) throws(BackupError) -> [String: Int64] {
         guard FileManager.default.fileExists(atPath: databasePath) else { return [:] }
@@ -78,43 +102,30 @@ public enum DatabaseBackup {
         }
     }
 
-    /// Turns a copied backup file into a database ready to be served as `warehouse`'s after a restore: checks it,
-    /// applies any newer schema migrations, marks it as catching up (see `StoreError.catchingUp`), revokes again
-    /// the tokens of `keepingRevocations` that it still holds live, and leaves it as one self-contained file.
+    /// Revokes again, in a database prepared for a restore (``prepareForRestore(path:warehouse:)``), the tokens of
+    /// `revocations` that it holds live.
     ///
-    /// Why revocations are kept: API tokens are node-local (never replicated), so the backup's token table is the
-    /// one as of the backup, and a token revoked since would work again after the restore. Revoking it again in the
-    /// restored copy is safe whatever else happened since: a revocation only ever removes access. Tokens created
-    /// after the backup stay gone, and rotations after it are not replayed (the backup's secrets answer again).
-    ///
-    /// Writes outside the single writer on purpose: the file is not any node's database yet, and the caller holds
-    /// the data directory's lock, so no node can open it meanwhile (as with migrations at start).
-    ///
-    /// - Parameter keepingRevocations: tokens revoked in the replaced database (``revokedTokens(databaseAt:)``).
-    /// - Returns: what the prepared file holds, and how many of its live tokens were revoked again.
-    /// - Throws: `BackupError` as ``inspect(path:)``, or `.otherWarehouse` when it is another warehouse's database.
-    public static func prepareForRestore(
-        path: String, warehouse: String, keepingRevocations: [String: Int64] = [:]
-    ) throws(BackupError) -> (summary: BackupSummary, revocationsKept: Int) {
-        try run {
+    /// Why: API tokens are node-local (never replicated), so a backup's token table is the one as of the backup,
+    /// and a token revoked since would work again after the restore. Revoking it again in the restored copy is safe
+    /// whatever else happened since: a revocation only ever removes access. Tokens created after the backup stay
+    /// gone, and rotations after it are not replayed (the backup's secrets answer again). Writes outside the single
+    /// writer for the reason ``prepareForRestore(path:warehouse:)`` does.
+    /// - Parameter revocations: from ``revokedTokens(databaseAt:)`` of the replaced database.
+    /// - Returns: how many tokens were revoked again.
+    public static func revoke(_ revocations: [String: Int64], inDatabaseAt path: String) throws(BackupError) -> Int {
+        guard !revocations.isEmpty else { return 0 }
+        return try run {
             let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
-            let found = try queue.read { db in try summarize(db) }
-            guard found.warehouse == warehouse else { throw BackupError.otherWarehouse(found: found.warehouse, expected: warehouse) }
-            try StoreMigrator.migrator.migrate(queue)
-            let kept = try queue.write { db -> Int in
-                try NodeRecord.setCatchingUp(true, in: db)
+            defer { try? queue.close() }
+            return try queue.write { db -> Int in
                 var kept = 0
-                for (id, revokedAt) in keepingRevocations.sorted(by: { $0.key < $1.key }) {
+                for (id, revokedAt) in revocations.sorted(by: { $0.key < $1.key }) {
                     try db.execute(
                         sql: "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [revokedAt, id])
                     kept += db.changesCount
                 }
                 return kept
             }
-            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
-            let prepared = try queue.read { db in try summarize(db) }
-            try queue.close()
-            return (prepared, kept)
         }
     }
 

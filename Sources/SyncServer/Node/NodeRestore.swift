@@ -8,8 +8,8 @@ import Store
 /// 2. copy the file into the directory under a temporary name (owner-only), and check the copy there: an SQLite
 ///    database passing `integrity_check`, with the inv schema, no migration unknown to this inv, and the
 ///    directory's warehouse as its identity;
-/// 3. apply newer migrations, set the catch-up flag, revoke again the tokens revoked in the replaced database, and
-///    switch the copy to a rollback journal (one file);
+/// 3. apply newer migrations, set the catch-up flag and switch the copy to a rollback journal (one file); then, the
+///    copy having checked out, revoke in it again the tokens revoked in the replaced database;
 /// 4. remove the old database's `-wal` and `-shm` (a stale WAL beside a new database would be replayed into it),
 ///    then rename the copy over `inv.sqlite` and sync the directory.
 /// A refused file leaves the directory as it was.
@@ -43,20 +43,20 @@ public enum NodeRestore {
         let database = directory.databaseFile
         // Leftovers of a restore that died half-way are only ever the staging files.
         for suffix in ["", "-wal", "-shm", "-journal"] { try DurableFile.remove(staging + suffix) }
-        // Tokens are node-local: a revocation made after the backup must not be undone by it.
-        var revoked: [String: Int64] = [:]
-        var warning: String?
-        do { revoked = try DatabaseBackup.revokedTokens(databaseAt: database) } catch {
-            warning = "could not read the token revocations of the replaced database (\(error)): tokens are as of the backup; revoke again any revoked since (inv token list)"
-        }
         let summary: BackupSummary
-        let revocationsKept: Int
+        var revocationsKept = 0
+        var warning: String?
         do {
             try DurableFile.copy(file, to: staging)
-            let prepared = try DatabaseBackup.prepareForRestore(
-                path: staging, warehouse: config.warehouse, keepingRevocations: revoked)
-            summary = prepared.summary
-            revocationsKept = prepared.revocationsKept
+            summary = try DatabaseBackup.prepareForRestore(path: staging, warehouse: config.warehouse)
+            // Tokens are node-local: a revocation made after the backup must not be undone by it. Read only now that
+            // the backup checked out (opening the replaced database may checkpoint its WAL; a refusal changes nothing).
+            do {
+                let revoked = try DatabaseBackup.revokedTokens(databaseAt: database)
+                revocationsKept = try DatabaseBackup.revoke(revoked, inDatabaseAt: staging)
+            } catch {
+                warning = "could not carry over the token revocations of the replaced database (\(error)): tokens are as of the backup; revoke again any revoked since (inv token list)"
+            }
             for suffix in ["-wal", "-shm", "-journal"] where FileManager.default.fileExists(atPath: staging + suffix) {
                 throw BackupError.io("SQLite left \(staging + suffix) behind")
             }
