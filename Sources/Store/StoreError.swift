@@ -14,6 +14,11 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     case productDeleted(String)
     case insufficientStock(sku: String, warehouse: String, onHand: Int64, requested: Int64)
     case unknownTransfer(String)
+    /// A local transfer names a destination that is not a member of the cluster as this node knows it (nobody
+    /// would ever accept it, and a transfer cannot be cancelled).
+    case unknownWarehouse(String)
+    /// A local transfer names a retired member as its destination.
+    case retiredWarehouse(String)
     /// Only the destination warehouse's node accepts a transfer.
     case notDestination(transfer: String, destination: String)
     case overAccept(transfer: String, inTransit: Int64, requested: Int64)
@@ -47,6 +52,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .productDeleted: "product_deleted"
         case .insufficientStock: "insufficient_stock"
         case .unknownTransfer: "unknown_transfer"
+        case .unknownWarehouse: "unknown_warehouse"
+        case .retiredWarehouse: "retired_warehouse"
         case .notDestination: "not_destination"
         case .overAccept: "over_accept"
         case .idempotencyConflict: "idempotency_conflict"
@@ -71,6 +78,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case let .insufficientStock(sku, warehouse, onHand, requested):
             "not enough stock of \(sku) in \(warehouse): \(onHand) on hand, \(requested) requested"
         case .unknownTransfer(let id): "unknown transfer \(id)"
+        case .unknownWarehouse(let warehouse): "unknown warehouse \(warehouse): not a member of this cluster"
+        case .retiredWarehouse(let warehouse): "warehouse \(warehouse) is retired"
         case let .notDestination(transfer, destination):
             "transfer \(transfer) goes to \(destination); only that warehouse can accept it"
         case let .overAccept(transfer, 0, _):

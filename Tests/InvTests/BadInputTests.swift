@@ -18,6 +18,7 @@ extension InvCLITests {
         static let cases: [Case] = [
             Case(arguments: ["sell", "SKU-1", "7"], error: "inv: error: not enough stock of SKU-1 in MAD: 6 on hand, 7 requested"),
             Case(arguments: ["transfer", "SKU-1", "7", "--to", "BCN"], error: "inv: error: not enough stock of SKU-1 in MAD: 6 on hand, 7 requested"),
+            Case(arguments: ["transfer", "SKU-1", "1", "--to", "NOWHERE"], error: "inv: error: unknown warehouse NOWHERE: not a member of this cluster"),
             Case(arguments: ["sell", "NOPE", "1"], error: "inv: error: unknown sku NOPE"),
             Case(arguments: ["receive", "NOPE", "1"], error: "inv: error: unknown sku NOPE"),
             Case(arguments: ["receive", "SKU-1", "0"], error: quantityError + "0"),

@@ -67,9 +67,15 @@ extension InvCLITests {
     struct TransferTests {
         @Test("transfer prints the id; transfers --json lists it in transit")
         func transferIsListed() throws {
-            let node = try NodeFixture(warehouse: "MAD")
-            defer { node.cleanup() }
+            // A transfer must go to a member: BCN joins MAD's cluster first.
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let node = try cluster.found("MAD")
+            let bcn = try cluster.join("BCN", via: node)
             try node.start()
+            try bcn.start()
+            try cluster.converge([node, bcn])
+            bcn.stop()
             expectSuccess(try node.inv("product", "add", "SKU-1", "--name", "Widget"))
             expectSuccess(try node.inv("receive", "SKU-1", "10"))
 
@@ -94,6 +100,24 @@ extension InvCLITests {
             #expect(history.map { $0.only(["type", "sku", "warehouse", "quantity", "counterpart"]) } == [
                 ["type": "transfer", "sku": "SKU-1", "warehouse": "MAD", "quantity": 3, "counterpart": "BCN"],
             ])
+        }
+
+        @Test("transfer to a warehouse that is not a member is refused with one line, and nothing changes")
+        func transferToUnknownWarehouseIsRefused() throws {
+            let node = try NodeFixture(warehouse: "MAD")
+            defer { node.cleanup() }
+            try node.start()
+            expectSuccess(try node.inv("product", "add", "CHAIR-01", "--name", "Chair"))
+            expectSuccess(try node.inv("receive", "CHAIR-01", "10"))
+            let refused = try node.inv("transfer", "CHAIR-01", "1", "--to", "NOWHERE")
+            #expect(refused.status != 0, "\(refused)")
+            #expect(refused.stdout.isEmpty, "\(refused)")
+            #expect(refused.stderrLines == ["inv: error: unknown warehouse NOWHERE: not a member of this cluster"], "\(refused)")
+            let transfers = try node.inv("transfers", "--json")
+            expectSuccess(transfers)
+            #expect(try JSON.parse(transfers.stdout).array?.isEmpty == true, "\(transfers)")
+            let stock = try JSON.parse(try node.inv("stock", "--json").stdout)
+            #expect(stock.array?.map { $0.only(["sku", "quantity"]) } == [["sku": "CHAIR-01", "quantity": 10]])
         }
     }
 }

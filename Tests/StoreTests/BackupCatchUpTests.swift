@@ -44,6 +44,42 @@ struct BackupCatchUpTests {
         #expect(throws: BackupError.notAnInvDatabase("no inv schema")) { try DatabaseBackup.inspect(path: empty) }
     }
 
+    @Test("a token revoked in the replaced database stays revoked after restoring an older backup")
+    func revocationsOfTheReplacedDatabaseSurviveTheRestore() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let backup = directory.file("mad-backup.sqlite")
+        func token(_ id: String) -> TokenRecord {
+            TokenRecord(id: id, name: "till-\(id)", role: .staff, secretHash: String(repeating: "a", count: 64), createdAt: 1)
+        }
+        do {
+            let mad = try openStore("MAD", in: directory)
+            defer { mad.close() }
+            for id in ["t1", "t2", "t3"] { _ = try await mad.submit(.createToken(token(id))) }
+            _ = try await mad.submit(.revokeToken(id: "t1", atMilliseconds: 5))
+            _ = try DatabaseBackup.write(from: mad.pool, to: backup)
+            // After the backup: t2 is revoked, t4 is made and revoked.
+            _ = try await mad.submit(.revokeToken(id: "t2", atMilliseconds: 10))
+            _ = try await mad.submit(.createToken(token("t4")))
+            _ = try await mad.submit(.revokeToken(id: "t4", atMilliseconds: 11))
+        }
+        let revoked = try DatabaseBackup.revokedTokens(databaseAt: directory.file("MAD.sqlite"))
+        #expect(revoked == ["t1": 5, "t2": 10, "t4": 11])
+        #expect(try DatabaseBackup.revokedTokens(databaseAt: directory.file("missing.sqlite")).isEmpty)
+
+        let restored = directory.file("restored.sqlite")
+        try FileManager.default.copyItem(atPath: backup, toPath: restored)
+        _ = try DatabaseBackup.prepareForRestore(path: restored, warehouse: "MAD")
+        #expect(try DatabaseBackup.revoke(revoked, inDatabaseAt: restored) == 1)
+        for suffix in ["-wal", "-shm", "-journal"] { #expect(!FileManager.default.fileExists(atPath: restored + suffix)) }
+        let store = try NodeStore(path: restored, replica: rid("MAD"))
+        defer { store.close() }
+        let tokens: [String: Int64?] = Dictionary(uniqueKeysWithValues: try store.reader.tokens().map { ($0.id, $0.revokedAt) })
+        // t1 as the backup had it, t2 revoked again with its own time, t3 live, t4 unknown to the backup.
+        let expected: [String: Int64?] = ["t1": 5, "t2": 10, "t3": nil]
+        #expect(tokens == expected)
+    }
+
     @Test func anotherWarehousesDatabaseIsNotPreparedForRestore() async throws {
         try await withStore("SEV") { store, directory in
             let backup = directory.file("sev.sqlite")

@@ -13,6 +13,7 @@ struct MergeTests {
             mad.close()
             sev.close()
         }
+        try await mad.addMember("SEV")
         try await mad.addProduct("A", reorderPoint: 3)
         try await mad.addProduct("B")
         try await mad.move(.receive, "A", 20)

@@ -39,6 +39,49 @@ struct MovementTests {
         }
     }
 
+    @Test("a local transfer to a warehouse that is not an active member is refused and changes nothing")
+    func transferToUnknownOrRetiredWarehouseIsRefused() async throws {
+        try await withStore { store, _ in
+            try await store.addProduct("SKU-1")
+            try await store.move(.receive, "SKU-1", 10)
+            // A single node knows nobody to receive a transfer.
+            let before = try store.reader.materializedStateDump()
+            await #expect(throws: StoreError.unknownWarehouse("SEV")) { try await store.move(.transfer, "SKU-1", 1, to: "SEV") }
+            try await store.addMember("SEV")
+            try await store.addMember("BIO", retired: true)
+            await #expect(throws: StoreError.unknownWarehouse("NOWHERE")) {
+                try await store.move(.transfer, "SKU-1", 1, to: "NOWHERE")
+            }
+            await #expect(throws: StoreError.retiredWarehouse("BIO")) { try await store.move(.transfer, "SKU-1", 1, to: "BIO") }
+            #expect(StoreError.unknownWarehouse("NOWHERE").description == "unknown warehouse NOWHERE: not a member of this cluster")
+            #expect(StoreError.retiredWarehouse("BIO").description == "warehouse BIO is retired")
+            #expect(try store.reader.materializedStateDump() == before)
+            #expect(try store.reader.operationCount() == 2)
+            try await store.move(.transfer, "SKU-1", 4, to: "SEV")
+            #expect(try store.onHand("SKU-1") == 6)
+        }
+    }
+
+    @Test("a transfer merged from a peer is kept whatever its destination: that peer may know a member we do not")
+    func mergedTransferToUnknownWarehouseIsKept() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let mad = try openStore("MAD", in: directory)
+        let sev = try openStore("SEV", in: directory)
+        defer {
+            mad.close()
+            sev.close()
+        }
+        try await mad.addMember("BIO")
+        try await mad.addProduct("SKU-1")
+        try await mad.move(.receive, "SKU-1", 10)
+        try await mad.move(.transfer, "SKU-1", 3, to: "BIO")
+        let outcome = try await sev.submit(.merge(try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 100)))
+        guard case .merged(let report) = outcome else { Issue.record("unexpected outcome \(outcome)"); return }
+        #expect(report.refused.isEmpty, "\(report.refused)")
+        #expect(try sev.reader.openTransfers().map(\.to) == ["BIO"])
+    }
+
     @Test(arguments: [Int64(0), -1, 1_000_000_001, Int64.max, Int64.min])
     func quantitiesOutOfRangeAreRefused(quantity: Int64) async throws {
         try await withStore { store, _ in
@@ -145,6 +188,7 @@ struct MovementTests {
             mad.close()
             sev.close()
         }
+        try await mad.addMember("SEV")
         try await mad.addProduct("SKU-1")
         try await mad.move(.receive, "SKU-1", 10)
         let (shipment, _) = try await mad.move(.transfer, "SKU-1", 6, to: "SEV")

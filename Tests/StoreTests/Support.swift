@@ -46,6 +46,11 @@ extension NodeStore {
         return (record, duplicate)
     }
 
+    /// Makes `warehouse` a member this node knows (a transfer may only go to one).
+    func addMember(_ warehouse: String, retired: Bool = false) async throws {
+        _ = try await submit(.setMember(warehouse: warehouse, peerURL: "https://\(warehouse.lowercased()).example:8443", retired: retired))
+    }
+
     func onHand(_ code: String) throws -> Int64 {
         try reader.stock(warehouse: replica.rawValue, sku: code).first?.quantity ?? 0
     }

@@ -72,6 +72,24 @@ struct MetricsRouterTests {
         }
     }
 
+    @Test("requests that match no route are labelled route=\"unmatched\", never Hummingbird's NotFound")
+    func unmatchedRequestsShareOneRoute() async throws {
+        try await APISession.with { api in
+            try await api.expectStatus(.notFound, .get, "/v1/nope", token: api.reporter)
+            try await api.expectStatus(.notFound, .get, "/no/such/path/either", token: api.reporter)
+            let samples = try await Self.scrape(api)
+            let unmatched = samples["inv_http_request_duration_seconds_count{method=\"GET\",route=\"unmatched\",status=\"404\"}"]
+            #expect(unmatched == 2, "\(samples.keys.filter { $0.contains("http_request") }.sorted())")
+            #expect(!samples.keys.contains { $0.contains("NotFound") }, "\(samples.keys.sorted())")
+            // Matched routes keep their pattern.
+            let again = try await Self.scrape(api)
+            #expect((again["inv_http_request_duration_seconds_count{method=\"GET\",route=\"/metrics\",status=\"200\"}"] ?? 0) >= 1)
+        }
+        #expect(RequestMetricsMiddleware.route(nil) == "unmatched")
+        #expect(RequestMetricsMiddleware.route("NotFound") == "unmatched")
+        #expect(RequestMetricsMiddleware.route("/v1/products/{sku}") == "/v1/products/{sku}")
+    }
+
     @Test func aTokenIsRequired() async throws {
         try await APISession.with { api in
             try await api.expectRefused(.get, "/metrics", token: nil, status: .unauthorized, code: "unauthorized")

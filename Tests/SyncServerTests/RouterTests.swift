@@ -390,6 +390,17 @@ struct MovementsRouterTests {
             let oversold = try await api.send(.post, "/v1/movements", token: api.staff, json: #"{"type": "sell", "sku": "A", "quantity": 3}"#)
             #expect(try oversold.object().object("error")?.string("message") == "not enough stock of A in MAD: 2 on hand, 3 requested")
             #expect(try await api.stock("A") == 2)
+            // 422: a transfer to a warehouse that is not an active member (a single node knows nobody to receive it)
+            let nowhere = try await api.expectRefused(
+                .post, "/v1/movements", token: api.staff, json: #"{"type": "transfer", "sku": "A", "quantity": 1, "to": "NOWHERE"}"#,
+                status: .unprocessableContent, code: "unknown_warehouse")
+            #expect(try nowhere.object().object("error")?.string("message") == "unknown warehouse NOWHERE: not a member of this cluster")
+            _ = try await api.fixture.node.store.submit(.setMember(warehouse: "SEV", peerURL: "https://sev.example:8443", retired: true))
+            let retired = try await api.expectRefused(
+                .post, "/v1/movements", token: api.staff, json: #"{"type": "transfer", "sku": "A", "quantity": 1, "to": "SEV"}"#,
+                status: .unprocessableContent, code: "retired_warehouse")
+            #expect(try retired.object().object("error")?.string("message") == "warehouse SEV is retired")
+            #expect(try await api.stock("A") == 2)
         }
     }
 }
@@ -400,6 +411,7 @@ struct MovementsRouterTests {
 struct TransfersRouterTests {
     @Test func shipMergeAcceptAcrossTwoNodes() async throws {
         try await APISession.with(warehouse: "MAD") { mad in
+            _ = try await mad.fixture.node.store.submit(.setMember(warehouse: "SEV", peerURL: "https://sev.example:8443", retired: false))
             try await mad.createProduct("A")
             try await mad.move("receive", "A", 10)
             let shipped = try await mad.move("transfer", "A", 4, extra: #", "to": "SEV", "reference": "TR-1""#)

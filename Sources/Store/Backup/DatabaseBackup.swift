@@ -83,7 +83,53 @@ public enum DatabaseBackup {
         }
     }
 
-    private static func checkingConfiguration() -> Configuration {
+    /// The API tokens revoked in the database at `databasePath`, by id, with when (milliseconds since 1970).
+    ///
+    /// Read from the database a restore is about to replace, so that its revocations survive the restore (see
+    /// ``revoke(_:inDatabaseAt:)``). Call it only once the replacement has checked out: opening the database may
+    /// checkpoint its WAL.
+    /// - Throws: `BackupError` when the file cannot be read (a lost or damaged database: nothing to keep).
+    public static func revokedTokens(databaseAt databasePath: String) throws(BackupError) -> [String: Int64] {
+        guard FileManager.default.fileExists(atPath: databasePath) else { return [:] }
+        return try run {
+            let queue = try DatabaseQueue(path: databasePath, configuration: checkingConfiguration())
+            defer { try? queue.close() }
+            return try queue.read { db in
+                guard try db.tableExists("tokens") else { return [:] }
+                let rows = try Row.fetchAll(db, sql: "SELECT id, revoked_at FROM tokens WHERE revoked_at IS NOT NULL")
+                return Dictionary(rows.map { ($0[0] as String, $0[1] as Int64) }, uniquingKeysWith: min)
+            }
+        }
+    }
+
+    /// Revokes again, in a database prepared for a restore (``prepareForRestore(path:warehouse:)``), the tokens of
+    /// `revocations` that it holds live.
+    ///
+    /// Why: API tokens are node-local (never replicated), so a backup's token table is the one as of the backup,
+    /// and a token revoked since would work again after the restore. Revoking it again in the restored copy is safe
+    /// whatever else happened since: a revocation only ever removes access. Tokens created after the backup stay
+    /// gone, and rotations after it are not replayed (the backup's secrets answer again). Writes outside the single
+    /// writer for the reason ``prepareForRestore(path:warehouse:)`` does.
+    /// - Parameter revocations: from ``revokedTokens(databaseAt:)`` of the replaced database.
+    /// - Returns: how many tokens were revoked again.
+    public static func revoke(_ revocations: [String: Int64], inDatabaseAt path: String) throws(BackupError) -> Int {
+        guard !revocations.isEmpty else { return 0 }
+        return try run {
+            let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
+            defer { try? queue.close() }
+            return try queue.write { db -> Int in
+                var kept = 0
+                for (id, revokedAt) in revocations.sorted(by: { $0.key < $1.key }) {
+                    try db.execute(
+                        sql: "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [revokedAt, id])
+                    kept += db.changesCount
+                }
+                return kept
+            }
+        }
+    }
+
+    static func checkingConfiguration() -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         return configuration
@@ -116,7 +162,7 @@ public enum DatabaseBackup {
     }
 
     /// Runs SQLite work, turning its errors into one-line `BackupError`s.
-    private static func run<T>(_ body: () throws -> T) throws(BackupError) -> T {
+    static func run<T>(_ body: () throws -> T) throws(BackupError) -> T {
         do { return try body() } catch let error as BackupError {
             throw error
         } catch let error as DatabaseError {

@@ -14,6 +14,7 @@ import GRDB
 ///   local counter covers it, so every warehouse's stock stays `>= 0` on every node;
 /// - `nextSequence` is `1 + ` the highest sequence of this replica in the ledger: sequences are dense;
 /// - every issued timestamp is greater than any held (the HLC is restored from the ledger at start);
+/// - a local transfer goes to an active member (see ``checkDestination(_:in:)``); merged ones are not checked;
 /// - while ``catchingUp`` (after a restore) no operation of this node is issued, and operations of this node held
 ///   by peers are merged like any other: they are the ones the restored ledger lacks. Once the flag is cleared,
 ///   `nextSequence` is above every sequence of this node that any member held, so no dot is ever reused.
@@ -247,6 +248,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 sku: request.sku.rawValue, warehouse: replica.rawValue, onHand: counter.value, requested: -delta)
         }
         if delta > 0, counter.value > Int64.max - delta { throw StoreError.overflow }
+        if let destination = request.to { try Self.checkDestination(destination, in: db) }
         do {
             if delta > 0 { try counter.increment(by: UInt64(delta), replica: replica) } else {
                 try counter.decrement(by: UInt64(-delta), replica: replica)
@@ -263,6 +265,23 @@ struct LedgerApplier<Clock: PhysicalClock> {
         try record(op, in: db, events: &events, counter: counter, product: product)
         cache.remember(counter, for: request.sku)
         return .movement(MovementRecord(op), duplicate: false)
+    }
+
+    /// Refuses a local transfer to a warehouse that is not an active member of the cluster as this node knows it.
+    ///
+    /// A transfer cannot be cancelled and only its destination can accept it: goods shipped to a warehouse that does
+    /// not exist, or no longer takes part, would stay in transit forever. Checked here, in the single writer, so the
+    /// check and the write are one transaction (a `peer remove` cannot slip in between). A node whose membership holds
+    /// nobody else (a single node) therefore refuses every transfer. Only local commands are checked: a transfer
+    /// merged from a peer is kept whatever its destination, because that peer may have heard of a member this node
+    /// has not heard of yet, and refusing it would make the ledgers diverge.
+    /// - Throws: ``StoreError/unknownWarehouse(_:)``, ``StoreError/retiredWarehouse(_:)``.
+    private static func checkDestination(_ destination: ReplicaID, in db: Database) throws {
+        let statement = try db.cachedStatement(sql: "SELECT retired FROM members WHERE warehouse = ?")
+        guard let retired = try Bool.fetchOne(statement, arguments: [destination.rawValue]) else {
+            throw StoreError.unknownWarehouse(destination.rawValue)
+        }
+        if retired { throw StoreError.retiredWarehouse(destination.rawValue) }
     }
 
     /// This warehouse's view of a product, from the cache or the database.

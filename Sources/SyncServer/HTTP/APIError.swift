@@ -38,12 +38,13 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     static let unauthorized = APIError(.unauthorized, "unauthorized", "missing or invalid bearer token")
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
 
-    /// Maps a store refusal to its status: syntax and range → 422, missing things → 404, conflicts with the
+    /// Maps a store refusal to its status: syntax and range (and a transfer to a warehouse that is not an active member) → 422, missing things → 404, conflicts with the
     /// current state → 409; a storage failure, a stopped queue and a node catching up after a restore are 503.
     init(_ error: StoreError) {
         let status: HTTPResponse.Status
         switch error {
-        case .invalidInput, .invalidQuantity, .invalidDelta, .overflow, .invalidOperation: status = .unprocessableContent
+        case .invalidInput, .invalidQuantity, .invalidDelta, .overflow, .invalidOperation, .unknownWarehouse, .retiredWarehouse:
+            status = .unprocessableContent
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
         case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked:
             status = .conflict

@@ -58,9 +58,20 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         }
     }
 
+    /// The `route` label for a request's endpoint path: a matched route's pattern, or `unmatched`.
+    ///
+    /// Hummingbird leaves the endpoint path nil before routing, and sets it to the placeholder `NotFound` when no
+    /// route matches (an unknown path, or a known path with a method it does not serve). A route pattern always
+    /// starts with `/`, so anything else is an unmatched request: labelled `unmatched`, as documented, whatever
+    /// placeholder Hummingbird uses.
+    static func route(_ endpointPath: String?) -> String {
+        guard let endpointPath, endpointPath.hasPrefix("/") else { return "unmatched" }
+        return endpointPath
+    }
+
     private func record(_ request: Request, _ context: Context, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
-        let series = Series(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: status.code)
+        let series = Series(method: request.method.rawValue, route: Self.route(context.endpointPath), status: status.code)
         let timer = timers.timer(series)
         let (seconds, attoseconds) = elapsed.components
         timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)

@@ -1,13 +1,19 @@
 import Crypto
 import Foundation
+import Store
 import SwiftASN1
 import X509
 
 /// What a new warehouse needs to join the cluster: the CA certificate, its own CA-signed certificate and key, and
 /// the address of one existing peer. Written by `inv cert issue`, read by `inv init --join`. Holds a private key:
 /// the file is created with mode 0600 and should travel over a trusted channel.
+///
+/// Versions: 1 has no `existing_warehouse`; 2 adds it. Both are read (a version-1 bundle is taken as a new
+/// warehouse's); an older inv refuses a version-2 bundle rather than ignore the field.
 public struct JoinBundle: Codable, Sendable {
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// The versions ``read(from:)`` accepts.
+    public static let readableVersions = 1...2
 
     public var version: Int
     public var warehouse: String
@@ -16,6 +22,15 @@ public struct JoinBundle: Codable, Sendable {
     public var privateKey: String
     public var peerWarehouse: String
     public var peerURL: String
+    /// Whether the issuing node already knew the warehouse (a member, or operations of it in its ledger): the bundle
+    /// replaces a lost node, not a new one. Nil in version-1 bundles.
+    ///
+    /// Why it matters: a replacement starts with an empty ledger while peers hold the lost node's operations. Were it
+    /// to write at once, it would number its operations with sequences already used by the lost node (replicas would
+    /// diverge for ever) and sell from a stock that lacks the lost node's sales. With the flag, `inv init --join` marks
+    /// the node as catching up, as `inv restore` does, so it refuses local writes until it has synced with every
+    /// active member (see `CatchUpGuard`), even if the operator skips the restore.
+    public var existingWarehouse: Bool?
 
     enum CodingKeys: String, CodingKey {
         case version, warehouse, certificate
@@ -23,6 +38,7 @@ public struct JoinBundle: Codable, Sendable {
         case privateKey = "private_key"
         case peerWarehouse = "peer_warehouse"
         case peerURL = "peer_url"
+        case existingWarehouse = "existing_warehouse"
     }
 
     /// Issues a certificate for `warehouse` with the cluster CA held in `directory`.
@@ -35,10 +51,12 @@ public struct JoinBundle: Codable, Sendable {
             throw NodeError.other("this node holds no cluster CA key (\(pki.caKeyPath)); issue certificates on the node that created the cluster")
         }
         let issued = try ca.issueNodeCertificate(warehouse: warehouse, hosts: hosts, now: now)
+        let existing = try warehouse == config.warehouse
+            || DatabaseBackup.knowsWarehouse(warehouse, databaseAt: directory.databaseFile)
         return JoinBundle(
             version: currentVersion, warehouse: warehouse, caCertificate: try ca.certificate.serializeAsPEM().pemString,
             certificate: try issued.certificate.serializeAsPEM().pemString, privateKey: issued.privateKey.pemRepresentation,
-            peerWarehouse: config.warehouse, peerURL: try config.effectivePeerURL())
+            peerWarehouse: config.warehouse, peerURL: try config.effectivePeerURL(), existingWarehouse: existing)
     }
 
     public func write(to path: String) throws {
@@ -53,7 +71,7 @@ public struct JoinBundle: Codable, Sendable {
         do { bundle = try JSONDecoder().decode(JoinBundle.self, from: data) } catch {
             throw NodeError.other("\(path) is not a join bundle: \(DataDirectory.describe(error))")
         }
-        guard bundle.version == currentVersion else { throw NodeError.other("join bundle version \(bundle.version) is not supported") }
+        guard readableVersions.contains(bundle.version) else { throw NodeError.other("join bundle version \(bundle.version) is not supported") }
         return bundle
     }
 

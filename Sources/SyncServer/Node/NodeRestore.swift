@@ -8,7 +8,8 @@ import Store
 /// 2. copy the file into the directory under a temporary name (owner-only), and check the copy there: an SQLite
 ///    database passing `integrity_check`, with the inv schema, no migration unknown to this inv, and the
 ///    directory's warehouse as its identity;
-/// 3. apply newer migrations, set the catch-up flag and switch the copy to a rollback journal (one file);
+/// 3. apply newer migrations, set the catch-up flag and switch the copy to a rollback journal (one file); then, the
+///    copy having checked out, revoke in it again the tokens revoked in the replaced database;
 /// 4. remove the old database's `-wal` and `-shm` (a stale WAL beside a new database would be replayed into it),
 ///    then rename the copy over `inv.sqlite` and sync the directory.
 /// A refused file leaves the directory as it was.
@@ -22,6 +23,11 @@ public enum NodeRestore {
         public var file: String
         public var directory: String
         public var summary: BackupSummary
+        /// Tokens live in the backup but revoked in the replaced database, revoked again in the restored one.
+        public var revocationsKept: Int
+        /// Set when the replaced database's revocations could not be read (a damaged database): then tokens are as of
+        /// the backup, and revoked ones work again until revoked anew.
+        public var warning: String?
     }
 
     /// - Throws: `NodeError` with one line: a live node, a missing directory, or a file that is no valid backup of
@@ -38,9 +44,19 @@ public enum NodeRestore {
         // Leftovers of a restore that died half-way are only ever the staging files.
         for suffix in ["", "-wal", "-shm", "-journal"] { try DurableFile.remove(staging + suffix) }
         let summary: BackupSummary
+        var revocationsKept = 0
+        var warning: String?
         do {
             try DurableFile.copy(file, to: staging)
             summary = try DatabaseBackup.prepareForRestore(path: staging, warehouse: config.warehouse)
+            // Tokens are node-local: a revocation made after the backup must not be undone by it. Read only now that
+            // the backup checked out (opening the replaced database may checkpoint its WAL; a refusal changes nothing).
+            do {
+                let revoked = try DatabaseBackup.revokedTokens(databaseAt: database)
+                revocationsKept = try DatabaseBackup.revoke(revoked, inDatabaseAt: staging)
+            } catch {
+                warning = "could not carry over the token revocations of the replaced database (\(error)): tokens are as of the backup; revoke again any revoked since (inv token list)"
+            }
             for suffix in ["-wal", "-shm", "-journal"] where FileManager.default.fileExists(atPath: staging + suffix) {
                 throw BackupError.io("SQLite left \(staging + suffix) behind")
             }
@@ -54,6 +70,6 @@ public enum NodeRestore {
         try DurableFile.remove(database + "-journal")
         try DurableFile.syncDirectory(of: database)
         try DurableFile.rename(staging, to: database)
-        return Restored(file: file, directory: directory.path, summary: summary)
+        return Restored(file: file, directory: directory.path, summary: summary, revocationsKept: revocationsKept, warning: warning)
     }
 }

@@ -51,6 +51,9 @@ public enum NodeSetup {
         let authority = try TokenAuthority(store: store)
         let (_, secret) = try await authority.create(name: "admin", role: .admin, nowMilliseconds: InvNode.nowMilliseconds())
         store.close()
+        // A bundle for a warehouse the cluster already knows replaces a lost node: it must catch up before writing
+        // (see `JoinBundle.existingWarehouse`).
+        if join?.existingWarehouse == true { try DatabaseBackup.markCatchingUp(databaseAt: directory.databaseFile) }
         try directory.writeAdminToken(secret)
         try directory.saveConfig(config)
         return Created(directory: directory, config: config, adminToken: secret)

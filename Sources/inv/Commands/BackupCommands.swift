@@ -112,6 +112,7 @@ struct Restore: AsyncParsableCommand {
         let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
         let restored = try NodeRestore.restore(file: file, into: directory)
         let summary = restored.summary
+        if let warning = restored.warning { FileHandle.standardError.write(Data("inv: warning: \(warning)\n".utf8)) }
         if json {
             return try JSONOutput.print(Restored(
                 file: file, data: directory.path, warehouse: summary.warehouse, operations: summary.operations,

@@ -25,6 +25,12 @@ struct Init: AsyncParsableCommand {
         let bundle = try join.map { try JoinBundle.read(from: $0) }
         let created = try await NodeSetup.create(directory: directory, warehouse: warehouse, name: name, listen: listen, join: bundle)
         if let bundle { print("Joining the cluster through \(bundle.peerWarehouse) at \(bundle.peerURL)") }
+        if bundle?.existingWarehouse == true {
+            print("""
+                \(warehouse) already exists in the cluster: this node replaces it, and refuses writes until it has caught up with every active member
+                (restore the latest backup first if there is one: inv restore FILE --data \(directory.path))
+                """)
+        }
         print("""
             Created warehouse node \(warehouse) in \(directory.path)
               URL:          \(created.config.url)
