@@ -84,12 +84,17 @@ public final class NodeStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            try setDurability(durable, in: db)
             // 32 MiB of page cache per connection (SQLite's default is 2 MiB): merges touch index pages all over a
             // large ledger, and re-reading them from the OS cache showed in profiles. Allocated only as used.
             try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         return try DatabasePool(path: path, configuration: configuration)
+    }
+
+    /// `FULL` syncs every commit (and each checkpoint) to disk; `NORMAL` survives a process crash, not a power loss.
+    static func setDurability(_ durable: Bool, in db: Database) throws {
+        try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
     }
 
     /// Submits a mutation to the writer and returns its outcome after commit.

@@ -13,10 +13,7 @@ extension DatabaseBackup {
     public static func knowsWarehouse(_ warehouse: String, databaseAt databasePath: String) throws(BackupError) -> Bool {
         guard FileManager.default.fileExists(atPath: databasePath) else { throw .io("no database at \(databasePath)") }
         return try run {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(10)
-            let pool = try DatabasePool(path: databasePath, configuration: configuration)
+            let pool = try DatabasePool(path: databasePath, configuration: readOnlyConfiguration())
             defer { try? pool.close() }
             return try pool.read { db in
                 try Bool.fetchOne(db, sql: """

@@ -38,12 +38,7 @@ public enum DatabaseBackup {
     /// Writes a consistent copy of the database file at `databasePath` (served by a live node or not) to `path`.
     public static func write(databaseAt databasePath: String, to path: String) throws(BackupError) -> BackupSummary {
         guard FileManager.default.fileExists(atPath: databasePath) else { throw .io("no database at \(databasePath)") }
-        let source = try run { () throws -> DatabasePool in
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(10)
-            return try DatabasePool(path: databasePath, configuration: configuration)
-        }
+        let source = try run { try DatabasePool(path: databasePath, configuration: readOnlyConfiguration()) }
         defer { try? source.close() }
         return try write(from: source, to: path)
     }
@@ -132,6 +127,13 @@ public enum DatabaseBackup {
     static func checkingConfiguration() -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        return configuration
+    }
+
+    /// For reading a database a live node may be writing: never writes, waits out the writer's locks.
+    static func readOnlyConfiguration() -> Configuration {
+        var configuration = checkingConfiguration()
+        configuration.readonly = true
         return configuration
     }
 

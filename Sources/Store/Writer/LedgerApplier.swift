@@ -460,12 +460,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
             }
         }
         for (key, entry) in counters {
-            guard reorderPointsExist else {
-                try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
-                continue
-            }
-            let product = try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db)
-            guard product.reorderPoint != nil, !product.deleted else {
+            let product = reorderPointsExist ? try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db) : nil
+            guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
                 // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
                 try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
                 continue
@@ -475,11 +471,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             counter.merge(PNCounter(entries: [key.origin: entry]))
             guard counter.entry(for: key.origin) != before else { continue }
             try StockCounterRecord.save(counter.entry(for: key.origin), sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
-            if let reorderPoint = product.reorderPoint {
-                try evaluateAlert(
-                    sku: key.sku, warehouse: key.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
-                    at: clock.last, in: db, events: &events)
-            }
+            try evaluateAlert(
+                sku: key.sku, warehouse: key.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
+                at: clock.last, in: db, events: &events)
         }
         // The batch's own sequences advance the vector without a query each; the ledger is asked only past them,
         // for operations that arrived earlier beyond a gap this batch closes.

@@ -31,8 +31,8 @@ final class WALCheckpointer: Sendable {
         configuration.busyMode = .timeout(10)
         let durable = durable
         configuration.prepareDatabase { db in
-            // A FULL checkpoint syncs the log before copying and the database file after.
-            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            // Under FULL a checkpoint syncs the log before copying and the database file after.
+            try NodeStore.setDurability(durable, in: db)
         }
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         let thread = Thread { [self] in

@@ -49,7 +49,9 @@ struct BackupController {
             throw APIError(.serviceUnavailable, "backup_failed", "cannot read the backup: \(error)")
         }
         // The file stays readable through the open handle; its name goes at once.
-        try? DurableFile.remove(temporary)
+        do { try DurableFile.remove(temporary) } catch {
+            context.logger.warning("could not remove the backup's temporary file \(temporary): \(error)")
+        }
         var headers = HTTPFields()
         headers[.contentType] = Self.contentType
         headers[.contentLength] = String(size)
