@@ -89,7 +89,11 @@ public final class NodeStore: Sendable {
             // large ledger, and re-reading them from the OS cache showed in profiles. Allocated only as used.
             try db.execute(sql: "PRAGMA cache_size = -32768")
         }
-        return try DatabasePool(path: path, configuration: configuration)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB switches the writer to `synchronous = NORMAL` when it enables WAL, after `prepareDatabase` ran, so
+        // the writer's durability is set again here, on the one connection that commits.
+        try pool.writeWithoutTransaction { db in try setDurability(durable, in: db) }
+        return pool
     }
 
     /// `FULL` syncs every commit (and each checkpoint) to disk; `NORMAL` survives a process crash, not a power loss.

@@ -88,3 +88,18 @@ struct CrashSafetyTests {
         return acks
     }
 }
+
+@Suite("Durability setting of the committing connection")
+struct DurabilitySettingTests {
+    /// GRDB turns a pool's writer to `synchronous = NORMAL` when it enables WAL; the node's pool must commit with
+    /// `FULL` (2), so an acknowledged write survives a power loss, not only a crash.
+    @Test(arguments: [(true, 2), (false, 1)])
+    func writerConnectionSyncsAsConfigured(durable: Bool, expected: Int) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let pool = try NodeStore.openPool(path: directory.file("node.sqlite"), durable: durable)
+        #expect(try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == expected)
+        #expect(try pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == expected)
+        try pool.close()
+    }
+}
