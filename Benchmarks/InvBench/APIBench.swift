@@ -64,7 +64,9 @@ struct APIBench: AsyncParsableCommand {
         let token = created.adminToken
 
         _ = try await phase(client: client, url: base + "/noop", token: token, codes: codes, count: 2_000)  // warm-up
+        let before = node.store.writer.stats
         let movements = try await phase(client: client, url: base + "/movements", token: token, codes: codes, count: requests)
+        let after = node.store.writer.stats
         let noop = try await phase(client: client, url: base + "/noop", token: token, codes: codes, count: requests)
         try await client.shutdown()
         server.cancel()
@@ -77,6 +79,8 @@ struct APIBench: AsyncParsableCommand {
         figure("api_movements_per_s", movements.perSecond, "req/s")
         figure("api p50", movements.p50, "ms")
         figure("api_p99_ms", movements.p99, "ms", limit: "<= 10 ms")
+        figure("writer commits (receipt phase)", Double(after.batches - before.batches), "commits")
+        figure("mean group commit", Double(after.commands - before.commands) / Double(max(after.batches - before.batches, 1)), "writes/commit")
         figure("noop_per_s", noop.perSecond, "req/s", limit: "the HTTP layer's own limit")
         figure("noop p50", noop.p50, "ms")
         figure("noop p99", noop.p99, "ms")

@@ -59,7 +59,7 @@ struct AuthenticationRouterTests {
             for authorization in [
                 "Bearer", "Bearer ", "Bearer inv_nope_nope", "Bearer \(forged)", "bearer \(api.admin)", "Basic \(api.admin)",
                 "Bearer inv_\(staffID)_\(adminSecret)", "Bearer \(api.admin)x", "Bearer xinv\(api.admin.dropFirst(3))",
-                "Bearer inv__", "Bearer inv_\(staffID)",
+                "Bearer inv__", "Bearer inv_\(staffID)", "Bearer \t ", "Bearer \(api.admin.dropFirst(4)) inv_",
             ] {
                 try await api.expectRefused(
                     .post, "/v1/movements", token: nil, json: #"{"type": "receive", "sku": "A", "quantity": 1}"#,
@@ -67,6 +67,7 @@ struct AuthenticationRouterTests {
             }
             // Surrounding spaces are forgiven; the token still works.
             try await api.expectStatus(.ok, .get, "/v1/status", token: " \(api.reporter) ")
+            try await api.expectStatus(.ok, .get, "/v1/status", token: "\t\(api.reporter) \t")
         }
     }
 

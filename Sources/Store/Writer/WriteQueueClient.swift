@@ -85,21 +85,23 @@ public final class WriteQueueClient: Sendable {
 
     private func submit(encoded body: [UInt8]) async throws(StoreError) -> WriteOutcome {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>) in
-            let accepted = state.withLock { state -> Bool in
-                guard !state.closed else { return false }
+            let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+                guard !state.closed else { return (false, false) }
                 let id = state.nextID
                 state.nextID += 1
                 state.outbox.append((id, body))
                 state.waiting[id] = continuation
                 // Counted before the I/O thread can see the request, so the reply's decrement never comes first.
                 depth.increment()
-                return true
+                // Only the first request of a batch wakes the I/O thread: it takes the whole outbox under this lock
+                // after reading the eventfd, so requests appended before it does ride on the same wake-up.
+                return (true, state.outbox.count == 1)
             }
-            if accepted {
+            if !accepted {
+                continuation.resume(returning: .failure(.unavailable("the write queue client is closed")))
+            } else if wake {
                 var one: UInt64 = 1
                 _ = write(wakeFD, &one, 8)
-            } else {
-                continuation.resume(returning: .failure(.unavailable("the write queue client is closed")))
             }
         }
         return try result.get()

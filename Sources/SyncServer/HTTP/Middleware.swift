@@ -40,11 +40,21 @@ struct TokenAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              let identity = authority.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+              let identity = authority.authenticate(Self.bearerSecret(header))
         else { throw APIError.unauthorized }
         var context = context
         context.identity = identity
         context.logger[metadataKey: "token"] = .string(identity.tokenID)
         return try await next(request, context)
+    }
+
+    /// The secret after `Bearer `, without surrounding spaces or tabs (Foundation's trimming bridged through
+    /// `NSString` on every request).
+    static func bearerSecret(_ header: String) -> String {
+        let bytes = header.utf8.dropFirst(7)
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = bytes.firstIndex(where: { !isBlank($0) }) else { return "" }
+        let last = bytes.lastIndex(where: { !isBlank($0) })!
+        return String(Substring(header.utf8[first...last]))
     }
 }
