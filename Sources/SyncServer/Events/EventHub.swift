@@ -16,34 +16,44 @@ public final class EventHub: Sendable {
         case heartbeat
     }
 
-    private let subscribers = Mutex<[UUID: AsyncStream<Delivery>.Continuation]>([:])
+    private struct Subscriber: Sendable {
+        var continuation: AsyncStream<Delivery>.Continuation
+        var wants: @Sendable (StoreEvent) -> Bool
+    }
+
+    private let subscribers = Mutex<[UUID: Subscriber]>([:])
     private let bufferSize: Int
 
     public init(bufferSize: Int = 10_000) { self.bufferSize = bufferSize }
 
     public func publish(_ events: [StoreEvent]) {
         let current = subscribers.withLock { Array($0.values) }
-        for continuation in current {
-            for event in events {
-                if case .dropped = continuation.yield(.event(event)) { continuation.yield(.lagged) }
+        for subscriber in current {
+            for event in events where subscriber.wants(event) {
+                if case .dropped = subscriber.continuation.yield(.event(event)) { subscriber.continuation.yield(.lagged) }
             }
         }
     }
 
-    /// A stream of every event committed from now on; it ends when the consumer stops iterating.
-    public func subscribe() -> AsyncStream<Delivery> {
+    /// A stream of the events committed from now on that `filter` accepts (every event by default); it ends when
+    /// the consumer stops iterating.
+    ///
+    /// The filter runs on the writer's thread for each event and must be cheap. Filtering here rather than in the
+    /// consumer matters during a catch-up: a subscriber that wants only local operations is then not woken for each
+    /// of the millions merged.
+    public func subscribe(where filter: @escaping @Sendable (StoreEvent) -> Bool = { _ in true }) -> AsyncStream<Delivery> {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Delivery>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
-        subscribers.withLock { $0[id] = continuation }
+        subscribers.withLock { $0[id] = Subscriber(continuation: continuation, wants: filter) }
         return stream
     }
 
     /// Sends a heartbeat to every subscriber.
     public func heartbeat() {
-        for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(.heartbeat) }
+        for subscriber in subscribers.withLock({ Array($0.values) }) { subscriber.continuation.yield(.heartbeat) }
     }
 
     public var subscriberCount: Int { subscribers.withLock { $0.count } }
@@ -54,6 +64,6 @@ public final class EventHub: Sendable {
             defer { subscribers.removeAll() }
             return Array(subscribers.values)
         }
-        for continuation in all { continuation.finish() }
+        for subscriber in all { subscriber.continuation.finish() }
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Store
 import UnixSignals
 
 /// Runs a node: the HTTPS API, the mutual-TLS peer listener, peer sync, event heartbeats and the alert webhook,
@@ -70,7 +71,13 @@ public enum NodeServer {
                 }
             }
             if let url = config.webhookURL {
-                let events = node.events.subscribe()
+                // The webhook posts alerts only.
+                let events = node.events.subscribe { (event: StoreEvent) -> Bool in
+                    switch event {
+                    case .alertRaised, .alertCleared: return true
+                    case .operation: return false
+                    }
+                }
                 group.addTask { await AlertWebhook(url: url).run(events: events, client: httpClient, warehouse: config.warehouse, logger: logger) }
             }
             do {

@@ -134,7 +134,11 @@ public final class PeerSyncer: Sendable {
             catchUp.withLock { $0 = CatchUpGuard(me: me) }
             logger.warning("restored from a backup: local writes are refused until this node has caught up with every active member")
         }
-        let events = node.events.subscribe()
+        // Only this node's own operations trigger a push; merged ones (a catch-up brings millions) are not delivered.
+        let events = node.events.subscribe { event in
+            if case .operation(let op) = event { return op.origin.rawValue == me }
+            return false
+        }
         let task = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in

@@ -1,0 +1,35 @@
+import CRDT
+import Store
+import SyncServer
+import Testing
+
+@Suite("Event hub: filtered subscriptions")
+struct EventHubTests {
+    static func receipt(from origin: String, sequence: UInt64) throws -> StoreEvent {
+        .operation(LedgerOperation(
+            origin: try ReplicaID(origin), sequence: sequence, timestamp: HLCTimestamp(rawValue: sequence << 16), kind: .receive,
+            sku: try SKU("A"), movementID: MovementID.generate(), warehouse: try ReplicaID(origin), delta: 1,
+            counter: PNCounter.Entry(increments: sequence, decrements: 0), actor: "test"))
+    }
+
+    @Test func aSubscriberReceivesOnlyTheEventsItsFilterAccepts() async throws {
+        let hub = EventHub()
+        let everything = hub.subscribe()
+        let ownOnly = hub.subscribe { event in
+            if case .operation(let op) = event { return op.origin.rawValue == "SEV" }
+            return false
+        }
+        let published = [
+            try Self.receipt(from: "MAD", sequence: 1), try Self.receipt(from: "SEV", sequence: 1),
+            .alertCleared(sku: "A", warehouse: "SEV"), try Self.receipt(from: "MAD", sequence: 2),
+        ]
+        hub.publish(published)
+        hub.finishAll()
+        var all: [StoreEvent] = []
+        for await case .event(let event) in everything { all.append(event) }
+        var own: [StoreEvent] = []
+        for await case .event(let event) in ownOnly { own.append(event) }
+        #expect(all == published)
+        #expect(own == [published[1]])
+    }
+}
