@@ -27,6 +27,23 @@ struct OperationPageTests {
         }
     }
 
+    @Test("x-inv-highest names each origin's highest sequence of a page and parses back; malformed values are nil")
+    func highestHeader() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        for page in 0..<100 {
+            let operations = OperationGenerator.operations(count: Int.random(in: 0...60, using: &random), using: &random)
+            var expected: [ReplicaID: UInt64] = [:]
+            for op in operations { expected[op.origin] = max(expected[op.origin] ?? 0, op.sequence) }
+            let value = OperationPage.highestHeaderValue(operations)
+            #expect(OperationPage.highest(fromHeader: value) == expected, "seed \(seed), page \(page): \(value)")
+        }
+        #expect(OperationPage.highest(fromHeader: "") == [:])
+        for malformed in ["MAD", "MAD:0", "MAD:x", "MAD:1,MAD:2", "bad id!:3", "MAD:1:2", ":4", "MAD:-1"] {
+            #expect(OperationPage.highest(fromHeader: malformed) == nil, "\(malformed)")
+        }
+    }
+
     @Test("an empty page round-trips")
     func emptyPage() throws {
         #expect(try OperationPage.decode(try OperationPage.encode([])) == [])

@@ -38,9 +38,8 @@ public enum OperationPage {
         try decodeKeepingBytes(compressed).operations
     }
 
-    /// Inflates and decodes a page, also returning the inflated ``LedgerOperationCodec`` bytes, which the writer
-    /// takes as they are (``NodeStore/submitMerge(encoded:)``).
-    public static func decodeKeepingBytes(_ compressed: ByteBuffer) throws -> (operations: [LedgerOperation], encoded: [UInt8]) {
+    /// Inflates a page into ``LedgerOperationCodec`` bytes of a supported version, without decoding them.
+    public static func inflate(_ compressed: ByteBuffer) throws -> [UInt8] {
         var input = compressed
         let page: ByteBuffer
         do { page = try input.decompress(with: .deflate(), maxSize: maxInflatedBytes) } catch {
@@ -49,6 +48,34 @@ public enum OperationPage {
         let bytes = Array(page.readableBytesView)
         guard let first = bytes.first else { throw Failure.malformed("empty") }
         guard first == LedgerOperationCodec.version else { throw Failure.unsupportedVersion(first) }
+        return bytes
+    }
+
+    /// The `x-inv-highest` value for a page: `origin:sequence` pairs, comma-separated, sorted by origin (empty
+    /// for an empty page).
+    public static func highestHeaderValue(_ operations: [LedgerOperation]) -> String {
+        var highest: [ReplicaID: UInt64] = [:]
+        for op in operations where op.sequence > highest[op.origin] ?? 0 { highest[op.origin] = op.sequence }
+        return highest.sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
+    }
+
+    /// Parses an `x-inv-highest` value; `nil` when any part is malformed (the caller then decodes the page).
+    public static func highest(fromHeader value: String) -> [ReplicaID: UInt64]? {
+        var highest: [ReplicaID: UInt64] = [:]
+        for pair in value.split(separator: ",", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let sequence = UInt64(parts[1]), sequence > 0,
+                  let origin = try? ReplicaID(String(parts[0])), highest[origin] == nil
+            else { return nil }
+            highest[origin] = sequence
+        }
+        return highest
+    }
+
+    /// Inflates and decodes a page, also returning the inflated ``LedgerOperationCodec`` bytes, which the writer
+    /// takes as they are (``NodeStore/submitMerge(encoded:)``).
+    public static func decodeKeepingBytes(_ compressed: ByteBuffer) throws -> (operations: [LedgerOperation], encoded: [UInt8]) {
+        let bytes = try inflate(compressed)
         do { return (try LedgerOperationCodec.decode(bytes), bytes) } catch { throw Failure.malformed(error.description) }
     }
 }

@@ -78,6 +78,9 @@ public final class PeerSyncer: Sendable {
     private let logger: Logger
     private let peers = Mutex<[String: Peer]>([:])
     private let heardVectors = Mutex<[String: VersionVector]>([:])
+    /// When each peer last pulled a page from this node (monotonic seconds).
+    private let pullsServed = Mutex<[String: Double]>([:])
+    private let pushPolicy = PushPolicy()
     private let manager = Mutex<Task<Void, Never>?>(nil)
     private let pausedFlag = Mutex(false)
     private let clock: @Sendable () -> Double
@@ -278,6 +281,12 @@ public final class PeerSyncer: Sendable {
         heardVectors.withLock { $0[warehouse] = vector }
     }
 
+    /// A peer pulled a page from this node (see ``PushPolicy``).
+    func servedPull(to warehouse: String) {
+        let now = clock()
+        pullsServed.withLock { $0[warehouse] = now }
+    }
+
     public func status() -> [PeerStatus] {
         let lags = Dictionary(lags().map { ($0.peer, $0) }) { a, _ in a }
         return peers.withLock { peers in
@@ -384,22 +393,33 @@ public final class PeerSyncer: Sendable {
             var mine = try node.store.reader.versionVector()
             var catchUpLog = CatchUpLog()
             var cursor = mine
-            var next: Task<(ByteBuffer, Bool), any Error>? = fetchPage(url: url, from: me, cursor: cursor)
+            var next: Task<FetchedPage, any Error>? = fetchPage(url: url, from: me, cursor: cursor)
             defer { next?.cancel() }
             while let fetching = next {
-                let (page, more) = try await fetching.value
+                let fetched = try await fetching.value
                 next = nil
-                peers.withLock { $0[warehouse]?.bytesReceived += page.readableBytes }
-                let (operations, encoded) = try OperationPage.decodeKeepingBytes(page)
+                peers.withLock { $0[warehouse]?.bytesReceived += fetched.page.readableBytes }
+                // The page's highest sequences advance the cursor; a peer that does not announce them has its page
+                // decoded here for them. Either way the writer decodes and checks every operation.
+                let encoded: [UInt8]
+                let highest: [ReplicaID: UInt64]
+                if let announced = fetched.highest {
+                    encoded = try OperationPage.inflate(fetched.page)
+                    highest = announced
+                } else {
+                    let decoded = try OperationPage.decodeKeepingBytes(fetched.page)
+                    encoded = decoded.encoded
+                    highest = decoded.operations.reduce(into: [:]) { $0[$1.origin] = max($0[$1.origin] ?? 0, $1.sequence) }
+                }
                 // Retired since this loop started (loops follow membership only every second): merge nothing more.
                 if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
                     throw SyncFailure("\(warehouse) is retired")
                 }
-                if more && !operations.isEmpty {
-                    for op in operations { cursor.advance(op.origin, to: op.sequence) }
+                if fetched.more && !highest.isEmpty {
+                    for (origin, sequence) in highest { cursor.advance(origin, to: sequence) }
                     next = fetchPage(url: url, from: me, cursor: cursor)
                 }
-                if !operations.isEmpty {
+                if !highest.isEmpty {
                     guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
                         throw SyncFailure("unexpected merge outcome")
                     }
@@ -439,7 +459,13 @@ public final class PeerSyncer: Sendable {
                 await finishCatchUpIfSatisfied()
             }
 
-            // Push: pages of what the peer lacks, by the vector it announced.
+            // Push: pages of what the peer lacks, by the vector it announced, unless it is catching up by pulling.
+            let deficit = Self.count(try node.store.reader.versionVector(), beyond: peerVector)
+            let lastPull = pullsServed.withLock { $0[warehouse] }
+            if !pushPolicy.shouldPush(deficit: deficit, pageSize: pageSize, lastPullFromPeer: lastPull, now: clock()) {
+                logger.debug("not pushing \(deficit) operations to \(warehouse): it is pulling them")
+                return RoundReport(peer: warehouse, ok: true, pulled: pulled, pushed: 0, error: nil)
+            }
             while true {
                 let (operations, more) = try node.store.reader.operationsMissing(from: peerVector, limit: pageSize)
                 if operations.isEmpty { break }
@@ -488,13 +514,21 @@ public final class PeerSyncer: Sendable {
         return try JSONDecoder().decode(Reply.self, from: data)
     }
 
+    /// A pulled page as it arrived (compressed), with what its headers say.
+    struct FetchedPage {
+        var page: ByteBuffer
+        var more: Bool
+        /// From `x-inv-highest`; `nil` when the peer did not send it or it did not parse.
+        var highest: [ReplicaID: UInt64]?
+    }
+
     /// Starts fetching the page of operations above `cursor`.
-    private func fetchPage(url: String, from me: String, cursor: VersionVector) -> Task<(ByteBuffer, Bool), any Error> {
+    private func fetchPage(url: String, from me: String, cursor: VersionVector) -> Task<FetchedPage, any Error> {
         let request = SyncPullRequest(from: me, vector: cursor, limit: pageSize)
         return Task { try await self.postForPage(url + "/v1/sync/pull", request) }
     }
 
-    private func postForPage(_ url: String, _ body: some Encodable) async throws -> (ByteBuffer, Bool) {
+    private func postForPage(_ url: String, _ body: some Encodable) async throws -> FetchedPage {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -502,7 +536,9 @@ public final class PeerSyncer: Sendable {
         let response = try await http.execute(request, timeout: .seconds(120))
         let data = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
-        return (data, response.headers.first(name: SyncProtocol.moreHeader) == "1")
+        return FetchedPage(
+            page: data, more: response.headers.first(name: SyncProtocol.moreHeader) == "1",
+            highest: response.headers.first(name: SyncProtocol.highestHeader).flatMap(OperationPage.highest(fromHeader:)))
     }
 }
 

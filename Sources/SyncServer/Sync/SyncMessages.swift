@@ -7,14 +7,19 @@ import Store
 /// 1. `POST /v1/sync/hello` — C sends its version vector and membership; P merges the membership and answers
 ///    with its own vector and membership.
 /// 2. `POST /v1/sync/pull` — C sends its vector; P answers one bounded page of the operations C lacks, from every
-///    origin (so changes travel transitively), `x-inv-more: 1` when more remain. C merges and repeats.
+///    origin (so changes travel transitively), `x-inv-more: 1` when more remain, and `x-inv-highest` naming the
+///    page's highest sequence per origin. C merges and repeats.
 /// 3. `POST /v1/sync/push` — C sends pages of the operations P lacks (by P's vector from step 1); P merges each.
 /// Merging is idempotent and commutative, so a round cut off half-way is harmless and the next one resumes.
 public enum SyncProtocol {
     public static let version = 1
     public static let pageContentType = "application/x-inv-ops+deflate"
     public static let moreHeader = "x-inv-more"
-    public static let defaultPageSize = 5_000
+    /// On a pull's answer: the highest sequence per origin among the page's operations (see
+    /// ``OperationPage/highestHeaderValue(_:)``), so the caller advances its cursor and requests the next page
+    /// without decoding this one; the writer decodes it once. Optional: without it the caller decodes the page.
+    public static let highestHeader = "x-inv-highest"
+    public static let defaultPageSize = 10_000
     public static let maxPageSize = 20_000
 
     /// A version vector from its JSON form; entries with invalid replica ids are dropped.

@@ -59,10 +59,12 @@ struct SyncRoutes {
         let limit = min(max(message.limit, 1), SyncProtocol.maxPageSize)
         let vector = message.versionVector
         syncer.heard(from: peer, vector: vector)
+        syncer.servedPull(to: peer)
         let (operations, more) = try node.store.reader.operationsMissing(from: vector, limit: limit)
         var headers = HTTPFields()
         headers[.contentType] = SyncProtocol.pageContentType
         headers[HTTPField.Name(SyncProtocol.moreHeader)!] = more ? "1" : "0"
+        headers[HTTPField.Name(SyncProtocol.highestHeader)!] = OperationPage.highestHeaderValue(operations)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: try OperationPage.encode(operations)))
     }
 
