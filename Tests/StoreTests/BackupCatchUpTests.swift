@@ -40,7 +40,7 @@ struct BackupCatchUpTests {
         try Data((0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: URL(fileURLWithPath: garbage))
         #expect(throws: BackupError.notAnInvDatabase("not an SQLite database")) { try DatabaseBackup.inspect(path: garbage) }
         let empty = directory.file("empty.sqlite")
-        FileManager.default.createFile(atPath: empty, contents: nil)
+        #expect(FileManager.default.createFile(atPath: empty, contents: nil))
         #expect(throws: BackupError.notAnInvDatabase("no inv schema")) { try DatabaseBackup.inspect(path: empty) }
     }
 

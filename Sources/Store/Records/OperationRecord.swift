@@ -40,6 +40,36 @@ struct OperationRecord {
         ]
     }
 
+    /// Binds an operation onto ``insertSQL`` in the order of ``arguments(_:)``.
+    static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder) throws {
+        row.text(op.origin.rawValue)
+        row.integer(try storable(op.sequence))
+        row.integer(try storable(op.timestamp.rawValue))
+        row.text(op.kind.rawValue)
+        row.text(op.sku.rawValue)
+        row.text(op.movementID)
+        row.text(op.warehouse?.rawValue)
+        row.integer(op.delta)
+        row.integer(try op.counter.map { try storable($0.increments) })
+        row.integer(try op.counter.map { try storable($0.decrements) })
+        row.text(op.transfer?.id)
+        row.text(op.transfer?.from.rawValue)
+        row.text(op.transfer?.to.rawValue)
+        row.integer(op.transfer?.shipped)
+        row.integer(op.transfer?.accepted)
+        row.text(try op.product.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
+        row.text(op.actor)
+        row.text(op.reason)
+        row.text(op.reference)
+        row.text(try op.context.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
+    }
+
+    /// SQLite integers are signed 64-bit: a larger unsigned value is refused, as GRDB refuses it.
+    private static func storable(_ value: UInt64) throws -> Int64 {
+        guard let stored = Int64(exactly: value) else { throw StoreError.overflow }
+        return stored
+    }
+
     /// Decodes a row selected with ``selectColumns`` (read by position: name lookups were a measurable share of
     /// serving a sync page).
     static func operation(from row: Row) throws -> LedgerOperation {

@@ -28,17 +28,27 @@ enum StockCounterRecord {
 
     /// Merges one replica's entry into the held one: the pointwise maximum, in one statement; rows that would not
     /// change are not written.
-    static func mergeMax(_ entry: PNCounter.Entry, sku: SKU, warehouse: ReplicaID, replica: ReplicaID, in db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
-                increments = max(increments, excluded.increments), decrements = max(decrements, excluded.decrements)
-            WHERE excluded.increments > increments OR excluded.decrements > decrements
-            """)
-        guard entry.increments <= UInt64(Int64.max), entry.decrements <= UInt64(Int64.max) else { throw StoreError.overflow }
-        try statement.execute(arguments: [
-            sku.rawValue, warehouse.rawValue, replica.rawValue, Int64(entry.increments), Int64(entry.decrements),
-        ])
+    static let mergeMaxSQL = """
+        INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
+            increments = max(increments, excluded.increments), decrements = max(decrements, excluded.decrements)
+        WHERE excluded.increments > increments OR excluded.decrements > decrements
+        """
+
+    /// Merges one replica's entry by pointwise max, with ``mergeMaxSQL`` prepared by the caller for a batch.
+    static func mergeMax(
+        _ entry: PNCounter.Entry, sku: SKU, warehouse: ReplicaID, replica: ReplicaID, using statement: BoundStatement
+    ) throws {
+        guard let increments = Int64(exactly: entry.increments), let decrements = Int64(exactly: entry.decrements) else {
+            throw StoreError.overflow
+        }
+        try statement.execute { row in
+            row.text(sku.rawValue)
+            row.text(warehouse.rawValue)
+            row.text(replica.rawValue)
+            row.integer(increments)
+            row.integer(decrements)
+        }
     }
 
     /// Writes one replica's entry (already merged by the caller).

@@ -442,8 +442,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
             """)) ?? true
+        let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         for op in operations {
-            try insert(op, in: db)
+            try insertRow.execute { row in try OperationRecord.bind(op, to: &row) }
             sequences[op.origin, default: []].insert(op.sequence)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
@@ -459,11 +460,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if op.product?.reorderPoint != nil { reorderPointsExist = true }
             }
         }
+        let mergeCounter = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
         for (key, entry) in counters {
             let product = reorderPointsExist ? try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db) : nil
             guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
                 // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
-                try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
+                try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, using: mergeCounter)
                 continue
             }
             var counter = try StockCounterRecord.counter(sku: key.sku, warehouse: key.warehouse, in: db)
