@@ -248,9 +248,18 @@ struct TokenCommand: AsyncParsableCommand {
                 directory (admin.token) also rewrites that file, so later commands with --data keep working.
                 """)
         @Argument(help: "The token id (the <id> of inv_<id>_<secret>).") var id: String
-        @Option(help: "How long the old secret keeps working, e.g. 90s, 10m, 2h, 1d (default: it stops at once; at most 30d).")
-        var grace: GraceDuration?
+        // Read unconditionally, so that `--grace -1m` is told it is negative rather than taken for an option.
+        @Option(
+            name: .customLong("grace"), parsing: .unconditional,
+            help: ArgumentHelp("How long the old secret keeps working, e.g. 90s, 10m, 2h, 1d (default: it stops at once; at most 30d).", valueName: "grace"))
+        var graceArgument: String?
         @OptionGroup var client: ClientOptions
+
+        var grace: GraceDuration? { graceArgument.flatMap { try? GraceDuration($0, option: "--grace") } }
+
+        func validate() throws {
+            if let graceArgument { _ = try GraceDuration(graceArgument, option: "--grace") }
+        }
 
         func run() async throws {
             struct Body: Encodable {
