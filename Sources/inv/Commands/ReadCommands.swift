@@ -15,6 +15,7 @@ struct Stock: AsyncParsableCommand {
             let reply = try await node.send(.GET, "/v1/stock", query: [("scope", all ? "all" : "local"), ("sku", sku)])
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let rows = try node.decode([API.StockRow].self, reply)
+            if rows.isEmpty { return print("no stock" + (sku.map { " of \($0)" } ?? "")) }
             print(Table(
                 headers: ["SKU", "WAREHOUSE", "QUANTITY", ""],
                 rows: rows.map { [$0.sku, $0.warehouse, String($0.quantity), $0.productDeleted ? "(product deleted)" : ""] },
@@ -56,6 +57,7 @@ struct History: AsyncParsableCommand {
                 cursor = page.nextCursor
             } while cursor != nil
             if format == .json { return try JSONOutput.print(movements) }
+            if movements.isEmpty { return print("no movements") }
             print(Table(headers: API.Movement.tableHeaders, rows: movements.map(\.tableRow), numeric: [4]).render())
         }
     }
