@@ -57,6 +57,44 @@ extension InvCLITests {
             #expect(badGrace.contains("--grace"), "\(badGrace)")
         }
 
+        @Test("token rotate --grace: a bad value is one line saying what --grace takes, exit 64, and rotates nothing")
+        func badGrace() throws {
+            let node = try NodeFixture()
+            defer { node.cleanup() }
+            try node.start()
+            let created = try node.inv("token", "create", "--role", "staff", "--name", "till-9")
+            let old = try #require(created.lines.first)
+            let id = try #require(Self.tokenID(old), "\(created)")
+
+            let tooLong = "inv: error: --grace must be at most 30 days (30d), got "
+            let notADuration = "inv: error: --grace must be a whole number with a unit s, m, h or d (e.g. 90s, 10m, 2h, 1d), got "
+            let cases: [(grace: String, error: String)] = [
+                ("31d", tooLong + "31d"),
+                ("721h", tooLong + "721h"),
+                ("2592001", tooLong + "2592001"),
+                ("99999999999999999999d", tooLong + "99999999999999999999d"),
+                // A leading minus looks like an option to ArgumentParser; --grace still reads it and says what is wrong.
+                ("-1m", "inv: error: --grace cannot be negative, got -1m"),
+                ("abc", notADuration + "abc"),
+                ("10y", notADuration + "10y"),
+                ("1.5h", notADuration + "1.5h"),
+                ("", notADuration + "nothing"),
+            ]
+            for (grace, error) in cases {
+                let result = try node.inv("token", "rotate", id, "--grace", grace)
+                #expect(expectOneLineError(result) == error, "--grace \(grace)")
+                #expect(result.status == 64, "a usage error, like the other bad arguments: \(result)")
+            }
+
+            // Nothing was rotated; the limit itself is accepted.
+            let remote = ["stock", "--node", node.url, "--ca", node.caFile, "--token", old]
+            expectSuccess(try node.run(remote))
+            let atLimit = try node.inv("token", "rotate", id, "--grace", "30d", "--json")
+            #expect(atLimit.status == 0 && atLimit.stderr.isEmpty, "\(atLimit)")
+            #expect(try JSON.parse(atLimit.stdout)["previous_valid_until"]?.string != nil, "\(atLimit)")
+            expectSuccess(try node.run(remote))
+        }
+
         @Test("token rotate of the data directory's admin token rewrites admin.token, so --data keeps working")
         func rotateAdminToken() throws {
             let node = try NodeFixture()

@@ -132,6 +132,56 @@ extension InvCLITests {
             ])
         }
 
+        @Test("empty lists: one line saying so in table mode, [] with --json, a bare header in CSV")
+        func emptyLists() throws {
+            // Two members, so that a transfer can show the table again at the end.
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for member in [mad, sev] { try member.start() }
+
+            let tables: [(arguments: [String], line: String)] = [
+                (["transfers"], "no transfers in transit"),
+                (["stock"], "no stock"),
+                (["stock", "--all"], "no stock"),
+                (["stock", "SKU-1"], "no stock of SKU-1"),
+                (["history"], "no movements"),
+                (["history", "--sku", "SKU-1", "--type", "sell"], "no movements"),
+                (["product", "list"], "no products"),
+                (["product", "list", "--include-deleted"], "no products"),
+                (["alerts"], "no alerts"),
+                (["conflicts"], "no conflicts"),
+            ]
+            for (arguments, line) in tables {
+                let result = try mad.run(arguments + ["--data", mad.data])
+                expectSuccess(result)
+                #expect(result.lines == [line], "\(result)")
+                let json = try mad.run(arguments + ["--json", "--data", mad.data])
+                expectSuccess(json)
+                #expect(try JSON.parse(json.stdout) == [], "\(json)")
+            }
+            let csv = try mad.inv("history", "--format", "csv")
+            expectSuccess(csv)
+            #expect(csv.lines == ["id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart"])
+
+            // The table once there is something to show: a transfer, until it is accepted.
+            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget"))
+            expectSuccess(try mad.inv("receive", "SKU-1", "5"))
+            let shipped = try mad.inv("transfer", "SKU-1", "5", "--to", "SEV")
+            let id = try #require(shipped.lines.first, "\(shipped)")
+            let inTransit = try mad.inv("transfers")
+            expectSuccess(inTransit)
+            #expect(inTransit.lines.first?.split(separator: " ") == ["ID", "SKU", "FROM", "TO", "IN", "TRANSIT", "SHIPPED", "SHIPPED", "AT"])
+            #expect(inTransit.lines.count == 3 && inTransit.lines.last?.hasPrefix(id) == true, "\(inTransit)")
+            #expect(try sev.inv("sync").status == 0)
+            expectSuccess(try sev.inv("accept", id))
+            #expect(try mad.inv("sync").status == 0)
+            let accepted = try mad.inv("transfers")
+            expectSuccess(accepted)
+            #expect(accepted.lines == ["no transfers in transit"], "\(accepted)")
+        }
+
         @Test("a retried receive with the same --id is recorded once")
         func idempotentRetry() throws {
             let node = try NodeFixture()

@@ -5,13 +5,16 @@ import ArgumentParser
 ///
 /// Invariant: ``seconds`` is at least 0 and at most ``maximumSeconds`` (30 days, the longest grace period the API
 /// accepts), so an overflow or a typo such as `10y` is refused here, with a clear message, before any request.
-struct GraceDuration: ExpressibleByArgument, Equatable {
+struct GraceDuration: Equatable {
     /// 30 days.
     static let maximumSeconds: Int64 = 30 * 86_400
 
     let seconds: Int64
 
-    init?(argument: String) {
+    /// Reads `argument`, the value of the option `option` (named in the error).
+    ///
+    /// - Throws: `ValidationError` saying what is wrong: not a number with a unit, negative, or above 30 days.
+    init(_ argument: String, option: String) throws {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
         var digits = Substring(argument)
         var unit: Int64 = 1
@@ -19,12 +22,19 @@ struct GraceDuration: ExpressibleByArgument, Equatable {
             digits = digits.dropLast()
             unit = multiplier
         }
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let count = Int64(digits) else {
-            return nil
+        if digits.first == "-", digits.count > 1, digits.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) {
+            throw ValidationError("\(option) cannot be negative, got \(argument)")
         }
-        let (seconds, overflow) = count.multipliedReportingOverflow(by: unit)
-        guard !overflow, seconds <= Self.maximumSeconds else { return nil }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else {
+            let got = argument.isEmpty ? "nothing" : argument
+            throw ValidationError("\(option) must be a whole number with a unit s, m, h or d (e.g. 90s, 10m, 2h, 1d), got \(got)")
+        }
+        // Digits too many for an Int64, or a product that overflows, are far above the limit too.
+        let (seconds, overflow) = (Int64(digits) ?? .max).multipliedReportingOverflow(by: unit)
+        guard !overflow, seconds <= Self.maximumSeconds else {
+            let days = Self.maximumSeconds / 86_400
+            throw ValidationError("\(option) must be at most \(days) days (\(days)d), got \(argument)")
+        }
         self.seconds = seconds
     }
-
 }

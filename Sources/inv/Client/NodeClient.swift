@@ -120,11 +120,8 @@ struct NodeClient {
             }
             return CLIError("node not running at \(target.url); start it with `inv serve --data \(dataPath)`")
         }
-        if let ssl = error as? NIOSSLError {
-            return CLIError("TLS verification of \(target.url) failed (is --ca the cluster CA?): \(ssl)")
-        }
-        if text.contains("handshake") || text.contains("certificate") || text.contains("CERTIFICATE") {
-            return CLIError("TLS verification of \(target.url) failed (is --ca the cluster CA?): \(text)")
+        if let failure = TLSFailure(error) {
+            return CLIError(failure.message(url: target.url, caFile: target.caFile))
         }
         return CLIError("cannot reach \(target.url): \(text)")
     }

@@ -147,6 +147,7 @@ struct Transfers: AsyncParsableCommand {
             let reply = try await node.send(.GET, "/v1/transfers")
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let transfers = try node.decode([API.Transfer].self, reply)
+            if transfers.isEmpty { return print("no transfers in transit") }
             print(Table(
                 headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"],
                 rows: transfers.map { [$0.id, $0.sku, $0.from, $0.to, String($0.quantity), String($0.shipped), $0.shippedAt.orDash] },

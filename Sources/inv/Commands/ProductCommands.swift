@@ -108,6 +108,7 @@ struct ProductCommand: AsyncParsableCommand {
                 let reply = try await node.send(.GET, "/v1/products", query: [("include_deleted", includeDeleted ? "true" : nil)])
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 let products = try node.decode([API.Product].self, reply)
+                if products.isEmpty { return print("no products") }
                 print(Table(
                     headers: ["SKU", "NAME", "PRICE", "REORDER AT", "DELETED"],
                     rows: products.map { [$0.sku, $0.name, $0.price.orDash, $0.reorderPoint.map(String.init) ?? "-", $0.deleted ? "yes" : ""] },

@@ -15,6 +15,7 @@ struct Stock: AsyncParsableCommand {
             let reply = try await node.send(.GET, "/v1/stock", query: [("scope", all ? "all" : "local"), ("sku", sku)])
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let rows = try node.decode([API.StockRow].self, reply)
+            if rows.isEmpty { return print("no stock" + (sku.map { " of \($0)" } ?? "")) }
             print(Table(
                 headers: ["SKU", "WAREHOUSE", "QUANTITY", ""],
                 rows: rows.map { [$0.sku, $0.warehouse, String($0.quantity), $0.productDeleted ? "(product deleted)" : ""] },
@@ -56,6 +57,7 @@ struct History: AsyncParsableCommand {
                 cursor = page.nextCursor
             } while cursor != nil
             if format == .json { return try JSONOutput.print(movements) }
+            if movements.isEmpty { return print("no movements") }
             print(Table(headers: API.Movement.tableHeaders, rows: movements.map(\.tableRow), numeric: [4]).render())
         }
     }
@@ -248,9 +250,18 @@ struct TokenCommand: AsyncParsableCommand {
                 directory (admin.token) also rewrites that file, so later commands with --data keep working.
                 """)
         @Argument(help: "The token id (the <id> of inv_<id>_<secret>).") var id: String
-        @Option(help: "How long the old secret keeps working, e.g. 90s, 10m, 2h, 1d (default: it stops at once; at most 30d).")
-        var grace: GraceDuration?
+        // Read unconditionally, so that `--grace -1m` is told it is negative rather than taken for an option.
+        @Option(
+            name: .customLong("grace"), parsing: .unconditional,
+            help: ArgumentHelp("How long the old secret keeps working, e.g. 90s, 10m, 2h, 1d (default: it stops at once; at most 30d).", valueName: "grace"))
+        var graceArgument: String?
         @OptionGroup var client: ClientOptions
+
+        var grace: GraceDuration? { graceArgument.flatMap { try? GraceDuration($0, option: "--grace") } }
+
+        func validate() throws {
+            if let graceArgument { _ = try GraceDuration(graceArgument, option: "--grace") }
+        }
 
         func run() async throws {
             struct Body: Encodable {
