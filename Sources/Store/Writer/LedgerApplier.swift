@@ -378,13 +378,18 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         guard !accepted.isEmpty else { return report }
         do {
-            var batchEvents: [StoreEvent] = []
-            try db.inSavepoint {
-                try scratch.applyBulk(accepted, in: db, events: &batchEvents)
-                return .commit
+            // Events are appended in place (a catch-up page holds thousands) and cut back if the batch fails.
+            let mark = events.count
+            do {
+                try db.inSavepoint {
+                    try scratch.applyBulk(accepted, in: db, events: &events)
+                    return .commit
+                }
+            } catch {
+                events.removeSubrange(mark...)
+                throw error
             }
             self = scratch
-            events += batchEvents
             report.applied += accepted.count
         } catch {
             for op in accepted {

@@ -165,19 +165,21 @@ public final class LedgerWriter: Sendable {
                             continue
                         }
                         var scratch = working
-                        var commandEvents: [StoreEvent] = []
+                        // The command's events are appended in place and cut back if it rolls back.
+                        let mark = events.count
                         do {
                             let outcome = try Self.inCommandSavepoint(db) {
-                                try scratch.apply(command, in: db, events: &commandEvents)
+                                try scratch.apply(command, in: db, events: &events)
                             }
                             working = scratch
-                            events += commandEvents
                             results.append(.success(outcome))
                         } catch let error as StoreError {
-                            // The command was rolled back: forget whatever it may have cached.
+                            // The command was rolled back: forget its events and whatever it may have cached.
+                            events.removeSubrange(mark...)
                             working.cache.clear()
                             results.append(.failure(error))
                         } catch {
+                            events.removeSubrange(mark...)
                             working.cache.clear()
                             results.append(.failure(.storage(String(describing: error))))
                         }
