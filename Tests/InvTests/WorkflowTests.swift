@@ -152,6 +152,8 @@ extension InvCLITests {
                 (["product", "list", "--include-deleted"], "no products"),
                 (["alerts"], "no alerts"),
                 (["conflicts"], "no conflicts"),
+                (["report", "movements", "--from", "2026-01-01", "--to", "2026-02-01"],
+                 "no stock held or moved from 2026-01-01 to 2026-02-01"),
             ]
             for (arguments, line) in tables {
                 let result = try mad.run(arguments + ["--data", mad.data])

@@ -82,6 +82,7 @@ struct Report: AsyncParsableCommand {
                 case .json: try JSONOutput.print(raw: reply.body)
                 case .table:
                     let rows = try node.decode([API.ReportRow].self, reply)
+                    if rows.isEmpty { return print("no stock held or moved from \(from) to \(to)") }
                     print(Table(
                         headers: ["SKU", "WAREHOUSE", "OPENING", "IN", "OUT", "CLOSING"],
                         rows: rows.map { [$0.sku, $0.warehouse, String($0.opening), String($0.in), String($0.out), String($0.closing)] },
