@@ -44,6 +44,44 @@ struct PeerSyncPolicyTests {
         #expect(policy.nextAction(now: 8) == .syncNow)
     }
 
+    @Test("a trigger during a round is kept: the next round is due when it ends, not an interval later")
+    func triggerDuringARoundIsKept() {
+        var policy = PeerSyncPolicy(antiEntropyInterval: 7, now: 0)
+        // No trigger while the round ran: the next one waits for the interval.
+        policy.roundStarted()
+        policy.roundSucceeded(now: 1)
+        #expect(policy.nextAction(now: 1) == .waitUntil(8))
+
+        // A commit at 9, while the round that started at 8 runs: due again at once when it ends at 10.
+        #expect(policy.nextAction(now: 8) == .syncNow)
+        policy.roundStarted()
+        #expect(policy.roundInProgress)
+        policy.trigger(now: 9)
+        policy.roundSucceeded(now: 10)
+        #expect(!policy.roundInProgress)
+        #expect(policy.nextAction(now: 10) == .syncNow)
+
+        // That follow-up round sees no trigger: back to the interval.
+        policy.roundStarted()
+        policy.roundSucceeded(now: 11)
+        #expect(policy.nextAction(now: 11) == .waitUntil(18))
+    }
+
+    @Test("a failing round keeps its backoff for a plain trigger, but owes a forced one a round at once")
+    func triggerDuringAFailingRound() {
+        var policy = PeerSyncPolicy(antiEntropyInterval: 7, baseBackoff: 2, maxBackoff: 30, now: 0)
+        policy.roundStarted()
+        policy.trigger(now: 0.5)
+        policy.roundFailed(now: 1, jitter: 1)
+        #expect(policy.nextAction(now: 1) == .waitUntil(3))
+
+        policy.roundStarted()
+        policy.trigger(now: 3.5, force: true)
+        policy.roundFailed(now: 4, jitter: 1)
+        #expect(policy.nextAction(now: 4) == .syncNow)
+        #expect(policy.failures == 2)
+    }
+
     @Test("failures back off exponentially from the base, capped at the maximum")
     func backoffGrowthAndCap() {
         var policy = PeerSyncPolicy(antiEntropyInterval: 10, baseBackoff: 0.5, maxBackoff: 30, now: 0)

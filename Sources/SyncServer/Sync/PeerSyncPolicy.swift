@@ -5,6 +5,8 @@
 /// - After a failed round the next waits `base * 2^(failures-1)`, capped at `maxBackoff`, times a jitter factor
 ///   the caller draws in `0.5...1.5`, so many nodes do not retry a returning peer in lockstep.
 /// - A forced round (`inv sync`) ignores backoff.
+/// - A trigger that arrives while a round runs is kept: the round may have read what it sends before the trigger's
+///   commit, so another round follows at once instead of at the next anti-entropy interval.
 ///
 /// Invariant: `failures == 0` exactly when the last finished round succeeded (or none has run).
 public struct PeerSyncPolicy: Sendable, Equatable {
@@ -20,6 +22,9 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     public private(set) var failures = 0
     public private(set) var nextDue: Double
     public private(set) var lastSuccess: Double?
+    public private(set) var roundInProgress = false
+    private var triggeredDuringRound = false
+    private var forcedDuringRound = false
 
     public init(antiEntropyInterval: Double = 10, baseBackoff: Double = 0.5, maxBackoff: Double = 30, now: Double) {
         self.antiEntropyInterval = antiEntropyInterval
@@ -37,13 +42,26 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     /// Something changed here: sync soon. A peer in backoff keeps its backoff (a local write must not hammer a
     /// down peer); `force` overrides that.
     public mutating func trigger(now: Double, force: Bool = false) {
-        if force || failures == 0 { nextDue = min(nextDue, now) }
+        guard force || failures == 0 else { return }
+        nextDue = min(nextDue, now)
+        if roundInProgress {
+            triggeredDuringRound = true
+            forcedDuringRound = forcedDuringRound || force
+        }
+    }
+
+    /// A round begins: it covers every trigger before this point.
+    public mutating func roundStarted() {
+        roundInProgress = true
+        triggeredDuringRound = false
+        forcedDuringRound = false
     }
 
     public mutating func roundSucceeded(now: Double) {
         failures = 0
         lastSuccess = now
-        nextDue = now + antiEntropyInterval
+        nextDue = triggeredDuringRound ? now : now + antiEntropyInterval
+        roundEnded()
     }
 
     /// - Parameter jitter: a factor in `0.5...1.5` drawn by the caller.
@@ -52,6 +70,14 @@ public struct PeerSyncPolicy: Sendable, Equatable {
         let exponent = min(failures - 1, 30)
         let factor = jitter.isNaN ? 1 : min(max(jitter, 0.5), 1.5)
         let delay = min(baseBackoff * Double(1 << exponent), maxBackoff) * factor
-        nextDue = now + delay
+        // A forced round asked for during a failing one is still owed to whoever forced it.
+        nextDue = forcedDuringRound ? now : now + delay
+        roundEnded()
+    }
+
+    private mutating func roundEnded() {
+        roundInProgress = false
+        triggeredDuringRound = false
+        forcedDuringRound = false
     }
 }

@@ -338,6 +338,7 @@ public final class PeerSyncer: Sendable {
                 guard let (url, generation) = peers.withLock({ peers -> (String, Int)? in
                     guard var peer = peers[warehouse] else { return nil }
                     peer.started += 1
+                    peer.policy.roundStarted()
                     peers[warehouse] = peer
                     return (peer.url, peer.started)
                 }) else { return }
