@@ -130,7 +130,6 @@ struct APIBench: AsyncParsableCommand {
         }
         let elapsed = now() - start
         let sorted = latencies.sorted()
-        func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-        return PhaseResult(perSecond: Double(sorted.count) / elapsed, p50: percentile(0.50), p99: percentile(0.99))
+        return PhaseResult(perSecond: Double(sorted.count) / elapsed, p50: percentile(sorted, 0.50), p99: percentile(sorted, 0.99))
     }
 }

@@ -17,6 +17,11 @@ func now() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
+/// The value below which a fraction `p` of `sorted` (ascending, not empty) lies: nearest rank, no interpolation.
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
 func figure(_ name: String, _ value: Double, _ unit: String, limit: String? = nil) {
     let formatted = value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
     print("\(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(formatted) \(unit)" + (limit.map { "   (limit: \($0))" } ?? ""))

@@ -2,10 +2,6 @@ import ArgumentParser
 import AsyncHTTPClient
 import CRDT
 import Foundation
-import Logging
-import NIOCore
-import NIOHTTP1
-import NIOSSL
 import Store
 import SyncServer
 
@@ -23,56 +19,39 @@ struct SyncBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         print("inv-bench sync: node A holds \(operations) operations (\(skus) SKUs, \(origins) origins); cold node B catches up over HTTPS, synchronous=FULL")
 
-        let (apiA, peerA, apiB, peerB) = (try LoopbackPorts.free(), try LoopbackPorts.free(), try LoopbackPorts.free(), try LoopbackPorts.free())
-        let directoryA = DataDirectory(path: scratch + "/A")
-        let createdA = try await NodeSetup.create(directory: directoryA, warehouse: "A", listen: "127.0.0.1:\(apiA)")
-        var configA = createdA.config
-        configA.peerListen = "127.0.0.1:\(peerA)"
-        configA.antiEntropySeconds = 3_600
-        try directoryA.saveConfig(configA)
+        let cluster = try await BenchCluster.create(in: scratch, antiEntropySeconds: 3_600)
+        let (a, b) = (cluster.a, cluster.b)
 
         let fillStart = now()
-        try await fill(directoryA, replica: try ReplicaID("A"))
+        try await fill(a.directory, replica: try ReplicaID("A"))
         let fillSeconds = now() - fillStart
         figure("backlog merged into A (setup)", Double(operations) / fillSeconds, "ops/s")
 
-        let bundle = try JoinBundle.issue(warehouse: "B", hosts: [], directory: directoryA, config: configA)
-        let directoryB = DataDirectory(path: scratch + "/B")
-        let createdB = try await NodeSetup.create(directory: directoryB, warehouse: "B", listen: "127.0.0.1:\(apiB)", join: bundle)
-        var configB = createdB.config
-        configB.peerListen = "127.0.0.1:\(peerB)"
-        configB.antiEntropySeconds = 3_600
-        try directoryB.saveConfig(configB)
-
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(PKIFiles(directory: directoryA.tlsDirectory).caCertificatePath))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
-        let nodeA = try spawnNode(directoryA)
-        let nodeB: Process
+        let client = try cluster.makeClient()
+        var nodes: [NodeProcess] = []
         let seconds: Double
         let bytes: Int
         do {
-            _ = try await waitForStatus(client: client, url: configA.url, token: createdA.adminToken, until: { _ in true })
+            nodes.append(try NodeProcess.spawn(a.directory))
+            _ = try await NodeStatus.wait(client: client, url: a.config.url, token: a.adminToken, until: { _ in true })
             let start = now()
-            nodeB = try spawnNode(directoryB)
-            let status = try await waitForStatus(client: client, url: configB.url, token: createdB.adminToken) { status in
+            nodes.append(try NodeProcess.spawn(b.directory))
+            let status = try await NodeStatus.wait(client: client, url: b.config.url, token: b.adminToken) { status in
                 status.version_vector.values.reduce(0, +) >= UInt64(operations)
             }
             seconds = now() - start
-            bytes = status.peers.first { $0.warehouse == "A" }?.bytes_received ?? 0
+            bytes = status.peers.first { $0.warehouse == "A" }?.bytesReceived ?? 0
         } catch {
-            nodeA.terminate()
+            for node in nodes { await node.stop() }
             try await client.shutdown()
             throw error
         }
-        let cpuA = cpuSeconds(pid: String(nodeA.processIdentifier))
-        let cpuB = cpuSeconds(pid: String(nodeB.processIdentifier))
-        let rssA = peakRSSMegabytes(pid: String(nodeA.processIdentifier))
-        let rssB = peakRSSMegabytes(pid: String(nodeB.processIdentifier))
-        for node in [nodeA, nodeB] {
-            node.terminate()
-            node.waitUntilExit()
-        }
+        let (nodeA, nodeB) = (nodes[0], nodes[1])
+        let cpuA = cpuSeconds(pid: nodeA.pid)
+        let cpuB = cpuSeconds(pid: nodeB.pid)
+        let rssA = peakRSSMegabytes(pid: nodeA.pid)
+        let rssB = peakRSSMegabytes(pid: nodeB.pid)
+        for node in nodes { await node.stop() }
         try await client.shutdown()
 
         let rate = Double(operations) / seconds
@@ -135,54 +114,5 @@ struct SyncBench: AsyncParsableCommand {
             if page.count == 5_000 { try await flush() }
         }
         try await flush()
-    }
-
-    func spawnNode(_ directory: DataDirectory) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        process.arguments = ["node", "--data", directory.path]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    struct Status: Decodable {
-        struct Peer: Decodable {
-            var warehouse: String
-            var bytes_received: Int?
-        }
-        var version_vector: [String: UInt64]
-        var peers: [Peer]
-    }
-
-    func waitForStatus(client: HTTPClient, url: String, token: String, until done: (Status) -> Bool) async throws -> Status {
-        let deadline = now() + 900
-        while now() < deadline {
-            var request = HTTPClientRequest(url: url + "/v1/status")
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            do {
-                let response = try await client.execute(request, timeout: .seconds(10))
-                let body = try await response.body.collect(upTo: 1 << 20)
-                if response.status == .ok {
-                    let status = try JSONDecoder().decode(Status.self, from: Data(body.readableBytesView))
-                    if done(status) { return status }
-                }
-            } catch {
-                // Not up yet.
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ValidationError("timed out waiting for \(url)")
-    }
-}
-
-/// `inv-bench node --data DIR`: serves a node in a child process of the benchmark (hidden).
-struct BenchNode: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "node", abstract: "Serve a node (used by `inv-bench sync`).", shouldDisplay: false)
-    @Option var data: String
-
-    func run() async throws {
-        try await NodeServer.run(directory: DataDirectory(path: data), logger: Logger(label: "inv-bench.node"))
     }
 }

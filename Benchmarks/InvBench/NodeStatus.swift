@@ -1,0 +1,37 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SyncServer
+
+/// The part of a node's `GET /v1/status` the benchmarks read.
+struct NodeStatus: Decodable {
+    var version_vector: [String: UInt64]
+    var peers: [PeerSyncer.PeerStatus]
+
+    /// Polls `url`'s status every 100 ms until `done` accepts it (a node not yet up counts as not done).
+    ///
+    /// - Throws: `ValidationError` when `timeout` seconds pass first.
+    static func wait(
+        client: HTTPClient, url: String, token: String, timeout: Double = 900, until done: (NodeStatus) -> Bool
+    ) async throws -> NodeStatus {
+        let deadline = now() + timeout
+        while now() < deadline {
+            var request = HTTPClientRequest(url: url + "/v1/status")
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            do {
+                let response = try await client.execute(request, timeout: .seconds(10))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                if response.status == .ok {
+                    let status = try JSONDecoder().decode(NodeStatus.self, from: Data(body.readableBytesView))
+                    if done(status) { return status }
+                }
+            } catch {
+                // Not up yet.
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("timed out after \(Int(timeout)) s waiting for \(url)")
+    }
+}
