@@ -148,7 +148,13 @@ let package = Package(
         // Runs the built `inv` binary as real processes; depending on the executable makes it build first.
         .testTarget(
             name: "InvTests",
-            dependencies: ["inv", "SyncServer", "Store", "CRDT"],
+            dependencies: [
+                "inv", "SyncServer", "Store", "CRDT",
+                // The webhook receiver the alert tests run in-process.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
     ],

@@ -9,7 +9,8 @@ import Store
 ///
 /// Runs beside the writer, fed by the event hub: a slow or failing webhook never blocks or loses a write. An
 /// alert whose delivery still fails after `maxAttempts` is logged and dropped (it stays visible in
-/// `GET /v1/alerts`).
+/// `GET /v1/alerts`). At shutdown (the task is cancelled) the alert being delivered and those still queued are
+/// dropped the same way, without another attempt.
 public struct AlertWebhook: Sendable {
     public var url: String
     public var maxAttempts = 8
@@ -18,9 +19,13 @@ public struct AlertWebhook: Sendable {
 
     public init(url: String) { self.url = url }
 
-    /// Delivers alerts from `events` until the stream ends.
+    /// Delivers alerts from `events` until the stream ends or the task is cancelled.
     public func run(events: AsyncStream<EventHub.Delivery>, client: HTTPClient, warehouse: String, logger: Logger) async {
         for await delivery in events {
+            // A cancelled task still drains the stream's buffer; a request started now would fail at once, yet it
+            // may open a connection, and `HTTPClient.shutdown()` waits for a connection being established (up to
+            // its connect timeout).
+            if Task.isCancelled { return }
             guard case .event(let event) = delivery else { continue }
             let body: String
             switch event {
@@ -46,6 +51,8 @@ public struct AlertWebhook: Sendable {
                 if (200..<300).contains(response.status.code) { return }
                 logger.warning("alert webhook answered \(response.status.code) (attempt \(attempt) of \(maxAttempts))")
             } catch {
+                // Shutting down: not a failure of the webhook, and no time for another attempt.
+                if Task.isCancelled { return }
                 logger.warning("alert webhook failed: \(error) (attempt \(attempt) of \(maxAttempts))")
             }
             guard attempt < maxAttempts else { break }
