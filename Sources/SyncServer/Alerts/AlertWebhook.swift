@@ -13,9 +13,7 @@ import Store
 /// dropped the same way, without another attempt.
 public struct AlertWebhook: Sendable {
     public var url: String
-    public var maxAttempts = 8
-    public var firstDelay: Duration = .milliseconds(500)
-    public var maxDelay: Duration = .seconds(30)
+    public var retries = WebhookRetrySchedule()
 
     public init(url: String) { self.url = url }
 
@@ -39,8 +37,8 @@ public struct AlertWebhook: Sendable {
     }
 
     func deliver(_ body: String, client: HTTPClient, warehouse: String, logger: Logger) async {
-        var delay = firstDelay
-        for attempt in 1...maxAttempts {
+        let maxAttempts = retries.maxAttempts
+        for attempt in 1...max(maxAttempts, 1) {
             do {
                 var request = HTTPClientRequest(url: url)
                 request.method = .POST
@@ -55,10 +53,8 @@ public struct AlertWebhook: Sendable {
                 if Task.isCancelled { return }
                 logger.warning("alert webhook failed: \(error) (attempt \(attempt) of \(maxAttempts))")
             }
-            guard attempt < maxAttempts else { break }
-            let jitter = Double.random(in: 0.5...1.5)
-            do { try await Task.sleep(for: delay * jitter) } catch { return }
-            delay = min(delay * 2, maxDelay)
+            guard let delay = retries.delay(afterFailedAttempt: attempt, jitter: Double.random(in: 0.5...1.5)) else { break }
+            do { try await Task.sleep(for: delay) } catch { return }
         }
         logger.error("alert webhook gave up after \(maxAttempts) attempts; the alert stays in GET /v1/alerts")
     }
