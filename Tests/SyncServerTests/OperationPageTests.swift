@@ -44,6 +44,29 @@ struct OperationPageTests {
         }
     }
 
+    @Test("pages bounded by bytes: a prefix that fits (at least one operation), and the prefixes cover every operation")
+    func boundedPages() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        let operations = OperationGenerator.operations(count: 400, using: &random)
+        let whole = try LedgerOperationCodec.encode(operations).count
+        #expect(try OperationPage.encodeBounded(operations).sent.count == operations.count)
+        for maxBytes in [1, 500, 3_000, whole / 3, whole - 1] {
+            var rest = operations[...]
+            var pages = 0
+            while !rest.isEmpty {
+                let (page, sent) = try OperationPage.encodeBounded(Array(rest), maxBytes: maxBytes)
+                #expect(!sent.isEmpty && Array(sent) == Array(rest.prefix(sent.count)), "seed \(seed), max \(maxBytes)")
+                let inflated = try OperationPage.inflate(page)
+                #expect(inflated.count <= maxBytes || sent.count == 1, "seed \(seed): \(inflated.count) > \(maxBytes)")
+                #expect(try OperationPage.decode(page) == Array(sent))
+                rest = rest.dropFirst(sent.count)
+                pages += 1
+            }
+            #expect(pages > 1, "seed \(seed), max \(maxBytes): \(whole) bytes in one page")
+        }
+    }
+
     @Test("an empty page round-trips")
     func emptyPage() throws {
         #expect(try OperationPage.decode(try OperationPage.encode([])) == [])

@@ -33,6 +33,32 @@ public enum OperationPage {
         return try raw.compress(with: .deflate())
     }
 
+    /// The most bytes a page is encoded to before compression: under half of what a reader inflates, and under the
+    /// 32 MiB a push body may carry even if deflate cannot shrink it, so every page a node sends is one its peer
+    /// accepts.
+    public static let maxEncodedBytes = 30 << 20
+
+    /// Encodes the longest prefix of `operations` (at least one) whose encoding fits in `maxBytes`.
+    ///
+    /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
+    /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
+    /// time they were sent, stalling sync. The caller sends the prefix and carries on from the last operation in it.
+    public static func encodeBounded(
+        _ operations: [LedgerOperation], maxBytes: Int = maxEncodedBytes
+    ) throws -> (page: ByteBuffer, sent: ArraySlice<LedgerOperation>) {
+        var count = operations.count
+        while true {
+            let prefix = operations[..<count]
+            let encoded = try LedgerOperationCodec.encode(Array(prefix))
+            if encoded.count <= maxBytes || count <= 1 {
+                var raw = ByteBuffer(bytes: encoded)
+                return (try raw.compress(with: .deflate()), prefix)
+            }
+            // Shrink in proportion to the overshoot, by at least one operation.
+            count = min(count - 1, max(1, Int(Double(count) * Double(maxBytes) / Double(encoded.count) * 0.9)))
+        }
+    }
+
     /// Inflates and decodes a page.
     public static func decode(_ compressed: ByteBuffer) throws -> [LedgerOperation] {
         try decodeKeepingBytes(compressed).operations
@@ -53,7 +79,7 @@ public enum OperationPage {
 
     /// The `x-inv-highest` value for a page: `origin:sequence` pairs, comma-separated, sorted by origin (empty
     /// for an empty page).
-    public static func highestHeaderValue(_ operations: [LedgerOperation]) -> String {
+    public static func highestHeaderValue(_ operations: some Sequence<LedgerOperation>) -> String {
         var highest: [ReplicaID: UInt64] = [:]
         for op in operations where op.sequence > highest[op.origin] ?? 0 { highest[op.origin] = op.sequence }
         return highest.sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")

@@ -474,7 +474,7 @@ public final class PeerSyncer: Sendable {
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: SyncProtocol.pageContentType)
                 request.headers.add(name: "x-inv-from", value: me)
-                let page = try OperationPage.encode(operations)
+                let (page, sent) = try OperationPage.encodeBounded(operations)
                 peers.withLock { $0[warehouse]?.bytesSent += page.readableBytes }
                 request.body = .bytes(page)
                 let response = try await http.execute(request, timeout: .seconds(120))
@@ -482,11 +482,11 @@ public final class PeerSyncer: Sendable {
                 guard response.status == .ok else { throw SyncFailure("push answered \(response.status.code): \(String(buffer: body))") }
                 let result = try JSONDecoder().decode(SyncPushReply.self, from: body)
                 pushed += result.applied
-                for op in operations where op.sequence == peerVector[op.origin] + 1 { peerVector.advance(op.origin, to: op.sequence) }
+                for op in sent where op.sequence == peerVector[op.origin] + 1 { peerVector.advance(op.origin, to: op.sequence) }
                 // Operations beyond a gap do not advance the vector: skip past them by the highest sent.
-                for op in operations where op.sequence > peerVector[op.origin] { peerVector.advance(op.origin, to: op.sequence) }
+                for op in sent where op.sequence > peerVector[op.origin] { peerVector.advance(op.origin, to: op.sequence) }
                 peers.withLock { $0[warehouse]?.vector = peerVector }
-                if !more { break }
+                if !more && sent.count == operations.count { break }
             }
             return RoundReport(peer: warehouse, ok: true, pulled: pulled, pushed: pushed, error: nil)
         } catch {

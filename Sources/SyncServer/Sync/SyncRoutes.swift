@@ -61,11 +61,12 @@ struct SyncRoutes {
         syncer.heard(from: peer, vector: vector)
         syncer.servedPull(to: peer)
         let (operations, more) = try node.store.reader.operationsMissing(from: vector, limit: limit)
+        let (page, sent) = try OperationPage.encodeBounded(operations)
         var headers = HTTPFields()
         headers[.contentType] = SyncProtocol.pageContentType
-        headers[HTTPField.Name(SyncProtocol.moreHeader)!] = more ? "1" : "0"
-        headers[HTTPField.Name(SyncProtocol.highestHeader)!] = OperationPage.highestHeaderValue(operations)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: try OperationPage.encode(operations)))
+        headers[HTTPField.Name(SyncProtocol.moreHeader)!] = more || sent.count < operations.count ? "1" : "0"
+        headers[HTTPField.Name(SyncProtocol.highestHeader)!] = OperationPage.highestHeaderValue(sent)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: page))
     }
 
     @Sendable func push(_ request: Request, context: InvRequestContext) async throws -> Response {
