@@ -48,13 +48,13 @@ struct PeerSyncPolicyTests {
     func triggerDuringARoundIsKept() {
         var policy = PeerSyncPolicy(antiEntropyInterval: 7, now: 0)
         // No trigger while the round ran: the next one waits for the interval.
-        policy.roundStarted()
+        policy.roundStarted(now: 0)
         policy.roundSucceeded(now: 1)
         #expect(policy.nextAction(now: 1) == .waitUntil(8))
 
         // A commit at 9, while the round that started at 8 runs: due again at once when it ends at 10.
         #expect(policy.nextAction(now: 8) == .syncNow)
-        policy.roundStarted()
+        policy.roundStarted(now: 8)
         #expect(policy.roundInProgress)
         policy.trigger(now: 9)
         policy.roundSucceeded(now: 10)
@@ -62,20 +62,36 @@ struct PeerSyncPolicyTests {
         #expect(policy.nextAction(now: 10) == .syncNow)
 
         // That follow-up round sees no trigger: back to the interval.
-        policy.roundStarted()
+        policy.roundStarted(now: 10)
         policy.roundSucceeded(now: 11)
         #expect(policy.nextAction(now: 11) == .waitUntil(18))
+    }
+
+    @Test("rounds start at least the minimum spacing apart: a lone trigger goes at once, a stream is batched")
+    func roundSpacing() {
+        var policy = PeerSyncPolicy(antiEntropyInterval: 10, minRoundSpacing: 0.05, now: 0)
+        policy.roundStarted(now: 0)
+        policy.roundSucceeded(now: 0.004)
+        // A commit right after the round: due, but not before 0.05.
+        policy.trigger(now: 0.01)
+        #expect(policy.nextAction(now: 0.01) == .waitUntil(0.05))
+        #expect(policy.nextAction(now: 0.05) == .syncNow)
+        policy.roundStarted(now: 0.05)
+        policy.roundSucceeded(now: 0.053)
+        // A commit after a quiet spell: at once.
+        policy.trigger(now: 3)
+        #expect(policy.nextAction(now: 3) == .syncNow)
     }
 
     @Test("a failing round keeps its backoff for a plain trigger, but owes a forced one a round at once")
     func triggerDuringAFailingRound() {
         var policy = PeerSyncPolicy(antiEntropyInterval: 7, baseBackoff: 2, maxBackoff: 30, now: 0)
-        policy.roundStarted()
+        policy.roundStarted(now: 0)
         policy.trigger(now: 0.5)
         policy.roundFailed(now: 1, jitter: 1)
         #expect(policy.nextAction(now: 1) == .waitUntil(3))
 
-        policy.roundStarted()
+        policy.roundStarted(now: 3)
         policy.trigger(now: 3.5, force: true)
         policy.roundFailed(now: 4, jitter: 1)
         #expect(policy.nextAction(now: 4) == .syncNow)

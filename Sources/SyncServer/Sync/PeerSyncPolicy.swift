@@ -5,6 +5,9 @@
 /// - After a failed round the next waits `base * 2^(failures-1)`, capped at `maxBackoff`, times a jitter factor
 ///   the caller draws in `0.5...1.5`, so many nodes do not retry a returning peer in lockstep.
 /// - A forced round (`inv sync`) ignores backoff.
+/// - Rounds start at least `minRoundSpacing` apart: a lone commit after a quiet spell is pushed at once, while a
+///   stream of commits is pushed in batches, at most one round per spacing (each round costs a hello, a pull and
+///   a push on both nodes).
 /// - A trigger that arrives while a round runs is kept: the round may have read what it sends before the trigger's
 ///   commit, so another round follows at once instead of at the next anti-entropy interval.
 ///
@@ -19,6 +22,8 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     public var antiEntropyInterval: Double
     public var baseBackoff: Double
     public var maxBackoff: Double
+    public var minRoundSpacing: Double
+    public private(set) var lastRoundStart: Double?
     public private(set) var failures = 0
     public private(set) var nextDue: Double
     public private(set) var lastSuccess: Double?
@@ -26,17 +31,22 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     private var triggeredDuringRound = false
     private var forcedDuringRound = false
 
-    public init(antiEntropyInterval: Double = 10, baseBackoff: Double = 0.5, maxBackoff: Double = 30, now: Double) {
+    public init(
+        antiEntropyInterval: Double = 10, baseBackoff: Double = 0.5, maxBackoff: Double = 30, minRoundSpacing: Double = 0.05,
+        now: Double
+    ) {
         self.antiEntropyInterval = antiEntropyInterval
         self.baseBackoff = baseBackoff
         self.maxBackoff = maxBackoff
+        self.minRoundSpacing = minRoundSpacing
         nextDue = now
     }
 
     public var isReachable: Bool { failures == 0 && lastSuccess != nil }
 
     public func nextAction(now: Double) -> Action {
-        now >= nextDue ? .syncNow : .waitUntil(nextDue)
+        let due = max(nextDue, (lastRoundStart ?? -.infinity) + minRoundSpacing)
+        return now >= due ? .syncNow : .waitUntil(due)
     }
 
     /// Something changed here: sync soon. A peer in backoff keeps its backoff (a local write must not hammer a
@@ -51,7 +61,8 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     }
 
     /// A round begins: it covers every trigger before this point.
-    public mutating func roundStarted() {
+    public mutating func roundStarted(now: Double) {
+        lastRoundStart = now
         roundInProgress = true
         triggeredDuringRound = false
         forcedDuringRound = false

@@ -71,6 +71,8 @@ public final class PeerSyncer: Sendable {
         var lastReport: RoundReport?
         var bytesReceived = 0
         var bytesSent = 0
+        /// Wakes the peer's loop when a trigger makes a round due earlier.
+        let waker = LoopWaker()
     }
 
     private let node: InvNode
@@ -242,11 +244,13 @@ public final class PeerSyncer: Sendable {
     /// Wakes every peer loop (after a local commit).
     public func triggerAll(force: Bool = false) {
         let now = clock()
-        peers.withLock { peers in
+        let wakers = peers.withLock { peers in
             for key in peers.keys {
                 peers[key]?.policy.trigger(now: now, force: force)
             }
+            return peers.values.map(\.waker)
         }
+        for waker in wakers { waker.wake() }
     }
 
     /// Runs a round with every active peer now (ignoring backoff) and waits for all of them.
@@ -257,14 +261,15 @@ public final class PeerSyncer: Sendable {
             for name in names {
                 group.addTask { [self] in
                     await withCheckedContinuation { continuation in
-                        let registered = peers.withLock { peers -> Bool in
-                            guard var peer = peers[name] else { return false }
+                        let waker = peers.withLock { peers -> LoopWaker? in
+                            guard var peer = peers[name] else { return nil }
                             peer.waiters.append((peer.started + 1, continuation))
                             peer.policy.trigger(now: clock(), force: true)
                             peers[name] = peer
-                            return true
+                            return peer.waker
                         }
-                        if !registered {
+                        waker?.wake()
+                        if waker == nil {
                             continuation.resume(returning: RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: "not a peer"))
                         }
                     }
@@ -327,9 +332,10 @@ public final class PeerSyncer: Sendable {
 
     // MARK: - The loop of one peer
 
-    /// Waits are sliced into 50 ms naps so a trigger (which moves the policy's due time) is noticed quickly
-    /// without a wake-up channel; real-time pushes thus start within 50 ms of a commit.
+    /// Between rounds the loop waits for the policy's due time or a trigger's wake-up, so a real-time push starts as
+    /// soon as a commit triggers it.
     private func loop(_ warehouse: String) async {
+        guard let waker = peers.withLock({ $0[warehouse]?.waker }) else { return }
         while !Task.isCancelled {
             let now = clock()
             guard let action = peers.withLock({ $0[warehouse]?.policy.nextAction(now: now) }) else { return }
@@ -338,7 +344,7 @@ public final class PeerSyncer: Sendable {
                 guard let (url, generation) = peers.withLock({ peers -> (String, Int)? in
                     guard var peer = peers[warehouse] else { return nil }
                     peer.started += 1
-                    peer.policy.roundStarted()
+                    peer.policy.roundStarted(now: now)
                     peers[warehouse] = peer
                     return (peer.url, peer.started)
                 }) else { return }
@@ -364,8 +370,7 @@ public final class PeerSyncer: Sendable {
                 }
                 for continuation in ready { continuation.resume(returning: report) }
             case .waitUntil(let deadline):
-                let delay = min(max(deadline - clock(), 0.001), 0.05)
-                do { try await Task.sleep(for: .seconds(delay)) } catch { return }
+                await waker.wait(seconds: max(deadline - clock(), 0.001))
             }
         }
     }

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+@testable import SyncServer
+
+@Suite("LoopWaker: a wait ends at its deadline, a wake-up or cancellation", .timeLimit(.minutes(1)))
+struct LoopWakerTests {
+    @Test func aWakeBeforeTheWaitIsKept() async {
+        let waker = LoopWaker()
+        waker.wake()
+        let started = ContinuousClock.now
+        await waker.wait(seconds: 30)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func aWakeEndsAWaitInProgress() async throws {
+        let waker = LoopWaker()
+        let started = ContinuousClock.now
+        let waiting = Task { await waker.wait(seconds: 30) }
+        try await Task.sleep(for: .milliseconds(50))
+        waker.wake()
+        await waiting.value
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // The wake was used up: the next wait lasts until its own deadline.
+        let next = ContinuousClock.now
+        await waker.wait(seconds: 0.2)
+        #expect(ContinuousClock.now - next >= .milliseconds(150))
+    }
+
+    @Test func aWaitEndsAtItsDeadlineWithoutAWake() async {
+        let waker = LoopWaker()
+        let started = ContinuousClock.now
+        await waker.wait(seconds: 0.1)
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(90) && elapsed < .seconds(5))
+    }
+
+    @Test func cancellingTheWaitingTaskEndsTheWait() async {
+        let waker = LoopWaker()
+        let started = ContinuousClock.now
+        let waiting = Task { await waker.wait(seconds: 30) }
+        waiting.cancel()
+        await waiting.value
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func manyWakesAndWaitsNeverHang() async {
+        let waker = LoopWaker()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for _ in 0..<2_000 { await waker.wait(seconds: 30) }
+            }
+            group.addTask {
+                // More wakes than waits, from another task, in bursts.
+                for round in 0..<4_000 {
+                    waker.wake()
+                    if round % 100 == 0 { await Task.yield() }
+                }
+                // The waiter may still be short of its 2,000 waits: keep waking until it is done.
+                for _ in 0..<200_000 {
+                    waker.wake()
+                    await Task.yield()
+                }
+            }
+            await group.waitForAll()
+        }
+    }
+}
