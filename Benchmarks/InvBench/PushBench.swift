@@ -229,7 +229,11 @@ extension PushBench {
             case "connected": state.withLock { $0.connected = true }
             case "lagged": state.withLock { $0.lagged += 1 }
             case "movement", "product":
-                guard let item = try? JSONDecoder().decode(Item.self, from: Data(event.data.utf8)) else { return }
+                let item: Item
+                do { item = try JSONDecoder().decode(Item.self, from: Data(event.data.utf8)) } catch {
+                    // The node's own event did not decode: a bug to report, not a receipt to wait for.
+                    return end("undecodable \(event.name) event: \(error)")
+                }
                 state.withLock { state in
                     if event.name == "product" {
                         state.products.insert(item.sku)

@@ -84,14 +84,13 @@ public final class NodeStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try setDurability(durable, in: db)
             // 32 MiB of page cache per connection (SQLite's default is 2 MiB): merges touch index pages all over a
             // large ledger, and re-reading them from the OS cache showed in profiles. Allocated only as used.
             try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        // GRDB switches the writer to `synchronous = NORMAL` when it enables WAL, after `prepareDatabase` ran, so
-        // the writer's durability is set again here, on the one connection that commits.
+        // Set here, on the one connection that commits, not in `prepareDatabase`: GRDB switches the writer to
+        // `synchronous = NORMAL` when it enables WAL, after `prepareDatabase` ran (readers never commit).
         try pool.writeWithoutTransaction { db in try setDurability(durable, in: db) }
         return pool
     }

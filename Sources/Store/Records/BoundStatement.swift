@@ -1,13 +1,13 @@
 import GRDB
 import GRDBSQLite
 
-/// A prepared statement run by binding values straight onto SQLite, for the bulk merge's rows (a ledger row and a
-/// counter upsert per operation): building GRDB `StatementArguments`, an array of `DatabaseValue` per row, cost
-/// about a tenth of a catching-up node's CPU.
+/// A cached statement run by binding values straight onto SQLite, for the ledger's rows (a ledger row and, in a
+/// merge, a counter upsert per operation): building GRDB `StatementArguments`, an array of `DatabaseValue` per
+/// row, cost about a tenth of a catching-up node's CPU.
 ///
-/// Prepared by its owner for one transaction and never shared with GRDB's statement cache, so GRDB never finds
-/// it half-bound. Every parameter is bound on each run; a failed step throws the `DatabaseError` GRDB would
-/// (a constraint violation included) and leaves the statement reset.
+/// The statement comes from GRDB's cache, and its SQL is run only through this type. Every parameter is bound on
+/// each run, so a run never sees an earlier run's values; a failed step throws the `DatabaseError` GRDB would (a
+/// constraint violation included) and leaves the statement reset.
 struct BoundStatement {
     /// Binds parameters in order, from 1.
     struct Binder {
@@ -38,7 +38,7 @@ struct BoundStatement {
     private let connection: SQLiteConnection?
 
     init(_ db: Database, sql: String) throws {
-        statement = try db.makeStatement(sql: sql)
+        statement = try db.cachedStatement(sql: sql)
         connection = db.sqliteConnection
     }
 

@@ -28,19 +28,7 @@ struct OperationRecord {
         context
         """
 
-    static func arguments(_ op: LedgerOperation) throws -> StatementArguments {
-        let product: String? = try op.product.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        let context: String? = try op.context.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        return [
-            op.origin.rawValue, Int64(op.sequence), Int64(op.timestamp.rawValue), op.kind.rawValue, op.sku.rawValue,
-            op.movementID, op.warehouse?.rawValue, op.delta,
-            op.counter.map { Int64($0.increments) }, op.counter.map { Int64($0.decrements) },
-            op.transfer?.id, op.transfer?.from.rawValue, op.transfer?.to.rawValue, op.transfer?.shipped,
-            op.transfer?.accepted, product, op.actor, op.reason, op.reference, context,
-        ]
-    }
-
-    /// Binds an operation onto ``insertSQL`` in the order of ``arguments(_:)``.
+    /// Binds an operation onto ``insertSQL``, column by column.
     static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder) throws {
         row.text(op.origin.rawValue)
         row.integer(try storable(op.sequence))
@@ -64,7 +52,7 @@ struct OperationRecord {
         row.text(try op.context.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
     }
 
-    /// SQLite integers are signed 64-bit: a larger unsigned value is refused, as GRDB refuses it.
+    /// SQLite integers are signed 64-bit: a larger unsigned value is refused.
     private static func storable(_ value: UInt64) throws -> Int64 {
         guard let stored = Int64(exactly: value) else { throw StoreError.overflow }
         return stored

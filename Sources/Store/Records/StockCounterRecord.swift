@@ -35,7 +35,7 @@ enum StockCounterRecord {
         WHERE excluded.increments > increments OR excluded.decrements > decrements
         """
 
-    /// Merges one replica's entry by pointwise max, with ``mergeMaxSQL`` prepared by the caller for a batch.
+    /// Merges one replica's entry by pointwise max, with ``mergeMaxSQL`` bound by the caller.
     static func mergeMax(
         _ entry: PNCounter.Entry, sku: SKU, warehouse: ReplicaID, replica: ReplicaID, using statement: BoundStatement
     ) throws {

@@ -558,7 +558,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     private func insert(_ op: LedgerOperation, in db: Database) throws {
-        try db.cachedStatement(sql: OperationRecord.insertSQL).execute(arguments: try OperationRecord.arguments(op))
+        try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row) }
     }
 
     /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.

@@ -49,6 +49,7 @@ final class LoopWaker: Sendable {
                 }
                 guard let generation else { return continuation.resume() }
                 let timer = Task { [self] in
+                    // Cancelled when a wake ended the wait first; `timeOut` then finds another generation.
                     try? await Task.sleep(for: .seconds(max(seconds, 0)))
                     timeOut(generation)
                 }

@@ -80,9 +80,14 @@ public enum OperationPage {
     /// The `x-inv-highest` value for a page: `origin:sequence` pairs, comma-separated, sorted by origin (empty
     /// for an empty page).
     public static func highestHeaderValue(_ operations: some Sequence<LedgerOperation>) -> String {
+        highest(of: operations).sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
+    }
+
+    /// The highest sequence per origin among `operations`.
+    public static func highest(of operations: some Sequence<LedgerOperation>) -> [ReplicaID: UInt64] {
         var highest: [ReplicaID: UInt64] = [:]
         for op in operations where op.sequence > highest[op.origin] ?? 0 { highest[op.origin] = op.sequence }
-        return highest.sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
+        return highest
     }
 
     /// Parses an `x-inv-highest` value; `nil` when any part is malformed (the caller then decodes the page).

@@ -415,7 +415,7 @@ public final class PeerSyncer: Sendable {
                 } else {
                     let decoded = try OperationPage.decodeKeepingBytes(fetched.page)
                     encoded = decoded.encoded
-                    highest = decoded.operations.reduce(into: [:]) { $0[$1.origin] = max($0[$1.origin] ?? 0, $1.sequence) }
+                    highest = OperationPage.highest(of: decoded.operations)
                 }
                 // Retired since this loop started (loops follow membership only every second): merge nothing more.
                 if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
@@ -466,7 +466,7 @@ public final class PeerSyncer: Sendable {
             }
 
             // Push: pages of what the peer lacks, by the vector it announced, unless it is catching up by pulling.
-            let deficit = Self.count(try node.store.reader.versionVector(), beyond: peerVector)
+            let deficit = Self.count(mine, beyond: peerVector)
             let lastPull = pullsServed.withLock { $0[warehouse] }
             if !pushPolicy.shouldPush(deficit: deficit, pageSize: pageSize, lastPullFromPeer: lastPull, now: clock()) {
                 logger.debug("not pushing \(deficit) operations to \(warehouse): it is pulling them")
