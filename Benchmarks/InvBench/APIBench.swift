@@ -79,11 +79,15 @@ struct APIBench: AsyncParsableCommand {
         figure("api_movements_per_s", movements.perSecond, "req/s")
         figure("api p50", movements.p50, "ms")
         figure("api_p99_ms", movements.p99, "ms", limit: "<= 10 ms")
+        figure("api CPU per request", movements.cpuMicroseconds, "µs (whole process, clients included)")
+        figure("api CPU in use", movements.cores, "cores")
         figure("writer commits (receipt phase)", Double(after.batches - before.batches), "commits")
         figure("mean group commit", Double(after.commands - before.commands) / Double(max(after.batches - before.batches, 1)), "writes/commit")
         figure("noop_per_s", noop.perSecond, "req/s", limit: "the HTTP layer's own limit")
         figure("noop p50", noop.p50, "ms")
         figure("noop p99", noop.p99, "ms")
+        figure("noop CPU per request", noop.cpuMicroseconds, "µs (whole process, clients included)")
+        figure("noop CPU in use", noop.cores, "cores")
         figure("ratio", ratio, "", limit: ">= 0.5")
         figure("peak_rss_mb", peakRSSMegabytes(), "MiB")
         print(String(format: "RESULT api_movements_per_s=%.0f api_p99_ms=%.2f noop_per_s=%.0f ratio=%.2f", movements.perSecond, movements.p99, noop.perSecond, ratio))
@@ -99,11 +103,16 @@ struct APIBench: AsyncParsableCommand {
         var perSecond: Double
         var p50: Double
         var p99: Double
+        /// CPU (user + system, this whole process: server and clients) per request, in µs.
+        var cpuMicroseconds: Double
+        /// CPU used over the phase's wall time, in cores (2 on this machine means saturated).
+        var cores: Double
     }
 
     func phase(client: HTTPClient, url: String, token: String, codes: [SKU], count: Int) async throws -> PhaseResult {
         let perClient = count / clients
         let start = now()
+        let cpuStart = cpuSeconds()
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for worker in 0..<clients {
                 group.addTask {
@@ -129,7 +138,10 @@ struct APIBench: AsyncParsableCommand {
             return try await group.reduce(into: [Double]()) { $0 += $1 }
         }
         let elapsed = now() - start
+        let cpu = cpuSeconds() - cpuStart
         let sorted = latencies.sorted()
-        return PhaseResult(perSecond: Double(sorted.count) / elapsed, p50: percentile(sorted, 0.50), p99: percentile(sorted, 0.99))
+        return PhaseResult(
+            perSecond: Double(sorted.count) / elapsed, p50: percentile(sorted, 0.50), p99: percentile(sorted, 0.99),
+            cpuMicroseconds: cpu / Double(sorted.count) * 1e6, cores: cpu / elapsed)
     }
 }

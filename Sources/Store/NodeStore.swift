@@ -28,7 +28,7 @@ public final class NodeStore: Sendable {
     public let pool: DatabasePool
     public let writer: LedgerWriter
     private let context: ZMQContext
-    private let client: WriteQueueClient
+    private let client: InProcessWriteClient
     private let checkpointer: WALCheckpointer
     private let closed = Mutex(false)
     /// The `inproc://` endpoint of this store's writer (valid within this process's ZMQ context).
@@ -61,9 +61,11 @@ public final class NodeStore: Sendable {
         context = try ZMQContext()
         inprocEndpoint = "inproc://inv-writer-\(replica.rawValue)"
         let metrics = WriterMetrics(factory: options.metricsFactory)
+        let replies = PendingReplies(depth: metrics.queueDepth)
         writer = LedgerWriter(
             pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
-            replica: replica, clock: clock, configuration: options.writer, metrics: metrics, logger: logger, onCommit: onCommit)
+            replica: replica, clock: clock, configuration: options.writer, metrics: metrics, inProcessReplies: replies,
+            logger: logger, onCommit: onCommit)
         do {
             try writer.start()
         } catch {
@@ -71,7 +73,7 @@ public final class NodeStore: Sendable {
             throw error
         }
         do {
-            client = try WriteQueueClient(context: context, endpoint: inprocEndpoint, metrics: metrics, logger: logger)
+            client = try InProcessWriteClient(context: context, endpoint: inprocEndpoint, replies: replies)
         } catch {
             writer.stop()
             checkpointer.stop()
@@ -102,13 +104,13 @@ public final class NodeStore: Sendable {
 
     /// Submits a mutation to the writer and returns its outcome after commit.
     public func submit(_ command: WriteCommand) async throws(StoreError) -> WriteOutcome {
-        try await client.submit(command)
+        try await client.submit(encoded: QueueCodec.submission(command)).get()
     }
 
     /// Submits a merge of operations already in ``LedgerOperationCodec`` form, as `.merge` would after encoding
     /// them (see ``WriteQueueClient/submitMerge(encoded:)``).
     public func submitMerge(encoded operations: [UInt8]) async throws(StoreError) -> WriteOutcome {
-        try await client.submitMerge(encoded: operations)
+        try await client.submit(encoded: QueueCodec.mergeRequest(encoded: operations)).get()
     }
 
     /// Drains the write queue, stops the writer and closes the client. Idempotent.

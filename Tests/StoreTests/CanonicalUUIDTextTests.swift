@@ -22,6 +22,19 @@ struct CanonicalUUIDTextTests {
     ])
     func refusals(text: String) {
         #expect(CanonicalUUIDText.bytes(text) == nil)
+        #expect(!MovementID.isValid(text))
+    }
+
+    @Test("a movement id is valid exactly when Foundation's canonical form gives it back unchanged")
+    func validityMatchesFoundation() async {
+        let alphabet = Array("0123456789abcdefABCDEF-g{ ")
+        let texts = Gen.int(in: 0...(alphabet.count - 1)).map { alphabet[$0] }.array(of: 34...38).map { String($0) }
+        let canonical = Gen.int(in: 0...255).map { UInt8($0) }.array(of: 16...16).map { CanonicalUUIDText.text($0) }
+        await propertyCheck(count: 500, input: texts, canonical) { text, id in
+            #expect(MovementID.isValid(text) == (MovementID.canonical(text) == text))
+            #expect(MovementID.isValid(id))
+            #expect(!MovementID.isValid(id.uppercased()) || id == id.uppercased())
+        }
     }
 }
 

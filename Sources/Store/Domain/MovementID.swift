@@ -35,5 +35,7 @@ public enum MovementID {
         return uuid.uuidString.lowercased()
     }
 
-    public static func isValid(_ raw: String) -> Bool { canonical(raw) == raw }
+    /// Whether `raw` is already canonical: 8-4-4-4-12 lowercase hexadecimal digits (what ``canonical(_:)`` gives).
+    /// The writer asks for every movement, so this does not parse through Foundation's `UUID`.
+    public static func isValid(_ raw: String) -> Bool { CanonicalUUIDText.bytes(raw) != nil }
 }

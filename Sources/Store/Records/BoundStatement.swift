@@ -44,15 +44,28 @@ struct BoundStatement {
 
     /// Binds every parameter with `bind`, then steps the statement to completion.
     func execute(_ bind: (inout Binder) throws -> Void) throws {
+        guard try step(bind) == SQLITE_DONE else { throw error(SQLITE_MISUSE) }
+    }
+
+    /// Binds every parameter with `bind` and tells whether the query yields a row (it is not stepped further).
+    func hasRow(_ bind: (inout Binder) throws -> Void) throws -> Bool {
+        try step(bind) == SQLITE_ROW
+    }
+
+    /// Steps once: `SQLITE_ROW` or `SQLITE_DONE`; any other code throws. The statement is left reset.
+    private func step(_ bind: (inout Binder) throws -> Void) throws -> Int32 {
         let handle = statement.sqliteStatement
         var binder = Binder(handle: handle)
         try bind(&binder)
         precondition(binder.index == Int32(sqlite3_bind_parameter_count(handle)), "every parameter of \(statement.sql) is bound")
         let code = sqlite3_step(handle)
         defer { sqlite3_reset(handle) }
-        guard code == SQLITE_DONE else {
-            let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
-        }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code) }
+        return code
+    }
+
+    private func error(_ code: Int32) -> DatabaseError {
+        let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
     }
 }

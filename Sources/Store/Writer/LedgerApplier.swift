@@ -659,7 +659,15 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return metadata
     }
 
+    /// The movement this node recorded under `id`, if any. Nearly every lookup finds none (ids are fresh UUIDs
+    /// unless a client retries), so a bare existence probe comes first: reading a row through GRDB cost several
+    /// times the probe.
     private func ownMovement(id: String, in db: Database) throws -> LedgerOperation? {
+        let probe = try BoundStatement(db, sql: "SELECT 1 FROM operations WHERE movement_id = ? AND origin = ?")
+        guard try probe.hasRow({ row in
+            row.text(id)
+            row.text(replica.rawValue)
+        }) else { return nil }
         let statement = try db.cachedStatement(
             sql: "SELECT \(OperationRecord.selectColumns) FROM operations WHERE movement_id = ? AND origin = ?")
         guard let row = try Row.fetchOne(statement, arguments: [id, replica.rawValue]) else { return nil }

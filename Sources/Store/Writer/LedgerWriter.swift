@@ -14,6 +14,8 @@ import Synchronization
 /// - a write is acknowledged only after its commit (group commit: one fsync for the whole batch);
 /// - a command that fails is rolled back to its savepoint and answered with its own error; the batch goes on;
 /// - if the commit itself fails, every request of the batch is answered with that error and nothing is kept.
+/// Requests of this process's ``InProcessWriteClient`` are answered by resuming their tasks through
+/// ``PendingReplies``; those of other processes by a reply on the socket.
 /// Reads never pass through here: they use the pool's WAL readers.
 public final class LedgerWriter: Sendable {
     public struct Configuration: Sendable {
@@ -37,13 +39,17 @@ public final class LedgerWriter: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let statistics = Mutex(WriterStatistics())
     private let metrics: WriterMetrics
+    private let inProcessReplies: PendingReplies?
 
-    /// - Parameter metrics: where the batch sizes and the operations written and merged are recorded.
-    public init(
+    /// - Parameters:
+    ///   - metrics: where the batch sizes and the operations written and merged are recorded.
+    ///   - inProcessReplies: where the requests of this process's ``InProcessWriteClient`` wait.
+    init(
         pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
-        configuration: Configuration = .init(), metrics: WriterMetrics = .init(), logger: Logger = Logger(label: "inv.writer"),
-        onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
+        configuration: Configuration = .init(), metrics: WriterMetrics = .init(), inProcessReplies: PendingReplies? = nil,
+        logger: Logger = Logger(label: "inv.writer"), onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
     ) {
+        self.inProcessReplies = inProcessReplies
         self.pool = pool
         self.context = context
         self.endpoints = endpoints
@@ -135,10 +141,15 @@ public final class LedgerWriter: Sendable {
                 logger.error("write queue receive failed: \(error)")
             }
             guard !batch.isEmpty else { continue }
-            let replies = commit(batch.map(\.body), applier: &applier)
-            for (request, reply) in zip(batch, replies) {
+            let results = commit(batch.map(\.body), applier: &applier)
+            for (request, result) in zip(batch, results) {
+                if let inProcessReplies, request.identity == WriteWire.inProcessRoutingID {
+                    guard let id = WriteWire.requestID(request.id) else { continue }
+                    inProcessReplies.resume(id, with: result)
+                    continue
+                }
                 do {
-                    try socket.send([request.identity, request.id, reply])
+                    try socket.send([request.identity, request.id, QueueCodec.encodeReply(result)])
                 } catch {
                     // The submitter went away (EHOSTUNREACH): its write is committed all the same.
                     logger.debug("reply not delivered: \(error)")
@@ -147,8 +158,8 @@ public final class LedgerWriter: Sendable {
         }
     }
 
-    /// Applies one batch in one transaction and returns the encoded reply of each request.
-    private func commit(_ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>) -> [[UInt8]] {
+    /// Applies one batch in one transaction and returns the outcome of each request.
+    private func commit(_ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
         var events: [StoreEvent] = []
@@ -212,7 +223,7 @@ public final class LedgerWriter: Sendable {
         if local > 0 { metrics.operationsWritten.increment(by: local) }
         if merged > 0 { metrics.operationsMerged.increment(by: merged) }
         if !events.isEmpty { onCommit(events) }
-        return results.map(QueueCodec.encodeReply)
+        return results
     }
 }
 

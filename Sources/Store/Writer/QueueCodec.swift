@@ -16,6 +16,15 @@ enum QueueCodec {
     static let binaryMovement: UInt8 = 2
     static let binaryMerge: UInt8 = 3
 
+    /// ``encodeRequest(_:)`` for a submitter: a command that cannot be encoded is the caller's invalid input.
+    static func submission(_ command: WriteCommand) throws(StoreError) -> [UInt8] {
+        do {
+            return try encodeRequest(command)
+        } catch {
+            throw .invalidInput("command cannot be encoded: \(error)")
+        }
+    }
+
     static func encodeRequest(_ command: WriteCommand) throws -> [UInt8] {
         if case .movement(let request) = command {
             var writer = ByteWriter(format: binaryMovement)

@@ -16,16 +16,14 @@ public final class WriteQueueClient: Sendable {
     private struct State {
         var nextID: UInt64 = 1
         var outbox: [(id: UInt64, body: [UInt8])] = []
-        var waiting: [UInt64: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>] = [:]
         var closed = false
     }
 
     private let state = Mutex(State())
+    private let replies: PendingReplies
     private let wakeFD: Int32
     private let done = DispatchSemaphore(value: 0)
     private let endpoint: String
-    /// Counts every accepted request up, and down once its continuation is resumed (whatever the outcome).
-    private let depth: Meter
 
     /// Connects to a writer endpoint (`inproc://` needs the writer's context).
     ///
@@ -34,7 +32,7 @@ public final class WriteQueueClient: Sendable {
         context: ZMQContext, endpoint: String, metrics: WriterMetrics = .init(), logger: Logger = Logger(label: "inv.write-client")
     ) throws {
         self.endpoint = endpoint
-        depth = metrics.queueDepth
+        replies = PendingReplies(depth: metrics.queueDepth)
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard wakeFD >= 0 else { throw StoreError.unavailable("eventfd failed: errno \(errno)") }
         let started = DispatchSemaphore(value: 0)
@@ -68,13 +66,7 @@ public final class WriteQueueClient: Sendable {
     ///
     /// - Throws: the command's own `StoreError` (nothing was changed), or `.unavailable` when the client is closed.
     public func submit(_ command: WriteCommand) async throws(StoreError) -> WriteOutcome {
-        let body: [UInt8]
-        do {
-            body = try QueueCodec.encodeRequest(command)
-        } catch {
-            throw .invalidInput("command cannot be encoded: \(error)")
-        }
-        return try await submit(encoded: body)
+        try await submit(encoded: QueueCodec.submission(command))
     }
 
     /// Submits a merge of operations already in ``LedgerOperationCodec`` form (a peer's inflated sync page), so
@@ -84,15 +76,13 @@ public final class WriteQueueClient: Sendable {
     }
 
     private func submit(encoded body: [UInt8]) async throws(StoreError) -> WriteOutcome {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>) in
+        let result = await withCheckedContinuation { (continuation: PendingReplies.Continuation) in
             let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
                 guard !state.closed else { return (false, false) }
                 let id = state.nextID
+                guard replies.register(id, continuation) else { return (false, false) }
                 state.nextID += 1
                 state.outbox.append((id, body))
-                state.waiting[id] = continuation
-                // Counted before the I/O thread can see the request, so the reply's decrement never comes first.
-                depth.increment()
                 // Only the first request of a batch wakes the I/O thread: it takes the whole outbox under this lock
                 // after reading the eventfd, so requests appended before it does ride on the same wake-up.
                 return (true, state.outbox.count == 1)
@@ -144,33 +134,20 @@ public final class WriteQueueClient: Sendable {
                 do {
                     try socket.send([WriteWire.frame(id), body])
                 } catch {
-                    resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
+                    replies.resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
                 }
             }
             guard ready.socket else { continue }
             do {
                 while let frames = try socket.receive(blocking: false) {
                     guard frames.count == 2, let id = WriteWire.requestID(frames[0]) else { continue }
-                    resume(id, with: QueueCodec.decodeReply(frames[1]))
+                    replies.resume(id, with: QueueCodec.decodeReply(frames[1]))
                 }
             } catch {
                 logger.error("write client receive failed: \(error)")
             }
         }
-        let waiting = state.withLock { state in
-            state.closed = true
-            defer { state.waiting.removeAll() }
-            return state.waiting
-        }
-        for continuation in waiting.values {
-            depth.decrement()
-            continuation.resume(returning: .failure(.unavailable("the write queue client closed before the writer answered")))
-        }
-    }
-
-    private func resume(_ id: UInt64, with result: Result<WriteOutcome, StoreError>) {
-        guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
-        depth.decrement()
-        continuation.resume(returning: result)
+        state.withLock { $0.closed = true }
+        replies.failAll(.unavailable("the write queue client closed before the writer answered"))
     }
 }

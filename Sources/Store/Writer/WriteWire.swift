@@ -7,6 +7,10 @@ import Foundation
 enum WriteWire {
     static let version = 1
 
+    /// The routing id of the in-process client (``InProcessWriteClient``): the writer resumes its requests
+    /// directly instead of replying over ZMQ. libzmq generates other clients' ids with a leading zero byte.
+    static let inProcessRoutingID = Array("inv-in-process".utf8)
+
     static func frame(_ id: UInt64) -> [UInt8] { withUnsafeBytes(of: id.littleEndian) { Array($0) } }
 
     static func requestID(_ frame: [UInt8]) -> UInt64? {

@@ -2,8 +2,9 @@ import CZMQ
 
 /// One libzmq socket.
 ///
-/// libzmq sockets are not thread safe: a socket is created, used and closed by a single thread, which is why
-/// this type is not `Sendable`. The writer and the writer client each own theirs on a dedicated thread.
+/// libzmq sockets are not thread safe: one thread at a time may use a socket, and a socket that changes threads
+/// needs a memory fence between uses, which is why this type is not `Sendable`. The writer and the `ipc://`
+/// writer client each own theirs on a dedicated thread; the in-process client keeps its own behind a lock.
 public final class ZMQSocket {
     public enum Kind {
         case router, dealer
@@ -47,6 +48,11 @@ public final class ZMQSocket {
         if zmq_setsockopt(handle, option, &value, MemoryLayout<Int32>.size) != 0 {
             throw ZMQError.last("zmq_setsockopt(\(option))")
         }
+    }
+
+    public func setOption(_ option: Int32, bytes: [UInt8]) throws(ZMQError) {
+        let rc = bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
+        if rc != 0 { throw ZMQError.last("zmq_setsockopt(\(option))") }
     }
 
     public func bind(_ endpoint: String) throws(ZMQError) {

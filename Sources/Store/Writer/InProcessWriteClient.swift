@@ -1,0 +1,64 @@
+import CZMQ
+import Synchronization
+
+/// Submits this process's write commands to the writer over ZMQ, without a thread of its own.
+///
+/// The submitting task sends its request itself on a DEALER socket connected to the writer's `inproc://`
+/// endpoint, under a lock (a libzmq socket may change threads when each use is fenced, which the lock does).
+/// The socket only ever sends, so nothing polls it. The writer recognises the socket by its routing id
+/// (``WriteWire/inProcessRoutingID``) and resumes the waiting task itself after the commit, through the shared
+/// ``PendingReplies``. Other processes use ``WriteQueueClient`` over `ipc://`, with replies over ZMQ.
+///
+/// Requests from one client reach the writer in submission order (one socket, sends serialised by the lock); each
+/// answer comes only after the writer committed the request's transaction. Sends never block: the socket's queue
+/// is unbounded, and bounded in practice by the tasks awaiting their answers.
+final class InProcessWriteClient: Sendable {
+    private struct State {
+        var socket: ZMQSocket?
+        var nextID: UInt64 = 1
+    }
+
+    private let state: Mutex<State>
+    private let replies: PendingReplies
+    private let endpoint: String
+
+    /// Connects to the writer's `inproc://` endpoint; the writer must resume requests through `replies`.
+    init(context: ZMQContext, endpoint: String, replies: PendingReplies) throws {
+        let socket = try ZMQSocket(context: context, kind: .dealer)
+        try socket.setOption(ZMQ_ROUTING_ID, bytes: WriteWire.inProcessRoutingID)
+        try socket.connect(endpoint)
+        state = Mutex(State(socket: socket))
+        self.replies = replies
+        self.endpoint = endpoint
+    }
+
+    /// Sends an encoded request (``QueueCodec``) and returns its outcome once the writer has committed it.
+    func submit(encoded body: [UInt8]) async -> Result<WriteOutcome, StoreError> {
+        await withCheckedContinuation { (continuation: PendingReplies.Continuation) in
+            let failure: StoreError? = state.withLock { state in
+                guard let socket = state.socket else { return .unavailable("the write queue client is closed") }
+                let id = state.nextID
+                state.nextID += 1
+                guard replies.register(id, continuation) else { return .unavailable("the write queue client is closed") }
+                do {
+                    try socket.send([WriteWire.frame(id), body])
+                } catch {
+                    replies.resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
+                }
+                return nil
+            }
+            if let failure { continuation.resume(returning: .failure(failure)) }
+        }
+    }
+
+    /// Closes the socket and fails every request still waiting. Call after the writer stopped: requests it
+    /// already took were answered by then. Idempotent.
+    func shutdown() {
+        let socket = state.withLock { state in
+            defer { state.socket = nil }
+            return state.socket
+        }
+        socket?.close()
+        replies.failAll(.unavailable("the write queue client closed before the writer answered"))
+    }
+}

@@ -1,0 +1,101 @@
+import CoreMetrics
+import CRDT
+import Foundation
+import Synchronization
+@testable import Store
+import Testing
+
+@Suite("In-process writes: the writer resumes each waiting task itself")
+struct InProcessWriteTests {
+    @Test("closing the store under a stream of writes: each is answered, committed ones are kept, later ones refused",
+          .timeLimit(.minutes(1)))
+    func closeDuringWrites() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try openStore(in: directory)
+        try await store.addProduct("SKU-1")
+        let acknowledgedSoFar = Tally()
+        // Each worker writes until a write is refused (bounded: a store that never refused would end the loop).
+        let outcomes = await withTaskGroup(of: (acknowledged: [String], refusal: StoreError?).self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var acknowledged: [String] = []
+                    for _ in 0..<5_000 {
+                        let id = MovementID.generate()
+                        do throws(StoreError) {
+                            let record = try await store.move(.receive, "SKU-1", 1, id: id).0
+                            #expect(record.id == id)
+                            acknowledged.append(id)
+                            acknowledgedSoFar.count.withLock { $0 += 1 }
+                        } catch {
+                            return (acknowledged, error)
+                        }
+                    }
+                    return (acknowledged, nil)
+                }
+            }
+            group.addTask {
+                for _ in 0..<1_000 where acknowledgedSoFar.count.withLock({ $0 }) < 200 { try? await Task.sleep(for: .milliseconds(5)) }
+                store.close()
+                return ([], nil)
+            }
+            return await group.reduce(into: [(acknowledged: [String], refusal: StoreError?)]()) { $0.append($1) }
+        }
+        let workers = outcomes.filter { !$0.acknowledged.isEmpty || $0.refusal != nil }
+        #expect(workers.count == 8)
+        for worker in workers {
+            guard case .unavailable = worker.refusal else {
+                Issue.record("a worker ended with \(String(describing: worker.refusal)), not a refusal after close")
+                continue
+            }
+        }
+        let acknowledged = workers.flatMap(\.acknowledged)
+        #expect(acknowledged.count >= 200)
+
+        let reopened = try openStore(in: directory)
+        defer { reopened.close() }
+        for id in acknowledged { #expect(try reopened.reader.movement(id: id) != nil, "acknowledged \(id) is kept") }
+        #expect(try reopened.onHand("SKU-1") >= Int64(acknowledged.count))
+    }
+
+    @Test("after close, a write is refused at once and changes nothing")
+    func submitAfterClose() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try openStore(in: directory)
+        try await store.addProduct("SKU-1")
+        store.close()
+        await #expect(throws: StoreError.self) { try await store.move(.receive, "SKU-1", 1) }
+        let reopened = try openStore(in: directory)
+        defer { reopened.close() }
+        #expect(try reopened.onHand("SKU-1") == 0)
+    }
+
+    @Test("pending replies: each request is answered once; unknown ids are ignored; nothing registers once closed")
+    func pendingRepliesAnswerOnce() async throws {
+        let replies = PendingReplies(depth: Meter(label: "test-depth"))
+        let outcome = WriteOutcome.catchingUp(false)
+        let first = await withCheckedContinuation { continuation in
+            #expect(replies.register(1, continuation))
+            replies.resume(1, with: .success(outcome))
+            replies.resume(1, with: .failure(.storage("a second answer must be ignored")))
+            replies.resume(99, with: .success(outcome))
+        }
+        let second = await withCheckedContinuation { continuation in
+            #expect(replies.register(2, continuation))
+            replies.failAll(.unavailable("closed"))
+        }
+        #expect(try first.get() == outcome)
+        #expect(throws: StoreError.unavailable("closed")) { try second.get() }
+        let refused = await withCheckedContinuation { continuation in
+            let registered = replies.register(3, continuation)
+            if !registered { continuation.resume(returning: .failure(.unavailable("refused"))) }
+        }
+        #expect(throws: StoreError.unavailable("refused")) { try refused.get() }
+    }
+}
+
+/// A count shared by concurrent tasks.
+private final class Tally: Sendable {
+    let count = Mutex(0)
+}
