@@ -9,6 +9,7 @@ import SyncServer
 struct NodeStatus: Decodable {
     var version_vector: [String: UInt64]
     var peers: [PeerSyncer.PeerStatus]
+    var history_index_backlog: Int?
 
     /// Polls `url`'s status every 100 ms until `done` accepts it (a node not yet up counts as not done).
     ///

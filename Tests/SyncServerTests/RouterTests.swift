@@ -732,9 +732,10 @@ struct ReadRouterTests {
             let status = try await api.expectStatus(.ok, .get, "/v1/status", token: api.reporter).object()
             #expect(status.keySet == [
                 "warehouse", "name", "url", "version", "operations", "version_vector", "write_queue", "alerts", "event_subscribers",
-                "peers", "catching_up",
+                "peers", "catching_up", "history_index_backlog",
             ])
             #expect(status.bool("catching_up") == false)
+            #expect(status.int("history_index_backlog") == 0, "local movements are indexed as they are written")
             #expect((status["peers"] as? [Any])?.isEmpty == true, "no peer sync runs here")
             #expect(status.string("warehouse") == "MAD")
             #expect(status.string("name") == "Warehouse MAD")

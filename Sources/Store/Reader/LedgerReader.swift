@@ -78,42 +78,66 @@ public struct LedgerReader: Sendable {
     }
 
     /// Ledger entries in (timestamp, origin, sequence) order, after `cursor`, at most `limit`.
+    ///
+    /// With a SKU, the operations come from the SKU's history index, read in order, and from the ranges merged but
+    /// not indexed yet (see `SKUHistoryIndex`), merged here.
     public func history(_ filter: HistoryFilter = .init(), after cursor: HistoryCursor? = nil, limit: Int = 1_000) throws -> [MovementRecord] {
         try pool.read { db in
-            var clauses: [String] = []
-            var arguments: StatementArguments = [:]
-            if let sku = filter.sku {
-                clauses.append("sku = :sku")
-                arguments += ["sku": sku]
+            var arguments: StatementArguments = ["limit": limit]
+            if let sku = filter.sku { arguments += ["sku": sku] }
+            if let warehouse = filter.warehouse { arguments += ["warehouse": warehouse] }
+            if let since = filter.sinceMilliseconds { arguments += ["since": Int64(clamping: since << 16)] }
+            if let until = filter.untilMilliseconds { arguments += ["until": Int64(clamping: until << 16)] }
+            if let cursor { arguments += ["ch": Int64(cursor.hlc), "co": cursor.origin, "cs": Int64(cursor.sequence)] }
+            /// The filter's conditions on the operation `o`; `ordered` names the table whose (hlc, origin, sequence)
+            /// is scanned in order, so that bounds on them seek.
+            func conditions(ordered: String) -> String {
+                var clauses: [String] = []
+                if filter.sku != nil { clauses.append("\(ordered).sku = :sku") }
+                if filter.warehouse != nil { clauses.append("o.warehouse = :warehouse") }
+                if let kinds = filter.kinds {
+                    let names = kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")
+                    clauses.append("o.kind IN (\(names.isEmpty ? "''" : names))")
+                }
+                if filter.sinceMilliseconds != nil { clauses.append("\(ordered).hlc >= :since") }
+                if filter.untilMilliseconds != nil { clauses.append("\(ordered).hlc < :until") }
+                if cursor != nil { clauses.append("(\(ordered).hlc, \(ordered).origin, \(ordered).sequence) > (:ch, :co, :cs)") }
+                return clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             }
-            if let warehouse = filter.warehouse {
-                clauses.append("warehouse = :warehouse")
-                arguments += ["warehouse": warehouse]
+            func movements(_ sql: String) throws -> [MovementRecord] {
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { MovementRecord(try OperationRecord.operation(from: $0)) }
             }
-            if let kinds = filter.kinds {
-                let names = kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")
-                clauses.append("kind IN (\(names.isEmpty ? "''" : names))")
+            let columns = OperationRecord.selectColumns(of: "o")
+            guard filter.sku != nil else {
+                return try movements("""
+                    SELECT \(columns) FROM operations o \(conditions(ordered: "o"))
+                    ORDER BY o.hlc, o.origin, o.sequence LIMIT :limit
+                    """)
             }
-            if let since = filter.sinceMilliseconds {
-                clauses.append("hlc >= :since")
-                arguments += ["since": Int64(clamping: since << 16)]
-            }
-            if let until = filter.untilMilliseconds {
-                clauses.append("hlc < :until")
-                arguments += ["until": Int64(clamping: until << 16)]
-            }
-            if let cursor {
-                clauses.append("(hlc, origin, sequence) > (:ch, :co, :cs)")
-                arguments += ["ch": Int64(cursor.hlc), "co": cursor.origin, "cs": Int64(cursor.sequence)]
-            }
-            arguments += ["limit": limit]
-            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(OperationRecord.selectColumns) FROM operations \(whereClause)
-                ORDER BY hlc, origin, sequence LIMIT :limit
-                """, arguments: arguments)
-            return try rows.map { MovementRecord(try OperationRecord.operation(from: $0)) }
+            let indexed = try movements("""
+                SELECT \(columns) FROM sku_index i CROSS JOIN operations o ON o.origin = i.origin AND o.sequence = i.sequence
+                \(conditions(ordered: "i")) ORDER BY i.hlc, i.origin, i.sequence LIMIT :limit
+                """)
+            guard try SKUHistoryIndex.backlog(in: db) > 0 else { return indexed }
+            let deferred = try movements("""
+                SELECT DISTINCT \(columns) FROM \(SKUHistoryIndex.backlogOperations)
+                \(conditions(ordered: "o")) ORDER BY o.hlc, o.origin, o.sequence LIMIT :limit
+                """)
+            return Self.mergedInOrder(indexed, deferred, limit: limit)
         }
+    }
+
+    /// Two lists in (timestamp, origin, sequence) order merged into one, each operation once, at most `limit`.
+    static func mergedInOrder(_ first: [MovementRecord], _ second: [MovementRecord], limit: Int) -> [MovementRecord] {
+        struct Key: Hashable {
+            var origin: String
+            var sequence: UInt64
+        }
+        var seen = Set<Key>()
+        return (first + second)
+            .sorted { ($0.timestamp.rawValue, $0.origin, $0.sequence) < ($1.timestamp.rawValue, $1.origin, $1.sequence) }
+            .filter { seen.insert(Key(origin: $0.origin, sequence: $0.sequence)).inserted }
+            .prefix(limit).map { $0 }
     }
 
     /// A movement recorded with this id (at any origin).
@@ -210,6 +234,12 @@ public struct LedgerReader: Sendable {
                 """)
             return try Row.fetchAll(statement, arguments: [origin.rawValue, Int64(after), limit]).map(OperationRecord.operation(from:))
         }
+    }
+
+    /// An upper bound of the merged operations not yet in the SKU history index (`SKUHistoryIndex`): the writer
+    /// indexes them when idle; history reads them meanwhile from the ledger ranges.
+    public func historyIndexBacklog() throws -> Int {
+        try pool.read { db in try SKUHistoryIndex.backlog(in: db) }
     }
 
     /// The number of operations held.

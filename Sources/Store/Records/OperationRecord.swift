@@ -28,6 +28,11 @@ struct OperationRecord {
         context
         """
 
+    /// ``selectColumns`` qualified by a table alias, for joins.
+    static func selectColumns(of alias: String) -> String {
+        selectColumns.split(separator: ",").map { "\(alias).\($0.filter { !$0.isWhitespace })" }.joined(separator: ", ")
+    }
+
     /// Binds an operation onto ``insertSQL``, column by column.
     static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder) throws {
         row.text(op.origin.rawValue)

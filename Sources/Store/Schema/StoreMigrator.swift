@@ -183,6 +183,30 @@ public enum StoreMigrator {
                 CREATE INDEX IF NOT EXISTS products_reorder_point ON products(sku) WHERE reorder_point IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v8-deferred-sku-index") { db in
+            // The per-SKU history index becomes a table the node maintains itself (`SKUHistoryIndex`), so that a
+            // large merge can index its operations later, in big sorted batches: SQLite's own index on (sku, hlc)
+            // was updated row by row, and a catch-up page spread over every SKU rewrote most of it at each commit.
+            // `sku_index_backlog` lists the ledger ranges merged but not yet indexed; queries read both.
+            try db.execute(sql: """
+                CREATE TABLE sku_index (
+                    sku TEXT NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    origin TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    PRIMARY KEY (sku, hlc, origin, sequence)
+                ) WITHOUT ROWID;
+                INSERT INTO sku_index (sku, hlc, origin, sequence) SELECT sku, hlc, origin, sequence FROM operations;
+                DROP INDEX operations_sku_hlc;
+                CREATE TABLE sku_index_backlog (
+                    origin TEXT NOT NULL,
+                    first_sequence INTEGER NOT NULL CHECK (first_sequence >= 1),
+                    last_sequence INTEGER NOT NULL,
+                    PRIMARY KEY (origin, first_sequence),
+                    CHECK (last_sequence >= first_sequence)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

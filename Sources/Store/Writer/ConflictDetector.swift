@@ -29,9 +29,10 @@ enum ConflictDetector {
         // causal context), whatever the timestamps say.
         if delta.deleted?.value == true, let context = op.context {
             let rows = try Row.fetchAll(db, sql: """
-                SELECT \(OperationRecord.selectColumns) FROM operations
-                WHERE sku = ? AND counter_increments IS NOT NULL AND origin <> ?
-                """, arguments: [op.sku.rawValue, op.origin.rawValue])
+                SELECT \(OperationRecord.selectColumns(of: "o"))
+                FROM (\(SKUHistoryIndex.dotsOfSKU)) d CROSS JOIN operations o ON o.origin = d.origin AND o.sequence = d.sequence
+                WHERE o.counter_increments IS NOT NULL AND o.origin <> :origin
+                """, arguments: ["sku": op.sku.rawValue, "origin": op.origin.rawValue])
             for row in rows {
                 let movement = try OperationRecord.operation(from: row)
                 if context.contains(movement.dot) { continue }

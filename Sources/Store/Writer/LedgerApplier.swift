@@ -447,6 +447,17 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
             """)) ?? true
+        // The history index of these operations is left to the writer's idle time, in big sorted batches (see
+        // `SKUHistoryIndex`). Their ranges are recorded first: a delete later in this very batch looks for the
+        // product's movements, and must find those of this batch too.
+        var ranges: [ReplicaID: ClosedRange<UInt64>] = [:]
+        for op in operations {
+            let range = ranges[op.origin].map { min($0.lowerBound, op.sequence)...max($0.upperBound, op.sequence) }
+            ranges[op.origin] = range ?? op.sequence...op.sequence
+        }
+        for (origin, range) in ranges {
+            try SKUHistoryIndex.deferIndexing(origin: origin, first: range.lowerBound, last: range.upperBound, in: db)
+        }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         for op in operations {
             try insertRow.execute { row in try OperationRecord.bind(op, to: &row) }
@@ -557,8 +568,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
         nextSequence += 1
     }
 
+    /// A local operation is indexed for history at once: one row, where a merge defers its pages' rows.
     private func insert(_ op: LedgerOperation, in db: Database) throws {
         try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row) }
+        try BoundStatement(db, sql: SKUHistoryIndex.insertSQL).execute { row in try SKUHistoryIndex.bind(op, to: &row) }
     }
 
     /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.

@@ -23,6 +23,10 @@ public final class LedgerWriter: Sendable {
         public var maxBatch: Int = 4_096
         /// The clock skew a remote timestamp may show before it is refused.
         public var maxClockOffsetMilliseconds: UInt64 = 60_000
+        /// The most merged operations indexed for history in one idle-time transaction: larger batches rewrite
+        /// less of the index per operation, smaller ones keep a write arriving meanwhile waiting less. 0 leaves
+        /// the backlog alone (tests of history read from it).
+        public var historyIndexBatch: Int = 50_000
         public init() {}
     }
 
@@ -111,10 +115,12 @@ public final class LedgerWriter: Sendable {
 
     private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>) {
         var idlePolls = 0
+        var indexing = IdleIndexing()
         while true {
             let ready: Bool
             do {
-                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: 50).socket
+                // While history indexing is owed, requests are only checked for between its batches.
+                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: indexing.owed ? 0 : 50).socket
             } catch {
                 logger.critical("write queue poll failed: \(error)")
                 return
@@ -124,7 +130,9 @@ public final class LedgerWriter: Sendable {
                 if stopping.load(ordering: .acquiring) {
                     idlePolls += 1
                     if idlePolls >= 2 { return }
+                    continue
                 }
+                indexHistoryBacklog(&indexing)
                 continue
             }
             idlePolls = 0
@@ -155,6 +163,31 @@ public final class LedgerWriter: Sendable {
                     logger.debug("reply not delivered: \(error)")
                 }
             }
+        }
+    }
+
+    /// Indexes one batch of the history backlog (see ``SKUHistoryIndex``) in its own transaction, when due.
+    private func indexHistoryBacklog(_ indexing: inout IdleIndexing) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard configuration.historyIndexBatch > 0 else {
+            indexing.owed = false
+            return
+        }
+        guard indexing.owed || now >= indexing.nextCheck else { return }
+        do {
+            indexing.owed = try pool.writeWithoutTransaction { db in
+                var more = false
+                try db.inTransaction(.immediate) {
+                    more = try SKUHistoryIndex.indexBacklog(limit: configuration.historyIndexBatch, in: db)
+                    return .commit
+                }
+                return more
+            }
+            indexing.nextCheck = now + IdleIndexing.checkInterval
+        } catch {
+            logger.warning("history indexing failed (retried in 5 s): \(error)")
+            indexing.owed = false
+            indexing.nextCheck = now + 5_000_000_000
         }
     }
 
@@ -242,6 +275,14 @@ extension LedgerWriter {
             throw error
         }
     }
+}
+
+/// When the writer next looks at the history backlog: at once while batches remain (`owed`), else once idle for a
+/// while (a merge may have added some).
+struct IdleIndexing {
+    static let checkInterval: UInt64 = 200_000_000
+    var owed = true
+    var nextCheck: UInt64 = 0
 }
 
 /// Totals kept by the writer, for metrics and benchmarks.

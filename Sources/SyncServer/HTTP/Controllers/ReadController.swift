@@ -140,6 +140,8 @@ struct ReadController {
         var certificate: API.Certificate?
         /// Restored from a backup and refusing local writes until caught up with every active member.
         var catchingUp: Bool
+        /// Merged operations not yet in the SKU history index (an upper bound); the writer indexes them when idle.
+        var historyIndexBacklog: Int
 
         struct Queue: Encodable {
             var batches: Int
@@ -159,6 +161,7 @@ struct ReadController {
             case writeQueue = "write_queue"
             case eventSubscribers = "event_subscribers"
             case catchingUp = "catching_up"
+            case historyIndexBacklog = "history_index_backlog"
         }
     }
 
@@ -174,7 +177,7 @@ struct ReadController {
             alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
             peers: syncer?.status() ?? [],
             certificate: credentials.map { API.Certificate(CertificateSummary($0.current.node.certificate), reloads: $0.generation) },
-            catchingUp: try node.store.reader.isCatchingUp())
+            catchingUp: try node.store.reader.isCatchingUp(), historyIndexBacklog: try node.store.reader.historyIndexBacklog())
         return try JSONResponse.make(status)
     }
 }

@@ -1,0 +1,181 @@
+import CRDT
+import Foundation
+import GRDB
+@testable import Store
+import Testing
+
+@Suite("The SKU history index: merged operations indexed later, history complete throughout")
+struct SKUHistoryIndexTests {
+    /// A ledger at MAD: products P0–P4, then seeded random receipts, sales and adjustments over them.
+    private func sourceLedger(in directory: TemporaryDirectory, seed: UInt64) async throws -> [LedgerOperation] {
+        let mad = try openStore("MAD", in: directory)
+        defer { mad.close() }
+        var generator = SeededGenerator(seed: seed)
+        for index in 0..<5 { try await mad.addProduct("P\(index)") }
+        for _ in 0..<160 {
+            let code = "P\(Int.random(in: 0..<5, using: &generator))"
+            switch Int.random(in: 0..<3, using: &generator) {
+            case 0: try await mad.move(.receive, code, Int64.random(in: 1...9, using: &generator))
+            case 1: if try mad.onHand(code) > 0 { try await mad.move(.sell, code, 1) }
+            default: try await mad.move(.adjust, code, Int64.random(in: 1...3, using: &generator), reason: "count")
+            }
+        }
+        return try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10_000)
+    }
+
+    /// Every ledger entry, in history order, read without the SKU index (the oracle).
+    private func everything(_ store: NodeStore) throws -> [MovementRecord] {
+        try store.reader.history(limit: 100_000)
+    }
+
+    /// Checks history by SKU, alone and with other filters, in one page and in pages of 3, against the oracle.
+    private func expectHistoryMatches(_ store: NodeStore, _ comment: Comment) throws {
+        let all = try everything(store)
+        let middle = all[all.count / 2].timestamp.rawValue >> 16
+        for code in ["P0", "P1", "P2", "P3", "P4", "NONE"] {
+            let filters: [HistoryFilter] = [
+                HistoryFilter(sku: code),
+                HistoryFilter(sku: code, warehouse: "BIO"),
+                HistoryFilter(sku: code, kinds: [.receive, .adjust]),
+                HistoryFilter(sku: code, sinceMilliseconds: middle),
+                HistoryFilter(sku: code, untilMilliseconds: middle),
+            ]
+            for filter in filters {
+                let expected = all.filter { record in
+                    record.sku == code && (filter.warehouse.map { record.warehouse == $0 } ?? true)
+                        && (filter.kinds.map { $0.contains(record.type) } ?? true)
+                        && (filter.sinceMilliseconds.map { record.timestamp.rawValue >= $0 << 16 } ?? true)
+                        && (filter.untilMilliseconds.map { record.timestamp.rawValue < $0 << 16 } ?? true)
+                }
+                #expect(try store.reader.history(filter) == expected, "\(comment) \(filter)")
+                var paged: [MovementRecord] = []
+                var cursor: HistoryCursor?
+                for _ in 0...expected.count {
+                    let page = try store.reader.history(filter, after: cursor, limit: 3)
+                    paged += page
+                    guard let last = page.last, page.count == 3 else { break }
+                    cursor = HistoryCursor(hlc: last.timestamp.rawValue, origin: last.origin, sequence: last.sequence)
+                }
+                #expect(paged == expected, "\(comment) \(filter), pages of 3")
+            }
+        }
+    }
+
+    @Test("history by SKU is the same with merged operations in the backlog, partly indexed, and fully indexed")
+    func historyThroughEveryIndexState() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let source = try await sourceLedger(in: directory, seed: 0xB10)
+        var generator = SeededGenerator(seed: 0x1DE)
+
+        var options = NodeStore.Options()
+        options.writer.historyIndexBatch = 0
+        let path = directory.file("BIO.sqlite")
+        let bio = try NodeStore(path: path, replica: rid("BIO"), options: options)
+        // Merged in shuffled chunks, some twice: overlapping and repeated backlog ranges.
+        var shuffled = source.shuffled(using: &generator)
+        shuffled += shuffled.prefix(20)
+        var index = 0
+        while index < shuffled.count {
+            let chunk = Array(shuffled[index..<min(index + Int.random(in: 1...40, using: &generator), shuffled.count)])
+            _ = try await bio.submit(.merge(chunk))
+            index += chunk.count
+        }
+        // Local movements at BIO are indexed as they are written.
+        for code in ["P1", "P3", "P3"] { try await bio.move(.receive, code, 2) }
+        #expect(try bio.reader.historyIndexBacklog() >= source.count - 5)
+        try expectHistoryMatches(bio, "all merged operations in the backlog")
+        bio.close()
+
+        // Reopened with tiny indexing batches: check while ranges are split and indexed a few at a time.
+        options.writer.historyIndexBatch = 7
+        let partly = try NodeStore(path: path, replica: rid("BIO"), options: options)
+        var checks = 0
+        for _ in 0..<2_000 {
+            try expectHistoryMatches(partly, "partly indexed")
+            checks += 1
+            if try partly.reader.historyIndexBacklog() == 0 { break }
+        }
+        #expect(try partly.reader.historyIndexBacklog() == 0, "the idle writer indexed the whole backlog (\(checks) checks)")
+        try expectHistoryMatches(partly, "fully indexed")
+        let indexed = try await partly.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sku_index") ?? 0 }
+        let held = try partly.reader.operationCount()
+        #expect(indexed == held, "one index row per ledger operation")
+        partly.close()
+    }
+
+    enum Arrival: CaseIterable {
+        /// The movement merged and indexed before the delete arrives.
+        case indexedFirst
+        /// The movement merged (in the backlog) before the delete arrives.
+        case mergedFirst
+        /// Both in one merge, the movement first.
+        case sameBatch
+    }
+
+    @Test("a merged delete finds movements made without seeing it: indexed, in the backlog, or in its own batch",
+          arguments: Arrival.allCases)
+    func deleteConflictsSeeTheBacklog(arrival: Arrival) async throws {
+        do {
+            let indexFirst = arrival == .indexedFirst
+            let directory = try TemporaryDirectory()
+            defer { directory.cleanup() }
+            let mad = try openStore("MAD", in: directory)
+            let sev = try openStore("SEV", in: directory)
+            try await mad.addProduct("A")
+            let create = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
+            _ = try await sev.submit(.merge(create))
+            try await mad.move(.receive, "A", 5)  // not seen by SEV's delete
+            _ = try await sev.submit(.deleteProduct(sku: sku("A"), actor: "t"))
+            let madOps = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
+            let sevOps = try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10)
+            mad.close()
+            sev.close()
+
+            var options = NodeStore.Options()
+            options.writer.historyIndexBatch = indexFirst ? 50_000 : 0
+            let bio = try NodeStore(path: directory.file("BIO.sqlite"), replica: rid("BIO"), options: options)
+            defer { bio.close() }
+            switch arrival {
+            case .indexedFirst:
+                _ = try await bio.submit(.merge(madOps))
+                for _ in 0..<200 where try bio.reader.historyIndexBacklog() > 0 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(try bio.reader.historyIndexBacklog() == 0)
+                _ = try await bio.submit(.merge(sevOps))
+            case .mergedFirst:
+                _ = try await bio.submit(.merge(madOps))
+                #expect(try bio.reader.historyIndexBacklog() > 0)
+                _ = try await bio.submit(.merge(sevOps))
+            case .sameBatch:
+                _ = try await bio.submit(.merge(madOps + sevOps))
+            }
+            let conflicts = try bio.reader.conflicts().filter { $0.kind == .movementOnDeletedProduct }
+            #expect(conflicts.count == 1, "\(arrival)")
+            #expect(conflicts.first?.sku == "A")
+        }
+    }
+
+    @Test("migrating a v7 ledger builds the index from it and drops SQLite's (sku, hlc) index")
+    func migrationBuildsTheIndex() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let queue = try DatabaseQueue(path: directory.file("old.sqlite"))
+        try StoreMigrator.migrator.migrate(queue, upTo: "v7-merge-lookup-indexes")
+        try queue.write { db in
+            for (origin, sequence, sku) in [("MAD", 1, "A"), ("MAD", 2, "B"), ("SEV", 1, "A")] {
+                try db.execute(
+                    sql: "INSERT INTO operations (origin, sequence, hlc, kind, sku, actor) VALUES (?, ?, ?, 'receive', ?, 't')",
+                    arguments: [origin, sequence, sequence * 10, sku])
+            }
+        }
+        try StoreMigrator.migrator.migrate(queue)
+        try queue.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT sku, hlc, origin, sequence FROM sku_index ORDER BY sku, hlc, origin")
+            #expect(rows.map { "\($0[0] as String) \($0[1] as Int) \($0[2] as String) \($0[3] as Int)" } == [
+                "A 10 MAD 1", "A 10 SEV 1", "B 20 MAD 2",
+            ])
+            #expect(try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'operations_sku_hlc')") == false)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM sku_index_backlog") == 0)
+        }
+    }
+}
