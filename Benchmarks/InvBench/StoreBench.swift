@@ -107,6 +107,8 @@ struct StoreBench: AsyncParsableCommand {
                         ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
                             increments = excluded.increments, decrements = excluded.decrements
                         """)
+                    // The ledger's per-SKU history index, which the writer fills in the same transaction.
+                    let history = try db.cachedStatement(sql: "INSERT INTO sku_index (sku, hlc, origin, sequence) VALUES (?, ?, ?, ?)")
                     let vector = try db.cachedStatement(sql: """
                         INSERT INTO version_vector (origin, sequence) VALUES (?, ?)
                         ON CONFLICT (origin) DO UPDATE SET sequence = max(sequence, excluded.sequence)
@@ -119,6 +121,7 @@ struct StoreBench: AsyncParsableCommand {
                         try counter.execute(arguments: [
                             row["sku"], row["warehouse"], row["origin"], row["counter_increments"], row["counter_decrements"],
                         ])
+                        try history.execute(arguments: [row["sku"], row["hlc"], row["origin"], row["sequence"]])
                         try vector.execute(arguments: [row["origin"], row["sequence"]])
                     }
                     return .commit
