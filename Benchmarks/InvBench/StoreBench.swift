@@ -107,13 +107,20 @@ struct StoreBench: AsyncParsableCommand {
                         ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
                             increments = excluded.increments, decrements = excluded.decrements
                         """)
-                    // The ledger's per-SKU history index, which the writer fills in the same transaction.
-                    let history = try db.cachedStatement(sql: "INSERT INTO sku_index (sku, hlc, origin, sequence) VALUES (?, ?, ?, ?)")
+                    // The history index waits, as the writer's does: one backlog range per transaction.
+                    let history = try db.cachedStatement(sql: """
+                        INSERT INTO sku_index_backlog (origin, first_sequence, last_sequence) VALUES (?, ?, ?)
+                        ON CONFLICT (origin, first_sequence) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)
+                        """)
                     let vector = try db.cachedStatement(sql: """
                         INSERT INTO version_vector (origin, sequence) VALUES (?, ?)
                         ON CONFLICT (origin) DO UPDATE SET sequence = max(sequence, excluded.sequence)
                         """)
-                    for row in rows[chunk..<min(chunk + batch, rows.count)] {
+                    let rowsOfChunk = rows[chunk..<min(chunk + batch, rows.count)]
+                    if let first = rowsOfChunk.first, let last = rowsOfChunk.last {
+                        try history.execute(arguments: [first["origin"], first["sequence"], last["sequence"]])
+                    }
+                    for row in rowsOfChunk {
                         try insert.execute(arguments: [
                             row["origin"], row["sequence"], row["hlc"], row["kind"], row["sku"], row["movement_id"],
                             row["warehouse"], row["delta"], row["counter_increments"], row["counter_decrements"], row["actor"],
@@ -121,7 +128,6 @@ struct StoreBench: AsyncParsableCommand {
                         try counter.execute(arguments: [
                             row["sku"], row["warehouse"], row["origin"], row["counter_increments"], row["counter_decrements"],
                         ])
-                        try history.execute(arguments: [row["sku"], row["hlc"], row["origin"], row["sequence"]])
                         try vector.execute(arguments: [row["origin"], row["sequence"]])
                     }
                     return .commit

@@ -179,3 +179,35 @@ struct SKUHistoryIndexTests {
         }
     }
 }
+
+@Suite("The history backlog of a writer that is never idle")
+struct HistoryBacklogLimitTests {
+    @Test("past its limit the backlog is indexed after each commit, so a busy node's backlog stays bounded")
+    func busyWriterKeepsTheBacklogBounded() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        var options = NodeStore.Options()
+        options.writer.historyBacklogLimit = 10
+        options.writer.historyIndexBatch = 5
+        let store = try NodeStore(path: directory.file("MAD.sqlite"), replica: rid("MAD"), options: options)
+        defer { store.close() }
+        try await store.addProduct("A")
+        // Eight writers keep a request waiting at all times, so the writer is never idle.
+        let observed = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var highest = 0
+                    for _ in 0..<100 {
+                        try await store.move(.receive, "A", 1)
+                        highest = max(highest, try store.reader.historyIndexBacklog())
+                    }
+                    return highest
+                }
+            }
+            return try await group.reduce(0) { max($0, $1) }
+        }
+        // At most the limit plus what one commit adds (one write per writer) before its batch is indexed.
+        #expect(observed <= 10 + 8 + 5, "highest backlog seen: \(observed)")
+        #expect(try store.reader.history(HistoryFilter(sku: "A"), limit: 10_000).count == 801)
+    }
+}

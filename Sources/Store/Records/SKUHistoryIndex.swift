@@ -7,35 +7,26 @@ import GRDB
 /// index on `(sku, hlc)` row by row; a catch-up page of 20,000 operations spread over every SKU dirtied nearly every
 /// leaf of it, so each commit rewrote most of the index into the write-ahead log (1.6 KB written per merged
 /// operation). Now:
-/// - an operation written by a local command is indexed in the same transaction (one row);
-/// - a merge records, per origin, the range of sequences it wrote in `sku_index_backlog`;
-/// - the writer indexes the backlog when it has nothing else to do, in batches sorted by SKU
-///   (``indexBacklog(limit:in:)``), each batch in one transaction that also shrinks the backlog.
+/// - a merge records, per origin, the range of sequences it wrote in `sku_index_backlog`, and a transaction of local
+///   commands the range of this node's sequences it wrote;
+/// - the writer indexes the backlog when it has nothing else to do, or once the backlog passes a limit, in batches
+///   sorted by SKU (``indexBacklog(limit:in:)``), each batch in one transaction that also shrinks the backlog.
 ///
 /// Invariant: every ledger operation is in `sku_index`, or inside a backlog range, or both (a range may also cover
 /// operations indexed already, or not held: readers deduplicate, and indexing ignores both). So a reader's snapshot
 /// finds every operation of a SKU by reading the index and the backlog ranges (``dotsOfSKU``).
 enum SKUHistoryIndex {
-    /// One index row; the columns of ``bind(_:to:)``.
-    static let insertSQL = "INSERT OR IGNORE INTO sku_index (sku, hlc, origin, sequence) VALUES (?, ?, ?, ?)"
-
-    static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder) throws {
-        guard let hlc = Int64(exactly: op.timestamp.rawValue), let sequence = Int64(exactly: op.sequence) else {
-            throw StoreError.overflow
-        }
-        row.text(op.sku.rawValue)
-        row.integer(hlc)
-        row.text(op.origin.rawValue)
-        row.integer(sequence)
-    }
-
     /// Records that `origin`'s operations `first...last` (those the ledger holds) are not indexed yet.
     static func deferIndexing(origin: ReplicaID, first: UInt64, last: UInt64, in db: Database) throws {
         guard let first = Int64(exactly: first), let last = Int64(exactly: last), first <= last else { throw StoreError.overflow }
-        try db.cachedStatement(sql: """
+        try BoundStatement(db, sql: """
             INSERT INTO sku_index_backlog (origin, first_sequence, last_sequence) VALUES (?, ?, ?)
             ON CONFLICT (origin, first_sequence) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)
-            """).execute(arguments: [origin.rawValue, first, last])
+            """).execute { row in
+            row.text(origin.rawValue)
+            row.integer(first)
+            row.integer(last)
+        }
     }
 
     /// Indexes backlog ranges, in (origin, sequence) order, until about `limit` sequences are covered.

@@ -29,6 +29,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private var storedOwnSequence: UInt64
     /// Restored from a backup and not yet caught up with the peers: local operations are refused.
     private(set) var catchingUp: Bool
+    /// The first of this transaction's local sequences: the history backlog range that ``insert(_:in:)`` extends.
+    private var openHistoryRange: UInt64?
 
     init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
         self.replica = replica
@@ -46,6 +48,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Stores this replica's version-vector entry; the writer calls it before every commit.
     mutating func flushOwnSequence(in db: Database) throws {
+        openHistoryRange = nil
         guard nextSequence - 1 > storedOwnSequence else { return }
         try VersionVectorRecord.save(origin: replica, sequence: nextSequence - 1, in: db)
         storedOwnSequence = nextSequence - 1
@@ -568,10 +571,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
         nextSequence += 1
     }
 
-    /// A local operation is indexed for history at once: one row, where a merge defers its pages' rows.
-    private func insert(_ op: LedgerOperation, in db: Database) throws {
+    /// Writes a local operation's ledger row. Its history index row is deferred like a merge's (see
+    /// `SKUHistoryIndex`): the transaction's local sequences form one backlog range, extended in place (one hot
+    /// page) instead of one index row per operation on a random page.
+    private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
         try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row) }
-        try BoundStatement(db, sql: SKUHistoryIndex.insertSQL).execute { row in try SKUHistoryIndex.bind(op, to: &row) }
+        let first = openHistoryRange ?? op.sequence
+        try SKUHistoryIndex.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)
+        openHistoryRange = first
     }
 
     /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.

@@ -27,6 +27,10 @@ public final class LedgerWriter: Sendable {
         /// less of the index per operation, smaller ones keep a write arriving meanwhile waiting less. 0 leaves
         /// the backlog alone (tests of history read from it).
         public var historyIndexBatch: Int = 50_000
+        /// Past this many operations waiting for the history index, the writer indexes a batch after each commit
+        /// even when requests keep coming (a node never idle would otherwise grow the backlog for ever). Far above
+        /// a catch-up's pages, so a catch-up merges first and indexes after.
+        public var historyBacklogLimit: Int = 1_000_000
         public init() {}
     }
 
@@ -77,6 +81,7 @@ public final class LedgerWriter: Sendable {
         let thread = Thread { [self] in
             let socket: ZMQSocket
             var applier: LedgerApplier<AnyPhysicalClock>
+            var indexing = IdleIndexing()
             do {
                 socket = try ZMQSocket(context: context, kind: .router)
                 for endpoint in endpoints { try socket.bind(endpoint) }
@@ -85,6 +90,7 @@ public final class LedgerWriter: Sendable {
                         replica: replica, clock: AnyPhysicalClock(clock),
                         maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds, in: db)
                 }
+                indexing.unindexed = try pool.read { db in try SKUHistoryIndex.backlog(in: db) }
             } catch {
                 failure.withLock { $0 = error }
                 started.signal()
@@ -92,7 +98,7 @@ public final class LedgerWriter: Sendable {
                 return
             }
             started.signal()
-            run(socket: socket, applier: &applier)
+            run(socket: socket, applier: &applier, indexing: &indexing)
             socket.close()
             done.signal()
         }
@@ -113,9 +119,8 @@ public final class LedgerWriter: Sendable {
         done.wait()
     }
 
-    private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>) {
+    private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout IdleIndexing) {
         var idlePolls = 0
-        var indexing = IdleIndexing()
         while true {
             let ready: Bool
             do {
@@ -149,7 +154,7 @@ public final class LedgerWriter: Sendable {
                 logger.error("write queue receive failed: \(error)")
             }
             guard !batch.isEmpty else { continue }
-            let results = commit(batch.map(\.body), applier: &applier)
+            let results = commit(batch.map(\.body), applier: &applier, indexing: &indexing)
             for (request, result) in zip(batch, results) {
                 if let inProcessReplies, request.identity == WriteWire.inProcessRoutingID {
                     guard let id = WriteWire.requestID(request.id) else { continue }
@@ -163,11 +168,17 @@ public final class LedgerWriter: Sendable {
                     logger.debug("reply not delivered: \(error)")
                 }
             }
+            if indexing.unindexed >= configuration.historyBacklogLimit {
+                indexing.owed = true
+                // At least what the last commits added beyond the limit, so the backlog cannot outgrow it.
+                indexHistoryBacklog(&indexing, batch: max(configuration.historyIndexBatch, indexing.unindexed - configuration.historyBacklogLimit))
+            }
         }
     }
 
     /// Indexes one batch of the history backlog (see ``SKUHistoryIndex``) in its own transaction, when due.
-    private func indexHistoryBacklog(_ indexing: inout IdleIndexing) {
+    private func indexHistoryBacklog(_ indexing: inout IdleIndexing, batch: Int? = nil) {
+        let batch = batch ?? configuration.historyIndexBatch
         let now = DispatchTime.now().uptimeNanoseconds
         guard configuration.historyIndexBatch > 0 else {
             indexing.owed = false
@@ -178,11 +189,12 @@ public final class LedgerWriter: Sendable {
             indexing.owed = try pool.writeWithoutTransaction { db in
                 var more = false
                 try db.inTransaction(.immediate) {
-                    more = try SKUHistoryIndex.indexBacklog(limit: configuration.historyIndexBatch, in: db)
+                    more = try SKUHistoryIndex.indexBacklog(limit: batch, in: db)
                     return .commit
                 }
                 return more
             }
+            indexing.unindexed = indexing.owed ? max(0, indexing.unindexed - batch) : 0
             indexing.nextCheck = now + IdleIndexing.checkInterval
         } catch {
             logger.warning("history indexing failed (retried in 5 s): \(error)")
@@ -192,7 +204,9 @@ public final class LedgerWriter: Sendable {
     }
 
     /// Applies one batch in one transaction and returns the outcome of each request.
-    private func commit(_ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>) -> [Result<WriteOutcome, StoreError>] {
+    private func commit(
+        _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout IdleIndexing
+    ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
         var events: [StoreEvent] = []
@@ -244,6 +258,7 @@ public final class LedgerWriter: Sendable {
         var local = 0
         var merged = 0
         for case .operation(let op) in events { if op.origin == replica { local += 1 } else { merged += 1 } }
+        indexing.unindexed += local + merged
         statistics.withLock { stats in
             stats.batches += 1
             stats.commands += bodies.count
@@ -278,11 +293,13 @@ extension LedgerWriter {
 }
 
 /// When the writer next looks at the history backlog: at once while batches remain (`owed`), else once idle for a
-/// while (a merge may have added some).
+/// while (a merge may have added some), or after a commit once about `unindexed` operations wait.
 struct IdleIndexing {
     static let checkInterval: UInt64 = 200_000_000
     var owed = true
     var nextCheck: UInt64 = 0
+    /// An estimate of the operations waiting for the history index: counted up by commits, down by batches.
+    var unindexed = 0
 }
 
 /// Totals kept by the writer, for metrics and benchmarks.
