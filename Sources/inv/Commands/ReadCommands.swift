@@ -156,6 +156,7 @@ struct Status: AsyncParsableCommand {
                 var peers: [PeerSyncer.PeerStatus]?
                 var certificate: API.Certificate?
                 var catching_up: Bool?
+                var history_index_backlog: Int?
             }
             let status = try node.decode(StatusView.self, reply)
             print("""
@@ -168,6 +169,9 @@ struct Status: AsyncParsableCommand {
                 """)
             if status.catching_up == true {
                 print("writes:     refused: restored from a backup, catching up with every active member first")
+            }
+            if let backlog = status.history_index_backlog, backlog > 0 {
+                print("history:    indexing up to \(backlog) merged operations (history stays complete, by SKU slower meanwhile)")
             }
             if let certificate = status.certificate {
                 let left = DateParsing.milliseconds(certificate.notAfter).map {
