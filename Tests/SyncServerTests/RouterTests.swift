@@ -737,7 +737,7 @@ struct ReadRouterTests {
             #expect(status.bool("catching_up") == false)
             // The two operations wait in the history backlog until the writer is idle, then are indexed.
             var backlog = status.int("history_index_backlog")
-            #expect(backlog == 0 || backlog == 2)
+            #expect((0...2).contains(backlog ?? -1), "at most the two operations written")
             for _ in 0..<200 where backlog != 0 {
                 try await Task.sleep(for: .milliseconds(10))
                 backlog = try await api.expectStatus(.ok, .get, "/v1/status", token: api.reporter).object().int("history_index_backlog")

@@ -81,7 +81,7 @@ public final class LedgerWriter: Sendable {
         let thread = Thread { [self] in
             let socket: ZMQSocket
             var applier: LedgerApplier<AnyPhysicalClock>
-            var indexing = IdleIndexing()
+            var indexing: HistoryIndexingPolicy
             do {
                 socket = try ZMQSocket(context: context, kind: .router)
                 for endpoint in endpoints { try socket.bind(endpoint) }
@@ -90,7 +90,9 @@ public final class LedgerWriter: Sendable {
                         replica: replica, clock: AnyPhysicalClock(clock),
                         maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds, in: db)
                 }
-                indexing.unindexed = try pool.read { db in try SKUHistoryIndex.backlog(in: db) }
+                indexing = HistoryIndexingPolicy(
+                    batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
+                    unindexed: try pool.read { db in try SKUHistoryIndex.backlog(in: db) })
             } catch {
                 failure.withLock { $0 = error }
                 started.signal()
@@ -119,13 +121,12 @@ public final class LedgerWriter: Sendable {
         done.wait()
     }
 
-    private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout IdleIndexing) {
+    private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy) {
         var idlePolls = 0
         while true {
             let ready: Bool
             do {
-                // While history indexing is owed, requests are only checked for between its batches.
-                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: indexing.owed ? 0 : 50).socket
+                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: indexing.pollTimeoutMilliseconds).socket
             } catch {
                 logger.critical("write queue poll failed: \(error)")
                 return
@@ -137,7 +138,9 @@ public final class LedgerWriter: Sendable {
                     if idlePolls >= 2 { return }
                     continue
                 }
-                indexHistoryBacklog(&indexing)
+                if let batch = indexing.batchWhenIdle(now: DispatchTime.now().uptimeNanoseconds) {
+                    indexHistoryBacklog(batch, &indexing)
+                }
                 continue
             }
             idlePolls = 0
@@ -168,25 +171,14 @@ public final class LedgerWriter: Sendable {
                     logger.debug("reply not delivered: \(error)")
                 }
             }
-            if indexing.unindexed >= configuration.historyBacklogLimit {
-                indexing.owed = true
-                // At least what the last commits added beyond the limit, so the backlog cannot outgrow it.
-                indexHistoryBacklog(&indexing, batch: max(configuration.historyIndexBatch, indexing.unindexed - configuration.historyBacklogLimit))
-            }
+            if let batch = indexing.batchAfterCommit() { indexHistoryBacklog(batch, &indexing) }
         }
     }
 
-    /// Indexes one batch of the history backlog (see ``SKUHistoryIndex``) in its own transaction, when due.
-    private func indexHistoryBacklog(_ indexing: inout IdleIndexing, batch: Int? = nil) {
-        let batch = batch ?? configuration.historyIndexBatch
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard configuration.historyIndexBatch > 0 else {
-            indexing.owed = false
-            return
-        }
-        guard indexing.owed || now >= indexing.nextCheck else { return }
+    /// Indexes one batch of the history backlog (see ``SKUHistoryIndex``) in its own transaction.
+    private func indexHistoryBacklog(_ batch: Int, _ indexing: inout HistoryIndexingPolicy) {
         do {
-            indexing.owed = try pool.writeWithoutTransaction { db in
+            let more = try pool.writeWithoutTransaction { db in
                 var more = false
                 try db.inTransaction(.immediate) {
                     more = try SKUHistoryIndex.indexBacklog(limit: batch, in: db)
@@ -194,18 +186,16 @@ public final class LedgerWriter: Sendable {
                 }
                 return more
             }
-            indexing.unindexed = indexing.owed ? max(0, indexing.unindexed - batch) : 0
-            indexing.nextCheck = now + IdleIndexing.checkInterval
+            indexing.indexed(batch, more: more, now: DispatchTime.now().uptimeNanoseconds)
         } catch {
             logger.warning("history indexing failed (retried in 5 s): \(error)")
-            indexing.owed = false
-            indexing.nextCheck = now + 5_000_000_000
+            indexing.failed(now: DispatchTime.now().uptimeNanoseconds)
         }
     }
 
     /// Applies one batch in one transaction and returns the outcome of each request.
     private func commit(
-        _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout IdleIndexing
+        _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy
     ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
@@ -258,7 +248,7 @@ public final class LedgerWriter: Sendable {
         var local = 0
         var merged = 0
         for case .operation(let op) in events { if op.origin == replica { local += 1 } else { merged += 1 } }
-        indexing.unindexed += local + merged
+        indexing.committed(operations: local + merged)
         statistics.withLock { stats in
             stats.batches += 1
             stats.commands += bodies.count
@@ -290,16 +280,6 @@ extension LedgerWriter {
             throw error
         }
     }
-}
-
-/// When the writer next looks at the history backlog: at once while batches remain (`owed`), else once idle for a
-/// while (a merge may have added some), or after a commit once about `unindexed` operations wait.
-struct IdleIndexing {
-    static let checkInterval: UInt64 = 200_000_000
-    var owed = true
-    var nextCheck: UInt64 = 0
-    /// An estimate of the operations waiting for the history index: counted up by commits, down by batches.
-    var unindexed = 0
 }
 
 /// Totals kept by the writer, for metrics and benchmarks.

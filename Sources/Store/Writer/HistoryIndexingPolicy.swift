@@ -1,0 +1,59 @@
+/// When the single writer indexes the history backlog (see `SKUHistoryIndex`), and how much at a time.
+///
+/// Pure: the writer reports its commits, its idle moments and each batch's outcome, with the time; nothing here
+/// touches the database or a clock. Rules:
+/// - while batches remain (`owed`), the writer polls for requests without waiting and indexes a batch whenever none is
+///   waiting, so requests always go first;
+/// - otherwise it looks at the backlog when idle, at most every ``checkInterval`` (a merge may have added some);
+/// - once about `backlogLimit` operations wait, it indexes after each commit even when requests keep coming, at least
+///   what exceeds the limit, so a node that is never idle cannot grow its backlog for ever;
+/// - a failed batch is retried after ``retryDelay``; with `batch == 0` the backlog is left alone.
+struct HistoryIndexingPolicy {
+    static let checkInterval: UInt64 = 200_000_000
+    static let retryDelay: UInt64 = 5_000_000_000
+
+    /// Operations per idle-time batch; 0 turns indexing off.
+    let batch: Int
+    let backlogLimit: Int
+    /// Batches remain: poll without waiting.
+    private(set) var owed: Bool
+    /// An estimate of the operations waiting: counted up by commits, down by batches, reset when none remain.
+    private(set) var unindexed: Int
+    private var nextCheck: UInt64 = 0
+
+    init(batch: Int, backlogLimit: Int, unindexed: Int) {
+        self.batch = batch
+        self.backlogLimit = backlogLimit
+        self.unindexed = unindexed
+        owed = batch > 0
+    }
+
+    /// How long the writer's poll for requests may wait.
+    var pollTimeoutMilliseconds: Int { owed ? 0 : 50 }
+
+    mutating func committed(operations: Int) { unindexed += operations }
+
+    /// The batch to index now that no request is waiting, or `nil`.
+    func batchWhenIdle(now: UInt64) -> Int? {
+        guard batch > 0, owed || now >= nextCheck else { return nil }
+        return batch
+    }
+
+    /// The batch to index right after a commit, or `nil` below the limit.
+    func batchAfterCommit() -> Int? {
+        guard batch > 0, unindexed >= backlogLimit else { return nil }
+        return max(batch, unindexed - backlogLimit)
+    }
+
+    /// A batch of `size` was indexed; `more` says whether backlog remains.
+    mutating func indexed(_ size: Int, more: Bool, now: UInt64) {
+        owed = more
+        unindexed = more ? max(0, unindexed - size) : 0
+        nextCheck = now + Self.checkInterval
+    }
+
+    mutating func failed(now: UInt64) {
+        owed = false
+        nextCheck = now + Self.retryDelay
+    }
+}

@@ -1,0 +1,59 @@
+@testable import Store
+import Testing
+
+@Suite("When the writer indexes the history backlog")
+struct HistoryIndexingPolicyTests {
+    private let millisecond: UInt64 = 1_000_000
+
+    @Test("at start it looks at once, and polls without waiting while batches remain")
+    func owedAtStart() {
+        var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 250)
+        #expect(policy.pollTimeoutMilliseconds == 0)
+        #expect(policy.batchWhenIdle(now: 0) == 100)
+        policy.indexed(100, more: true, now: 0)
+        #expect(policy.unindexed == 150 && policy.pollTimeoutMilliseconds == 0)
+        #expect(policy.batchWhenIdle(now: 1) == 100, "owed batches do not wait for the check interval")
+        policy.indexed(100, more: false, now: 2)
+        #expect(policy.unindexed == 0 && policy.pollTimeoutMilliseconds == 50)
+    }
+
+    @Test("with nothing owed it looks again only after the check interval")
+    func checkInterval() {
+        var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 0)
+        policy.indexed(100, more: false, now: 10 * millisecond)
+        policy.committed(operations: 20)
+        #expect(policy.batchWhenIdle(now: 10 * millisecond + HistoryIndexingPolicy.checkInterval - 1) == nil)
+        #expect(policy.batchWhenIdle(now: 10 * millisecond + HistoryIndexingPolicy.checkInterval) == 100)
+    }
+
+    @Test("after a commit it indexes only past the limit, and at least what exceeds it")
+    func limit() {
+        var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 0)
+        policy.committed(operations: 999)
+        #expect(policy.batchAfterCommit() == nil)
+        policy.committed(operations: 1)
+        #expect(policy.batchAfterCommit() == 100)
+        policy.committed(operations: 500)
+        #expect(policy.batchAfterCommit() == 500, "a commit that added more than a batch is caught up at once")
+        policy.indexed(500, more: true, now: 0)
+        #expect(policy.unindexed == 1_000)
+    }
+
+    @Test("a failed batch is retried after the retry delay, not in a loop")
+    func failure() {
+        var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 10)
+        policy.failed(now: 0)
+        #expect(policy.pollTimeoutMilliseconds == 50)
+        #expect(policy.batchWhenIdle(now: HistoryIndexingPolicy.retryDelay - 1) == nil)
+        #expect(policy.batchWhenIdle(now: HistoryIndexingPolicy.retryDelay) == 100)
+    }
+
+    @Test("a batch of 0 leaves the backlog alone")
+    func off() {
+        var policy = HistoryIndexingPolicy(batch: 0, backlogLimit: 10, unindexed: 50)
+        policy.committed(operations: 50)
+        #expect(policy.pollTimeoutMilliseconds == 50)
+        #expect(policy.batchWhenIdle(now: .max) == nil)
+        #expect(policy.batchAfterCommit() == nil)
+    }
+}
