@@ -236,7 +236,7 @@ public struct LedgerReader: Sendable {
         }
     }
 
-    /// An upper bound of the merged operations not yet in the SKU history index (`SKUHistoryIndex`): the writer
+    /// An upper bound of the operations not yet in the SKU history index (`SKUHistoryIndex`): the writer
     /// indexes them when idle; history reads them meanwhile from the ledger ranges.
     public func historyIndexBacklog() throws -> Int {
         try pool.read { db in try SKUHistoryIndex.backlog(in: db) }

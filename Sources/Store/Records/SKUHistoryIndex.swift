@@ -59,7 +59,7 @@ enum SKUHistoryIndex {
         return try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sku_index_backlog)")) ?? false
     }
 
-    /// An upper bound of the operations merged but not indexed yet (ranges may cover operations not held).
+    /// An upper bound of the operations written or merged but not indexed yet (ranges may cover operations not held).
     static func backlog(in db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT coalesce(sum(last_sequence - first_sequence + 1), 0) FROM sku_index_backlog") ?? 0
     }

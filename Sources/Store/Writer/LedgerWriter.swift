@@ -23,7 +23,7 @@ public final class LedgerWriter: Sendable {
         public var maxBatch: Int = 4_096
         /// The clock skew a remote timestamp may show before it is refused.
         public var maxClockOffsetMilliseconds: UInt64 = 60_000
-        /// The most merged operations indexed for history in one idle-time transaction: larger batches rewrite
+        /// The most operations indexed for history in one idle-time transaction: larger batches rewrite
         /// less of the index per operation, smaller ones keep a write arriving meanwhile waiting less. 0 leaves
         /// the backlog alone (tests of history read from it).
         public var historyIndexBatch: Int = 50_000

@@ -140,7 +140,7 @@ struct ReadController {
         var certificate: API.Certificate?
         /// Restored from a backup and refusing local writes until caught up with every active member.
         var catchingUp: Bool
-        /// Merged operations not yet in the SKU history index (an upper bound); the writer indexes them when idle.
+        /// Operations not yet in the SKU history index (an upper bound); the writer indexes them when idle.
         var historyIndexBacklog: Int
 
         struct Queue: Encodable {
