@@ -79,8 +79,8 @@ public struct LedgerReader: Sendable {
 
     /// Ledger entries in (timestamp, origin, sequence) order, after `cursor`, at most `limit`.
     ///
-    /// With a SKU, the operations come from the SKU's history index, read in order, and from the ranges merged but
-    /// not indexed yet (see `SKUHistoryIndex`), merged here.
+    /// With a SKU, the operations come from the SKU's history index, read in order, and from the ledger ranges not
+    /// indexed yet (see `SKUHistoryIndex`), merged here.
     public func history(_ filter: HistoryFilter = .init(), after cursor: HistoryCursor? = nil, limit: Int = 1_000) throws -> [MovementRecord] {
         try pool.read { db in
             var arguments: StatementArguments = ["limit": limit]
