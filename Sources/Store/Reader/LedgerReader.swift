@@ -118,7 +118,7 @@ public struct LedgerReader: Sendable {
                 SELECT \(columns) FROM sku_index i CROSS JOIN operations o ON o.origin = i.origin AND o.sequence = i.sequence
                 \(conditions(ordered: "i")) ORDER BY i.hlc, i.origin, i.sequence LIMIT :limit
                 """)
-            guard try SKUHistoryIndex.backlog(in: db) > 0 else { return indexed }
+            guard try SKUHistoryIndex.hasBacklog(in: db) else { return indexed }
             let deferred = try movements("""
                 SELECT DISTINCT \(columns) FROM \(SKUHistoryIndex.backlogOperations)
                 \(conditions(ordered: "o")) ORDER BY o.hlc, o.origin, o.sequence LIMIT :limit

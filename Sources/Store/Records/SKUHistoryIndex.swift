@@ -56,7 +56,11 @@ enum SKUHistoryIndex {
             }
             budget -= end - first + 1
         }
-        return try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sku_index_backlog)")) ?? false
+        return try hasBacklog(in: db)
+    }
+
+    static func hasBacklog(in db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sku_index_backlog)")) ?? false
     }
 
     /// An upper bound of the operations written or merged but not indexed yet (ranges may cover operations not held).

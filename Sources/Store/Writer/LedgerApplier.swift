@@ -441,7 +441,6 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// version vector.
     private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws {
         var counters: [CounterKey: PNCounter.Entry] = [:]
-        var sequences: [ReplicaID: Set<UInt64>] = [:]
         // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
         // inside the batch turns the lookups on for the movements after it.
         var deletedProductsExist = try Bool.fetchOne(
@@ -450,21 +449,19 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
             """)) ?? true
+        var sequences: [ReplicaID: Set<UInt64>] = [:]
+        for op in operations { sequences[op.origin, default: []].insert(op.sequence) }
         // The history index of these operations is left to the writer's idle time, in big sorted batches (see
         // `SKUHistoryIndex`). Their ranges are recorded first: a delete later in this very batch looks for the
         // product's movements, and must find those of this batch too.
-        var ranges: [ReplicaID: ClosedRange<UInt64>] = [:]
-        for op in operations {
-            let range = ranges[op.origin].map { min($0.lowerBound, op.sequence)...max($0.upperBound, op.sequence) }
-            ranges[op.origin] = range ?? op.sequence...op.sequence
-        }
-        for (origin, range) in ranges {
-            try SKUHistoryIndex.deferIndexing(origin: origin, first: range.lowerBound, last: range.upperBound, in: db)
+        for (origin, batch) in sequences {
+            if let first = batch.min(), let last = batch.max() {
+                try SKUHistoryIndex.deferIndexing(origin: origin, first: first, last: last, in: db)
+            }
         }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         for op in operations {
             try insertRow.execute { row in try OperationRecord.bind(op, to: &row) }
-            sequences[op.origin, default: []].insert(op.sequence)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }

@@ -47,14 +47,14 @@ public final class LedgerWriter: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let statistics = Mutex(WriterStatistics())
     private let metrics: WriterMetrics
-    private let inProcessReplies: PendingReplies?
+    private let inProcessReplies: PendingReplies
 
     /// - Parameters:
     ///   - metrics: where the batch sizes and the operations written and merged are recorded.
     ///   - inProcessReplies: where the requests of this process's ``InProcessWriteClient`` wait.
     init(
         pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
-        configuration: Configuration = .init(), metrics: WriterMetrics = .init(), inProcessReplies: PendingReplies? = nil,
+        configuration: Configuration = .init(), metrics: WriterMetrics = .init(), inProcessReplies: PendingReplies,
         logger: Logger = Logger(label: "inv.writer"), onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
     ) {
         self.inProcessReplies = inProcessReplies
@@ -85,14 +85,15 @@ public final class LedgerWriter: Sendable {
             do {
                 socket = try ZMQSocket(context: context, kind: .router)
                 for endpoint in endpoints { try socket.bind(endpoint) }
-                applier = try pool.read { db in
-                    try LedgerApplier(
+                (applier, indexing) = try pool.read { db in
+                    let applier = try LedgerApplier(
                         replica: replica, clock: AnyPhysicalClock(clock),
                         maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds, in: db)
+                    let indexing = HistoryIndexingPolicy(
+                        batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
+                        unindexed: try SKUHistoryIndex.backlog(in: db))
+                    return (applier, indexing)
                 }
-                indexing = HistoryIndexingPolicy(
-                    batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
-                    unindexed: try pool.read { db in try SKUHistoryIndex.backlog(in: db) })
             } catch {
                 failure.withLock { $0 = error }
                 started.signal()
@@ -159,7 +160,7 @@ public final class LedgerWriter: Sendable {
             guard !batch.isEmpty else { continue }
             let results = commit(batch.map(\.body), applier: &applier, indexing: &indexing)
             for (request, result) in zip(batch, results) {
-                if let inProcessReplies, request.identity == WriteWire.inProcessRoutingID {
+                if request.identity == WriteWire.inProcessRoutingID {
                     guard let id = WriteWire.requestID(request.id) else { continue }
                     inProcessReplies.resume(id, with: result)
                     continue

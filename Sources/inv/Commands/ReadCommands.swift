@@ -262,6 +262,7 @@ struct TokenCommand: AsyncParsableCommand {
         var graceArgument: String?
         @OptionGroup var client: ClientOptions
 
+        /// Parsed; `validate()` has already refused a value that does not parse, with its own message.
         var grace: GraceDuration? { graceArgument.flatMap { try? GraceDuration($0, option: "--grace") } }
 
         func validate() throws {
