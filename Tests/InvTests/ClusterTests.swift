@@ -347,8 +347,9 @@ extension InvCLITests {
             var caughtMidPull = false
             for attempt in 1...2 where !caughtMidPull {
                 bio.stop()
-                // Each attempt doubles the backlog, in case the last one synced too fast to catch.
-                let batch = (0..<(20_000 << (attempt - 1))).map { _ in (random.uuid(), Int64.random(in: 1...5, using: &random)) }
+                // More than one sync page (50,000 operations), so a kill can land between two page merges; each attempt
+                // doubles the backlog, in case the last one synced too fast to catch.
+                let batch = (0..<(60_000 << (attempt - 1))).map { _ in (random.uuid(), Int64.random(in: 1...5, using: &random)) }
                 let writing = ContinuousClock.now
                 try await Self.submitReceipts(batch, sku: "BACKLOG", to: mad)
                 let written = ContinuousClock.now - writing

@@ -19,8 +19,8 @@ public enum SyncProtocol {
     /// ``OperationPage/highestHeaderValue(_:)``), so the caller advances its cursor and requests the next page
     /// without decoding this one; the writer decodes it once. Optional: without it the caller decodes the page.
     public static let highestHeader = "x-inv-highest"
-    public static let defaultPageSize = 20_000
-    public static let maxPageSize = 20_000
+    public static let defaultPageSize = 50_000
+    public static let maxPageSize = 50_000
 
     /// A version vector from its JSON form; entries with invalid replica ids are dropped.
     static func versionVector(_ entries: [String: UInt64]) -> VersionVector {
