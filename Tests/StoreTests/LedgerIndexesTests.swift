@@ -4,8 +4,8 @@ import GRDB
 @testable import Store
 import Testing
 
-@Suite("The SKU history index: merged operations indexed later, history complete throughout")
-struct SKUHistoryIndexTests {
+@Suite("The ledger indexes: merged operations indexed later, history and lookups complete throughout")
+struct LedgerIndexesTests {
     /// A ledger at MAD: products P0–P4, then seeded random receipts, sales and adjustments over them.
     private func sourceLedger(in directory: TemporaryDirectory, seed: UInt64) async throws -> [LedgerOperation] {
         let mad = try openStore("MAD", in: directory)
@@ -23,16 +23,20 @@ struct SKUHistoryIndexTests {
         return try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10_000)
     }
 
-    /// Every ledger entry, in history order, read without the SKU index (the oracle).
-    private func everything(_ store: NodeStore) throws -> [MovementRecord] {
-        try store.reader.history(limit: 100_000)
+    /// Every ledger entry, in history order, read from the ledger table alone (the oracle).
+    private func everything(_ store: NodeStore) async throws -> [MovementRecord] {
+        try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(OperationRecord.selectColumns) FROM operations ORDER BY hlc, origin, sequence")
+                .map { MovementRecord(try OperationRecord.operation(from: $0)) }
+        }
     }
 
-    /// Checks history by SKU, alone and with other filters, in one page and in pages of 3, against the oracle.
-    private func expectHistoryMatches(_ store: NodeStore, _ comment: Comment) throws {
-        let all = try everything(store)
+    /// Checks history, with and without a SKU, alone and with other filters, in one page and in pages of 3, and
+    /// each movement's lookup by id, against the oracle.
+    private func expectHistoryMatches(_ store: NodeStore, _ comment: Comment) async throws {
+        let all = try await everything(store)
         let middle = all[all.count / 2].timestamp.rawValue >> 16
-        for code in ["P0", "P1", "P2", "P3", "P4", "NONE"] {
+        for code in ["P0", "P1", "P2", "P3", "P4", "NONE", nil] {
             let filters: [HistoryFilter] = [
                 HistoryFilter(sku: code),
                 HistoryFilter(sku: code, warehouse: "BIO"),
@@ -42,7 +46,7 @@ struct SKUHistoryIndexTests {
             ]
             for filter in filters {
                 let expected = all.filter { record in
-                    record.sku == code && (filter.warehouse.map { record.warehouse == $0 } ?? true)
+                    (code.map { record.sku == $0 } ?? true) && (filter.warehouse.map { record.warehouse == $0 } ?? true)
                         && (filter.kinds.map { $0.contains(record.type) } ?? true)
                         && (filter.sinceMilliseconds.map { record.timestamp.rawValue >= $0 << 16 } ?? true)
                         && (filter.untilMilliseconds.map { record.timestamp.rawValue < $0 << 16 } ?? true)
@@ -59,9 +63,14 @@ struct SKUHistoryIndexTests {
                 #expect(paged == expected, "\(comment) \(filter), pages of 3")
             }
         }
+        // Movements have a UUID for id; product operations `origin:sequence`, which is not looked up.
+        for record in all where !record.id.contains(":") {
+            #expect(try store.reader.movement(id: record.id) == record, "\(comment) movement \(record.id)")
+        }
+        #expect(try store.reader.movement(id: "00000000-0000-4000-8000-000000000000") == nil)
     }
 
-    @Test("history by SKU is the same with merged operations in the backlog, partly indexed, and fully indexed")
+    @Test("history, by SKU or not, and movements by id are the same with merged operations in the backlog, partly indexed, and fully indexed")
     func historyThroughEveryIndexState() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
@@ -84,7 +93,7 @@ struct SKUHistoryIndexTests {
         // Local movements at BIO are indexed as they are written.
         for code in ["P1", "P3", "P3"] { try await bio.move(.receive, code, 2) }
         #expect(try bio.reader.historyIndexBacklog() >= source.count - 5)
-        try expectHistoryMatches(bio, "all merged operations in the backlog")
+        try await expectHistoryMatches(bio, "all merged operations in the backlog")
         bio.close()
 
         // Reopened with tiny indexing batches: check while ranges are split and indexed a few at a time.
@@ -92,15 +101,20 @@ struct SKUHistoryIndexTests {
         let partly = try NodeStore(path: path, replica: rid("BIO"), options: options)
         var checks = 0
         for _ in 0..<2_000 {
-            try expectHistoryMatches(partly, "partly indexed")
+            try await expectHistoryMatches(partly, "partly indexed")
             checks += 1
             if try partly.reader.historyIndexBacklog() == 0 { break }
         }
         #expect(try partly.reader.historyIndexBacklog() == 0, "the idle writer indexed the whole backlog (\(checks) checks)")
-        try expectHistoryMatches(partly, "fully indexed")
-        let indexed = try await partly.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sku_index") ?? 0 }
+        try await expectHistoryMatches(partly, "fully indexed")
         let held = try partly.reader.operationCount()
-        #expect(indexed == held, "one index row per ledger operation")
+        for query in [
+            "SELECT count(*) FROM sku_index", "SELECT count(*) FROM hlc_index",
+            "SELECT count(*) + (SELECT count(*) FROM operations WHERE movement_id IS NULL) FROM movement_index",
+        ] {
+            let indexed = try await partly.pool.read { db in try Int.fetchOne(db, sql: query) ?? 0 }
+            #expect(indexed == held, "one index row per ledger operation (movement): \(query)")
+        }
         partly.close()
     }
 
@@ -155,7 +169,35 @@ struct SKUHistoryIndexTests {
         }
     }
 
-    @Test("migrating a v7 ledger builds the index from it and drops SQLite's (sku, hlc) index")
+    @Test("a movement arriving after a delete that had seen it is no conflict, the delete indexed or in the backlog",
+          arguments: [true, false])
+    func deleteContextFoundInTheBacklog(indexFirst: Bool) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let mad = try openStore("MAD", in: directory)
+        let sev = try openStore("SEV", in: directory)
+        try await mad.addProduct("A")
+        try await mad.move(.receive, "A", 5)
+        let madOps = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
+        _ = try await sev.submit(.merge(madOps))
+        _ = try await sev.submit(.deleteProduct(sku: sku("A"), actor: "t"))  // has seen the receipt
+        let sevOps = try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10)
+        mad.close()
+        sev.close()
+
+        var options = NodeStore.Options()
+        options.writer.historyIndexBatch = indexFirst ? 50_000 : 0
+        let bio = try NodeStore(path: directory.file("BIO.sqlite"), replica: rid("BIO"), options: options)
+        defer { bio.close() }
+        _ = try await bio.submit(.merge([madOps[0]] + sevOps))
+        for _ in 0..<200 where try indexFirst && bio.reader.historyIndexBacklog() > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try bio.reader.historyIndexBacklog() == 0 || !indexFirst)
+        _ = try await bio.submit(.merge(Array(madOps.dropFirst())))
+        #expect(try bio.reader.conflicts().filter { $0.kind == .movementOnDeletedProduct }.isEmpty)
+        #expect(try bio.reader.history(HistoryFilter(sku: "A")).count == 3)
+    }
+
+    @Test("migrating a v7 ledger builds the indexes from it and drops SQLite's own")
     func migrationBuildsTheIndex() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
@@ -164,8 +206,8 @@ struct SKUHistoryIndexTests {
         try queue.write { db in
             for (origin, sequence, sku) in [("MAD", 1, "A"), ("MAD", 2, "B"), ("SEV", 1, "A")] {
                 try db.execute(
-                    sql: "INSERT INTO operations (origin, sequence, hlc, kind, sku, actor) VALUES (?, ?, ?, 'receive', ?, 't')",
-                    arguments: [origin, sequence, sequence * 10, sku])
+                    sql: "INSERT INTO operations (origin, sequence, hlc, kind, sku, movement_id, actor) VALUES (?, ?, ?, 'receive', ?, ?, 't')",
+                    arguments: [origin, sequence, sequence * 10, sku, "m-\(origin)-\(sequence)"])
             }
         }
         try StoreMigrator.migrator.migrate(queue)
@@ -174,7 +216,15 @@ struct SKUHistoryIndexTests {
             #expect(rows.map { "\($0[0] as String) \($0[1] as Int) \($0[2] as String) \($0[3] as Int)" } == [
                 "A 10 MAD 1", "A 10 SEV 1", "B 20 MAD 2",
             ])
-            #expect(try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'operations_sku_hlc')") == false)
+            let byTime = try Row.fetchAll(db, sql: "SELECT hlc, origin, sequence FROM hlc_index ORDER BY hlc, origin")
+            #expect(byTime.map { "\($0[0] as Int) \($0[1] as String) \($0[2] as Int)" } == ["10 MAD 1", "10 SEV 1", "20 MAD 2"])
+            let byID = try Row.fetchAll(db, sql: "SELECT movement_id, origin, sequence FROM movement_index ORDER BY movement_id")
+            #expect(byID.map { "\($0[0] as String) \($0[1] as String) \($0[2] as Int)" } == [
+                "m-MAD-1 MAD 1", "m-MAD-2 MAD 2", "m-SEV-1 SEV 1",
+            ])
+            for name in ["operations_sku_hlc", "operations_hlc", "operations_movement_id"] {
+                #expect(try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?)", arguments: [name]) == false)
+            }
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM sku_index_backlog") == 0)
         }
     }

@@ -34,7 +34,7 @@ public struct PNCounter: StateCRDT, Hashable, Codable {
         public var isZero: Bool { increments == 0 && decrements == 0 }
 
         /// Pointwise maximum of two entries of the same replica.
-        func joined(with other: Entry) -> Entry {
+        public func joined(with other: Entry) -> Entry {
             Entry(
                 increments: Swift.max(increments, other.increments),
                 decrements: Swift.max(decrements, other.decrements))

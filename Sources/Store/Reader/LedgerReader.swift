@@ -79,8 +79,8 @@ public struct LedgerReader: Sendable {
 
     /// Ledger entries in (timestamp, origin, sequence) order, after `cursor`, at most `limit`.
     ///
-    /// With a SKU, the operations come from the SKU's history index, read in order, and from the ledger ranges not
-    /// indexed yet (see `SKUHistoryIndex`), merged here.
+    /// The operations come from the SKU's history index (with a SKU) or the timestamp index, read in order, and
+    /// from the ledger ranges not indexed yet (see `LedgerIndexes`), merged here.
     public func history(_ filter: HistoryFilter = .init(), after cursor: HistoryCursor? = nil, limit: Int = 1_000) throws -> [MovementRecord] {
         try pool.read { db in
             var arguments: StatementArguments = ["limit": limit]
@@ -108,19 +108,14 @@ public struct LedgerReader: Sendable {
                 try Row.fetchAll(db, sql: sql, arguments: arguments).map { MovementRecord(try OperationRecord.operation(from: $0)) }
             }
             let columns = OperationRecord.selectColumns(of: "o")
-            guard filter.sku != nil else {
-                return try movements("""
-                    SELECT \(columns) FROM operations o \(conditions(ordered: "o"))
-                    ORDER BY o.hlc, o.origin, o.sequence LIMIT :limit
-                    """)
-            }
+            let index = filter.sku == nil ? "hlc_index" : "sku_index"
             let indexed = try movements("""
-                SELECT \(columns) FROM sku_index i CROSS JOIN operations o ON o.origin = i.origin AND o.sequence = i.sequence
+                SELECT \(columns) FROM \(index) i CROSS JOIN operations o ON o.origin = i.origin AND o.sequence = i.sequence
                 \(conditions(ordered: "i")) ORDER BY i.hlc, i.origin, i.sequence LIMIT :limit
                 """)
-            guard try SKUHistoryIndex.hasBacklog(in: db) else { return indexed }
+            guard try LedgerIndexes.hasBacklog(in: db) else { return indexed }
             let deferred = try movements("""
-                SELECT DISTINCT \(columns) FROM \(SKUHistoryIndex.backlogOperations)
+                SELECT DISTINCT \(columns) FROM \(LedgerIndexes.backlogOperations)
                 \(conditions(ordered: "o")) ORDER BY o.hlc, o.origin, o.sequence LIMIT :limit
                 """)
             return Self.mergedInOrder(indexed, deferred, limit: limit)
@@ -143,7 +138,7 @@ public struct LedgerReader: Sendable {
     /// A movement recorded with this id (at any origin).
     public func movement(id: String) throws -> MovementRecord? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(OperationRecord.selectColumns) FROM operations WHERE movement_id = ? LIMIT 1", arguments: [id])
+            try Row.fetchOne(db, sql: LedgerIndexes.movementSQL, arguments: [id])
                 .map { MovementRecord(try OperationRecord.operation(from: $0)) }
         }
     }
@@ -236,10 +231,10 @@ public struct LedgerReader: Sendable {
         }
     }
 
-    /// An upper bound of the operations not yet in the SKU history index (`SKUHistoryIndex`): the writer
+    /// An upper bound of the operations not yet in the SKU history index (`LedgerIndexes`): the writer
     /// indexes them when idle; history reads them meanwhile from the ledger ranges.
     public func historyIndexBacklog() throws -> Int {
-        try pool.read { db in try SKUHistoryIndex.backlog(in: db) }
+        try pool.read { db in try LedgerIndexes.backlog(in: db) }
     }
 
     /// The number of operations held.

@@ -1,4 +1,4 @@
-/// When the single writer indexes the history backlog (see `SKUHistoryIndex`), and how much at a time.
+/// When the single writer indexes the history backlog (see `LedgerIndexes`), and how much at a time.
 ///
 /// Pure: the writer reports its commits, its idle moments and each batch's outcome, with the time; nothing here
 /// touches the database or a clock. Rules:

@@ -35,7 +35,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
         self.replica = replica
         let lastNode = try NodeRecord.load(db)?.lastHLC.rawValue ?? 0
-        let lastLedger = UInt64(try Int64.fetchOne(db, sql: "SELECT max(hlc) FROM operations") ?? 0)
+        let lastLedger = try LedgerIndexes.highestTimestamp(in: db)
         self.clock = HybridLogicalClock(
             clock: clock, maxOffsetMilliseconds: maxClockOffsetMilliseconds,
             last: HLCTimestamp(rawValue: max(lastNode, lastLedger)))
@@ -348,24 +348,27 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// refused alone.
     private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
         var report = MergeReport()
-        var held: [ReplicaID: UInt64] = [:]
-        // Per origin, the lowest sequence the ledger holds beyond the contiguous prefix (`.max`: none). Dots between
-        // the two cannot be held, so most operations of a page need no lookup at all.
-        var firstBeyond: [ReplicaID: UInt64] = [:]
-        var inBatch = Set<Dot>()
+        var progress = PerOrigin<MergeProgress>()
         var accepted: [LedgerOperation] = []
+        accepted.reserveCapacity(operations.count)
         var scratch = self
         for op in operations {
             do {
                 try Self.validateRemote(op, receiver: replica, catchingUp: catchingUp)
-                let contiguous = try held[op.origin] ?? (try VersionVectorRecord.sequence(of: op.origin, in: db))
-                held[op.origin] = contiguous
+                let slot = try progress.index(of: op.origin) {
+                    MergeProgress(contiguous: try VersionVectorRecord.sequence(of: op.origin, in: db))
+                }
                 let isDuplicate: Bool
-                if op.sequence <= contiguous || inBatch.contains(op.dot) {
+                if op.sequence <= progress.values[slot].contiguous {
+                    isDuplicate = true
+                } else if op.sequence <= progress.values[slot].highestAccepted,
+                    progress.values[slot].accepted(op.sequence, of: op.origin, amongAccepted: accepted)
+                {
                     isDuplicate = true
                 } else {
-                    let beyond = try firstBeyond[op.origin] ?? (try Self.firstHeldSequence(of: op.origin, above: contiguous, in: db))
-                    firstBeyond[op.origin] = beyond
+                    let beyond = try progress.values[slot].firstBeyond
+                        ?? (try Self.firstHeldSequence(of: op.origin, above: progress.values[slot].contiguous, in: db))
+                    progress.values[slot].firstBeyond = beyond
                     isDuplicate = op.sequence >= beyond ? try ledgerHolds(op.dot, in: db) : false
                 }
                 if isDuplicate {
@@ -373,7 +376,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                     continue
                 }
                 do { _ = try scratch.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
-                inBatch.insert(op.dot)
+                progress.values[slot].accept(op.sequence)
                 accepted.append(op)
             } catch {
                 report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
@@ -431,16 +434,49 @@ struct LedgerApplier<Clock: PhysicalClock> {
         (error as? StoreError)?.description ?? String(describing: error)
     }
 
-    struct CounterKey: Hashable {
+    /// Per origin of a batch under merge: what the ledger holds and what the batch has accepted so far.
+    private struct MergeProgress {
+        /// The version vector's entry: every sequence up to it is held.
+        var contiguous: UInt64
+        /// The lowest sequence held beyond `contiguous` (`.max`: none), looked up on first need.
+        var firstBeyond: UInt64?
+        /// The highest sequence accepted from the batch so far: an operation above it cannot repeat one accepted.
+        var highestAccepted: UInt64 = 0
+        /// The sequences accepted so far, kept only once an operation arrives below `highestAccepted` (pages are in
+        /// sequence order, so most merges never need it).
+        private var acceptedBelowHighest: Set<UInt64>?
+
+        init(contiguous: UInt64) { self.contiguous = contiguous }
+
+        /// Whether `sequence` of `origin` (at most `highestAccepted`) was accepted already; `accepted` are the
+        /// batch's operations accepted so far, of every origin.
+        mutating func accepted(_ sequence: UInt64, of origin: ReplicaID, amongAccepted accepted: [LedgerOperation]) -> Bool {
+            if acceptedBelowHighest == nil {
+                acceptedBelowHighest = Set(accepted.lazy.filter { $0.origin == origin }.map(\.sequence))
+            }
+            return acceptedBelowHighest?.contains(sequence) ?? false
+        }
+
+        mutating func accept(_ sequence: UInt64) {
+            highestAccepted = max(highestAccepted, sequence)
+            acceptedBelowHighest?.insert(sequence)
+        }
+    }
+
+    /// Per origin of a batch being applied: its sequences and the counter entries it merges, by (SKU, warehouse).
+    private struct BulkOrigin {
+        var sequences: [UInt64] = []
+        var counters: [CounterTarget: PNCounter.Entry] = [:]
+    }
+
+    private struct CounterTarget: Hashable {
         var sku: SKU
         var warehouse: ReplicaID
-        var origin: ReplicaID
     }
 
     /// Applies checked remote operations: ledger rows, then each touched counter once, then alerts and the
     /// version vector.
     private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws {
-        var counters: [CounterKey: PNCounter.Entry] = [:]
         // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
         // inside the batch turns the lookups on for the movements after it.
         var deletedProductsExist = try Bool.fetchOne(
@@ -449,26 +485,34 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
             """)) ?? true
-        var sequences: [ReplicaID: Set<UInt64>] = [:]
-        for op in operations { sequences[op.origin, default: []].insert(op.sequence) }
-        // The history index of these operations is left to the writer's idle time, in big sorted batches (see
-        // `SKUHistoryIndex`). Their ranges are recorded first: a delete later in this very batch looks for the
+        var batch = PerOrigin<BulkOrigin>()
+        for op in operations {
+            batch.values[batch.index(of: op.origin) { BulkOrigin() }].sequences.append(op.sequence)
+        }
+        for slot in batch.values.indices {
+            let sequences = batch.values[slot].sequences
+            if zip(sequences, sequences.dropFirst()).contains(where: { $0 > $1 }) { batch.values[slot].sequences.sort() }
+        }
+        // The ledger indexes of these operations are left to the writer's idle time, in big sorted batches (see
+        // `LedgerIndexes`). Their ranges are recorded first: a delete later in this very batch looks for the
         // product's movements, and must find those of this batch too.
-        for (origin, batch) in sequences {
-            if let first = batch.min(), let last = batch.max() {
-                try SKUHistoryIndex.deferIndexing(origin: origin, first: first, last: last, in: db)
+        for (origin, entry) in zip(batch.origins, batch.values) {
+            if let first = entry.sequences.first, let last = entry.sequences.last {
+                try LedgerIndexes.deferIndexing(origin: origin, first: first, last: last, in: db)
             }
         }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
+        var deleteContexts = ConflictDetector.DeleteContexts()
         for op in operations {
             try insertRow.execute { row in try OperationRecord.bind(op, to: &row) }
+            // Only while catching up after a restore: this node's own movements, which idempotent writes look up.
+            if op.origin == replica { try LedgerIndexes.indexOwnMovement(op, in: db) }
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
-                if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
-                let key = CounterKey(sku: op.sku, warehouse: warehouse, origin: op.origin)
-                let current = counters[key] ?? PNCounter.Entry()
-                counters[key] = PNCounter.Entry(
-                    increments: max(current.increments, entry.increments), decrements: max(current.decrements, entry.decrements))
+                if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, deleteContexts: &deleteContexts, in: db) }
+                let slot = batch.index(of: op.origin) { BulkOrigin() }
+                let target = CounterTarget(sku: op.sku, warehouse: warehouse)
+                batch.values[slot].counters[target] = batch.values[slot].counters[target]?.joined(with: entry) ?? entry
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
                 try materialize(op, in: db, events: &events)
@@ -476,33 +520,49 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if op.product?.reorderPoint != nil { reorderPointsExist = true }
             }
         }
-        let mergeCounter = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
-        for (key, entry) in counters {
-            let product = reorderPointsExist ? try ProductRecord.summary(sku: key.sku, warehouse: key.warehouse, in: db) : nil
-            guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
-                // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
-                try StockCounterRecord.mergeMax(entry, sku: key.sku, warehouse: key.warehouse, replica: key.origin, using: mergeCounter)
-                continue
+        let counterUpsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
+        for (origin, entry) in zip(batch.origins, batch.values) {
+            for (target, counterEntry) in entry.counters {
+                try mergeCounter(
+                    counterEntry, from: origin, into: target, reorderPointsExist: reorderPointsExist, using: counterUpsert,
+                    in: db, events: &events)
             }
-            var counter = try StockCounterRecord.counter(sku: key.sku, warehouse: key.warehouse, in: db)
-            let before = counter.entry(for: key.origin)
-            counter.merge(PNCounter(entries: [key.origin: entry]))
-            guard counter.entry(for: key.origin) != before else { continue }
-            try StockCounterRecord.save(counter.entry(for: key.origin), sku: key.sku, warehouse: key.warehouse, replica: key.origin, in: db)
-            try evaluateAlert(
-                sku: key.sku, warehouse: key.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
-                at: clock.last, in: db, events: &events)
         }
         // The batch's own sequences advance the vector without a query each; the ledger is asked only past them,
         // for operations that arrived earlier beyond a gap this batch closes.
         let next = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
-        for (origin, batch) in sequences {
+        for (origin, entry) in zip(batch.origins, batch.values) {
             let held = try VersionVectorRecord.sequence(of: origin, in: db)
             var top = held
-            while batch.contains(top + 1) { top += 1 }
+            for sequence in entry.sequences where sequence > top {
+                guard sequence == top + 1 else { break }
+                top = sequence
+            }
             while try Bool.fetchOne(next, arguments: [origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
             if top > held { try VersionVectorRecord.save(origin: origin, sequence: top, in: db) }
         }
+    }
+
+    /// Merges one origin's counter entry for a (SKU, warehouse), and re-evaluates its alert when a reorder point
+    /// applies.
+    private func mergeCounter(
+        _ entry: PNCounter.Entry, from origin: ReplicaID, into target: CounterTarget, reorderPointsExist: Bool,
+        using statement: BoundStatement, in db: Database, events: inout [StoreEvent]
+    ) throws {
+        let product = reorderPointsExist ? try ProductRecord.summary(sku: target.sku, warehouse: target.warehouse, in: db) : nil
+        guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
+            // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
+            try StockCounterRecord.mergeMax(entry, sku: target.sku, warehouse: target.warehouse, replica: origin, using: statement)
+            return
+        }
+        var counter = try StockCounterRecord.counter(sku: target.sku, warehouse: target.warehouse, in: db)
+        let before = counter.entry(for: origin)
+        counter.merge(PNCounter(entries: [origin: entry]))
+        guard counter.entry(for: origin) != before else { return }
+        try StockCounterRecord.save(counter.entry(for: origin), sku: target.sku, warehouse: target.warehouse, replica: origin, in: db)
+        try evaluateAlert(
+            sku: target.sku, warehouse: target.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
+            at: clock.last, in: db, events: &events)
     }
 
     /// The rules every replicated operation obeys, whoever sent it.
@@ -568,13 +628,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
         nextSequence += 1
     }
 
-    /// Writes a local operation's ledger row. Its history index row is deferred like a merge's (see
-    /// `SKUHistoryIndex`): the transaction's local sequences form one backlog range, extended in place (one hot
-    /// page) instead of one index row per operation on a random page.
+    /// Writes a local operation's ledger row. Its SKU and timestamp index rows are deferred like a merge's (see
+    /// `LedgerIndexes`): the transaction's local sequences form one backlog range, extended in place (one hot
+    /// page) instead of index rows on random pages. Its movement id is indexed at once, for the idempotency check.
     private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
         try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row) }
+        try LedgerIndexes.indexOwnMovement(op, in: db)
         let first = openHistoryRange ?? op.sequence
-        try SKUHistoryIndex.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)
+        try LedgerIndexes.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)
         openHistoryRange = first
     }
 
@@ -680,13 +741,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// unless a client retries), so a bare existence probe comes first: reading a row through GRDB cost several
     /// times the probe.
     private func ownMovement(id: String, in db: Database) throws -> LedgerOperation? {
-        let probe = try BoundStatement(db, sql: "SELECT 1 FROM operations WHERE movement_id = ? AND origin = ?")
+        let probe = try BoundStatement(db, sql: "SELECT 1 FROM movement_index WHERE movement_id = ? AND origin = ?")
         guard try probe.hasRow({ row in
             row.text(id)
             row.text(replica.rawValue)
         }) else { return nil }
-        let statement = try db.cachedStatement(
-            sql: "SELECT \(OperationRecord.selectColumns) FROM operations WHERE movement_id = ? AND origin = ?")
+        let statement = try db.cachedStatement(sql: LedgerIndexes.ownMovementSQL)
         guard let row = try Row.fetchOne(statement, arguments: [id, replica.rawValue]) else { return nil }
         return try OperationRecord.operation(from: row)
     }

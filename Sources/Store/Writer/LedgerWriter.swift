@@ -91,7 +91,7 @@ public final class LedgerWriter: Sendable {
                         maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds, in: db)
                     let indexing = HistoryIndexingPolicy(
                         batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
-                        unindexed: try SKUHistoryIndex.backlog(in: db))
+                        unindexed: try LedgerIndexes.backlog(in: db))
                     return (applier, indexing)
                 }
             } catch {
@@ -176,13 +176,13 @@ public final class LedgerWriter: Sendable {
         }
     }
 
-    /// Indexes one batch of the history backlog (see ``SKUHistoryIndex``) in its own transaction.
+    /// Indexes one batch of the history backlog (see ``LedgerIndexes``) in its own transaction.
     private func indexHistoryBacklog(_ batch: Int, _ indexing: inout HistoryIndexingPolicy) {
         do {
             let more = try pool.writeWithoutTransaction { db in
                 var more = false
                 try db.inTransaction(.immediate) {
-                    more = try SKUHistoryIndex.indexBacklog(limit: batch, in: db)
+                    more = try LedgerIndexes.indexBacklog(limit: batch, in: db)
                     return .commit
                 }
                 return more
