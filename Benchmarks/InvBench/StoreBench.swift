@@ -107,7 +107,11 @@ struct StoreBench: AsyncParsableCommand {
                         ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
                             increments = excluded.increments, decrements = excluded.decrements
                         """)
-                    // The history index waits, as the writer's does: one backlog range per transaction.
+                    // The movement-id index is written at once and the others wait, as the writer does: one
+                    // backlog range per transaction.
+                    let movementIndex = try db.cachedStatement(sql: """
+                        INSERT INTO movement_index (movement_id, origin, sequence) VALUES (?, ?, ?)
+                        """)
                     let history = try db.cachedStatement(sql: """
                         INSERT INTO sku_index_backlog (origin, first_sequence, last_sequence) VALUES (?, ?, ?)
                         ON CONFLICT (origin, first_sequence) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)
@@ -125,6 +129,7 @@ struct StoreBench: AsyncParsableCommand {
                             row["origin"], row["sequence"], row["hlc"], row["kind"], row["sku"], row["movement_id"],
                             row["warehouse"], row["delta"], row["counter_increments"], row["counter_decrements"], row["actor"],
                         ])
+                        try movementIndex.execute(arguments: [row["movement_id"], row["origin"], row["sequence"]])
                         try counter.execute(arguments: [
                             row["sku"], row["warehouse"], row["origin"], row["counter_increments"], row["counter_decrements"],
                         ])

@@ -127,6 +127,25 @@ struct LedgerIndexesTests {
         case sameBatch
     }
 
+    /// MAD creates product A and receives 5; SEV, having merged the creation (and the receipt if
+    /// `seeingTheReceipt`), deletes A. Returns each origin's operations in sequence order.
+    private func productDeletedAtSEV(
+        seeingTheReceipt: Bool, in directory: TemporaryDirectory
+    ) async throws -> (mad: [LedgerOperation], sev: [LedgerOperation]) {
+        let mad = try openStore("MAD", in: directory)
+        let sev = try openStore("SEV", in: directory)
+        defer {
+            mad.close()
+            sev.close()
+        }
+        try await mad.addProduct("A")
+        try await mad.move(.receive, "A", 5)
+        let madOps = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
+        _ = try await sev.submit(.merge(seeingTheReceipt ? madOps : [madOps[0]]))
+        _ = try await sev.submit(.deleteProduct(sku: sku("A"), actor: "t"))
+        return (madOps, try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10))
+    }
+
     @Test("a merged delete finds movements made without seeing it: indexed, in the backlog, or in its own batch",
           arguments: Arrival.allCases)
     func deleteConflictsSeeTheBacklog(arrival: Arrival) async throws {
@@ -134,17 +153,7 @@ struct LedgerIndexesTests {
             let indexFirst = arrival == .indexedFirst
             let directory = try TemporaryDirectory()
             defer { directory.cleanup() }
-            let mad = try openStore("MAD", in: directory)
-            let sev = try openStore("SEV", in: directory)
-            try await mad.addProduct("A")
-            let create = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
-            _ = try await sev.submit(.merge(create))
-            try await mad.move(.receive, "A", 5)  // not seen by SEV's delete
-            _ = try await sev.submit(.deleteProduct(sku: sku("A"), actor: "t"))
-            let madOps = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
-            let sevOps = try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10)
-            mad.close()
-            sev.close()
+            let (madOps, sevOps) = try await productDeletedAtSEV(seeingTheReceipt: false, in: directory)
 
             var options = NodeStore.Options()
             options.writer.historyIndexBatch = indexFirst ? 50_000 : 0
@@ -174,16 +183,7 @@ struct LedgerIndexesTests {
     func deleteContextFoundInTheBacklog(indexFirst: Bool) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let mad = try openStore("MAD", in: directory)
-        let sev = try openStore("SEV", in: directory)
-        try await mad.addProduct("A")
-        try await mad.move(.receive, "A", 5)
-        let madOps = try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)
-        _ = try await sev.submit(.merge(madOps))
-        _ = try await sev.submit(.deleteProduct(sku: sku("A"), actor: "t"))  // has seen the receipt
-        let sevOps = try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10)
-        mad.close()
-        sev.close()
+        let (madOps, sevOps) = try await productDeletedAtSEV(seeingTheReceipt: true, in: directory)
 
         var options = NodeStore.Options()
         options.writer.historyIndexBatch = indexFirst ? 50_000 : 0
