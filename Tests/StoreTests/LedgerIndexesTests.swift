@@ -93,6 +93,9 @@ struct LedgerIndexesTests {
         // Local movements at BIO are indexed as they are written.
         for code in ["P1", "P3", "P3"] { try await bio.move(.receive, code, 2) }
         #expect(try bio.reader.historyIndexBacklog() >= source.count - 5)
+        let productOperations = source.filter { !$0.kind.isMovement }.count
+        let timeIndexed = try await bio.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hlc_index") ?? 0 }
+        #expect(timeIndexed == productOperations, "product operations are in the timestamp index at once, movements wait")
         try await expectHistoryMatches(bio, "all merged operations in the backlog")
         bio.close()
 
@@ -178,7 +181,7 @@ struct LedgerIndexesTests {
         }
     }
 
-    @Test("a movement arriving after a delete that had seen it is no conflict, the delete indexed or in the backlog",
+    @Test("a movement arriving after a delete that had seen it is no conflict, merged movements indexed or not",
           arguments: [true, false])
     func deleteContextFoundInTheBacklog(indexFirst: Bool) async throws {
         let directory = try TemporaryDirectory()

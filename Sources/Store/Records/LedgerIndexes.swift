@@ -18,7 +18,10 @@ import GRDB
 ///   sorted by each index's key (``indexBacklog(limit:in:)``), each batch in one transaction that also shrinks the
 ///   backlog;
 /// - this node's own movements are put in `movement_index` as they are written (``indexOwnMovement(_:in:)``): a
-///   local write asks for its movement id before anything else, and must never miss one.
+///   local write asks for its movement id before anything else, and must never miss one;
+/// - product operations (few beside movements) are put in `hlc_index` as they are written or merged
+///   (``indexProductOperation(_:in:)``): the conflict checks look one up by origin and timestamp for many merged
+///   operations, and must not scan the backlog for each.
 ///
 /// Invariant: every ledger operation is in each index, or inside a backlog range, or both (a range may also cover
 /// operations indexed already, or not held: readers deduplicate, and indexing ignores both). So a reader's snapshot
@@ -101,6 +104,17 @@ enum LedgerIndexes {
         }
     }
 
+    /// Puts a product operation in `hlc_index` at once (its ledger row is written in the same transaction):
+    /// ``operationAtSQL`` then finds it with one seek.
+    static func indexProductOperation(_ op: LedgerOperation, in db: Database) throws {
+        guard !op.kind.isMovement else { return }
+        try BoundStatement(db, sql: "INSERT OR IGNORE INTO hlc_index (hlc, origin, sequence) VALUES (?, ?, ?)").execute { row in
+            row.integer(Int64(exactly: op.timestamp.rawValue))
+            row.text(op.origin.rawValue)
+            row.integer(Int64(exactly: op.sequence))
+        }
+    }
+
     /// The ledger row of this node's movement bound to `?1` at origin `?2` (this node): always in the index.
     static let ownMovementSQL = """
         SELECT \(OperationRecord.selectColumns(of: "o")) FROM movement_index m
@@ -120,7 +134,8 @@ enum LedgerIndexes {
         """
 
     /// The sequence and causal context of the operation of origin `?1` with timestamp `?2`: the index first, then
-    /// the backlog. (An origin issues each timestamp once.)
+    /// the backlog. (An origin issues each timestamp once.) The conflict checks ask only for product operations,
+    /// which are always in the index (``indexProductOperation(_:in:)``).
     static let operationAtSQL = """
         SELECT * FROM (
             SELECT o.sequence, o.context FROM hlc_index i

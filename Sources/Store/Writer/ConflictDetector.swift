@@ -41,24 +41,8 @@ enum ConflictDetector {
         }
     }
 
-    /// The causal contexts of product deletes, by the delete's origin and timestamp (an origin issues each timestamp
-    /// once), remembered for the length of one merge.
-    struct DeleteContexts {
-        fileprivate struct Key: Hashable {
-            var origin: String
-            var hlc: Int64
-        }
-        fileprivate var known: [Key: VersionVector?] = [:]
-    }
-
     /// Records a conflict when a merged movement targets a product deleted by a change it had not seen.
-    ///
-    /// - Parameter deleteContexts: the causal contexts of deletes looked up so far in this batch, by origin and
-    ///   timestamp (a delete still in the index backlog is found by scanning its origin's backlog ranges, so it
-    ///   is looked up once per batch, not once per movement).
-    static func movementOnDeletedProduct(
-        _ movement: LedgerOperation, deleteContexts: inout DeleteContexts, in db: Database
-    ) throws {
+    static func movementOnDeletedProduct(_ movement: LedgerOperation, in db: Database) throws {
         let statement = try db.cachedStatement(sql: "SELECT deleted_hlc, deleted_replica FROM products WHERE sku = ? AND deleted = 1")
         guard let row = try Row.fetchOne(statement, arguments: [movement.sku.rawValue]),
               let hlc = row[0] as Int64?, let raw = row[1] as String?
@@ -68,17 +52,9 @@ enum ConflictDetector {
         do { deleter = try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in products: \(raw)") }
         guard movement.origin != deleter else { return }
         // Concurrent unless the delete's origin had seen this movement (then the movement came first, causally).
-        let key = DeleteContexts.Key(origin: raw, hlc: hlc)
-        let deleteContext: VersionVector?
-        if let known = deleteContexts.known[key] {
-            deleteContext = known
-        } else {
-            let text = try Row.fetchOne(
-                db.cachedStatement(sql: LedgerIndexes.operationAtSQL), arguments: [raw, hlc]).flatMap { $0[1] as String? }
-            deleteContext = try text.map { try JSONDecoder().decode(VersionVector.self, from: Data($0.utf8)) }
-            deleteContexts.known[key] = .some(deleteContext)
-        }
-        if let deleteContext, deleteContext.contains(movement.dot) { return }
+        let deleteContext = try Row.fetchOne(
+            db.cachedStatement(sql: LedgerIndexes.operationAtSQL), arguments: [raw, hlc]).flatMap { $0[1] as String? }
+        if let deleteContext, try JSONDecoder().decode(VersionVector.self, from: Data(deleteContext.utf8)).contains(movement.dot) { return }
         try record(movement: movement, deletedBy: deleter, at: deletedAt, in: db)
     }
 
