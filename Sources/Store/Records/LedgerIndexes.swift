@@ -7,10 +7,10 @@ import GRDB
 /// - `hlc_index`: every operation in `(hlc, origin, sequence)` order (history, and an operation by its timestamp);
 /// - `movement_index`: an operation by its movement id (`inv history` lookups, idempotent local writes).
 ///
-/// SQLite updates its indexes row by row. A catch-up page spread over every SKU and over random movement ids
-/// dirtied nearly every leaf of the SKU and movement-id indexes, so each commit rewrote most of them into the
-/// write-ahead log (1.6 KB written per merged operation), and the three indexes cost a catching-up node about
-/// 40 % of its CPU per operation. Now:
+/// SQLite updates its indexes row by row. A catch-up page spreads over every SKU, so each commit dirtied nearly
+/// every leaf of the SKU index and rewrote most of it into the write-ahead log (1.6 KB written per merged
+/// operation); the timestamp and movement-id indexes, appended to in rough order, still cost a catching-up node
+/// about a quarter of its CPU per merged operation. Now:
 /// - a merge records, per origin, the range of sequences it wrote in `sku_index_backlog` (the backlog of all three
 ///   indexes, named after the first), and a transaction of local commands the range of this node's sequences it
 ///   wrote;

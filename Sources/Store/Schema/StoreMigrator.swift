@@ -210,8 +210,8 @@ public enum StoreMigrator {
         migrator.registerMigration("v9-deferred-time-and-movement-indexes") { db in
             // The ledger's timestamp and movement-id indexes become tables the node maintains itself, deferred by
             // merges like the SKU index (see `LedgerIndexes`): together SQLite's two indexes cost a catch-up about
-            // a third of its CPU per operation, and the movement-id one, random by nature, was rewritten at
-            // every commit. The backlog `sku_index_backlog` now stands for all three indexes.
+            // a quarter of its CPU per merged operation. The backlog `sku_index_backlog` now stands for all three
+            // indexes.
             try db.execute(sql: """
                 CREATE TABLE hlc_index (
                     hlc INTEGER NOT NULL,
