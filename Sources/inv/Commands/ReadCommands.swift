@@ -171,7 +171,8 @@ struct Status: AsyncParsableCommand {
                 print("writes:     refused: restored from a backup, catching up with every active member first")
             }
             if let backlog = status.history_index_backlog, backlog > 0 {
-                print("history:    indexing up to \(backlog) operations (history stays complete, slower meanwhile)")
+                let operations = backlog == 1 ? "operation" : "operations"
+                print("history:    indexing up to \(backlog) \(operations) (history stays complete, slower meanwhile)")
             }
             if let certificate = status.certificate {
                 let left = DateParsing.milliseconds(certificate.notAfter).map {
