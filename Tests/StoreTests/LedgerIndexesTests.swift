@@ -149,6 +149,13 @@ struct LedgerIndexesTests {
         return (madOps, try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10))
     }
 
+    /// BIO, whose idle writer indexes the backlog if `indexing`, or leaves it alone.
+    private func openBIO(in directory: TemporaryDirectory, indexing: Bool) throws -> NodeStore {
+        var options = NodeStore.Options()
+        options.writer.historyIndexBatch = indexing ? 50_000 : 0
+        return try NodeStore(path: directory.file("BIO.sqlite"), replica: rid("BIO"), options: options)
+    }
+
     @Test("a merged delete finds movements made without seeing it: indexed, in the backlog, or in its own batch",
           arguments: Arrival.allCases)
     func deleteConflictsSeeTheBacklog(arrival: Arrival) async throws {
@@ -158,9 +165,7 @@ struct LedgerIndexesTests {
             defer { directory.cleanup() }
             let (madOps, sevOps) = try await productDeletedAtSEV(seeingTheReceipt: false, in: directory)
 
-            var options = NodeStore.Options()
-            options.writer.historyIndexBatch = indexFirst ? 50_000 : 0
-            let bio = try NodeStore(path: directory.file("BIO.sqlite"), replica: rid("BIO"), options: options)
+            let bio = try openBIO(in: directory, indexing: indexFirst)
             defer { bio.close() }
             switch arrival {
             case .indexedFirst:
@@ -188,9 +193,7 @@ struct LedgerIndexesTests {
         defer { directory.cleanup() }
         let (madOps, sevOps) = try await productDeletedAtSEV(seeingTheReceipt: true, in: directory)
 
-        var options = NodeStore.Options()
-        options.writer.historyIndexBatch = indexFirst ? 50_000 : 0
-        let bio = try NodeStore(path: directory.file("BIO.sqlite"), replica: rid("BIO"), options: options)
+        let bio = try openBIO(in: directory, indexing: indexFirst)
         defer { bio.close() }
         _ = try await bio.submit(.merge([madOps[0]] + sevOps))
         for _ in 0..<200 where try indexFirst && bio.reader.historyIndexBacklog() > 0 { try await Task.sleep(for: .milliseconds(10)) }

@@ -17,10 +17,10 @@ import GRDB
 /// - the writer indexes the backlog when it has nothing else to do, or once the backlog passes a limit, in batches
 ///   sorted by each index's key (``indexBacklog(limit:in:)``), each batch in one transaction that also shrinks the
 ///   backlog;
-/// - this node's own movements are put in `movement_index` as they are written (``indexOwnMovement(_:in:)``): a
+/// - this node's own movements are put in `movement_index` as they are written (``indexAtOnce(_:receiver:in:)``): a
 ///   local write asks for its movement id before anything else, and must never miss one;
 /// - product operations (few beside movements) are put in `hlc_index` as they are written or merged
-///   (``indexProductOperation(_:in:)``): the conflict checks look one up by origin and timestamp for many merged
+///   (``indexAtOnce(_:receiver:in:)``): the conflict checks look one up by origin and timestamp for many merged
 ///   operations, and must not scan the backlog for each.
 ///
 /// Invariant: every ledger operation is in each index, or inside a backlog range, or both (a range may also cover
@@ -91,27 +91,25 @@ enum LedgerIndexes {
         try Int.fetchOne(db, sql: "SELECT coalesce(sum(last_sequence - first_sequence + 1), 0) FROM sku_index_backlog") ?? 0
     }
 
-    /// Puts one of this node's movements in `movement_index` at once (its ledger row is written in the same
-    /// transaction): ``ownMovementSQL`` then finds it without reading the backlog.
-    static func indexOwnMovement(_ op: LedgerOperation, in db: Database) throws {
-        guard let movementID = op.movementID else { return }
-        try BoundStatement(db, sql: """
-            INSERT OR IGNORE INTO movement_index (movement_id, origin, sequence) VALUES (?, ?, ?)
-            """).execute { row in
-            row.text(movementID)
-            row.text(op.origin.rawValue)
-            row.integer(Int64(exactly: op.sequence))
+    /// Puts into the indexes at once what must not wait for the backlog (its ledger row is written in the same
+    /// transaction): a movement of this node (`receiver`) in `movement_index`, so ``ownMovementSQL`` finds it
+    /// without reading the backlog; a product operation in `hlc_index`, so ``operationAtSQL`` finds it with one
+    /// seek. Everything else waits for ``indexBacklog(limit:in:)``.
+    static func indexAtOnce(_ op: LedgerOperation, receiver: ReplicaID, in db: Database) throws {
+        if op.origin == receiver, let movementID = op.movementID {
+            try BoundStatement(db, sql: "INSERT OR IGNORE INTO movement_index (movement_id, origin, sequence) VALUES (?, ?, ?)")
+                .execute { row in
+                    row.text(movementID)
+                    row.text(op.origin.rawValue)
+                    row.integer(Int64(exactly: op.sequence))
+                }
         }
-    }
-
-    /// Puts a product operation in `hlc_index` at once (its ledger row is written in the same transaction):
-    /// ``operationAtSQL`` then finds it with one seek.
-    static func indexProductOperation(_ op: LedgerOperation, in db: Database) throws {
-        guard !op.kind.isMovement else { return }
-        try BoundStatement(db, sql: "INSERT OR IGNORE INTO hlc_index (hlc, origin, sequence) VALUES (?, ?, ?)").execute { row in
-            row.integer(Int64(exactly: op.timestamp.rawValue))
-            row.text(op.origin.rawValue)
-            row.integer(Int64(exactly: op.sequence))
+        if !op.kind.isMovement {
+            try BoundStatement(db, sql: "INSERT OR IGNORE INTO hlc_index (hlc, origin, sequence) VALUES (?, ?, ?)").execute { row in
+                row.integer(Int64(exactly: op.timestamp.rawValue))
+                row.text(op.origin.rawValue)
+                row.integer(Int64(exactly: op.sequence))
+            }
         }
     }
 
@@ -135,7 +133,7 @@ enum LedgerIndexes {
 
     /// The sequence and causal context of the operation of origin `?1` with timestamp `?2`: the index first, then
     /// the backlog. (An origin issues each timestamp once.) The conflict checks ask only for product operations,
-    /// which are always in the index (``indexProductOperation(_:in:)``).
+    /// which are always in the index (``indexAtOnce(_:receiver:in:)``).
     static let operationAtSQL = """
         SELECT * FROM (
             SELECT o.sequence, o.context FROM hlc_index i

@@ -504,8 +504,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         for op in operations {
             try insertRow.execute { row in try OperationRecord.bind(op, to: &row) }
-            // Only while catching up after a restore: this node's own movements, which idempotent writes look up.
-            if op.origin == replica { try LedgerIndexes.indexOwnMovement(op, in: db) }
+            try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
@@ -514,7 +513,6 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 batch.values[slot].counters[target] = batch.values[slot].counters[target]?.joined(with: entry) ?? entry
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
-                try LedgerIndexes.indexProductOperation(op, in: db)
                 try materialize(op, in: db, events: &events)
                 if op.product?.deleted == true { deletedProductsExist = true }
                 if op.product?.reorderPoint != nil { reorderPointsExist = true }
@@ -634,8 +632,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// and so is a product operation's timestamp, for the conflict checks (see `LedgerIndexes`).
     private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
         try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row) }
-        try LedgerIndexes.indexOwnMovement(op, in: db)
-        try LedgerIndexes.indexProductOperation(op, in: db)
+        try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
         let first = openHistoryRange ?? op.sequence
         try LedgerIndexes.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)
         openHistoryRange = first

@@ -190,7 +190,7 @@ public final class LedgerWriter: Sendable {
             }
             indexing.indexed(batch, more: more, now: DispatchTime.now().uptimeNanoseconds)
         } catch {
-            logger.warning("history indexing failed (retried in 5 s): \(error)")
+            logger.warning("history indexing failed (retried in \(HistoryIndexingPolicy.retryDelay / 1_000_000_000) s): \(error)")
             indexing.failed(now: DispatchTime.now().uptimeNanoseconds)
         }
     }
