@@ -134,6 +134,7 @@ let package = Package(
             name: "SyncServerTests",
             dependencies: [
                 "SyncServer", "Store", "CRDT",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -98,10 +98,7 @@ struct StoreBench: AsyncParsableCommand {
         for chunk in stride(from: 0, to: rows.count, by: batch) {
             try raw.writeWithoutTransaction { db in
                 try db.inTransaction {
-                    let insert = try db.cachedStatement(sql: """
-                        INSERT INTO operations (origin, sequence, hlc, kind, sku, movement_id, warehouse, delta,
-                            counter_increments, counter_decrements, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """)
+                    let insert = try db.cachedStatement(sql: "INSERT INTO ledger (origin, sequence, body) VALUES (?, ?, ?)")
                     let counter = try db.cachedStatement(sql: """
                         INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
@@ -125,10 +122,7 @@ struct StoreBench: AsyncParsableCommand {
                         try history.execute(arguments: [first["origin"], first["sequence"], last["sequence"]])
                     }
                     for row in rowsOfChunk {
-                        try insert.execute(arguments: [
-                            row["origin"], row["sequence"], row["hlc"], row["kind"], row["sku"], row["movement_id"],
-                            row["warehouse"], row["delta"], row["counter_increments"], row["counter_decrements"], row["actor"],
-                        ])
+                        try insert.execute(arguments: [row["origin"], row["sequence"], row["body"]])
                         try movementIndex.execute(arguments: [row["movement_id"], row["origin"], row["sequence"]])
                         try counter.execute(arguments: [
                             row["sku"], row["warehouse"], row["origin"], row["counter_increments"], row["counter_decrements"],

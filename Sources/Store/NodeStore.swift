@@ -89,6 +89,7 @@ public final class NodeStore: Sendable {
             // 32 MiB of page cache per connection (SQLite's default is 2 MiB): merges touch index pages all over a
             // large ledger, and re-reading them from the OS cache showed in profiles. Allocated only as used.
             try db.execute(sql: "PRAGMA cache_size = -32768")
+            try LedgerSQLFunctions.register(on: db)
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         // Set here, on the one connection that commits, not in `prepareDatabase`: GRDB switches the writer to

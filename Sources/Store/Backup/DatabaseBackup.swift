@@ -19,7 +19,7 @@ public enum DatabaseBackup {
         try DurableFile.createExclusive(temporary)
         do {
             let summary = try run {
-                let destination = try DatabaseQueue(path: temporary)
+                let destination = try DatabaseQueue(path: temporary, configuration: checkingConfiguration())
                 try source.backup(to: destination)
                 try destination.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
                 let summary = try destination.read { db in try summarize(db) }
@@ -127,6 +127,7 @@ public enum DatabaseBackup {
     static func checkingConfiguration() -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in try LedgerSQLFunctions.register(on: db) }
         return configuration
     }
 
@@ -141,7 +142,8 @@ public enum DatabaseBackup {
     static func summarize(_ db: Database) throws -> BackupSummary {
         let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
         guard integrity == ["ok"] else { throw BackupError.damaged(integrity.prefix(3).joined(separator: "; ")) }
-        guard try db.tableExists("grdb_migrations"), try db.tableExists("node"), try db.tableExists("operations") else {
+        guard try db.tableExists("grdb_migrations"), try db.tableExists("node"),
+              try db.tableExists("ledger") || db.tableExists("operations") else {
             throw BackupError.notAnInvDatabase("no inv schema")
         }
         let migrator = StoreMigrator.migrator

@@ -9,24 +9,32 @@ enum CanonicalUUIDText {
 
     /// The 16 bytes of `text` if it is a canonical lowercase UUID, else `nil`.
     static func bytes(_ text: String) -> [UInt8]? {
+        guard let words = words(text) else { return nil }
+        var result = [UInt8](repeating: 0, count: 16)
+        withUnsafeBytes(of: words.high.bigEndian) { result.replaceSubrange(0..<8, with: $0) }
+        withUnsafeBytes(of: words.low.bigEndian) { result.replaceSubrange(8..<16, with: $0) }
+        return result
+    }
+
+    /// The 16 bytes of `text` as two big-endian words, if it is a canonical lowercase UUID: no allocation, for
+    /// writers that append them in place.
+    static func words(_ text: String) -> (high: UInt64, low: UInt64)? {
         var text = text
-        return text.withUTF8 { utf8 -> [UInt8]? in
+        return text.withUTF8 { utf8 -> (high: UInt64, low: UInt64)? in
             guard utf8.count == 36 else { return nil }
-            var result = [UInt8](repeating: 0, count: 16)
-            var out = 0
-            var index = 0
-            while index < 36 {
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            var nibbles = 0
+            for index in 0..<36 {
                 if index == 8 || index == 13 || index == 18 || index == 23 {
                     guard utf8[index] == UInt8(ascii: "-") else { return nil }
-                    index += 1
                     continue
                 }
-                guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-                result[out] = high << 4 | low
-                out += 1
-                index += 2
+                guard let value = nibble(utf8[index]) else { return nil }
+                if nibbles < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
+                nibbles += 1
             }
-            return result
+            return (high, low)
         }
     }
 

@@ -194,7 +194,7 @@ public struct LedgerReader: Sendable {
             var result: [LedgerOperation] = []
             let origins = try Self.origins(in: db)
             let statement = try db.cachedStatement(sql: """
-                SELECT \(OperationRecord.selectColumns) FROM operations
+                SELECT \(OperationRecord.selectColumns) FROM ledger
                 WHERE origin = ? AND sequence > ? ORDER BY sequence LIMIT ?
                 """)
             for raw in origins {
@@ -224,7 +224,7 @@ public struct LedgerReader: Sendable {
     public func operations(origin: ReplicaID, after: UInt64, limit: Int) throws -> [LedgerOperation] {
         try pool.read { db in
             let statement = try db.cachedStatement(sql: """
-                SELECT \(OperationRecord.selectColumns) FROM operations
+                SELECT \(OperationRecord.selectColumns) FROM ledger
                 WHERE origin = ? AND sequence > ? ORDER BY sequence LIMIT ?
                 """)
             return try Row.fetchAll(statement, arguments: [origin.rawValue, Int64(after), limit]).map(OperationRecord.operation(from:))
@@ -245,7 +245,7 @@ public struct LedgerReader: Sendable {
     public func operationCount() throws -> Int {
         try pool.read { db in
             let vector = try VersionVectorRecord.load(db)
-            let beyond = try db.cachedStatement(sql: "SELECT count(*) FROM operations WHERE origin = ? AND sequence > ?")
+            let beyond = try db.cachedStatement(sql: "SELECT count(*) FROM ledger WHERE origin = ? AND sequence > ?")
             var total = 0
             for raw in try Self.origins(in: db) {
                 let held = (try? ReplicaID(raw)).map { vector[$0] } ?? 0
@@ -260,9 +260,9 @@ public struct LedgerReader: Sendable {
     static func origins(in db: Database) throws -> [String] {
         try String.fetchAll(db.cachedStatement(sql: """
             WITH RECURSIVE held(origin) AS (
-                SELECT min(origin) FROM operations
+                SELECT min(origin) FROM ledger
                 UNION ALL
-                SELECT (SELECT min(origin) FROM operations WHERE origin > held.origin) FROM held WHERE held.origin IS NOT NULL
+                SELECT (SELECT min(origin) FROM ledger WHERE origin > held.origin) FROM held WHERE held.origin IS NOT NULL
             )
             SELECT origin FROM held WHERE origin IS NOT NULL
             """))

@@ -2,59 +2,25 @@ import CRDT
 import Foundation
 import GRDB
 
-/// A row of `operations`: one replicated ledger entry.
+/// A row of `ledger`: one replicated ledger entry, its fields in one ``LedgerRowBody``.
+///
+/// Queries select ``selectColumns`` from `ledger` or from the `operations` view (which also exposes every field as
+/// a column, for filters) and decode rows with ``operation(from:)``.
 struct OperationRecord {
-    enum Columns {
-        static let origin = Column("origin")
-        static let sequence = Column("sequence")
-        static let hlc = Column("hlc")
-        static let kind = Column("kind")
-        static let sku = Column("sku")
-        static let movementID = Column("movement_id")
-        static let warehouse = Column("warehouse")
-        static let delta = Column("delta")
-    }
+    static let insertSQL = "INSERT INTO ledger (origin, sequence, body) VALUES (?, ?, ?)"
 
-    static let insertSQL = """
-        INSERT INTO operations (origin, sequence, hlc, kind, sku, movement_id, warehouse, delta,
-            counter_increments, counter_decrements, transfer_id, transfer_from, transfer_to, transfer_shipped,
-            transfer_accepted, product, actor, reason, reference, context)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-
-    static let selectColumns = """
-        origin, sequence, hlc, kind, sku, movement_id, warehouse, delta, counter_increments, counter_decrements,
-        transfer_id, transfer_from, transfer_to, transfer_shipped, transfer_accepted, product, actor, reason, reference,
-        context
-        """
+    static let selectColumns = "origin, sequence, body"
 
     /// ``selectColumns`` qualified by a table alias, for joins.
     static func selectColumns(of alias: String) -> String {
         selectColumns.split(separator: ",").map { "\(alias).\($0.filter { !$0.isWhitespace })" }.joined(separator: ", ")
     }
 
-    /// Binds an operation onto ``insertSQL``, column by column.
+    /// Binds an operation onto ``insertSQL``.
     static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder) throws {
         row.text(op.origin.rawValue)
         row.integer(try storable(op.sequence))
-        row.integer(try storable(op.timestamp.rawValue))
-        row.text(op.kind.rawValue)
-        row.text(op.sku.rawValue)
-        row.text(op.movementID)
-        row.text(op.warehouse?.rawValue)
-        row.integer(op.delta)
-        row.integer(try op.counter.map { try storable($0.increments) })
-        row.integer(try op.counter.map { try storable($0.decrements) })
-        row.text(op.transfer?.id)
-        row.text(op.transfer?.from.rawValue)
-        row.text(op.transfer?.to.rawValue)
-        row.integer(op.transfer?.shipped)
-        row.integer(op.transfer?.accepted)
-        row.text(try op.product.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
-        row.text(op.actor)
-        row.text(op.reason)
-        row.text(op.reference)
-        row.text(try op.context.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
+        row.blob(try LedgerRowBody.encode(op))
     }
 
     /// SQLite integers are signed 64-bit: a larger unsigned value is refused.
@@ -63,36 +29,15 @@ struct OperationRecord {
         return stored
     }
 
-    /// Decodes a row selected with ``selectColumns`` (read by position: name lookups were a measurable share of
-    /// serving a sync page).
+    /// Decodes a row selected with ``selectColumns`` (read by position, the body in place).
     static func operation(from row: Row) throws -> LedgerOperation {
-        func replica(_ raw: String) throws -> ReplicaID {
-            do { return try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in ledger: \(raw)") }
+        let raw: String = row[0]
+        let origin: ReplicaID
+        do { origin = try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in ledger: \(raw)") }
+        let sequence = UInt64(row[1] as Int64)
+        return try row.withUnsafeData(atIndex: 2) { data in
+            guard let data else { throw StoreError.storage("ledger row \(raw):\(sequence) has no body") }
+            return try data.withUnsafeBytes { try LedgerRowBody.decode(origin: origin, sequence: sequence, body: $0) }
         }
-        let kindRaw: String = row[3]
-        guard let kind = OperationKind(rawValue: kindRaw) else { throw StoreError.storage("unknown operation kind \(kindRaw)") }
-        var counter: PNCounter.Entry?
-        if let increments: Int64 = row[8], let decrements: Int64 = row[9] {
-            counter = PNCounter.Entry(increments: UInt64(increments), decrements: UInt64(decrements))
-        }
-        var transfer: TransferDelta?
-        if let id: String = row[10] {
-            transfer = TransferDelta(
-                id: id, from: try replica(row[11]), to: try replica(row[12]), shipped: row[13], accepted: row[14])
-        }
-        var product: ProductPatch?
-        if let json: String = row[15] {
-            product = try JSONDecoder().decode(ProductPatch.self, from: Data(json.utf8))
-        }
-        var context: VersionVector?
-        if let json: String = row[19] {
-            context = try JSONDecoder().decode(VersionVector.self, from: Data(json.utf8))
-        }
-        let warehouse: String? = row[6]
-        return LedgerOperation(
-            origin: try replica(row[0]), sequence: UInt64(row[1] as Int64), timestamp: HLCTimestamp(rawValue: UInt64(row[2] as Int64)),
-            kind: kind, sku: try SKU(row[4] as String), movementID: row[5], warehouse: try warehouse.map(replica), delta: row[7],
-            counter: counter, transfer: transfer, product: product, actor: row[16], reason: row[17], reference: row[18],
-            context: context)
     }
 }

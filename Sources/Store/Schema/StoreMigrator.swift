@@ -232,6 +232,35 @@ public enum StoreMigrator {
                 DROP INDEX operations_hlc;
                 """)
         }
+        migrator.registerMigration("v10-ledger-row-bodies") { db in
+            // Each operation becomes one row `(origin, sequence, body)` of `ledger`, its fields in one blob
+            // (`LedgerRowBody`, version 1): inserting a twenty-column record was the largest cost of a catch-up.
+            // `operations` stays as a view with the old columns, computed by `LedgerSQLFunctions`.
+            try db.execute(sql: """
+                CREATE TABLE ledger (
+                    origin TEXT NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1),
+                    body BLOB NOT NULL,
+                    PRIMARY KEY (origin, sequence)
+                ) WITHOUT ROWID;
+                """)
+            try LegacyOperationRow.moveAll(from: "operations", into: "ledger", in: db)
+            try db.execute(sql: """
+                DROP TABLE operations;
+                CREATE VIEW operations AS
+                    SELECT origin, sequence, ledger_hlc(body) AS hlc, ledger_kind(body) AS kind,
+                        ledger_sku(body) AS sku, ledger_movement_id(body) AS movement_id,
+                        ledger_warehouse(body) AS warehouse, ledger_delta(body) AS delta,
+                        ledger_counter_increments(body) AS counter_increments,
+                        ledger_counter_decrements(body) AS counter_decrements,
+                        ledger_transfer_id(body) AS transfer_id, ledger_transfer_from(body) AS transfer_from,
+                        ledger_transfer_to(body) AS transfer_to, ledger_transfer_shipped(body) AS transfer_shipped,
+                        ledger_transfer_accepted(body) AS transfer_accepted, ledger_product(body) AS product,
+                        ledger_actor(body) AS actor, ledger_reason(body) AS reason,
+                        ledger_reference(body) AS reference, ledger_context(body) AS context, body
+                    FROM ledger;
+                """)
+        }
         return migrator
     }
 }

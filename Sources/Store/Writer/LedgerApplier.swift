@@ -40,7 +40,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             clock: clock, maxOffsetMilliseconds: maxClockOffsetMilliseconds,
             last: HLCTimestamp(rawValue: max(lastNode, lastLedger)))
         let ownSequence = try Int64.fetchOne(
-            db, sql: "SELECT max(sequence) FROM operations WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
+            db, sql: "SELECT max(sequence) FROM ledger WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
         nextSequence = UInt64(ownSequence) + 1
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
         catchingUp = try NodeRecord.isCatchingUp(db)
@@ -349,10 +349,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
         var report = MergeReport()
         var progress = PerOrigin<MergeProgress>()
-        var accepted: [LedgerOperation] = []
-        accepted.reserveCapacity(operations.count)
+        // `nil` while every operation so far is accepted (the usual page): the batch is then applied as it came,
+        // without copying tens of megabytes of operations.
+        var acceptedSubset: [LedgerOperation]?
         var scratch = self
-        for op in operations {
+        for (position, op) in operations.enumerated() {
             do {
                 try Self.validateRemote(op, receiver: replica, catchingUp: catchingUp)
                 let slot = try progress.index(of: op.origin) {
@@ -362,7 +363,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if op.sequence <= progress.values[slot].contiguous {
                     isDuplicate = true
                 } else if op.sequence <= progress.values[slot].highestAccepted,
-                    progress.values[slot].accepted(op.sequence, of: op.origin, amongAccepted: accepted)
+                    progress.values[slot].accepted(
+                        op.sequence, of: op.origin, amongAccepted: acceptedSubset.map { $0[...] } ?? operations[..<position])
                 {
                     isDuplicate = true
                 } else {
@@ -373,15 +375,18 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 }
                 if isDuplicate {
                     report.duplicates += 1
+                    if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
                     continue
                 }
                 do { _ = try scratch.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                 progress.values[slot].accept(op.sequence)
-                accepted.append(op)
+                acceptedSubset?.append(op)
             } catch {
                 report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
+                if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
             }
         }
+        let accepted = acceptedSubset ?? operations
         guard !accepted.isEmpty else { return report }
         do {
             // Events are appended in place (a catch-up page holds thousands) and cut back if the batch fails.
@@ -424,7 +429,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// warehouse's counters) is dropped.
     private mutating func adoptOwnOperations(in db: Database) throws {
         let highest = try Int64.fetchOne(
-            db, sql: "SELECT max(sequence) FROM operations WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
+            db, sql: "SELECT max(sequence) FROM ledger WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
         nextSequence = max(nextSequence, UInt64(highest) + 1)
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
         cache.clear()
@@ -450,7 +455,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
         /// Whether `sequence` of `origin` (at most `highestAccepted`) was accepted already; `accepted` are the
         /// batch's operations accepted so far, of every origin.
-        mutating func accepted(_ sequence: UInt64, of origin: ReplicaID, amongAccepted accepted: [LedgerOperation]) -> Bool {
+        mutating func accepted(_ sequence: UInt64, of origin: ReplicaID, amongAccepted accepted: ArraySlice<LedgerOperation>) -> Bool {
             if acceptedBelowHighest == nil {
                 acceptedBelowHighest = Set(accepted.lazy.filter { $0.origin == origin }.map(\.sequence))
             }
@@ -485,6 +490,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
             """)) ?? true
+        events.reserveCapacity(events.count + operations.count)
         var batch = PerOrigin<BulkOrigin>()
         for op in operations {
             batch.values[batch.index(of: op.origin) { BulkOrigin() }].sequences.append(op.sequence)
@@ -528,7 +534,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         // The batch's own sequences advance the vector without a query each; the ledger is asked only past them,
         // for operations that arrived earlier beyond a gap this batch closes.
-        let next = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
+        let next = try db.cachedStatement(sql: "SELECT 1 FROM ledger WHERE origin = ? AND sequence = ?")
         for (origin, entry) in zip(batch.origins, batch.values) {
             let held = try VersionVectorRecord.sequence(of: origin, in: db)
             var top = held
@@ -606,13 +612,13 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// The lowest sequence of `origin` held above `sequence`, or `.max` when there is none.
     private static func firstHeldSequence(of origin: ReplicaID, above sequence: UInt64, in db: Database) throws -> UInt64 {
-        let statement = try db.cachedStatement(sql: "SELECT min(sequence) FROM operations WHERE origin = ? AND sequence > ?")
+        let statement = try db.cachedStatement(sql: "SELECT min(sequence) FROM ledger WHERE origin = ? AND sequence > ?")
         return try Int64.fetchOne(statement, arguments: [origin.rawValue, Int64(sequence)]).map(UInt64.init) ?? .max
     }
 
     /// Whether the ledger has a row for `dot` (for dots above the version vector: held beyond a gap).
     private func ledgerHolds(_ dot: Dot, in db: Database) throws -> Bool {
-        let statement = try db.cachedStatement(sql: "SELECT 1 FROM operations WHERE origin = ? AND sequence = ?")
+        let statement = try db.cachedStatement(sql: "SELECT 1 FROM ledger WHERE origin = ? AND sequence = ?")
         return try Bool.fetchOne(statement, arguments: [dot.origin.rawValue, Int64(dot.sequence)]) != nil
     }
 

@@ -23,7 +23,7 @@ import Foundation
 public enum LedgerOperationCodec {
     public static let version: UInt8 = 1
 
-    private struct Flags: OptionSet {
+    struct Flags: OptionSet {
         let rawValue: UInt8
         static let movementID = Flags(rawValue: 1 << 0)
         static let movementIDIsUUID = Flags(rawValue: 1 << 1)

@@ -188,6 +188,23 @@ struct ByteWriter {
         bytes.append(contentsOf: value)
     }
 
+    /// The 16 bytes of a canonical UUID text, if `text` is one (else nothing is written).
+    mutating func canonicalUUID(_ text: String) -> Bool {
+        guard let words = CanonicalUUIDText.words(text) else { return false }
+        uint64BigEndian(words.high)
+        uint64BigEndian(words.low)
+        return true
+    }
+
+    mutating func uint64BigEndian(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
+
+    /// A varint length, then the UTF-8 bytes.
+    mutating func text(_ value: String) {
+        let utf8 = value.utf8
+        varint(UInt64(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
     mutating func uuid(_ value: UUID) { withUnsafeBytes(of: value.uuid) { bytes.append(contentsOf: $0) } }
 
     mutating func append(_ more: some Sequence<UInt8>) { bytes.append(contentsOf: more) }
