@@ -8,32 +8,32 @@ struct HistoryIndexingPolicyTests {
     @Test("at start it looks at once, and polls without waiting while batches remain")
     func owedAtStart() {
         var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 250)
-        #expect(policy.pollTimeoutMilliseconds == 0)
+        #expect(policy.pollTimeoutMilliseconds(now: 0) == 0)
         #expect(policy.batchWhenIdle(now: 0) == 100)
         policy.indexed(100, more: true, now: 0)
-        #expect(policy.unindexed == 150 && policy.pollTimeoutMilliseconds == 0)
+        #expect(policy.unindexed == 150 && policy.pollTimeoutMilliseconds(now: 0) == 0)
         #expect(policy.batchWhenIdle(now: 1) == 100, "owed batches do not wait for the check interval")
         policy.indexed(100, more: false, now: 2)
-        #expect(policy.unindexed == 0 && policy.pollTimeoutMilliseconds == 50)
+        #expect(policy.unindexed == 0 && policy.pollTimeoutMilliseconds(now: 0) == 50)
     }
 
     @Test("with nothing owed it looks again only after the check interval")
     func checkInterval() {
         var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 0)
-        policy.indexed(100, more: false, now: 10 * millisecond)
-        policy.committed(operations: 20)
-        #expect(policy.batchWhenIdle(now: 10 * millisecond + HistoryIndexingPolicy.checkInterval - 1) == nil)
-        #expect(policy.batchWhenIdle(now: 10 * millisecond + HistoryIndexingPolicy.checkInterval) == 100)
+        policy.indexed(100, more: false, now: 100 * millisecond)
+        policy.committed(operations: 20, now: 0)
+        #expect(policy.batchWhenIdle(now: 100 * millisecond + HistoryIndexingPolicy.checkInterval - 1) == nil)
+        #expect(policy.batchWhenIdle(now: 100 * millisecond + HistoryIndexingPolicy.checkInterval) == 100)
     }
 
     @Test("after a commit it indexes only past the limit, and at least what exceeds it")
     func limit() {
         var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 0)
-        policy.committed(operations: 999)
+        policy.committed(operations: 999, now: 0)
         #expect(policy.batchAfterCommit() == nil)
-        policy.committed(operations: 1)
+        policy.committed(operations: 1, now: 0)
         #expect(policy.batchAfterCommit() == 100)
-        policy.committed(operations: 500)
+        policy.committed(operations: 500, now: 0)
         #expect(policy.batchAfterCommit() == 500, "a commit that added more than a batch is caught up at once")
         policy.indexed(500, more: true, now: 0)
         #expect(policy.unindexed == 1_000)
@@ -43,16 +43,28 @@ struct HistoryIndexingPolicyTests {
     func failure() {
         var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 10)
         policy.failed(now: 0)
-        #expect(policy.pollTimeoutMilliseconds == 50)
+        #expect(policy.pollTimeoutMilliseconds(now: 0) == 50)
         #expect(policy.batchWhenIdle(now: HistoryIndexingPolicy.retryDelay - 1) == nil)
         #expect(policy.batchWhenIdle(now: HistoryIndexingPolicy.retryDelay) == 100)
+    }
+
+    @Test("a commit holds idle-time batches back for the quiet period, and the poll waits for its end")
+    func quietPeriod() {
+        let quiet = HistoryIndexingPolicy.quietPeriod
+        var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 500)
+        policy.committed(operations: 50_000, now: 1_000 * millisecond)
+        #expect(policy.batchWhenIdle(now: 1_000 * millisecond + quiet - 1) == nil, "a gap between two pages is not idleness")
+        #expect(policy.pollTimeoutMilliseconds(now: 1_000 * millisecond) == Int(quiet / millisecond))
+        #expect(policy.pollTimeoutMilliseconds(now: 1_000 * millisecond + quiet - millisecond / 2) == 1, "rounded up, never a busy loop")
+        #expect(policy.batchWhenIdle(now: 1_000 * millisecond + quiet) == 100)
+        #expect(policy.pollTimeoutMilliseconds(now: 1_000 * millisecond + quiet) == 0)
     }
 
     @Test("a batch of 0 leaves the backlog alone")
     func off() {
         var policy = HistoryIndexingPolicy(batch: 0, backlogLimit: 10, unindexed: 50)
-        policy.committed(operations: 50)
-        #expect(policy.pollTimeoutMilliseconds == 50)
+        policy.committed(operations: 50, now: 0)
+        #expect(policy.pollTimeoutMilliseconds(now: 0) == 50)
         #expect(policy.batchWhenIdle(now: .max) == nil)
         #expect(policy.batchAfterCommit() == nil)
     }

@@ -128,7 +128,7 @@ public final class LedgerWriter: Sendable {
         while true {
             let ready: Bool
             do {
-                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: indexing.pollTimeoutMilliseconds).socket
+                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: indexing.pollTimeoutMilliseconds(now: DispatchTime.now().uptimeNanoseconds)).socket
             } catch {
                 logger.critical("write queue poll failed: \(error)")
                 return
@@ -250,7 +250,7 @@ public final class LedgerWriter: Sendable {
         var local = 0
         var merged = 0
         for case .operation(let op) in events { if op.origin == replica { local += 1 } else { merged += 1 } }
-        indexing.committed(operations: local + merged)
+        indexing.committed(operations: local + merged, now: DispatchTime.now().uptimeNanoseconds)
         statistics.withLock { stats in
             stats.batches += 1
             stats.commands += bodies.count
