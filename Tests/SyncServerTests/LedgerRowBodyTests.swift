@@ -44,7 +44,8 @@ struct LedgerRowBodyTests {
         let operations = Self.storable(OperationGenerator.operations(count: 1_000, using: &random))
         try queue.write { db in
             let insert = try BoundStatement(db, sql: OperationRecord.insertSQL)
-            for op in operations { try insert.execute { row in try OperationRecord.bind(op, to: &row) } }
+            var buffer = ByteWriter(format: LedgerRowBody.version)
+            for op in operations { try insert.execute { row in try OperationRecord.bind(op, to: &row, using: &buffer) } }
         }
         try queue.read { db in
             for op in operations {

@@ -180,6 +180,26 @@ struct OperationPageTests {
         #expect(operations == HandPage.expected)
     }
 
+    @Test("a string table naming an origin twice still chains that origin's sequence deltas as one")
+    func repeatedOriginInTable() throws {
+        var page = HandPage.Writer()
+        page.byte(1)
+        page.varint(4)
+        for text in ["MAD", "SKU-1", "admin", "MAD"] { page.string(text) }
+        page.varint(2)
+        for (origin, timestamp) in [(UInt64(0), Int64(1_000)), (3, 1)] {
+            // A product.update of SKU-1 by "MAD" (table index 0, then 3), one sequence after the last.
+            page.varint(origin); page.zigzag(1); page.zigzag(timestamp); page.byte(1); page.varint(1)
+            page.byte(0b0010_0000)
+            page.zigzag(0)
+            page.varint(2); page.raw(Array("{}".utf8)); page.varint(0)
+            page.varint(2)
+        }
+        let operations = try OperationPage.decode(Deflate.stored(page.bytes))
+        #expect(operations.map(\.sequence) == [1, 2])
+        #expect(operations.map(\.origin.rawValue) == ["MAD", "MAD"])
+    }
+
     @Test("an unknown version is refused as such", arguments: [UInt8(0), 2, 3, 127, 255])
     func unknownVersion(version: UInt8) throws {
         var body = HandPage.valid

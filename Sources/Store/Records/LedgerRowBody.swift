@@ -29,6 +29,14 @@ enum LedgerRowBody {
 
     static func encode(_ op: LedgerOperation) throws -> [UInt8] {
         var body = ByteWriter(format: version)
+        try encode(op, into: &body)
+        return body.bytes
+    }
+
+    /// Encodes `op` into `body`, replacing what it held: one buffer serves a whole merge, without an allocation
+    /// per operation.
+    static func encode(_ op: LedgerOperation, into body: inout ByteWriter) throws {
+        body.reset(format: version)
         body.varint(op.timestamp.rawValue)
         body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
         body.text(op.sku.rawValue)
@@ -79,7 +87,6 @@ enum LedgerRowBody {
         body.text(op.actor)
         if let reason = op.reason { body.text(reason) }
         if let reference = op.reference { body.text(reference) }
-        return body.bytes
     }
 
     /// A body's fields located in place, without copying: texts are byte ranges of the body.

@@ -16,11 +16,12 @@ struct OperationRecord {
         selectColumns.split(separator: ",").map { "\(alias).\($0.filter { !$0.isWhitespace })" }.joined(separator: ", ")
     }
 
-    /// Binds an operation onto ``insertSQL``.
-    static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder) throws {
+    /// Binds an operation onto ``insertSQL``, its body encoded in `buffer` (reused from one operation to the next).
+    static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder, using buffer: inout ByteWriter) throws {
         row.text(op.origin.rawValue)
         row.integer(try storable(op.sequence))
-        row.blob(try LedgerRowBody.encode(op))
+        try LedgerRowBody.encode(op, into: &buffer)
+        row.blob(buffer.bytes)
     }
 
     /// SQLite integers are signed 64-bit: a larger unsigned value is refused.

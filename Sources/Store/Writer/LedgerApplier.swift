@@ -508,8 +508,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             }
         }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
+        var body = ByteWriter(format: LedgerRowBody.version)
         for op in operations {
-            try insertRow.execute { row in try OperationRecord.bind(op, to: &row) }
+            try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
             try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
             if let entry = op.counter, let warehouse = op.warehouse {
                 events.append(.operation(op))
@@ -637,7 +638,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// page) instead of index rows on random pages. Its movement id is indexed at once, for the idempotency check,
     /// and so is a product operation's timestamp, for the conflict checks (see `LedgerIndexes`).
     private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
-        try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row) }
+        var body = ByteWriter(format: LedgerRowBody.version)
+        try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
         try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
         let first = openHistoryRange ?? op.sequence
         try LedgerIndexes.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)

@@ -125,7 +125,9 @@ public enum LedgerOperationCodec {
         var replicas = [ReplicaID?](repeating: nil, count: strings.count)
         var skus = [SKU?](repeating: nil, count: strings.count)
         func replica(_ reader: inout ByteReader) throws(StoreError) -> ReplicaID {
-            let index = try reader.count(limit: strings.count - 1)
+            try replica(at: try reader.count(limit: strings.count - 1))
+        }
+        func replica(at index: Int) throws(StoreError) -> ReplicaID {
             if let known = replicas[index] { return known }
             do { replicas[index] = try ReplicaID(strings[index]) } catch { throw .invalidOperation("bad replica id \(strings[index])") }
             return replicas[index]!
@@ -139,13 +141,22 @@ public enum LedgerOperationCodec {
         let count = try reader.count(limit: bytes.count)
         var operations: [LedgerOperation] = []
         operations.reserveCapacity(count)
-        var lastSequence: [ReplicaID: UInt64] = [:]
+        // By origin, kept per string-table index (no hashing per operation); a table that repeats a text (ours never
+        // does) still chains each origin's deltas as one, through the index of its first occurrence.
+        var firstIndex: [String: Int] = [:]
+        let originSlot = strings.indices.map { index in
+            if let first = firstIndex[strings[index]] { return first }
+            firstIndex[strings[index]] = index
+            return index
+        }
+        var lastSequence = [UInt64](repeating: 0, count: strings.count)
         var lastTimestamp: UInt64 = 0
         let decoder = JSONDecoder()
         for _ in 0..<count {
-            let origin = try replica(&reader)
-            let sequence = (lastSequence[origin] ?? 0) &+ UInt64(bitPattern: try reader.zigzag())
-            lastSequence[origin] = sequence
+            let originIndex = try reader.count(limit: strings.count - 1)
+            let origin = try replica(at: originIndex)
+            let sequence = lastSequence[originSlot[originIndex]] &+ UInt64(bitPattern: try reader.zigzag())
+            lastSequence[originSlot[originIndex]] = sequence
             lastTimestamp = lastTimestamp &+ UInt64(bitPattern: try reader.zigzag())
             let kindIndex = Int(try reader.byte())
             guard kindIndex < kinds.count else { throw .invalidOperation("unknown operation kind \(kindIndex)") }

@@ -153,6 +153,12 @@ struct ByteWriter {
         bytes.reserveCapacity(128)
     }
 
+    /// Empties the buffer down to a format byte, keeping its capacity for the next message.
+    mutating func reset(format: UInt8) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(format)
+    }
+
     mutating func byte(_ value: UInt8) { bytes.append(value) }
     mutating func uint64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func int64(_ value: Int64) { uint64(UInt64(bitPattern: value)) }
