@@ -39,7 +39,7 @@ public final class NodeStore: Sendable {
     /// - Throws: `StoreError.invalidInput` if the database belongs to another replica; SQLite or ZMQ errors.
     public init(
         path: String, replica: ReplicaID, clock: some PhysicalClock = SystemClock(), options: Options = .init(),
-        logger: Logger = Logger(label: "inv.store"), onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
+        logger: Logger = Logger(label: "inv.store"), onCommit: @escaping @Sendable (CommittedEvents) -> Void = { _ in }
     ) throws {
         pool = try Self.openPool(path: path, durable: options.durable)
         try StoreMigrator.migrator.migrate(pool)

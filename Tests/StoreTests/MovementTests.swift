@@ -270,7 +270,7 @@ struct MovementTests {
 /// Collects committed events from the writer thread.
 final class EventLog: Sendable {
     private let events = Mutex<[StoreEvent]>([])
-    func append(_ new: [StoreEvent]) { events.withLock { $0 += new } }
+    func append(_ new: CommittedEvents) { events.withLock { $0 += Array(new) } }
     var raised: Int { events.withLock { $0.filter { if case .alertRaised = $0 { true } else { false } }.count } }
     var cleared: Int { events.withLock { $0.filter { if case .alertCleared = $0 { true } else { false } }.count } }
 }

@@ -32,4 +32,30 @@ struct EventHubTests {
         #expect(all == published)
         #expect(own == [published[1]])
     }
+
+    @Test func mergedPagesExpandInPlaceAndReachOnlySubscribersThatWantThem() async throws {
+        func op(_ event: StoreEvent) -> LedgerOperation {
+            guard case .operation(let op) = event else { fatalError("not an operation") }
+            return op
+        }
+        let local = try Self.receipt(from: "MAD", sequence: 1)
+        let page = try (1...3).map { op(try Self.receipt(from: "SEV", sequence: $0)) }
+        var events = CommittedEvents([local])
+        events.append(merged: page[...])
+        events.append(.alertCleared(sku: "A", warehouse: "SEV"))
+        let expanded: [StoreEvent] = [local] + page.map(StoreEvent.operation) + [.alertCleared(sku: "A", warehouse: "SEV")]
+        #expect(Array(events) == expanded)
+
+        let hub = EventHub()
+        let everything = hub.subscribe()
+        let noMerged = hub.subscribe(mergedOperations: false)
+        hub.publish(events)
+        hub.finishAll()
+        var all: [StoreEvent] = []
+        for await case .event(let event) in everything { all.append(event) }
+        var unmerged: [StoreEvent] = []
+        for await case .event(let event) in noMerged { unmerged.append(event) }
+        #expect(all == expanded)
+        #expect(unmerged == [local, .alertCleared(sku: "A", warehouse: "SEV")])
+    }
 }

@@ -63,7 +63,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     // MARK: - Commands
 
-    mutating func apply(_ command: WriteCommand, in db: Database, events: inout [StoreEvent]) throws(StoreError) -> WriteOutcome {
+    mutating func apply(_ command: WriteCommand, in db: Database, events: inout CommittedEvents) throws(StoreError) -> WriteOutcome {
         if catchingUp && command.issuesOperation { throw .catchingUp }
         do {
             switch command {
@@ -113,7 +113,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
-    private mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+    private mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try TextLimits.validate(draft.name, field: "name", limit: TextLimits.name, allowEmpty: false)
         try TextLimits.validate(draft.description, field: "description", limit: TextLimits.description)
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
@@ -127,7 +127,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return .product(try recordProductOperation(.productCreate, sku: draft.sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
-    private mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+    private mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         if let name = patch.name { try TextLimits.validate(name, field: "name", limit: TextLimits.name, allowEmpty: false) }
         if let description = patch.description {
             try TextLimits.validate(description, field: "description", limit: TextLimits.description)
@@ -143,7 +143,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return .product(try recordProductOperation(.productUpdate, sku: sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
-    private mutating func deleteProduct(_ sku: SKU, actor: String, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+    private mutating func deleteProduct(_ sku: SKU, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
         _ = try liveProduct(sku, in: db)
         let patch = ProductPatch(deleted: true)
@@ -151,7 +151,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     private mutating func setReorderOverride(
-        _ sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, actor: String, in db: Database, events: inout [StoreEvent]
+        _ sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, actor: String, in db: Database, events: inout CommittedEvents
     ) throws -> WriteOutcome {
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
         if let reorderPoint { try Self.validateReorderPoint(reorderPoint) }
@@ -207,7 +207,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     private mutating func recordProductOperation(
-        _ kind: OperationKind, sku: SKU, patch: ProductPatch, actor: String, in db: Database, events: inout [StoreEvent]
+        _ kind: OperationKind, sku: SKU, patch: ProductPatch, actor: String, in db: Database, events: inout CommittedEvents
     ) throws -> ProductState {
         let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: kind, sku: sku, product: patch,
@@ -217,7 +217,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return ProductState(sku: sku, metadata: metadata)
     }
 
-    private mutating func movement(_ request: MovementRequest, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+    private mutating func movement(_ request: MovementRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
         if request.type == .adjust { try Quantity.validateDelta(request.quantity) } else { try Quantity.validate(request.quantity) }
         if request.type == .adjust, request.reason?.trimmingSpaces.isEmpty ?? true {
@@ -301,7 +301,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
     }
 
-    private mutating func accept(_ request: AcceptRequest, in db: Database, events: inout [StoreEvent]) throws -> WriteOutcome {
+    private mutating func accept(_ request: AcceptRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
         if let quantity = request.quantity { try Quantity.validate(quantity) }
         if let original = try ownMovement(id: request.id, in: db) {
@@ -346,7 +346,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// then applied together in one savepoint, writing each touched counter and version-vector entry once. If that
     /// bulk step fails, it is rolled back and the operations are applied one savepoint each, so a faulty one is
     /// refused alone.
-    private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws -> MergeReport {
+    private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout CommittedEvents) throws -> MergeReport {
         var report = MergeReport()
         var progress = PerOrigin<MergeProgress>()
         // `nil` while every operation so far is accepted (the usual page): the batch is then applied as it came,
@@ -389,15 +389,15 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let accepted = acceptedSubset ?? operations
         guard !accepted.isEmpty else { return report }
         do {
-            // Events are appended in place (a catch-up page holds thousands) and cut back if the batch fails.
-            let mark = events.count
+            // Events are appended in place and cut back if the batch fails.
+            let mark = events.mark
             do {
                 try db.inSavepoint {
                     try scratch.applyBulk(accepted, in: db, events: &events)
                     return .commit
                 }
             } catch {
-                events.removeSubrange(mark...)
+                events.rollBack(to: mark)
                 throw error
             }
             self = scratch
@@ -406,14 +406,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
             for op in accepted {
                 do {
                     var single = self
-                    var opEvents: [StoreEvent] = []
+                    var opEvents = CommittedEvents()
                     do { _ = try single.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                     try db.inSavepoint {
                         try single.applyBulk([op], in: db, events: &opEvents)
                         return .commit
                     }
                     self = single
-                    events += opEvents
+                    events.append(contentsOf: opEvents)
                     report.applied += 1
                 } catch {
                     report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
@@ -481,7 +481,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Applies checked remote operations: ledger rows, then each touched counter once, then alerts and the
     /// version vector.
-    private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout [StoreEvent]) throws {
+    private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout CommittedEvents) throws {
         // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
         // inside the batch turns the lookups on for the movements after it.
         var deletedProductsExist = try Bool.fetchOne(
@@ -490,7 +490,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
             """)) ?? true
-        events.reserveCapacity(events.count + operations.count)
+        // The batch's operations are announced as the batch itself, before the alerts they cause.
+        events.append(merged: operations[...])
         var batch = PerOrigin<BulkOrigin>()
         for op in operations {
             batch.values[batch.index(of: op.origin) { BulkOrigin() }].sequences.append(op.sequence)
@@ -513,14 +514,13 @@ struct LedgerApplier<Clock: PhysicalClock> {
             try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
             try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
             if let entry = op.counter, let warehouse = op.warehouse {
-                events.append(.operation(op))
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
                 let slot = batch.index(of: op.origin) { BulkOrigin() }
                 let target = CounterTarget(sku: op.sku, warehouse: warehouse)
                 batch.values[slot].counters[target] = batch.values[slot].counters[target]?.joined(with: entry) ?? entry
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
-                try materialize(op, in: db, events: &events)
+                try materialize(op, in: db, events: &events, announced: true)
                 if op.product?.deleted == true { deletedProductsExist = true }
                 if op.product?.reorderPoint != nil { reorderPointsExist = true }
             }
@@ -552,7 +552,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// applies.
     private func mergeCounter(
         _ entry: PNCounter.Entry, from origin: ReplicaID, into target: CounterTarget, reorderPointsExist: Bool,
-        using statement: BoundStatement, in db: Database, events: inout [StoreEvent]
+        using statement: BoundStatement, in db: Database, events: inout CommittedEvents
     ) throws {
         let product = reorderPointsExist ? try ProductRecord.summary(sku: target.sku, warehouse: target.warehouse, in: db) : nil
         guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
@@ -625,7 +625,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Records a new local operation: ledger row, materialised state, version vector.
     private mutating func record(
-        _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], counter: PNCounter? = nil,
+        _ op: LedgerOperation, in db: Database, events: inout CommittedEvents, counter: PNCounter? = nil,
         product: ProductRecord.Summary? = nil
     ) throws {
         try insert(op, in: db)
@@ -646,12 +646,13 @@ struct LedgerApplier<Clock: PhysicalClock> {
         openHistoryRange = first
     }
 
-    /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts.
+    /// Applies an operation's CRDT deltas to the materialised tables and re-evaluates alerts. The operation's own
+    /// event is appended unless `announced` (a merge announces its whole batch at once).
     private func materialize(
-        _ op: LedgerOperation, in db: Database, events: inout [StoreEvent], knownCounter: PNCounter? = nil,
-        knownProduct: ProductRecord.Summary? = nil
+        _ op: LedgerOperation, in db: Database, events: inout CommittedEvents, knownCounter: PNCounter? = nil,
+        knownProduct: ProductRecord.Summary? = nil, announced: Bool = false
     ) throws {
-        events.append(.operation(op))
+        if !announced { events.append(.operation(op)) }
         if op.product != nil { cache.forgetProduct(op.sku) }
         if op.kind == .reorderOverride, let warehouse = op.warehouse, let patch = op.product, let point = patch.reorderPoint {
             if try ReorderOverrideRecord.merge(
@@ -697,7 +698,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
-    private func reevaluateAlerts(sku: SKU, product: ProductMetadata, at timestamp: HLCTimestamp, in db: Database, events: inout [StoreEvent]) throws {
+    private func reevaluateAlerts(sku: SKU, product: ProductMetadata, at timestamp: HLCTimestamp, in db: Database, events: inout CommittedEvents) throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT s.warehouse, sum(s.increments) - sum(s.decrements), o.reorder_point
             FROM stock_counters s LEFT JOIN reorder_overrides o ON o.sku = s.sku AND o.warehouse = s.warehouse
@@ -713,7 +714,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// Raises an alert once when stock is at or below the reorder point; clears it when stock rises above.
     private func evaluateAlert(
         sku: SKU, warehouse: String, quantity: Int64, reorderPoint: Int64?, at timestamp: HLCTimestamp, in db: Database,
-        events: inout [StoreEvent]
+        events: inout CommittedEvents
     ) throws {
         if let reorderPoint, quantity <= reorderPoint {
             let insert = try db.cachedStatement(sql: """

@@ -41,7 +41,7 @@ public final class LedgerWriter: Sendable {
     private let replica: ReplicaID
     private let clock: any PhysicalClock
     private let configuration: Configuration
-    private let onCommit: @Sendable ([StoreEvent]) -> Void
+    private let onCommit: @Sendable (CommittedEvents) -> Void
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<Bool>(false)
@@ -56,7 +56,7 @@ public final class LedgerWriter: Sendable {
     init(
         pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
         configuration: Configuration = .init(), metrics: WriterMetrics = .init(), inProcessReplies: PendingReplies,
-        logger: Logger = Logger(label: "inv.writer"), onCommit: @escaping @Sendable ([StoreEvent]) -> Void = { _ in }
+        logger: Logger = Logger(label: "inv.writer"), onCommit: @escaping @Sendable (CommittedEvents) -> Void = { _ in }
     ) {
         self.inProcessReplies = inProcessReplies
         self.pool = pool
@@ -201,7 +201,7 @@ public final class LedgerWriter: Sendable {
     ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
-        var events: [StoreEvent] = []
+        var events = CommittedEvents()
         var working = applier
         do {
             try pool.writeWithoutTransaction { db in
@@ -216,7 +216,7 @@ public final class LedgerWriter: Sendable {
                         }
                         var scratch = working
                         // The command's events are appended in place and cut back if it rolls back.
-                        let mark = events.count
+                        let mark = events.mark
                         do {
                             let outcome = try Self.inCommandSavepoint(db) {
                                 try scratch.apply(command, in: db, events: &events)
@@ -225,11 +225,11 @@ public final class LedgerWriter: Sendable {
                             results.append(.success(outcome))
                         } catch let error as StoreError {
                             // The command was rolled back: forget its events and whatever it may have cached.
-                            events.removeSubrange(mark...)
+                            events.rollBack(to: mark)
                             working.cache.clear()
                             results.append(.failure(error))
                         } catch {
-                            events.removeSubrange(mark...)
+                            events.rollBack(to: mark)
                             working.cache.clear()
                             results.append(.failure(.storage(String(describing: error))))
                         }
@@ -245,11 +245,9 @@ public final class LedgerWriter: Sendable {
             logger.error("write batch of \(bodies.count) failed to commit: \(error)")
             let failure = StoreError.storage("commit failed: \(error)")
             results = Array(repeating: .failure(failure), count: bodies.count)
-            events = []
+            events = CommittedEvents()
         }
-        var local = 0
-        var merged = 0
-        for case .operation(let op) in events { if op.origin == replica { local += 1 } else { merged += 1 } }
+        let (local, merged) = events.operationCounts(localReplica: replica)
         indexing.committed(operations: local + merged, now: DispatchTime.now().uptimeNanoseconds)
         statistics.withLock { stats in
             stats.batches += 1

@@ -18,6 +18,7 @@ public final class EventHub: Sendable {
 
     private struct Subscriber: Sendable {
         var continuation: AsyncStream<Delivery>.Continuation
+        var mergedOperations: Bool
         var wants: @Sendable (StoreEvent) -> Bool
     }
 
@@ -26,28 +27,46 @@ public final class EventHub: Sendable {
 
     public init(bufferSize: Int = 10_000) { self.bufferSize = bufferSize }
 
-    public func publish(_ events: [StoreEvent]) {
+    public func publish(_ events: CommittedEvents) {
         let current = subscribers.withLock { Array($0.values) }
         for subscriber in current {
-            for event in events where subscriber.wants(event) {
-                if case .dropped = subscriber.continuation.yield(.event(event)) { subscriber.continuation.yield(.lagged) }
+            for entry in events.entries {
+                switch entry {
+                case .event(let event):
+                    deliver(event, to: subscriber)
+                case .merged(let operations):
+                    // Skipped as a whole by subscribers that want no merged operation: a catch-up page is not
+                    // walked once per such subscriber.
+                    guard subscriber.mergedOperations else { continue }
+                    for op in operations { deliver(.operation(op), to: subscriber) }
+                }
             }
         }
     }
 
+    public func publish(_ events: [StoreEvent]) { publish(CommittedEvents(events)) }
+
+    private func deliver(_ event: StoreEvent, to subscriber: Subscriber) {
+        guard subscriber.wants(event) else { return }
+        if case .dropped = subscriber.continuation.yield(.event(event)) { subscriber.continuation.yield(.lagged) }
+    }
+
     /// A stream of the events committed from now on that `filter` accepts (every event by default); it ends when
-    /// the consumer stops iterating.
+    /// the consumer stops iterating. With `mergedOperations: false` it gets no operation merged from a peer (the
+    /// filter is not even asked): only this node's operations and the alerts.
     ///
     /// The filter runs on the writer's thread for each event and must be cheap. Filtering here rather than in the
     /// consumer matters during a catch-up: a subscriber that wants only local operations is then not woken for each
     /// of the millions merged.
-    public func subscribe(where filter: @escaping @Sendable (StoreEvent) -> Bool = { _ in true }) -> AsyncStream<Delivery> {
+    public func subscribe(
+        mergedOperations: Bool = true, where filter: @escaping @Sendable (StoreEvent) -> Bool = { _ in true }
+    ) -> AsyncStream<Delivery> {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Delivery>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
-        subscribers.withLock { $0[id] = Subscriber(continuation: continuation, wants: filter) }
+        subscribers.withLock { $0[id] = Subscriber(continuation: continuation, mergedOperations: mergedOperations, wants: filter) }
         return stream
     }
 

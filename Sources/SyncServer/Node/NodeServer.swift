@@ -72,7 +72,7 @@ public enum NodeServer {
             }
             if let url = config.webhookURL {
                 // The webhook posts alerts only.
-                let events = node.events.subscribe { (event: StoreEvent) -> Bool in
+                let events = node.events.subscribe(mergedOperations: false) { (event: StoreEvent) -> Bool in
                     switch event {
                     case .alertRaised, .alertCleared: return true
                     case .operation: return false

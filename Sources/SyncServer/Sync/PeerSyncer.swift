@@ -140,7 +140,7 @@ public final class PeerSyncer: Sendable {
             logger.warning("restored from a backup: local writes are refused until this node has caught up with every active member")
         }
         // Only this node's own operations trigger a push; merged ones (a catch-up brings millions) are not delivered.
-        let events = node.events.subscribe { event in
+        let events = node.events.subscribe(mergedOperations: false) { event in
             if case .operation(let op) = event { return op.origin.rawValue == me }
             return false
         }
