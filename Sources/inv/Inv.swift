@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import SyncServer
 
 /// `inv`: the one executable — the node server, the demo and every client command.
 @main
@@ -20,7 +19,6 @@ struct Inv: AsyncParsableCommand {
 
     /// Runs the command; any failure is one line on stderr (`inv: error: …`) and a non-zero exit.
     static func main() async {
-        AllocatorTuning.keepFreedMemoryForReuse()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

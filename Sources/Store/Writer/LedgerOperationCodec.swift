@@ -108,9 +108,20 @@ public enum LedgerOperationCodec {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(StoreError) -> [LedgerOperation] {
-        guard let first = bytes.first else { throw .invalidOperation("empty operation batch") }
+        var operations: [LedgerOperation] = []
+        try decode(bytes, from: 0, into: &operations)
+        return operations
+    }
+
+    /// Decodes the batch that starts at `bytes[start]` into `operations`, replacing what it held. A writer passes
+    /// the same array for every page: its storage (tens of megabytes for a page) is reused once the previous
+    /// page's operations are released.
+    static func decode(_ bytes: [UInt8], from start: Int, into operations: inout [LedgerOperation]) throws(StoreError) {
+        operations.removeAll(keepingCapacity: true)
+        guard start < bytes.count else { throw .invalidOperation("empty operation batch") }
+        let first = bytes[start]
         guard first == version else { throw .invalidOperation("unsupported operation batch version \(first)") }
-        var reader = ByteReader(bytes)
+        var reader = ByteReader(bytes, offset: start + 1)
         let stringCount = try reader.count(limit: bytes.count)
         var strings: [String] = []
         strings.reserveCapacity(stringCount)
@@ -139,7 +150,6 @@ public enum LedgerOperationCodec {
             return skus[index]!
         }
         let count = try reader.count(limit: bytes.count)
-        var operations: [LedgerOperation] = []
         operations.reserveCapacity(count)
         // By origin, kept per string-table index (no hashing per operation); a table that repeats a text (ours never
         // does) still chains each origin's deltas as one, through the index of its first occurrence.
@@ -202,6 +212,5 @@ public enum LedgerOperationCodec {
                 actor: actor, reason: reason, reference: reference, context: context))
         }
         guard reader.isAtEnd else { throw .invalidOperation("trailing bytes after operation batch") }
-        return operations
     }
 }

@@ -125,6 +125,7 @@ public final class LedgerWriter: Sendable {
 
     private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy) {
         var idlePolls = 0
+        var operations: [LedgerOperation] = []
         while true {
             let ready: Bool
             do {
@@ -159,7 +160,7 @@ public final class LedgerWriter: Sendable {
                 logger.error("write queue receive failed: \(error)")
             }
             guard !batch.isEmpty else { continue }
-            let results = commit(batch.map(\.body), applier: &applier, indexing: &indexing)
+            let results = commit(batch.map(\.body), applier: &applier, indexing: &indexing, operations: &operations)
             for (request, result) in zip(batch, results) {
                 if request.identity == WriteWire.inProcessRoutingID {
                     guard let id = WriteWire.requestID(request.id) else { continue }
@@ -196,8 +197,12 @@ public final class LedgerWriter: Sendable {
     }
 
     /// Applies one batch in one transaction and returns the outcome of each request.
+    ///
+    /// `operations` is the writer's one buffer for a merge's decoded operations, reused from page to page: a fresh
+    /// buffer of tens of megabytes per page was fresh memory for the kernel to zero each time.
     private func commit(
-        _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy
+        _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy,
+        operations: inout [LedgerOperation]
     ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
@@ -208,9 +213,7 @@ public final class LedgerWriter: Sendable {
                 try db.inTransaction(.immediate) {
                     for body in bodies {
                         let command: WriteCommand
-                        switch Result(catching: { () throws(StoreError) in try QueueCodec.decodeRequest(body) }) {
-                        case .success(let decoded): command = decoded
-                        case .failure(let error):
+                        do throws(StoreError) { command = try QueueCodec.decodeRequest(body, reusing: &operations) } catch {
                             results.append(.failure(error))
                             continue
                         }

@@ -53,6 +53,13 @@ enum QueueCodec {
     }
 
     static func decodeRequest(_ body: [UInt8]) throws(StoreError) -> WriteCommand {
+        var operations: [LedgerOperation] = []
+        return try decodeRequest(body, reusing: &operations)
+    }
+
+    /// Decodes a request; a merge's operations are decoded into `operations`, whose storage the writer reuses from
+    /// one page to the next (see ``LedgerOperationCodec/decode(_:from:into:)``).
+    static func decodeRequest(_ body: [UInt8], reusing operations: inout [LedgerOperation]) throws(StoreError) -> WriteCommand {
         guard let format = body.first else { throw .invalidInput("empty write request") }
         switch format {
         case binaryMovement:
@@ -71,7 +78,8 @@ enum QueueCodec {
             return .movement(MovementRequest(
                 type: type, sku: sku, quantity: quantity, to: to, reason: reason, reference: reference, id: id, actor: actor))
         case binaryMerge:
-            return .merge(try LedgerOperationCodec.decode(Array(body.dropFirst())))
+            try LedgerOperationCodec.decode(body, from: 1, into: &operations)
+            return .merge(operations)
         case json:
             let envelope: WriteRequestEnvelope
             do { envelope = try JSONDecoder().decode(WriteRequestEnvelope.self, from: Data(body[1...])) } catch {
@@ -222,6 +230,12 @@ struct ByteReader {
     private var offset = 1
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Reads from `offset` on (the default skips a leading format byte).
+    init(_ bytes: [UInt8], offset: Int) {
+        self.bytes = bytes
+        self.offset = offset
+    }
 
     private static let truncated = StoreError.invalidInput("truncated write-queue message")
 
