@@ -89,7 +89,10 @@ struct StoreBench: AsyncParsableCommand {
     static func insertRaw(from source: String, into target: String, batch: Int) throws -> (Int, Double) {
         let sourcePool = try NodeStore.openPool(path: source)
         let rows = try sourcePool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM operations WHERE kind IN ('receive', 'sell') ORDER BY sequence")
+            try Row.fetchAll(db, sql: """
+                SELECT origin, sequence, body, sku, warehouse, movement_id, counter_increments, counter_decrements
+                FROM operations WHERE kind IN ('receive', 'sell') ORDER BY sequence
+                """)
         }
         try sourcePool.close()
         let raw = try NodeStore.openPool(path: target)
