@@ -522,12 +522,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
             } else {
                 try materialize(op, in: db, events: &events, announced: true)
                 if op.product?.deleted == true { deletedProductsExist = true }
-                if op.product?.reorderPoint != nil { reorderPointsExist = true }
+                // Only a reorder point being set (not one cleared, as every product created without one is).
+                if case .some(.some) = op.product?.reorderPoint { reorderPointsExist = true }
             }
         }
         let counterUpsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
         for (origin, entry) in zip(batch.origins, batch.values) {
-            for (target, counterEntry) in entry.counters {
+            // In key order: consecutive upserts then land on the same or the next leaf of `stock_counters`.
+            for (target, counterEntry) in entry.counters.sorted(by: { ($0.key.sku.rawValue, $0.key.warehouse.rawValue) < ($1.key.sku.rawValue, $1.key.warehouse.rawValue) }) {
                 try mergeCounter(
                     counterEntry, from: origin, into: target, reorderPointsExist: reorderPointsExist, using: counterUpsert,
                     in: db, events: &events)
