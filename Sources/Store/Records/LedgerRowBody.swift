@@ -193,13 +193,14 @@ enum LedgerRowBody {
 }
 
 /// Reads ``ByteWriter`` output in place; every read is bounds-checked.
-struct RawByteReader {
+struct RawByteReader: VarintReading {
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     private static let truncated = StoreError.storage("truncated ledger row")
+    static let varintTooLong = StoreError.storage("varint too long in ledger row")
 
     var isAtEnd: Bool { offset == bytes.count }
 
@@ -207,23 +208,6 @@ struct RawByteReader {
         guard offset < bytes.count else { throw Self.truncated }
         defer { offset += 1 }
         return bytes[offset]
-    }
-
-    mutating func varint() throws(StoreError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let next = try byte()
-            guard shift < 64 else { throw StoreError.storage("varint too long in ledger row") }
-            result |= UInt64(next & 0x7F) << shift
-            if next & 0x80 == 0 { return result }
-            shift += 7
-        }
-    }
-
-    mutating func zigzag() throws(StoreError) -> Int64 {
-        let raw = try varint()
-        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
     }
 
     mutating func fixed(_ count: Int) throws(StoreError) -> Range<Int> {

@@ -82,17 +82,20 @@ public enum LedgerSQLFunctions {
             guard let range else { return sqlite3_result_null(context) }
             sqlite3_result_text(context, body.baseAddress?.advanced(by: range.lowerBound), Int32(range.count), transient)
         }
+        func string(_ value: String) {
+            var value = value
+            value.withUTF8 { sqlite3_result_text(context, $0.baseAddress, Int32($0.count), transient) }
+        }
         func id(_ range: Range<Int>?, isUUID: Bool) {
             guard let range, isUUID else { return text(range) }
-            var canonical = CanonicalUUIDText.text(body[range])
-            canonical.withUTF8 { sqlite3_result_text(context, $0.baseAddress, Int32($0.count), transient) }
+            string(CanonicalUUIDText.text(body[range]))
         }
         func integer(_ value: Int64?) {
             if let value { sqlite3_result_int64(context, value) } else { sqlite3_result_null(context) }
         }
         switch field {
         case .hlc: integer(Int64(bitPattern: fields.timestamp))
-        case .kind: fields.kind.rawValue.utf8CString.withUnsafeBufferPointer { sqlite3_result_text(context, $0.baseAddress, -1, transient) }
+        case .kind: string(fields.kind.rawValue)
         case .sku: text(fields.sku)
         case .movementID: id(fields.movementID, isUUID: fields.movementIDIsUUID)
         case .warehouse: text(fields.warehouse)

@@ -225,7 +225,7 @@ struct ByteWriter {
 }
 
 /// Reads what ``ByteWriter`` wrote; every read is bounds-checked.
-struct ByteReader {
+struct ByteReader: VarintReading {
     private let bytes: [UInt8]
     private var offset = 1
 
@@ -238,6 +238,7 @@ struct ByteReader {
     }
 
     private static let truncated = StoreError.invalidInput("truncated write-queue message")
+    static let varintTooLong = StoreError.invalidInput("varint too long")
 
     mutating func byte() throws(StoreError) -> UInt8 {
         guard offset < bytes.count else { throw Self.truncated }
@@ -273,23 +274,6 @@ struct ByteReader {
     }
 
     var isAtEnd: Bool { offset == bytes.count }
-
-    mutating func varint() throws(StoreError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let next = try byte()
-            guard shift < 64 else { throw .invalidInput("varint too long") }
-            result |= UInt64(next & 0x7F) << shift
-            if next & 0x80 == 0 { return result }
-            shift += 7
-        }
-    }
-
-    mutating func zigzag() throws(StoreError) -> Int64 {
-        let raw = try varint()
-        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
-    }
 
     /// A count or index no greater than `limit`.
     mutating func count(limit: Int) throws(StoreError) -> Int {
