@@ -37,5 +37,5 @@ public enum MovementID {
 
     /// Whether `raw` is already canonical: 8-4-4-4-12 lowercase hexadecimal digits (what ``canonical(_:)`` gives).
     /// The writer asks for every movement, so this does not parse through Foundation's `UUID`.
-    public static func isValid(_ raw: String) -> Bool { CanonicalUUIDText.bytes(raw) != nil }
+    public static func isValid(_ raw: String) -> Bool { CanonicalUUIDText.words(raw) != nil }
 }

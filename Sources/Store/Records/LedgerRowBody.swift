@@ -52,12 +52,7 @@ enum LedgerRowBody {
         if op.reference != nil { flags.insert(.reference) }
         body.byte(flags.rawValue)
         if let id = op.movementID {
-            if let movementUUID {
-                body.uint64BigEndian(movementUUID.high)
-                body.uint64BigEndian(movementUUID.low)
-            } else {
-                body.text(id)
-            }
+            if let movementUUID { body.uuid(words: movementUUID) } else { body.text(id) }
         }
         if let warehouse = op.warehouse { body.text(warehouse.rawValue) }
         body.zigzag(op.delta)
@@ -66,9 +61,9 @@ enum LedgerRowBody {
             body.varint(counter.decrements)
         }
         if let transfer = op.transfer {
-            if CanonicalUUIDText.words(transfer.id) != nil {
+            if let uuid = CanonicalUUIDText.words(transfer.id) {
                 body.byte(1)
-                _ = body.canonicalUUID(transfer.id)
+                body.uuid(words: uuid)
             } else {
                 body.byte(0)
                 body.text(transfer.id)

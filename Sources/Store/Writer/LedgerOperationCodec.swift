@@ -60,7 +60,7 @@ public enum LedgerOperationCodec {
             body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
             body.varint(intern(op.sku.rawValue))
             var flags: Flags = []
-            let movementUUID = op.movementID.flatMap(CanonicalUUIDText.bytes)
+            let movementUUID = op.movementID.flatMap(CanonicalUUIDText.words)
             if op.movementID != nil { flags.insert(.movementID) }
             if movementUUID != nil { flags.insert(.movementIDIsUUID) }
             if op.warehouse != nil { flags.insert(.warehouse) }
@@ -71,7 +71,7 @@ public enum LedgerOperationCodec {
             if op.reference != nil { flags.insert(.reference) }
             body.byte(flags.rawValue)
             if let id = op.movementID {
-                if let movementUUID { body.append(movementUUID) } else { body.varint(intern(id)) }
+                if let movementUUID { body.uuid(words: movementUUID) } else { body.varint(intern(id)) }
             }
             if let warehouse = op.warehouse { body.varint(intern(warehouse.rawValue)) }
             body.zigzag(op.delta)
@@ -80,9 +80,9 @@ public enum LedgerOperationCodec {
                 body.varint(counter.decrements)
             }
             if let transfer = op.transfer {
-                if let uuid = CanonicalUUIDText.bytes(transfer.id) {
+                if let uuid = CanonicalUUIDText.words(transfer.id) {
                     body.byte(1)
-                    body.append(uuid)
+                    body.uuid(words: uuid)
                 } else {
                     body.byte(0)
                     body.varint(intern(transfer.id))

@@ -202,12 +202,10 @@ struct ByteWriter {
         bytes.append(contentsOf: value)
     }
 
-    /// The 16 bytes of a canonical UUID text, if `text` is one (else nothing is written).
-    mutating func canonicalUUID(_ text: String) -> Bool {
-        guard let words = CanonicalUUIDText.words(text) else { return false }
+    /// The 16 bytes of a UUID given as ``CanonicalUUIDText/words(_:)`` gives them.
+    mutating func uuid(words: (high: UInt64, low: UInt64)) {
         uint64BigEndian(words.high)
         uint64BigEndian(words.low)
-        return true
     }
 
     mutating func uint64BigEndian(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
