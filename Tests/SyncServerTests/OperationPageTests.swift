@@ -79,14 +79,14 @@ struct OperationPageTests {
         let sku = try SKU(String(repeating: "S", count: 64))
         let operations = [
             LedgerOperation(
-                origin: mad, sequence: .max, timestamp: .max, kind: .adjust, sku: sku, movementID: "not-a-uuid", warehouse: mad,
+                origin: mad, sequence: LedgerOperation.maxSequence, timestamp: HLCTimestamp(rawValue: LedgerOperation.maxTimestamp), kind: .adjust, sku: sku, movementID: "not-a-uuid", warehouse: mad,
                 delta: .min, counter: .init(increments: .max, decrements: .max), actor: "", reason: "", reference: ""),
             LedgerOperation(
                 origin: mad, sequence: 1, timestamp: .zero, kind: .receive, sku: sku,
                 movementID: "5B2D1C4E-1111-4222-8333-444455556666", warehouse: mad, delta: .max,
                 counter: .init(increments: 0, decrements: 0), actor: "ünïcødé ✓ 🚚"),
             LedgerOperation(
-                origin: sev, sequence: 7, timestamp: HLCTimestamp(rawValue: 1 << 63), kind: .transfer, sku: sku,
+                origin: sev, sequence: 7, timestamp: HLCTimestamp(rawValue: 1 << 62), kind: .transfer, sku: sku,
                 movementID: "5b2d1c4e-1111-4222-8333-444455556666", warehouse: sev, delta: -5,
                 counter: .init(increments: 9, decrements: 5),
                 transfer: TransferDelta(id: "5b2d1c4e-1111-4222-8333-444455556666", from: sev, to: mad, shipped: .max, accepted: nil),
@@ -107,6 +107,25 @@ struct OperationPageTests {
                 product: ProductPatch(reorderPoint: .some(.max)), actor: "admin", context: nil),
         ]
         #expect(try OperationPage.decode(try OperationPage.encode(operations)) == operations)
+    }
+
+    @Test("a sequence of 0 or above LedgerOperation.maxSequence, or a timestamp above maxTimestamp, is refused: no ledger holds it")
+    func outOfRangeNumbersAreRefused() throws {
+        let mad = try ReplicaID("MAD")
+        let sku = try SKU("A")
+        func page(sequence: UInt64, timestamp: UInt64) throws -> ByteBuffer {
+            try OperationPage.encode([LedgerOperation(
+                origin: mad, sequence: sequence, timestamp: HLCTimestamp(rawValue: timestamp), kind: .receive, sku: sku,
+                movementID: "5b2d1c4e-1111-4222-8333-444455556666", warehouse: mad, delta: 1, counter: .init(increments: 1),
+                actor: "a")])
+        }
+        for sequence in [0, LedgerOperation.maxSequence + 1, 1 << 63, .max] {
+            #expect(throws: OperationPage.Failure.self, "sequence \(sequence)") { try OperationPage.decode(try page(sequence: sequence, timestamp: 1)) }
+        }
+        for timestamp in [LedgerOperation.maxTimestamp + 1, .max] {
+            #expect(throws: OperationPage.Failure.self, "timestamp \(timestamp)") { try OperationPage.decode(try page(sequence: 1, timestamp: timestamp)) }
+        }
+        #expect(try OperationPage.decode(try page(sequence: LedgerOperation.maxSequence, timestamp: LedgerOperation.maxTimestamp)).count == 1)
     }
 
     @Test("more than 128 and 16384 distinct strings (multi-byte string indexes) round-trip")
@@ -273,18 +292,17 @@ enum OperationGenerator {
         var timestamp = UInt64.random(in: 0...(1 << 62), using: &random)
         return (0..<count).map { _ in
             let origin = replicas.randomElement(using: &random)!
-            // Usually dense, increasing sequences and timestamps (as peers send them); sometimes anything.
-            let sequence: UInt64
-            if Int.random(in: 0..<10, using: &random) == 0 {
-                sequence = UInt64.random(in: 0...UInt64.max, using: &random)
-            } else {
-                sequence = (sequences[origin] ?? 0) &+ UInt64.random(in: 1...3, using: &random)
+            // Usually dense, increasing sequences and timestamps (as peers send them); sometimes anything a ledger can
+            // hold (sequences 1...LedgerOperation.maxSequence, timestamps up to LedgerOperation.maxTimestamp).
+            var sequence = (sequences[origin] ?? 0) + UInt64.random(in: 1...3, using: &random)
+            if Int.random(in: 0..<10, using: &random) == 0 || sequence > LedgerOperation.maxSequence {
+                sequence = UInt64.random(in: 1...LedgerOperation.maxSequence, using: &random)
             }
             sequences[origin] = sequence
             if Int.random(in: 0..<10, using: &random) == 0 {
-                timestamp = UInt64.random(in: 0...UInt64.max, using: &random)
+                timestamp = UInt64.random(in: 0...LedgerOperation.maxTimestamp, using: &random)
             } else {
-                timestamp &+= UInt64.random(in: 0...100_000, using: &random)
+                timestamp = min(timestamp + UInt64.random(in: 0...100_000, using: &random), LedgerOperation.maxTimestamp)
             }
             return operation(origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: timestamp), using: &random)
         }

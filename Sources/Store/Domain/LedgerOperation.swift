@@ -58,6 +58,17 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
     }
 
     public var dot: Dot { Dot(origin: origin, sequence: sequence) }
+
+    /// The highest sequence an operation may carry, and so the highest entry of a version vector that means
+    /// anything here.
+    ///
+    /// Sequences are stored as SQLite integers (signed 64-bit), and the writer looks one past the highest held:
+    /// with every sequence at most `Int64.max - 1`, no conversion or `+ 1` on a stored or received sequence can
+    /// trap. A peer naming a higher one is refused (a page decoder, the sync routes), never converted.
+    public static let maxSequence = UInt64(Int64.max) - 1
+
+    /// The highest timestamp an operation may carry: timestamps are stored as signed 64-bit integers too.
+    public static let maxTimestamp = UInt64(Int64.max)
 }
 
 /// The transfer state an operation carries.

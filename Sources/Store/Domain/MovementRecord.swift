@@ -48,7 +48,8 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         type = op.kind
         sku = op.sku.rawValue
         warehouse = op.warehouse?.rawValue
-        quantity = op.kind == .adjust ? op.delta : abs(op.delta)
+        // A merged operation's delta may be `Int64.min` (a hostile peer's): its magnitude is clamped, never trapped on.
+        quantity = op.kind == .adjust ? op.delta : Int64(clamping: op.delta.magnitude)
         delta = op.delta
         origin = op.origin.rawValue
         sequence = op.sequence

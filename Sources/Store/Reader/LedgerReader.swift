@@ -158,9 +158,10 @@ public struct LedgerReader: Sendable {
                 let opening: Int64 = row["opening"]
                 let incoming: Int64 = row["incoming"]
                 let outgoing: Int64 = row["outgoing"]
+                // Deltas of merged operations are a peer's numbers: the closing stock saturates, never traps.
                 return MovementReportRow(
                     sku: row["sku"], warehouse: row["warehouse"], opening: opening, incoming: incoming, outgoing: outgoing,
-                    closing: opening + incoming - outgoing)
+                    closing: Int64(clamping: Int128(opening) + Int128(incoming) - Int128(outgoing)))
             }
         }
     }
@@ -188,6 +189,9 @@ public struct LedgerReader: Sendable {
 
     /// The operations a peer holding `vector` lacks: per origin in sequence order, at most `limit` in all.
     ///
+    /// `vector` may come from a peer: an entry beyond any storable sequence (up to `UInt64.max`) means "holds all
+    /// of that origin", never a conversion that traps.
+    ///
     /// - Returns: the operations and whether more remain beyond `limit`.
     public func operationsMissing(from vector: VersionVector, limit: Int) throws -> (operations: [LedgerOperation], more: Bool) {
         try pool.read { db in
@@ -201,7 +205,7 @@ public struct LedgerReader: Sendable {
                 let origin: ReplicaID
                 do { origin = try ReplicaID(raw) } catch { throw StoreError.storage("bad origin in ledger: \(raw)") }
                 let remaining = limit - result.count
-                let rows = try Row.fetchCursor(statement, arguments: [raw, Int64(vector[origin]), remaining + 1])
+                let rows = try Row.fetchCursor(statement, arguments: [raw, Int64(clamping: vector[origin]), remaining + 1])
                 while let row = try rows.next() {
                     if result.count == limit { return (result, true) }
                     result.append(try OperationRecord.operation(from: row))
@@ -227,7 +231,7 @@ public struct LedgerReader: Sendable {
                 SELECT \(OperationRecord.selectColumns) FROM ledger
                 WHERE origin = ? AND sequence > ? ORDER BY sequence LIMIT ?
                 """)
-            return try Row.fetchAll(statement, arguments: [origin.rawValue, Int64(after), limit]).map(OperationRecord.operation(from:))
+            return try Row.fetchAll(statement, arguments: [origin.rawValue, Int64(clamping: after), limit]).map(OperationRecord.operation(from:))
         }
     }
 

@@ -19,7 +19,9 @@ import Foundation
 ///   varint actor   [varint reason]   [varint reference]
 /// ```
 /// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per batch. A reader refuses any other
-/// version, a truncated batch, or an index outside the string table, with an error and never a crash.
+/// version, a truncated batch, an index outside the string table, a sequence outside
+/// `1...LedgerOperation.maxSequence` or a timestamp above ``LedgerOperation/maxTimestamp``, with an error and never
+/// a crash: a batch may come from a hostile peer.
 public enum LedgerOperationCodec {
     public static let version: UInt8 = 1
 
@@ -150,7 +152,9 @@ public enum LedgerOperationCodec {
             return skus[index]!
         }
         let count = try reader.count(limit: bytes.count)
-        operations.reserveCapacity(count)
+        // Every operation takes at least 7 bytes: a count the remaining bytes cannot hold is not believed for the
+        // allocation (a 64 MiB page claiming 64 million operations would reserve gigabytes before failing).
+        operations.reserveCapacity(min(count, (bytes.count - start) / 7))
         // By origin, kept per string-table index (no hashing per operation); a table that repeats a text (ours never
         // does) still chains each origin's deltas as one, through the index of its first occurrence.
         var firstIndex: [String: Int] = [:]
@@ -166,8 +170,14 @@ public enum LedgerOperationCodec {
             let originIndex = try reader.count(limit: strings.count - 1)
             let origin = try replica(at: originIndex)
             let sequence = lastSequence[originSlot[originIndex]] &+ UInt64(bitPattern: try reader.zigzag())
+            guard sequence >= 1, sequence <= LedgerOperation.maxSequence else {
+                throw .invalidOperation("sequence \(sequence) of \(origin) is outside 1...\(LedgerOperation.maxSequence)")
+            }
             lastSequence[originSlot[originIndex]] = sequence
             lastTimestamp = lastTimestamp &+ UInt64(bitPattern: try reader.zigzag())
+            guard lastTimestamp <= LedgerOperation.maxTimestamp else {
+                throw .invalidOperation("timestamp \(lastTimestamp) of \(origin):\(sequence) is out of range")
+            }
             let kindIndex = Int(try reader.byte())
             guard kindIndex < kinds.count else { throw .invalidOperation("unknown operation kind \(kindIndex)") }
             let sku = try sku(&reader)

@@ -95,12 +95,13 @@ public enum OperationPage {
         return highest
     }
 
-    /// Parses an `x-inv-highest` value; `nil` when any part is malformed (the caller then decodes the page).
+    /// Parses an `x-inv-highest` value; `nil` when any part is malformed or a sequence is out of range (the caller
+    /// then decodes the page, whose decoder refuses what is wrong in it).
     public static func highest(fromHeader value: String) -> [ReplicaID: UInt64]? {
         var highest: [ReplicaID: UInt64] = [:]
         for pair in value.split(separator: ",", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: ":")
-            guard parts.count == 2, let sequence = UInt64(parts[1]), sequence > 0,
+            guard parts.count == 2, let sequence = UInt64(parts[1]), sequence > 0, sequence <= LedgerOperation.maxSequence,
                   let origin = try? ReplicaID(String(parts[0])), highest[origin] == nil
             else { return nil }
             highest[origin] = sequence

@@ -22,14 +22,38 @@ public enum SyncProtocol {
     public static let defaultPageSize = 50_000
     public static let maxPageSize = 50_000
 
-    /// A version vector from its JSON form; entries with invalid replica ids are dropped.
-    static func versionVector(_ entries: [String: UInt64]) -> VersionVector {
+    /// The most entries a peer's version vector may hold: one per warehouse that ever wrote, far below this.
+    public static let maxVectorEntries = 10_000
+    /// The most member records a hello may carry.
+    public static let maxMembers = 10_000
+
+    /// A peer's version vector from its JSON form, checked: at most ``maxVectorEntries`` entries, valid replica
+    /// ids, every sequence at most ``LedgerOperation/maxSequence``.
+    ///
+    /// Peer input is hostile input: a sequence of 2^63 once trapped a conversion to a stored integer, and entries
+    /// summing past 2^64 the lag arithmetic. Checked here, a vector is refused whole (the route answers 400, an
+    /// outgoing round fails) before any number of it is used.
+    static func versionVector(_ entries: [String: UInt64]) throws(PeerInputError) -> VersionVector {
+        guard entries.count <= maxVectorEntries else {
+            throw PeerInputError("the version vector has \(entries.count) entries, more than \(maxVectorEntries)")
+        }
         var result = VersionVector()
         for (origin, sequence) in entries {
-            do { result.advance(try ReplicaID(origin), to: sequence) } catch { continue }
+            let replica: ReplicaID
+            do { replica = try ReplicaID(origin) } catch { throw PeerInputError("the version vector names an invalid warehouse id") }
+            guard sequence <= LedgerOperation.maxSequence else {
+                throw PeerInputError("the version vector's entry for \(origin) is \(sequence), above the highest sequence \(LedgerOperation.maxSequence)")
+            }
+            result.advance(replica, to: sequence)
         }
         return result
     }
+}
+
+/// A message from a peer that breaks the protocol's limits, as one line.
+public struct PeerInputError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    init(_ description: String) { self.description = description }
 }
 
 public struct SyncHello: Codable, Sendable {
@@ -46,8 +70,8 @@ public struct SyncHello: Codable, Sendable {
         self.members = members
     }
 
-    /// The vector as a CRDT value; entries with invalid replica ids are dropped.
-    public var versionVector: VersionVector { SyncProtocol.versionVector(vector) }
+    /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).
+    public func versionVector() throws(PeerInputError) -> VersionVector { try SyncProtocol.versionVector(vector) }
 }
 
 public struct SyncPullRequest: Codable, Sendable {
@@ -63,7 +87,8 @@ public struct SyncPullRequest: Codable, Sendable {
         self.limit = limit
     }
 
-    public var versionVector: VersionVector { SyncProtocol.versionVector(vector) }
+    /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).
+    public func versionVector() throws(PeerInputError) -> VersionVector { try SyncProtocol.versionVector(vector) }
 }
 
 public struct SyncPushReply: Codable, Sendable {
