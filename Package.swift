@@ -67,6 +67,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -151,6 +152,8 @@ let package = Package(
             name: "InvTests",
             dependencies: [
                 "inv", "SyncServer", "Store", "CRDT",
+                // The hostile member of the peer-input tests.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The webhook receiver the alert tests run in-process.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

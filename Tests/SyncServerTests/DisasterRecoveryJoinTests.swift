@@ -14,8 +14,11 @@ struct DisasterRecoveryJoinTests {
         try await NodeFixture.with(warehouse: "MAD") { mad in
             // MAD knows SEV (a member); BIO is new.
             _ = try await mad.node.store.submit(.setMember(warehouse: "SEV", peerURL: "https://sev.example:8443", retired: false))
-            let known = try JoinBundle.issue(warehouse: "SEV", hosts: [], directory: mad.directory, config: mad.node.config)
-            let fresh = try JoinBundle.issue(warehouse: "BIO", hosts: [], directory: mad.directory, config: mad.node.config)
+            // The fixture listens on port 0, which is no URL a member can be reached at: the bundles name a real one.
+            var known = try JoinBundle.issue(warehouse: "SEV", hosts: [], directory: mad.directory, config: mad.node.config)
+            var fresh = try JoinBundle.issue(warehouse: "BIO", hosts: [], directory: mad.directory, config: mad.node.config)
+            known.peerURL = "https://127.0.0.1:9"
+            fresh.peerURL = "https://127.0.0.1:9"
             #expect(known.version == 2 && known.existingWarehouse == true)
             #expect(fresh.existingWarehouse == false)
 

@@ -969,9 +969,13 @@ struct PeersRouterTests {
             for json in ["", "{}", #"{"url": 5}"#] {
                 try await api.expectRefused(.post, "/v1/peers", token: api.admin, json: json, status: .badRequest, code: "bad_request")
             }
-            for url in ["ftp://127.0.0.1:9", "http://127.0.0.1:9", "not a url", "https://"] {
+            // Exactly https://HOST:PORT, nothing after the port.
+            for url in [
+                "ftp://127.0.0.1:9", "http://127.0.0.1:9", "not a url", "https://", "https://127.0.0.1", "https://127.0.0.1:0",
+                "https://127.0.0.1:9/sync", "https://127.0.0.1:9?x=1", "https://user@127.0.0.1:9",
+            ] {
                 try await api.expectRefused(
-                    .post, "/v1/peers", token: api.admin, json: #"{"url": "\#(url)"}"#, status: .unprocessableContent, code: "invalid_input")
+                    .post, "/v1/peers", token: api.admin, json: #"{"url": "\#(url)"}"#, status: .badRequest, code: "invalid_url")
             }
             try await api.expectRefused(
                 .post, "/v1/peers", token: api.admin, json: #"{"url": "https://127.0.0.1:9"}"#, status: .serviceUnavailable,

@@ -3,8 +3,10 @@ import GRDB
 
 /// A row of `members`: one warehouse of the cluster, as an LWW register stamped `(hlc, replica)`.
 ///
-/// Membership is small (one row per warehouse), so nodes exchange it whole at every sync handshake and merge it
-/// row by row: the newer stamp wins, which makes the exchange commutative, associative and idempotent.
+/// Membership is small (one row per warehouse), and each node keeps its own: an admin writes it
+/// (`WriteCommand.setMember`), and a peer's announcement in a sync handshake adds only what
+/// ``MemberAnnouncementPolicy`` allows (its own address, unknown members as hints). Among local writes the newer stamp
+/// wins.
 public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
     enum Columns {
         static let warehouse = Column("warehouse")
@@ -51,6 +53,13 @@ public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
         }
     }
 
+    /// Writes `member` whatever the stored stamp (a policy decided, see ``MemberAnnouncementPolicy``).
+    static func replace(_ member: MemberRecord, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO members (warehouse, peer_url, retired, hlc, replica) VALUES (?, ?, ?, ?, ?)
+            """, arguments: [member.warehouse, member.peerURL, member.retired, Int64(clamping: member.timestamp.rawValue), member.replica])
+    }
+
     /// Merges one register; returns whether the stored row changed.
     static func merge(_ incoming: MemberRecord, in db: Database) throws -> Bool {
         if let existing = try MemberRecord.fetchOne(db, sql: "SELECT * FROM members WHERE warehouse = ?", arguments: [incoming.warehouse]),
@@ -60,7 +69,7 @@ public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
         }
         try db.execute(sql: """
             INSERT OR REPLACE INTO members (warehouse, peer_url, retired, hlc, replica) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [incoming.warehouse, incoming.peerURL, incoming.retired, Int64(incoming.timestamp.rawValue), incoming.replica])
+            """, arguments: [incoming.warehouse, incoming.peerURL, incoming.retired, Int64(clamping: incoming.timestamp.rawValue), incoming.replica])
         return true
     }
 }

@@ -83,16 +83,21 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return .merged(try merge(operations, in: db, events: &events))
             case let .setMember(warehouse, peerURL, retired):
                 guard ReplicaID.isValid(warehouse) else { throw StoreError.invalidInput("warehouse id must be 1-32 characters of A-Z a-z 0-9 _ -") }
-                try TextLimits.validate(peerURL, field: "peer url", limit: 300, allowEmpty: false)
+                guard PeerURL.isValid(peerURL) else { throw StoreError.invalidInput(PeerURL.refusal(peerURL)) }
                 let member = MemberRecord(
                     warehouse: warehouse, peerURL: peerURL, retired: retired, timestamp: clock.now(), replica: replica.rawValue)
                 return .members(changed: try MemberRecord.merge(member, in: db) ? [member] : [])
-            case let .mergeMembers(members):
+            case let .announcedMembers(announcer, members):
+                let known = try MemberRecord.fetchAll(db, sql: "SELECT * FROM members")
                 var changed: [MemberRecord] = []
-                for member in members where ReplicaID.isValid(member.warehouse) && ReplicaID.isValid(member.replica) {
-                    // A register stamped too far in the future would win every later change: refuse it.
-                    do { _ = try clock.receive(member.timestamp) } catch { continue }
-                    if try MemberRecord.merge(member, in: db) { changed.append(member) }
+                for (warehouse, peerURL) in MemberAnnouncementPolicy.accepted(
+                    members, announcer: announcer, receiver: replica.rawValue, known: known)
+                {
+                    // Stamped here: the policy, not the sender's stamp, decided that the record is taken.
+                    let member = MemberRecord(
+                        warehouse: warehouse, peerURL: peerURL, retired: false, timestamp: clock.now(), replica: replica.rawValue)
+                    try MemberRecord.replace(member, in: db)
+                    changed.append(member)
                 }
                 return .members(changed: changed)
             case let .createToken(token):
@@ -231,7 +236,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         if let original = try ownMovement(id: request.id, in: db) {
             let same = original.kind.rawValue == request.type.rawValue && original.sku == request.sku
-                && (request.type == .adjust ? original.delta == request.quantity : abs(original.delta) == request.quantity)
+                && (request.type == .adjust ? original.delta == request.quantity : original.delta.magnitude == request.quantity.magnitude)
                 && original.transfer?.to == request.to
             guard same else { throw StoreError.idempotencyConflict(id: request.id) }
             return .movement(MovementRecord(original), duplicate: true)
@@ -581,6 +586,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             throw .invalidOperation("operation \(op.origin):\(op.sequence) claims to come from this node")
         }
         guard op.sequence >= 1 else { throw .invalidOperation("sequence must start at 1") }
+        guard op.sequence <= LedgerOperation.maxSequence, op.timestamp.rawValue <= LedgerOperation.maxTimestamp else {
+            throw .invalidOperation("operation \(op.origin):\(op.sequence) has a sequence or timestamp out of range")
+        }
         if op.kind.isMovement {
             guard let warehouse = op.warehouse, let counter = op.counter else {
                 throw .invalidOperation("movement \(op.origin):\(op.sequence) carries no stock counter")

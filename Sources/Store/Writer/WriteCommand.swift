@@ -13,8 +13,6 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case merge([LedgerOperation])
     /// Adds, moves or retires a cluster member (stamped with this node's clock).
     case setMember(warehouse: String, peerURL: String, retired: Bool)
-    /// Merges membership registers received from a peer.
-    case mergeMembers([MemberRecord])
     /// Stores a new API token of this node (not replicated).
     case createToken(TokenRecord)
     /// Revokes an API token; revoking twice is harmless.
@@ -25,12 +23,15 @@ public enum WriteCommand: Hashable, Codable, Sendable {
 
     /// Ends the catch-up after a restore (see `StoreError.catchingUp`); peer sync sends it once that is proven safe.
     case finishCatchUp
+    /// Membership a peer announced: `by` is the warehouse its certificate names (`nil` when the sender is not
+    /// authenticated as such). Only what ``MemberAnnouncementPolicy`` allows is written.
+    case announcedMembers(by: String?, [MemberRecord])
 
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
         switch self {
         case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride: true
-        case .merge, .setMember, .mergeMembers, .createToken, .revokeToken, .rotateToken, .finishCatchUp: false
+        case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers: false
         }
     }
 }

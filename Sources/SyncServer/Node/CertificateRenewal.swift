@@ -23,8 +23,8 @@ public enum CertificateRenewal {
     /// Issues this node a new certificate (fresh key, same warehouse) with the cluster CA key held in `directory`.
     ///
     /// - Parameters:
-    ///   - hosts: the names peers dial this node by; by default those of the current certificate (the ones every
-    ///     certificate names, ``ClusterCA/alwaysIncludedHosts``, are added anyway).
+    ///   - hosts: the names peers dial this node by; by default those of the current certificate (or, without
+    ///     one, the host of the listen address). Only these: no name is added.
     ///   - validityDays: how long the new certificate is valid.
     /// - Throws: `NodeError.other` when this node holds no CA key (saying what to do instead); `NodeError` for a
     ///   bad data directory; `PKIError`.

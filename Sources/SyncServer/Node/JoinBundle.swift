@@ -50,7 +50,10 @@ public struct JoinBundle: Codable, Sendable {
         do { ca = try pki.loadCA() } catch {
             throw NodeError.other("this node holds no cluster CA key (\(pki.caKeyPath)); issue certificates on the node that created the cluster")
         }
-        let issued = try ca.issueNodeCertificate(warehouse: warehouse, hosts: hosts, now: now)
+        // Without hosts, the host of this node's own URL: right for nodes on one machine (the demo, tests); a node
+        // elsewhere is named with `--host`.
+        let names = hosts.isEmpty ? [NodeConfig.urlHost(try config.listenAddress().host)] : hosts
+        let issued = try ca.issueNodeCertificate(warehouse: warehouse, hosts: names, now: now)
         let existing = try warehouse == config.warehouse
             || DatabaseBackup.knowsWarehouse(warehouse, databaseAt: directory.databaseFile)
         return JoinBundle(

@@ -25,10 +25,6 @@ public struct ClusterCA: Sendable {
     /// The most characters a cluster ID may have (the CA's common name must fit the X.520 limit of 64).
     public static let maximumClusterIDLength = 48
 
-    /// The hosts every node certificate names, whatever hosts the caller asks for: peers on the same machine (and
-    /// tests) connect through them.
-    public static let alwaysIncludedHosts = ["127.0.0.1", "localhost"]
-
     /// The organization (`O`) of every certificate this PKI issues.
     public static let organization = "inv"
 
@@ -98,7 +94,7 @@ public struct ClusterCA: Sendable {
     ///
     /// The certificate has subject `O=inv, OU=warehouse, CN=<warehouse>` (read back with ``warehouse(of:)``), one
     /// subject alternative name per host (an IP address if the host parses as IPv4 or IPv6, a DNS name otherwise)
-    /// plus ``alwaysIncludedHosts``, `extendedKeyUsage` of both `serverAuth` and `clientAuth` (a node uses the
+    /// and no other, `extendedKeyUsage` of both `serverAuth` and `clientAuth` (a node uses the
     /// same certificate to serve and to call its peers), a critical `keyUsage` of `digitalSignature`, a critical
     /// `BasicConstraints` marking it not a CA, key identifiers, and a random serial number. It is valid from `now`
     /// minus ``clockSkewAllowance`` (but not before the CA) until `now` plus `validityDays` days.
@@ -109,14 +105,17 @@ public struct ClusterCA: Sendable {
     ///   - validityDays: How many days the certificate is valid; 825 by default (the old CA/Browser Forum cap).
     ///   - now: The issuing time.
     /// - Returns: The certificate and its private key.
-    /// - Throws: ``PKIError/invalidWarehouse(_:)``, ``PKIError/invalidHost(_:)``, or
+    /// - Throws: ``PKIError/invalidWarehouse(_:)``, ``PKIError/invalidHost(_:)``, ``PKIError/noHosts``, or
     ///   ``PKIError/invalidValidity(_:)`` when `validityDays` is not positive, the CA is not valid at `now`, or the
     ///   certificate would outlive the CA; swift-certificates errors if the certificate cannot be built.
     public func issueNodeCertificate(
         warehouse: String, hosts: [String], validityDays: Int = 825, now: Date
     ) throws -> IssuedCertificate {
         guard ReplicaID.isValid(warehouse) else { throw PKIError.invalidWarehouse(warehouse) }
-        let names = try Self.subjectAlternativeNames(for: hosts + Self.alwaysIncludedHosts)
+        // Only the hosts asked for: a certificate naming 127.0.0.1 and localhost for every node would let any member's
+        // certificate pass the host check for any other member on one machine.
+        guard !hosts.isEmpty else { throw PKIError.noHosts }
+        let names = try Self.subjectAlternativeNames(for: hosts)
         let (notValidBefore, notValidAfter) = try leafValidity(days: validityDays, now: Self.wholeSeconds(now))
 
         let key = P256.Signing.PrivateKey()

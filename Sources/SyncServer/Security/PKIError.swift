@@ -13,6 +13,9 @@ public enum PKIError: Error, Equatable, Sendable {
     /// A host is neither an IPv4/IPv6 address nor a DNS name (ASCII letters, digits, `-`, `.` and `*`).
     case invalidHost(String)
 
+    /// A node certificate was asked for without any host: peers could not dial it by any name.
+    case noHosts
+
     /// The requested validity cannot be issued: a non-positive length, a CA not yet or no longer valid at the
     /// issuing time, or a leaf that would outlive its CA.
     case invalidValidity(String)
@@ -50,6 +53,8 @@ extension PKIError: CustomStringConvertible {
         case .invalidWarehouse(let raw):
             "invalid warehouse ID \(String(reflecting: Self.truncated(raw))): "
                 + "must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
+        case .noHosts:
+            "a node certificate must name at least one host or IP address peers reach the node by (--host)"
         case .invalidHost(let raw):
             "invalid host \(String(reflecting: Self.truncated(raw))): "
                 + "must be an IPv4 or IPv6 address or a DNS name of ASCII letters, digits, '-', '.' and '*'"

@@ -77,6 +77,8 @@ public final class PeerSyncer: Sendable {
 
     private let node: InvNode
     private let http: HTTPClient
+    /// Presented to peers; also what a round's identity check verifies a peer's certificate with.
+    private let credentials: ReloadableCredentials
     private let logger: Logger
     private let peers = Mutex<[String: Peer]>([:])
     private let heardVectors = Mutex<[String: VersionVector]>([:])
@@ -113,6 +115,7 @@ public final class PeerSyncer: Sendable {
         clock: @escaping @Sendable () -> Double = PeerSyncer.monotonicSeconds, logger: Logger
     ) {
         self.node = node
+        self.credentials = credentials
         self.clock = clock
         lagMetrics = PeerLagMetrics(factory: node.metrics.factory)
         self.logger = logger
@@ -326,8 +329,16 @@ public final class PeerSyncer: Sendable {
         lagMetrics.record(lags())
     }
 
+    /// The operations `vector` holds beyond `other`, saturating at `UInt64.max`.
+    ///
+    /// One of the vectors is a peer's: its entries, each checked (see ``SyncProtocol/versionVector(_:)``), may still
+    /// add up past 2^64, and this number is only displayed, so it saturates instead of trapping.
     static func count(_ vector: VersionVector, beyond other: VersionVector) -> UInt64 {
-        vector.entries.reduce(0) { total, entry in total + (entry.value > other[entry.key] ? entry.value - other[entry.key] : 0) }
+        vector.entries.reduce(0) { total, entry in
+            let gap = entry.value > other[entry.key] ? entry.value - other[entry.key] : 0
+            let (sum, overflow) = total.addingReportingOverflow(gap)
+            return overflow ? .max : sum
+        }
     }
 
     // MARK: - The loop of one peer
@@ -384,13 +395,17 @@ public final class PeerSyncer: Sendable {
         defer { peers.withLock { $0[warehouse]?.roundMerged = nil } }
         do {
             let me = node.config.warehouse
+            try await checkIdentity(of: warehouse, at: url)
             let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
             let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
             guard reply.from == warehouse else {
                 throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
             }
-            _ = try await node.store.submit(.mergeMembers(reply.members))
-            var peerVector = reply.versionVector
+            var peerVector = try reply.versionVector()
+            let announcedVector = peerVector
+            // A reply is not authenticated as the hello's sender is (by the mutual-TLS handshake on our listener):
+            // only unknown members' addresses are taken from it, as hints.
+            _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while
@@ -452,7 +467,7 @@ public final class PeerSyncer: Sendable {
                 let replica = node.store.replica
                 let weHold = try node.store.reader.versionVector()[replica]
                 let state = catchUp.withLock { state -> CatchUpGuard? in
-                    state?.pullCompleted(with: warehouse, peerHolds: reply.versionVector[replica], weHold: weHold)
+                    state?.pullCompleted(with: warehouse, peerHolds: announcedVector[replica], weHold: weHold)
                     return state
                 }
                 if let state {
@@ -486,6 +501,9 @@ public final class PeerSyncer: Sendable {
                 let body = try await response.body.collect(upTo: 1 << 20)
                 guard response.status == .ok else { throw SyncFailure("push answered \(response.status.code): \(String(buffer: body))") }
                 let result = try JSONDecoder().decode(SyncPushReply.self, from: body)
+                guard (0...sent.count).contains(result.applied) else {
+                    throw SyncFailure("push answered \(result.applied) operations applied out of \(sent.count) sent")
+                }
                 pushed += result.applied
                 for op in sent where op.sequence == peerVector[op.origin] + 1 { peerVector.advance(op.origin, to: op.sequence) }
                 // Operations beyond a gap do not advance the vector: skip past them by the highest sent.
@@ -501,12 +519,33 @@ public final class PeerSyncer: Sendable {
         }
     }
 
-    /// Asks the node at `url` who it is (a hello without membership changes), for `inv peer add`.
+    /// Checks that the certificate the server at `url` presents names `warehouse` (see
+    /// ``PeerIdentity/warehouse(at:tls:connectTimeout:)``); a mismatch is logged once per peer and address, and
+    /// fails the round before anything is exchanged.
+    private func checkIdentity(of warehouse: String, at url: String) async throws {
+        let presented = try await PeerIdentity.warehouse(at: url, tls: credentials.clientTLS())
+        guard presented == warehouse else {
+            let failure = SyncFailure(
+                "the certificate at \(url) names warehouse \(presented), not \(warehouse): nothing is exchanged with it")
+            let isNew = peers.withLock { $0[warehouse]?.lastError != failure.description }
+            if isNew { logger.warning("\(failure.description)") }
+            throw failure
+        }
+    }
+
+    /// Asks the node at `url` who it is, for `inv peer add`: the warehouse its certificate names, which its hello
+    /// must confirm. Takes nothing from the answer's membership but unknown members' addresses (see
+    /// ``MemberAnnouncementPolicy``).
     public func identify(url: String) async throws -> String {
+        let certified = try await PeerIdentity.warehouse(at: url, tls: credentials.clientTLS())
         let hello = SyncHello(from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
         let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
-        _ = try await node.store.submit(.mergeMembers(reply.members))
-        return reply.from
+        guard reply.from == certified else {
+            throw SyncFailure("\(url) answers as \(reply.from), but its certificate names \(certified)")
+        }
+        _ = try reply.versionVector()
+        _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
+        return certified
     }
 
     private func postJSON<Reply: Decodable>(_ url: String, _ body: some Encodable) async throws -> Reply {

@@ -38,14 +38,25 @@ struct SyncRoutes {
         return certified
     }
 
+    /// A peer's vector, or a 400 naming what is wrong with it.
+    private static func checked(_ vector: () throws(PeerInputError) -> VersionVector) throws -> VersionVector {
+        do { return try vector() } catch { throw APIError(.badRequest, "invalid_vector", error.description) }
+    }
+
     @Sendable func hello(_ request: Request, context: InvRequestContext) async throws -> Response {
         let message = try await request.decodeJSON(SyncHello.self, context: context)
         guard message.v == SyncProtocol.version else {
             throw APIError(.unprocessableContent, "unsupported_version", "sync protocol version \(message.v) is not supported")
         }
         let peer = try await authorize(claimed: message.from, context: context)
-        _ = try await node.store.submit(.mergeMembers(message.members))
-        syncer.heard(from: peer, vector: message.versionVector)
+        let vector = try Self.checked(message.versionVector)
+        guard message.members.count <= SyncProtocol.maxMembers else {
+            throw APIError(.badRequest, "invalid_members", "a hello carries at most \(SyncProtocol.maxMembers) members")
+        }
+        // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
+        // as hints), nothing else (see `MemberAnnouncementPolicy`).
+        _ = try await node.store.submit(.announcedMembers(by: peer, message.members))
+        syncer.heard(from: peer, vector: vector)
         let reply = SyncHello(from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
         return try JSONResponse.make(reply)
     }
@@ -57,7 +68,7 @@ struct SyncRoutes {
         }
         let peer = try await authorize(claimed: message.from, context: context)
         let limit = min(max(message.limit, 1), SyncProtocol.maxPageSize)
-        let vector = message.versionVector
+        let vector = try Self.checked(message.versionVector)
         syncer.heard(from: peer, vector: vector)
         syncer.servedPull(to: peer)
         let (operations, more) = try node.store.reader.operationsMissing(from: vector, limit: limit)

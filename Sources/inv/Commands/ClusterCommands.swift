@@ -167,7 +167,7 @@ struct CertCommand: AsyncParsableCommand {
             abstract: "Write a join bundle for a new warehouse (run on the node holding the cluster CA key).")
         @Argument(help: "The new warehouse's id.") var warehouse: String
         @Option(help: "Where to write the bundle (mode 0600: it holds a private key).") var out: String
-        @Option(help: "A host name or IP the new node will be reached at (repeatable; 127.0.0.1 and localhost are always included).")
+        @Option(help: "A host name or IP the new node will be reached at (repeatable; default: this node's host, for nodes on one machine).")
         var host: [String] = []
         @Option(help: "The data directory of this node (default: $INV_DATA or ./inv-data).") var data: String?
 

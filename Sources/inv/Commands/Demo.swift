@@ -45,7 +45,7 @@ struct Demo: AsyncParsableCommand {
         var tokens = ["MAD": created.adminToken]
         var urls = ["MAD": created.config.url]
         for (name, title) in [("SEV", "Sevilla"), ("BIO", "Bilbao")] {
-            let bundle = try JoinBundle.issue(warehouse: name, hosts: [], directory: mad, config: created.config)
+            let bundle = try JoinBundle.issue(warehouse: name, hosts: ["127.0.0.1"], directory: mad, config: created.config)
             try bundle.write(to: root + "/\(name)-join.json")
             let node = try await NodeSetup.create(
                 directory: DataDirectory(path: root + "/\(name)"), warehouse: name, name: title, listen: "127.0.0.1:\(ports[name]!)",

@@ -105,18 +105,18 @@ struct CertificateRotationTests {
         let now = Date()
         let ca = try ClusterCA(clusterID: "rotation", now: now)
         let server = ReloadableCredentials(try NodeCredentials(
-            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "MAD", hosts: [], now: now)))
+            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "MAD", hosts: ["127.0.0.1"], now: now)))
         let client = ReloadableCredentials(try NodeCredentials(
-            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "SEV", hosts: [], now: now)))
+            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "SEV", hosts: ["127.0.0.1"], now: now)))
         try await LiveHTTPSServer.run(tls: server.serverTLS(requireClientCertificate: true)) { port, _ in
             let before = try await HTTPSProbe.get(port: port, path: "/serial", tls: client.clientTLS()).get()
             #expect(before.body == CertificateSummary(client.initial.node.certificate).serial)
 
             let later = now + 2
             try server.replace(with: NodeCredentials(
-                clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "MAD", hosts: [], now: later)))
+                clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "MAD", hosts: ["127.0.0.1"], now: later)))
             try client.replace(with: NodeCredentials(
-                clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "SEV", hosts: [], now: later)))
+                clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "SEV", hosts: ["127.0.0.1"], now: later)))
 
             // The server verified the client's new certificate, and presents its own new one.
             let after = try await HTTPSProbe.get(port: port, path: "/serial", tls: client.clientTLS()).get()
@@ -137,15 +137,15 @@ struct CertificateRotationTests {
         let now = Date()
         let ca = try ClusterCA(clusterID: "rotation", now: now)
         let credentials = ReloadableCredentials(try NodeCredentials(
-            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "MAD", hosts: [], now: now)))
+            clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "MAD", hosts: ["127.0.0.1"], now: now)))
         let other = try ClusterCA(clusterID: "other", now: now)
         #expect(throws: PKIError.self) {
             try credentials.replace(with: NodeCredentials(
-                clusterCA: other.certificate, node: other.issueNodeCertificate(warehouse: "MAD", hosts: [], now: now)))
+                clusterCA: other.certificate, node: other.issueNodeCertificate(warehouse: "MAD", hosts: ["127.0.0.1"], now: now)))
         }
         #expect(throws: PKIError.invalidWarehouse("BIO")) {
             try credentials.replace(with: NodeCredentials(
-                clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "BIO", hosts: [], now: now)))
+                clusterCA: ca.certificate, node: ca.issueNodeCertificate(warehouse: "BIO", hosts: ["127.0.0.1"], now: now)))
         }
         #expect(credentials.generation == 0)
         #expect(credentials.current.node.certificate == credentials.initial.node.certificate)
@@ -158,7 +158,7 @@ struct CertificateRotationTests {
         let files = PKIFiles(directory: directory.path)
         try files.write(ca: ca)
         try files.write(node: node.node)
-        let renewed = try ca.issueNodeCertificate(warehouse: "shop-1", hosts: [], now: PKIFixture.now + 60)
+        let renewed = try ca.issueNodeCertificate(warehouse: "shop-1", hosts: ["127.0.0.1"], now: PKIFixture.now + 60)
         try files.replace(node: renewed)
         #expect(try files.loadNode().certificate == renewed.certificate)
         #expect(try PKITemporaryDirectory.mode(files.nodeKeyPath) & 0o777 == 0o600)
@@ -166,7 +166,7 @@ struct CertificateRotationTests {
         #expect(!FileManager.default.fileExists(atPath: files.nodeCertificatePath + ".new"))
 
         // A crash between the two renames: the new key is in place, the new certificate still staged.
-        let third = try ca.issueNodeCertificate(warehouse: "shop-1", hosts: [], now: PKIFixture.now + 120)
+        let third = try ca.issueNodeCertificate(warehouse: "shop-1", hosts: ["127.0.0.1"], now: PKIFixture.now + 120)
         try Data(third.privateKey.pemRepresentation.utf8).write(to: URL(fileURLWithPath: files.nodeKeyPath))
         try Data(try third.certificate.serializeAsPEM().pemString.utf8).write(to: URL(fileURLWithPath: files.nodeCertificatePath + ".new"))
         #expect(try files.loadNode().certificate == third.certificate)

@@ -91,7 +91,6 @@ struct ClusterCATests {
                 .ipAddress(
                     ASN1OctetString(contentBytes: ArraySlice([0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [2]))),
                 .dnsName("localhost"),
-                .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
             ])
 
         let usages = try #require(try leaf.extensions.extendedKeyUsage)
@@ -107,13 +106,17 @@ struct ClusterCATests {
         #expect(leaf.notValidAfter == PKIFixture.now + 825 * 86_400)
     }
 
-    @Test func alwaysIncludesLoopbackNamesAndDrawsFreshKeysAndSerials() throws {
+    @Test func namesOnlyTheHostsAskedForAndDrawsFreshKeysAndSerials() throws {
         let ca = try ClusterCA(clusterID: "c", now: PKIFixture.now)
-        let first = try ca.issueNodeCertificate(warehouse: "w1", hosts: [], validityDays: 30, now: PKIFixture.now)
-        let second = try ca.issueNodeCertificate(warehouse: "w1", hosts: [], validityDays: 30, now: PKIFixture.now)
+        let first = try ca.issueNodeCertificate(warehouse: "w1", hosts: ["10.1.2.3"], validityDays: 30, now: PKIFixture.now)
+        let second = try ca.issueNodeCertificate(warehouse: "w1", hosts: ["10.1.2.3"], validityDays: 30, now: PKIFixture.now)
 
+        // No 127.0.0.1 or localhost unless asked for: they would let any member's certificate pass for another's.
         let names = try #require(try first.certificate.extensions.subjectAlternativeNames)
-        #expect(Array(names) == [.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])), .dnsName("localhost")])
+        #expect(Array(names) == [.ipAddress(ASN1OctetString(contentBytes: [10, 1, 2, 3]))])
+        #expect(throws: PKIError.noHosts) {
+            try ca.issueNodeCertificate(warehouse: "w1", hosts: [], validityDays: 30, now: PKIFixture.now)
+        }
         #expect(first.certificate.notValidAfter == PKIFixture.now + 30 * 86_400)
         #expect(first.certificate.serialNumber != second.certificate.serialNumber)
         #expect(first.certificate.publicKey != second.certificate.publicKey)
@@ -169,7 +172,7 @@ struct ClusterCATests {
         let long = String(repeating: "x", count: 49)
         #expect(throws: PKIError.invalidClusterID(long)) { try ClusterCA(clusterID: long, now: PKIFixture.now) }
         #expect(throws: PKIError.invalidWarehouse("shop 1")) {
-            try ca.issueNodeCertificate(warehouse: "shop 1", hosts: [], now: PKIFixture.now)
+            try ca.issueNodeCertificate(warehouse: "shop 1", hosts: ["127.0.0.1"], now: PKIFixture.now)
         }
         #expect(throws: PKIError.invalidHost("bad_host!")) {
             try ca.issueNodeCertificate(warehouse: "w", hosts: ["bad_host!"], now: PKIFixture.now)
@@ -184,11 +187,11 @@ struct ClusterCATests {
             (30, PKIFixture.now - 3600), (1, PKIFixture.now + 3650 * 86_400)]
         {
             #expect(throws: PKIError.self) {
-                try ca.issueNodeCertificate(warehouse: "w", hosts: [], validityDays: days, now: now)
+                try ca.issueNodeCertificate(warehouse: "w", hosts: ["127.0.0.1"], validityDays: days, now: now)
             }
         }
         // The last day of the CA can still be covered exactly.
-        let last = try ca.issueNodeCertificate(warehouse: "w", hosts: [], validityDays: 3650, now: PKIFixture.now)
+        let last = try ca.issueNodeCertificate(warehouse: "w", hosts: ["127.0.0.1"], validityDays: 3650, now: PKIFixture.now)
         #expect(last.certificate.notValidAfter == ca.certificate.notValidAfter)
     }
 

@@ -27,7 +27,7 @@ struct PKIFilesTests {
         #expect(credentials.clusterCA == ca.certificate)
 
         // A CA restored from disk issues certificates that chain to the original.
-        let reissued = try loadedCA.issueNodeCertificate(warehouse: "shop-2", hosts: [], now: PKIFixture.now)
+        let reissued = try loadedCA.issueNodeCertificate(warehouse: "shop-2", hosts: ["127.0.0.1"], now: PKIFixture.now)
         #expect(try NodeCredentials(clusterCA: ca.certificate, node: reissued).warehouse == "shop-2")
 
         let pem = try String(contentsOfFile: files.caCertificatePath, encoding: .utf8)
@@ -136,7 +136,7 @@ struct PKIFilesTests {
         let directory = try PKITemporaryDirectory()
         defer { directory.cleanup() }
         let (ca, node) = try PKIFixture.cluster()
-        let stranger = try ca.issueNodeCertificate(warehouse: "shop-2", hosts: [], now: PKIFixture.now)
+        let stranger = try ca.issueNodeCertificate(warehouse: "shop-2", hosts: ["127.0.0.1"], now: PKIFixture.now)
         let files = PKIFiles(directory: directory.path)
         try files.write(ca: ca)
         try files.write(node: node.node)

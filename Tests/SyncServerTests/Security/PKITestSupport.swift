@@ -10,7 +10,7 @@ enum PKIFixture {
 
     /// A fresh cluster: a CA and the credentials of one node, issued at `now`.
     static func cluster(
-        id: String = "test-cluster", warehouse: String = "shop-1", hosts: [String] = [], now: Date = now
+        id: String = "test-cluster", warehouse: String = "shop-1", hosts: [String] = ["127.0.0.1"], now: Date = now
     ) throws -> (ca: ClusterCA, node: NodeCredentials) {
         let ca = try ClusterCA(clusterID: id, now: now)
         let issued = try ca.issueNodeCertificate(warehouse: warehouse, hosts: hosts, now: now)

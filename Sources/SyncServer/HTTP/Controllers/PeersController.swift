@@ -52,8 +52,8 @@ struct PeersController {
     @Sendable func add(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.admin)
         let body = try await request.decodeJSON(AddBody.self, context: context)
-        guard let url = URL(string: body.url), url.scheme == "https", url.host != nil else {
-            throw APIError(.unprocessableContent, "invalid_input", "url must be https://HOST:PORT of a peer's sync listener")
+        guard PeerURL.isValid(body.url) else {
+            throw APIError(.badRequest, "invalid_url", "url must be https://HOST:PORT of a peer's sync listener (nothing after the port)")
         }
         let syncer = try running()
         let warehouse: String
