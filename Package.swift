@@ -151,6 +151,8 @@ let package = Package(
             name: "InvTests",
             dependencies: [
                 "inv", "SyncServer", "Store", "CRDT",
+                // Planting schema objects in backup files.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 // The webhook receiver the alert tests run in-process.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
