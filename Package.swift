@@ -154,6 +154,8 @@ let package = Package(
                 "inv", "SyncServer", "Store", "CRDT",
                 // The hostile member of the peer-input tests.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // Planting schema objects in backup files.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 // The webhook receiver the alert tests run in-process.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

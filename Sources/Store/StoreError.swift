@@ -38,6 +38,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     /// The node was restored from a backup and refuses local writes until it has caught up with its peers: the
     /// restored ledger may lack operations of its own that peers hold.
     case catchingUp
+    /// A live token of this node already has that name (token names are unique per node).
+    case tokenNameTaken(String)
 
     /// What an adjustment's delta must be, as the CLI and the API say it.
     public static let deltaRule = "delta must be a non-zero whole number from -1000000000 to 1000000000"
@@ -64,6 +66,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .storage: "storage_error"
         case .unavailable: "unavailable"
         case .catchingUp: "catching_up"
+        case .tokenNameTaken: "token_name_taken"
         }
     }
 
@@ -93,6 +96,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .invalidOperation(let message): "invalid operation: \(message)"
         case .storage(let message): "storage error: \(message)"
         case .unavailable(let message): "write queue unavailable: \(message)"
+        case .tokenNameTaken(let name): "a token named \(name) already exists; choose another name"
         case .catchingUp:
             "this node was restored from a backup and is catching up with its peers; writes resume once it has synced with every active member (reads work)"
         }

@@ -1,5 +1,6 @@
 import CRDT
 import Foundation
+import GRDB
 import Store
 import Testing
 
@@ -148,6 +149,88 @@ extension InvCLITests {
             #expect(expectOneLineError(try node.inv("restore", node.root.file("missing.sqlite")))
                 == "inv: error: cannot read \(node.root.file("missing.sqlite"))")
             #expect(try DatabaseBackup.inspect(path: node.data + "/inv.sqlite").warehouse == "MAD")
+        }
+
+        /// A planted admin token (secret `planted-secret`) and a trigger that mints another admin token whenever a
+        /// token is created: what an attacker with write access to a backup file could leave in it.
+        static func plant(in backup: String) throws {
+            let queue = try DatabaseQueue(path: backup)
+            defer { try? queue.close() }
+            try queue.write { db in
+                let hash = "0101796e082e85a7acb098392550a36dcae559684bab7633d509868b9c5b6a88"
+                try db.execute(sql: """
+                    INSERT INTO tokens (id, name, role, secret_hash, created_at) VALUES ('planted', 'planted', 'admin', '\(hash)', 1);
+                    CREATE TRIGGER mint_admin AFTER INSERT ON tokens WHEN new.name <> 'minted' BEGIN
+                        INSERT INTO tokens (id, name, role, secret_hash, created_at)
+                        VALUES (new.id || 'm', 'minted', 'admin', '\(hash)', 1);
+                    END;
+                    CREATE VIEW every_secret AS SELECT secret_hash FROM tokens;
+                    CREATE TABLE loot (x);
+                    """)
+            }
+        }
+
+        static func tokenIDs(_ node: NodeFixture) throws -> [String] {
+            let list = try node.inv("token", "list", "--json")
+            #expect(list.status == 0, "\(list)")
+            return try JSON.parse(list.stdout).array?.compactMap { $0["id"]?.string }.sorted() ?? []
+        }
+
+        static func schemaObjects(_ database: String) throws -> [String] {
+            let queue = try DatabaseQueue(path: database)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                try String.fetchAll(db, sql: "SELECT type || ' ' || name FROM sqlite_master WHERE type IN ('trigger', 'view', 'table') ORDER BY 1")
+            }
+        }
+
+        @Test("restore rebuilds from rows: a planted trigger, view and table are left behind, a planted token only with --keep-tokens")
+        func restoreTrustsNothingButData() throws {
+            let node = try NodeFixture()
+            defer { node.cleanup() }
+            let cleanSchema = try Self.schemaObjects(node.data + "/inv.sqlite")
+            let backup = node.root.file("planted.sqlite")
+            expectSuccess(try node.inv("backup", "--out", backup))
+            try Self.plant(in: backup)
+            let planted = "inv_planted_planted-secret"
+            let ownTokens = try Self.tokenIDsOffline(node)
+
+            // Default: the node keeps its own tokens; the backup's are dropped, and the admin is told.
+            let restore = try node.inv("restore", backup)
+            #expect(restore.status == 0, "\(restore)")
+            #expect(restore.lines.contains("tokens: kept the node's own 1 token; the backup's 2 not restored (--keep-tokens restores them)"),
+                "\(restore)")
+            #expect(restore.stderrLines == ["inv: warning: not restored, not made by inv: trigger mint_admin, table loot, view every_secret"],
+                "\(restore)")
+            #expect(try Self.schemaObjects(node.data + "/inv.sqlite") == cleanSchema)
+            try node.start()
+            #expect(try Self.tokenIDs(node) == ownTokens)
+            #expect(expectOneLineError(try node.inv("token", "list", "--token", planted)) == "inv: error: missing or invalid bearer token")
+            let created = try node.inv("token", "create", "--role", "staff", "--name", "till")
+            #expect(created.status == 0, "\(created)")
+            #expect(try Self.tokenIDs(node).count == ownTokens.count + 1, "a token creation made more than one token")
+            #expect(node.stop() == 0)
+
+            // --keep-tokens: the backup's token is restored (its owner chose it), the trigger still is not.
+            let kept = try node.inv("restore", backup, "--keep-tokens", "--json")
+            #expect(kept.status == 0, "\(kept)")
+            let json = try JSON.parse(kept.stdout)
+            #expect(json["tokens_from_backup"] == true && json["tokens"] == 2)
+            #expect(json["ignored_schema_objects"] == .array(["trigger mint_admin", "table loot", "view every_secret"]))
+            #expect(try Self.schemaObjects(node.data + "/inv.sqlite") == cleanSchema)
+            try node.start()
+            let ids = try Self.tokenIDs(node)
+            #expect(ids == (ownTokens + ["planted"]).sorted())
+            #expect(try node.inv("token", "list", "--token", planted).status == 0, "the kept backup token works")
+            #expect(try node.inv("token", "create", "--role", "staff", "--name", "till").status == 0)
+            #expect(try Self.tokenIDs(node).count == ids.count + 1, "a token creation made more than one token")
+        }
+
+        /// The token ids of a stopped node, read from its database file.
+        static func tokenIDsOffline(_ node: NodeFixture) throws -> [String] {
+            let queue = try DatabaseQueue(path: node.data + "/inv.sqlite")
+            defer { try? queue.close() }
+            return try queue.read { db in try String.fetchAll(db, sql: "SELECT id FROM tokens ORDER BY id") }
         }
 
         /// Every regular file of a directory (recursively) with its bytes.

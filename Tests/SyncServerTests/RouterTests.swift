@@ -103,9 +103,13 @@ struct AuthenticationRouterTests {
         try await APISession.with { api in
             try await api.expectRefused(.get, "/v1/nothing-here", token: api.admin, status: .notFound, code: "not_found")
             try await api.expectRefused(.get, "/v2/stock", token: api.admin, status: .notFound, code: "not_found")
-            // A known path with a method it does not serve.
-            try await api.expectRefused(.put, "/v1/stock", token: api.admin, json: "{}", status: .notFound, code: "not_found")
-            try await api.expectRefused(.delete, "/v1/movements/\(RouterTests.uuid())", token: api.admin, status: .notFound, code: "not_found")
+            // A known path with a method it does not serve: 405, with the methods it serves.
+            let put = try await api.expectRefused(
+                .put, "/v1/stock", token: api.admin, json: "{}", status: .methodNotAllowed, code: "method_not_allowed")
+            #expect(put.headers[.allow] == "GET")
+            let delete = try await api.expectRefused(
+                .delete, "/v1/movements/\(RouterTests.uuid())", token: api.admin, status: .methodNotAllowed, code: "method_not_allowed")
+            #expect(delete.headers[.allow] == "GET")
         }
     }
 }
@@ -156,6 +160,8 @@ struct ProductsRouterTests {
             #expect(cleared.isNull("reorder_point"))
             #expect(cleared.string("description") == "")
 
+            // An override is for a member warehouse (or this one).
+            _ = try await api.fixture.node.store.submit(.setMember(warehouse: "SEV", peerURL: "https://sev.example:8444", retired: false))
             let overridden = try await api.expectStatus(
                 .ok, .put, "/v1/products/TSHIRT-M/reorder-points/SEV", token: api.admin, json: #"{"reorder_point": 7}"#
             ).object()

@@ -55,26 +55,26 @@ public enum DatabaseBackup {
         }
     }
 
-    /// Turns a copied backup file into a database ready to be served as `warehouse`'s after a restore: checks it,
-    /// applies any newer schema migrations, marks it as catching up (see `StoreError.catchingUp`) and leaves it as
-    /// one self-contained file.
-    ///
-    /// Writes outside the single writer on purpose: the file is not any node's database yet, and the caller holds
-    /// the data directory's lock, so no node can open it meanwhile (as with migrations at start).
+    /// Turns a copied backup file into a database ready to be served as `warehouse`'s after a restore, in place:
+    /// rebuilt from its rows into a fresh schema, with its tokens when `keepTokens`, marked as catching up (see
+    /// ``rebuild(from:into:warehouse:keepTokens:)``), one self-contained file.
     ///
     /// - Returns: what the prepared file holds.
-    /// - Throws: `BackupError` as ``inspect(path:)``, or `.otherWarehouse` when it is another warehouse's database.
-    public static func prepareForRestore(path: String, warehouse: String) throws(BackupError) -> BackupSummary {
-        try run {
-            let queue = try DatabaseQueue(path: path, configuration: checkingConfiguration())
-            let found = try queue.read { db in try summarize(db) }
-            guard found.warehouse == warehouse else { throw BackupError.otherWarehouse(found: found.warehouse, expected: warehouse) }
-            try StoreMigrator.migrator.migrate(queue)
-            try queue.write { db in try NodeRecord.setCatchingUp(true, in: db) }
-            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
-            let prepared = try queue.read { db in try summarize(db) }
-            try queue.close()
-            return prepared
+    /// - Throws: `BackupError` as ``rebuild(from:into:warehouse:keepTokens:)``; `path` may then be changed (it is
+    ///   a scratch copy).
+    @discardableResult
+    public static func prepareForRestore(path: String, warehouse: String, keepTokens: Bool = true) throws(BackupError) -> BackupSummary {
+        let rebuilt = DurableFile.temporaryPath(beside: path, suffix: "rebuilt")
+        try DurableFile.createExclusive(rebuilt)
+        do {
+            let result = try rebuild(from: path, into: rebuilt, warehouse: warehouse, keepTokens: keepTokens)
+            try DurableFile.sync(rebuilt)
+            for suffix in ["-wal", "-shm", "-journal"] { try DurableFile.remove(path + suffix) }
+            try DurableFile.rename(rebuilt, to: path)
+            return result.summary
+        } catch {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? DurableFile.remove(rebuilt + suffix) }
+            throw error
         }
     }
 
@@ -97,14 +97,14 @@ public enum DatabaseBackup {
         }
     }
 
-    /// Revokes again, in a database prepared for a restore (``prepareForRestore(path:warehouse:)``), the tokens of
+    /// Revokes again, in a database prepared for a restore (``rebuild(from:into:warehouse:keepTokens:)``), the tokens of
     /// `revocations` that it holds live.
     ///
     /// Why: API tokens are node-local (never replicated), so a backup's token table is the one as of the backup,
     /// and a token revoked since would work again after the restore. Revoking it again in the restored copy is safe
     /// whatever else happened since: a revocation only ever removes access. Tokens created after the backup stay
     /// gone, and rotations after it are not replayed (the backup's secrets answer again). Writes outside the single
-    /// writer for the reason ``prepareForRestore(path:warehouse:)`` does.
+    /// writer for the reason ``rebuild(from:into:warehouse:keepTokens:)`` does.
     /// - Parameter revocations: from ``revokedTokens(databaseAt:)`` of the replaced database.
     /// - Returns: how many tokens were revoked again.
     public static func revoke(_ revocations: [String: Int64], inDatabaseAt path: String) throws(BackupError) -> Int {

@@ -160,6 +160,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
     ) throws -> WriteOutcome {
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
         if let reorderPoint { try Self.validateReorderPoint(reorderPoint) }
+        // Only for a warehouse of the cluster (a local rule: a merged override is kept whatever its warehouse).
+        if warehouse != replica { try Self.checkDestination(warehouse, in: db) }
         _ = try liveProduct(sku, in: db)
         let op = LedgerOperation(
             origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .reorderOverride, sku: sku,
@@ -172,6 +174,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     private func createToken(_ token: TokenRecord, in db: Database) throws -> WriteOutcome {
         try TextLimits.validate(token.name, field: "token name", limit: TextLimits.actor, allowEmpty: false)
+        // Names are unique among live tokens: the name is what logs, history (`user`) and `inv token list` show.
+        let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ? AND revoked_at IS NULL)", arguments: [token.name])
+        if taken == true { throw StoreError.tokenNameTaken(token.name) }
         try db.execute(sql: """
             INSERT INTO tokens (id, name, role, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)
             """, arguments: [token.id, token.name, token.role.rawValue, token.secretHash, token.createdAt])
@@ -275,7 +280,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return .movement(MovementRecord(op), duplicate: false)
     }
 
-    /// Refuses a local transfer to a warehouse that is not an active member of the cluster as this node knows it.
+    /// Refuses a local transfer to a warehouse that is not an active member of the cluster as this node knows it
+    /// (and a local reorder override for one: it would set an alert nobody can ever see).
     ///
     /// A transfer cannot be cancelled and only its destination can accept it: goods shipped to a warehouse that does
     /// not exist, or no longer takes part, would stay in transit forever. Checked here, in the single writer, so the

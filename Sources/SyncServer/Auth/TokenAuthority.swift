@@ -21,13 +21,20 @@ public final class TokenAuthority: Sendable {
 
     private let store: NodeStore
     private let cache = Mutex<[String: TokenRecord]>([:])
+    private let throttle: Mutex<AuthThrottle>
     /// Milliseconds since 1970; judges grace periods.
     private let clock: @Sendable () -> Int64
 
-    /// - Parameter clock: the current time in milliseconds since 1970 (the system clock unless a test injects one).
-    public init(store: NodeStore, clock: @escaping @Sendable () -> Int64 = { Int64(SystemClock().nowMilliseconds()) }) throws {
+    /// - Parameters:
+    ///   - clock: the current time in milliseconds since 1970 (the system clock unless a test injects one).
+    ///   - throttling: when failed checks are answered 429 (``AuthThrottle``).
+    public init(
+        store: NodeStore, clock: @escaping @Sendable () -> Int64 = { Int64(SystemClock().nowMilliseconds()) },
+        throttling: AuthThrottle.Policy = AuthThrottle.Policy()
+    ) throws {
         self.store = store
         self.clock = clock
+        throttle = Mutex(AuthThrottle(policy: throttling))
         try reload()
     }
 
@@ -92,6 +99,35 @@ public final class TokenAuthority: Sendable {
         }
         guard matches else { return nil }
         return Identity(tokenID: record.id, name: record.name, role: record.role)
+    }
+
+    /// What a token check answers.
+    public enum Check: Sendable {
+        case identity(Identity)
+        /// 401. `tokenID` is the id the token named, if it was well formed (never the secret).
+        case unauthorized(tokenID: String?, failures: Int, throttlingStarted: [AuthThrottle.Key])
+        /// 429 for `retryAfter` seconds.
+        case throttled(tokenID: String?, retryAfter: Int64)
+    }
+
+    /// Checks a bearer token presented from `address`, counting a failure against the address and the token id.
+    public func check(_ token: String, from address: String) -> Check {
+        if let identity = authenticate(token) { return .identity(identity) }
+        let tokenID = Self.tokenID(of: token)
+        let now = clock()
+        switch throttle.withLock({ $0.fail(address: address, tokenID: tokenID, now: now) }) {
+        case let .unauthorized(failures, started): return .unauthorized(tokenID: tokenID, failures: failures, throttlingStarted: started)
+        case let .throttled(retryAfter): return .throttled(tokenID: tokenID, retryAfter: retryAfter)
+        }
+    }
+
+    /// The id of an `inv_<id>_<secret>` token when it looks like one this node issues (12 lowercase hex digits), so
+    /// that nothing else a client sends (a pasted secret, say) reaches a log or the throttle's memory.
+    static func tokenID(of token: String) -> String? {
+        let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "inv", parts[1].utf8.count == 12,
+              parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        return String(parts[1])
     }
 
     static func hash(_ secret: String) -> String {

@@ -158,8 +158,11 @@ public enum API {
         public static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart\n"
 
         public var csvLine: String {
-            [id, type, sku, warehouse ?? "", String(quantity), String(delta), origin, String(sequence), timestamp, user,
-             reason ?? "", reference ?? "", transferID ?? "", counterpart ?? ""].map(API.csvField).joined(separator: ",") + "\n"
+            CSV.line([
+                .text(id), .text(type), .text(sku), .text(warehouse ?? ""), .number(quantity), .number(delta), .text(origin),
+                .number(Int64(clamping: sequence)), .text(timestamp), .text(user), .text(reason ?? ""), .text(reference ?? ""),
+                .text(transferID ?? ""), .text(counterpart ?? ""),
+            ])
         }
     }
 
@@ -254,7 +257,9 @@ public enum API {
         }
 
         public static let csvHeader = "sku,warehouse,opening,in,out,closing\n"
-        public var csvLine: String { "\(API.csvField(sku)),\(API.csvField(warehouse)),\(opening),\(self.in),\(out),\(closing)\n" }
+        public var csvLine: String {
+            CSV.line([.text(sku), .text(warehouse), .number(opening), .number(self.in), .number(out), .number(closing)])
+        }
     }
 
     /// The certificate a node serves, for `inv status`, `inv cert show` and certificate reloads.
@@ -329,10 +334,5 @@ public enum API {
             case movements
             case nextCursor = "next_cursor"
         }
-    }
-
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

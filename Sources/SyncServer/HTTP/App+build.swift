@@ -31,6 +31,7 @@ public func buildRouter(
     CertificateController(node: node, credentials: credentials).addRoutes(to: v1)
     BackupController(node: node).addRoutes(to: v1)
     extraRoutes(v1)
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 
@@ -65,6 +66,7 @@ public func buildPeerApplication(
 ) throws -> some ApplicationProtocol {
     let router = Router(context: InvRequestContext.self)
     SyncRoutes(node: node, syncer: syncer).addRoutes(to: router)
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return Application(
         router: router,
         server: try .tls(.http1(), tlsConfiguration: quickShutdown(credentials.serverTLS(requireClientCertificate: true))),

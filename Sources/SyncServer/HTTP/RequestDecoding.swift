@@ -5,12 +5,16 @@ import Store
 extension Request {
     /// Collects the body (at most the context's upload limit: 413 beyond) and decodes it as JSON.
     ///
-    /// - Throws: `APIError` 400 for malformed JSON, invalid UTF-8 or wrong types; 413 for an oversized body.
+    /// - Throws: `APIError` 400 for malformed JSON, invalid UTF-8, a key written twice in one object
+    ///   (``JSONDuplicateKeys``) or wrong types; 413 for an oversized body.
     func decodeJSON<T: Decodable>(_ type: T.Type, context: InvRequestContext) async throws -> T {
         var request = self
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         let bytes = Array(buffer.readableBytesView)
         guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.badRequest("request body is not valid UTF-8") }
+        if let key = JSONDuplicateKeys.first(in: bytes) {
+            throw APIError.badRequest("the key \(String(key.prefix(64)).debugDescription) appears twice in one JSON object")
+        }
         do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch { throw APIError(decoding: error) }
     }
 }

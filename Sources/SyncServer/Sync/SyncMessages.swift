@@ -21,6 +21,8 @@ public enum SyncProtocol {
     public static let highestHeader = "x-inv-highest"
     public static let defaultPageSize = 50_000
     public static let maxPageSize = 50_000
+    /// The largest pushed page body a node takes (413 beyond).
+    public static let maxPushBytes = 32 << 20
 
     /// The most entries a peer's version vector may hold: one per warehouse that ever wrote, far below this.
     public static let maxVectorEntries = 10_000

@@ -83,7 +83,10 @@ struct SyncRoutes {
     @Sendable func push(_ request: Request, context: InvRequestContext) async throws -> Response {
         let peer = try await authorize(claimed: request.headers[HTTPField.Name("x-inv-from")!], context: context)
         var request = request
-        let body = try await request.collectBody(upTo: 32 << 20)
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: SyncProtocol.maxPushBytes) } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body_too_large", "a pushed page is larger than \(SyncProtocol.maxPushBytes >> 20) MiB")
+        }
         // Decoded here so a malformed page is answered `bad_page`; the writer takes the inflated bytes as they are.
         let encoded: [UInt8]
         do { encoded = try OperationPage.decodeKeepingBytes(body).encoded } catch {

@@ -86,11 +86,13 @@ struct Restore: AsyncParsableCommand {
         discussion: """
             Refused while the node runs, and for a file that is not a sound inv database of this warehouse. After a \
             restore, `inv serve` answers reads at once but refuses writes (503 catching_up) until it has synced with \
-            every active member and got back its own operations made after the backup.
+            every active member and got back its own operations made after the backup. The node is rebuilt from the \
+            backup's rows into a fresh schema; it keeps its own API tokens unless --keep-tokens restores the backup's.
             """)
 
     @Argument(help: "The backup file (from `inv backup`).") var file: String
     @Option(help: "The node's data directory (default: $INV_DATA or ./inv-data).") var data: String?
+    @Flag(help: "Restore the backup's API tokens instead of keeping the node's own.") var keepTokens = false
     @Flag(help: "Print machine-readable JSON.") var json = false
 
     struct Restored: Encodable {
@@ -100,26 +102,38 @@ struct Restore: AsyncParsableCommand {
         var operations: Int
         var versionVector: [String: UInt64]
         var catchingUp: Bool
+        var tokensFromBackup: Bool
+        var tokens: Int
+        var ignoredSchemaObjects: [String]
 
         enum CodingKeys: String, CodingKey {
-            case file, data, warehouse, operations
+            case file, data, warehouse, operations, tokens
             case versionVector = "version_vector"
             case catchingUp = "catching_up"
+            case tokensFromBackup = "tokens_from_backup"
+            case ignoredSchemaObjects = "ignored_schema_objects"
         }
     }
 
     func run() async throws {
         let directory = DataDirectory(path: data ?? DataDirectoryOption.defaultPath)
-        let restored = try NodeRestore.restore(file: file, into: directory)
+        let restored = try NodeRestore.restore(file: file, into: directory, keepTokens: keepTokens)
         let summary = restored.summary
         if let warning = restored.warning { FileHandle.standardError.write(Data("inv: warning: \(warning)\n".utf8)) }
+        if !restored.ignoredObjects.isEmpty {
+            let objects = restored.ignoredObjects.joined(separator: ", ")
+            FileHandle.standardError.write(Data("inv: warning: not restored, not made by inv: \(objects)\n".utf8))
+        }
         if json {
             return try JSONOutput.print(Restored(
                 file: file, data: directory.path, warehouse: summary.warehouse, operations: summary.operations,
-                versionVector: summary.versionVector.jsonEntries, catchingUp: summary.catchingUp))
+                versionVector: summary.versionVector.jsonEntries, catchingUp: summary.catchingUp,
+                tokensFromBackup: restored.keptBackupTokens, tokens: restored.tokens,
+                ignoredSchemaObjects: restored.ignoredObjects))
         }
         print("""
             restored \(summary.warehouse) in \(directory.path) from \(file): \(summary.operations) operations, holds \(summary.versionVector.text)
+            \(restored.tokensLine)
             on start it answers reads at once, and writes once it has synced with every other active member (at once if there is none)
             """)
     }

@@ -22,9 +22,26 @@ struct TokensController {
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
         let body = try await request.decodeJSON(CreateBody.self, context: context)
-        let name = body.name ?? String("\(body.role.rawValue)-by-\(identity.name)".prefix(TextLimits.actor))
+        let name = try body.name ?? defaultName(role: body.role, creator: identity.name)
         let (record, secret) = try await node.tokens.create(name: name, role: body.role, nowMilliseconds: InvNode.nowMilliseconds())
+        context.logger.notice("token created", metadata: [
+            "token": .string(record.id), "name": .string(record.name), "role": .string(record.role.rawValue),
+            "by": .string(identity.tokenID), "by_name": .string(identity.name),
+        ])
         return try JSONResponse.make(API.Token(record, secret: secret), status: .created)
+    }
+
+    /// `<role>-by-<creator>`, or with `-2`, `-3`... after it when a live token has that name (names are unique).
+    private func defaultName(role: TokenRecord.Role, creator: String) throws -> String {
+        let taken = Set(try node.store.reader.tokens().filter { $0.revokedAt == nil }.map(\.name))
+        let base = String("\(role.rawValue)-by-\(creator)".prefix(TextLimits.actor - 6))
+        var name = base
+        var suffix = 2
+        while taken.contains(name) {
+            name = "\(base)-\(suffix)"
+            suffix += 1
+        }
+        return name
     }
 
     struct RotateBody: Decodable {
@@ -73,6 +90,11 @@ struct TokensController {
         guard id != identity.tokenID else {
             throw APIError(.conflict, "own_token", "a token cannot revoke itself; use another admin token")
         }
-        return try JSONResponse.make(API.Token(try await node.tokens.revoke(id: id, nowMilliseconds: InvNode.nowMilliseconds())))
+        let record = try await node.tokens.revoke(id: id, nowMilliseconds: InvNode.nowMilliseconds())
+        context.logger.notice("token revoked", metadata: [
+            "token": .string(record.id), "name": .string(record.name), "role": .string(record.role.rawValue),
+            "by": .string(identity.tokenID), "by_name": .string(identity.name),
+        ])
+        return try JSONResponse.make(API.Token(record))
     }
 }
