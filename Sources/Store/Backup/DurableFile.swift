@@ -51,6 +51,37 @@ public enum DurableFile {
         guard fsync(fd) == 0 else { throw .io("cannot sync directory \(directory): \(lastError())") }
     }
 
+    /// Replaces `path` with `bytes` atomically: a temporary file beside it is written and synced, renamed over
+    /// `path`, and the directory synced. A crash at any moment leaves the old contents or the new, never a part.
+    public static func replace(_ path: String, with bytes: [UInt8]) throws(BackupError) {
+        let temporary = temporaryPath(beside: path)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("cannot create \(temporary): \(lastError())") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let reason = lastError()
+                close(fd)
+                unlink(temporary)
+                throw .io("cannot write \(temporary): \(reason)")
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0 else {
+            let reason = lastError()
+            close(fd)
+            unlink(temporary)
+            throw .io("cannot sync \(temporary): \(reason)")
+        }
+        close(fd)
+        do { try rename(temporary, to: path) } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
     /// Copies `source` into a new owner-only file `destination` (which must not exist), synced.
     public static func copy(_ source: String, to destination: String) throws(BackupError) {
         let input = open(source, O_RDONLY | O_CLOEXEC)

@@ -27,6 +27,7 @@ public func buildRouter(
     ClusterController(node: node).addRoutes(to: v1)
     TokensController(node: node).addRoutes(to: v1)
     EventsController(node: node).addRoutes(to: v1)
+    ChangesController(node: node, syncer: syncer).addRoutes(to: v1)
     PeersController(node: node, syncer: syncer).addRoutes(to: v1)
     CertificateController(node: node, credentials: credentials).addRoutes(to: v1)
     BackupController(node: node).addRoutes(to: v1)

@@ -308,6 +308,13 @@ public final class PeerSyncer: Sendable {
         }
     }
 
+    /// The version vector each peer last announced (or was last known to hold): what the cluster holds that this
+    /// node may not have merged yet, for the change feed's `waiting_for`.
+    func announcedVectors() -> [VersionVector] {
+        let heard = heardVectors.withLock { $0 }
+        return peers.withLock { peers in peers.compactMap { name, peer in peer.vector ?? heard[name] } }
+    }
+
     /// How far apart this node and each peer are, by the vector each peer last announced.
     func lags() -> [PeerLag] {
         let mine: VersionVector

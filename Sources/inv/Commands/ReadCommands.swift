@@ -29,7 +29,14 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct History: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The movement ledger: who did what, when and why.")
+    static let configuration = CommandConfiguration(
+        abstract: "The movement ledger: who did what, when and why.",
+        discussion: """
+            History is for browsing: it lists the ledger in timestamp order, and its API cursor is a position in \
+            that order. An operation that arrives later from a warehouse that was offline sorts before a saved \
+            position, so a job resuming from one never sees it. Jobs that read the ledger incrementally use \
+            `inv changes` (GET /v1/changes), which delivers every operation exactly once, late ones included.
+            """)
     @Option(help: "Only this SKU.") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
     @Option(help: "Only these types, comma separated: receive, sell, adjust, transfer, accept, product.create, ...") var type: String?
