@@ -46,9 +46,11 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         case .invalidInput, .invalidQuantity, .invalidDelta, .overflow, .invalidOperation, .unknownWarehouse, .retiredWarehouse:
             status = .unprocessableContent
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
-        case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked:
+        case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked,
+             .adjustmentBelowZero, .skuDiffersOnlyByCase:
             status = .conflict
         case .storage, .unavailable, .catchingUp: status = .serviceUnavailable
+        case .retired: status = .forbidden
         }
         self.init(status, error.code, error.description)
     }
