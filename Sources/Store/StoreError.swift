@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why the store refused or failed a command. A refused command changed nothing.
 ///
 /// Codable because refusals cross the ZMQ write queue back to the submitter.
@@ -40,6 +42,13 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     case catchingUp
     /// A live token of this node already has that name (token names are unique per node).
     case tokenNameTaken(String)
+    /// An adjustment would take the count below zero (`delta` is negative and larger than what is on hand).
+    case adjustmentBelowZero(sku: String, warehouse: String, onHand: Int64, delta: Int64)
+    /// A product created here whose SKU differs only by case from a live product's (`existing`): two such SKUs
+    /// would be one product to every person reading them.
+    case skuDiffersOnlyByCase(sku: String, existing: String)
+    /// This node's own warehouse is retired (since `sinceMilliseconds`): its writes would reach no peer.
+    case retired(sinceMilliseconds: UInt64)
 
     /// What an adjustment's delta must be, as the CLI and the API say it.
     public static let deltaRule = "delta must be a non-zero whole number from -1000000000 to 1000000000"
@@ -50,9 +59,9 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .invalidInput: "invalid_input"
         case .invalidQuantity, .invalidDelta: "invalid_quantity"
         case .unknownSKU: "unknown_sku"
-        case .productExists: "product_exists"
+        case .productExists, .skuDiffersOnlyByCase: "product_exists"
         case .productDeleted: "product_deleted"
-        case .insufficientStock: "insufficient_stock"
+        case .insufficientStock, .adjustmentBelowZero: "insufficient_stock"
         case .unknownTransfer: "unknown_transfer"
         case .unknownWarehouse: "unknown_warehouse"
         case .retiredWarehouse: "retired_warehouse"
@@ -67,6 +76,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .unavailable: "unavailable"
         case .catchingUp: "catching_up"
         case .tokenNameTaken: "token_name_taken"
+        case .retired: "retired"
         }
     }
 
@@ -80,6 +90,12 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .productDeleted(let sku): "product \(sku) is deleted"
         case let .insufficientStock(sku, warehouse, onHand, requested):
             "not enough stock of \(sku) in \(warehouse): \(onHand) on hand, \(requested) requested"
+        case let .adjustmentBelowZero(sku, warehouse, onHand, delta):
+            "cannot adjust \(sku) in \(warehouse) by \(delta): \(onHand) on hand, so the count would fall to \(onHand + delta)"
+        case .retired(let milliseconds):
+            "this warehouse was retired on \(Self.day(milliseconds)); writes are refused (an admin of another node re-admits it with `inv peer readmit`)"
+        case let .skuDiffersOnlyByCase(sku, existing):
+            "product \(existing) already exists; SKU \(sku) differs from it only by case"
         case .unknownTransfer(let id): "unknown transfer \(id)"
         case .unknownWarehouse(let warehouse): "unknown warehouse \(warehouse): not a member of this cluster"
         case .retiredWarehouse(let warehouse): "warehouse \(warehouse) is retired"
@@ -100,5 +116,14 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .catchingUp:
             "this node was restored from a backup and is catching up with its peers; writes resume once it has synced with every active member (reads work)"
         }
+    }
+
+    /// `2026-12-02 14:02 UTC`, for messages.
+    static func day(_ milliseconds: UInt64) -> String {
+        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return String(format: "%04d-%02d-%02d %02d:%02d UTC", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0)
     }
 }

@@ -37,7 +37,7 @@ extension InvCLITests {
             Case(arguments: ["adjust", "SKU-1", "abc", "--reason", "count"], error: nil),
             Case(arguments: ["adjust", "SKU-1", "-1000000001", "--reason", "count"], error: deltaError + "-1000000001"),
             Case(arguments: ["adjust", "SKU-1", "0", "--reason", "count"], error: deltaError + "0"),
-            Case(arguments: ["adjust", "SKU-1", "-7", "--reason", "count"], error: "inv: error: not enough stock of SKU-1 in MAD: 6 on hand, 7 requested"),
+            Case(arguments: ["adjust", "SKU-1", "-7", "--reason", "count"], error: "inv: error: cannot adjust SKU-1 in MAD by -7: 6 on hand, so the count would fall to -1"),
             Case(arguments: ["product", "add", "SKU-2", "--name", "Gadget", "--price", "abc"], error: priceError + "\"abc\""),
             Case(arguments: ["product", "add", "SKU-2", "--name", "Gadget", "--price", "12,50"], error: priceError + "\"12,50\""),
             Case(arguments: ["product", "add", "SKU-2", "--name", "Gadget", "--price", "-1"], error: priceError + "\"-1\""),

@@ -18,8 +18,10 @@ extension InvCLITests {
             try mad.setConfig("webhook_url", receiver.url)
             try mad.start()
 
-            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget", "--reorder-point", "5"))
+            // The reorder point is set once stock is above it: setting it with no stock would raise an alert at once.
+            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget"))
             expectSuccess(try mad.inv("receive", "SKU-1", "10"))
+            expectSuccess(try mad.inv("product", "update", "SKU-1", "--reorder-point", "5"))
             expectSuccess(try mad.inv("sell", "SKU-1", "6"))  // 4 <= 5: raised
             expectSuccess(try mad.inv("sell", "SKU-1", "1"))  // 3: still raised, not raised again
             let alerts = try mad.json("alerts").array ?? []
@@ -94,8 +96,10 @@ extension InvCLITests {
             try mad.setConfig("webhook_url", url)
             try mad.start()
 
-            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget", "--reorder-point", "5"))
+            // The reorder point is set once stock is above it: setting it with no stock would raise an alert at once.
+            expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget"))
             expectSuccess(try mad.inv("receive", "SKU-1", "10"))
+            expectSuccess(try mad.inv("product", "update", "SKU-1", "--reorder-point", "5"))
             // Down to 4 and back to 10, 25 times: each write raises or clears an alert the webhook cannot deliver.
             // An `inv` run takes well under a second; one that waited for a delivery would take 10 s or more. The
             // first slow write ends the test, so that a webhook that does block cannot make it run for minutes.

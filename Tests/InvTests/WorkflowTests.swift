@@ -87,7 +87,9 @@ extension InvCLITests {
             // The table: a header, a rule and one row per movement.
             let table = try node.inv("history", "--sku", "SKU-1")
             expectSuccess(table)
-            #expect(table.lines.first?.split(separator: " ") == ["TIME", "TYPE", "SKU", "WAREHOUSE", "QTY", "USER", "REASON", "ID"])
+            #expect(table.lines.first?.split(separator: " ") == [
+                "TIME", "WAREHOUSE", "TYPE", "SKU", "QTY", "BALANCE", "USER", "REF", "TO/FROM",
+            ])
             #expect(table.lines.count == 6, "\(table)")
 
             // CSV: the header line, then one line per movement.
@@ -145,7 +147,6 @@ extension InvCLITests {
                 (["transfers"], "no transfers in transit"),
                 (["stock"], "no stock"),
                 (["stock", "--all"], "no stock"),
-                (["stock", "SKU-1"], "no stock of SKU-1"),
                 (["history"], "no movements"),
                 (["history", "--sku", "SKU-1", "--type", "sell"], "no movements"),
                 (["product", "list"], "no products"),
@@ -163,6 +164,8 @@ extension InvCLITests {
                 expectSuccess(json)
                 #expect(try JSON.parse(json.stdout) == [], "\(json)")
             }
+            // A SKU no product has is an error, not an empty list.
+            #expect(expectOneLineError(try mad.inv("stock", "SKU-1")) == "inv: error: unknown SKU SKU-1: no product has it (see `inv product list`)")
             let csv = try mad.inv("history", "--format", "csv")
             expectSuccess(csv)
             #expect(csv.lines == ["id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart"])
@@ -175,7 +178,8 @@ extension InvCLITests {
             let inTransit = try mad.inv("transfers")
             expectSuccess(inTransit)
             #expect(inTransit.lines.first?.split(separator: " ") == ["ID", "SKU", "FROM", "TO", "IN", "TRANSIT", "SHIPPED", "SHIPPED", "AT"])
-            #expect(inTransit.lines.count == 3 && inTransit.lines.last?.hasPrefix(id) == true, "\(inTransit)")
+            #expect(inTransit.lines.count == 5 && inTransit.lines[2].hasPrefix(id) == true, "\(inTransit)")
+            #expect(inTransit.lines.suffix(2) == ["", "in transit to SEV: 5 (1 transfer)"], "\(inTransit)")
             #expect(try sev.inv("sync").status == 0)
             expectSuccess(try sev.inv("accept", id))
             #expect(try mad.inv("sync").status == 0)

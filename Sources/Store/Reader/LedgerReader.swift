@@ -40,6 +40,27 @@ public struct LedgerReader: Sendable {
         }
     }
 
+    /// One warehouse's stock of one SKU, as held now.
+    public func onHand(sku: String, warehouse: String) throws -> Int64 {
+        try pool.read { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT coalesce(sum(increments) - sum(decrements), 0) FROM stock_counters WHERE sku = ? AND warehouse = ?
+                    """), arguments: [sku, warehouse]) ?? 0
+        }
+    }
+
+    /// Goods in transit per SKU and destination warehouse, in (SKU, destination) order.
+    public func inTransitByDestination(sku: String? = nil) throws -> [(sku: String, to: String, quantity: Int64)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT sku, to_warehouse AS destination, sum(shipped - accepted) AS quantity FROM transfers
+                WHERE shipped > accepted AND (:sku IS NULL OR sku = :sku)
+                GROUP BY sku, to_warehouse ORDER BY sku, to_warehouse
+                """, arguments: ["sku": sku]).map { row in (sku: row["sku"], to: row["destination"], quantity: row["quantity"]) }
+        }
+    }
+
     /// Stock of every warehouse known here, then goods in transit per SKU (warehouse `in-transit`).
     public func stockAll(sku: String? = nil) throws -> [StockRow] {
         try pool.read { db in

@@ -52,8 +52,25 @@ extension LedgerReader {
     /// Opens a consistent snapshot (one read transaction) of the merged state.
     public func snapshot() throws -> LedgerSnapshot { try LedgerSnapshot(pool: pool) }
 
+    /// The conflicts found while merging, then the live products whose SKUs differ only by case.
     public func conflicts() throws -> [ConflictRecord] {
-        try pool.read { db in try ConflictRecord.fetchAll(db, sql: "SELECT * FROM conflicts ORDER BY id") }
+        try pool.read { db in
+            let stored = try ConflictRecord.fetchAll(db, sql: "SELECT * FROM conflicts ORDER BY id")
+            // Grouped first (one pass over the products), so the pairs are looked up only for the SKUs that clash.
+            let clashes = try Row.fetchAll(db, sql: """
+                WITH live AS (SELECT sku, name_replica, name_hlc FROM products WHERE name IS NOT NULL AND deleted = 0),
+                     clashing AS (SELECT lower(sku) AS folded FROM live GROUP BY lower(sku) HAVING count(*) > 1)
+                SELECT a.sku, a.name_replica, a.name_hlc, b.sku, b.name_replica, b.name_hlc
+                FROM clashing c JOIN live a ON lower(a.sku) = c.folded JOIN live b ON lower(b.sku) = c.folded AND a.sku < b.sku
+                ORDER BY a.sku, b.sku
+                """).map { row in
+                ConflictRecord(
+                    kind: .skuCase, sku: row[0], field: "sku", kept: row[0], keptOrigin: row[1] ?? "",
+                    keptAt: HLCTimestamp(rawValue: UInt64(row[2] as Int64? ?? 0)), overwritten: row[3], overwrittenOrigin: row[4] ?? "",
+                    overwrittenAt: HLCTimestamp(rawValue: UInt64(row[5] as Int64? ?? 0)))
+            }
+            return stored + clashes
+        }
     }
 
     /// The timestamp of the newest operation held from each origin.

@@ -7,10 +7,14 @@ import GRDB
 ///   LWW order `(hlc, replica)` kept one (`kept`) and overwrote the other (`overwritten`).
 /// - `movement_on_deleted_product`: a movement was made while, concurrently, the product was deleted elsewhere;
 ///   the movement is kept (no movement is ever dropped) and the stock stays visible, flagged.
+/// - `sku_case`: two live products whose SKUs differ only by case (created apart on two nodes, met in a merge).
+///   Both stay (a merge never refuses a product); `kept` and `overwritten` name the two SKUs, with who created each
+///   and when. Never stored: read from the products as they are (see `LedgerReader.conflicts()`).
 public struct ConflictRecord: Hashable, Codable, Sendable, FetchableRecord {
     public enum Kind: String, Hashable, Codable, Sendable {
         case concurrentUpdate = "concurrent_update"
         case movementOnDeletedProduct = "movement_on_deleted_product"
+        case skuCase = "sku_case"
     }
 
     public var kind: Kind

@@ -66,6 +66,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
     mutating func apply(_ command: WriteCommand, in db: Database, events: inout CommittedEvents) throws(StoreError) -> WriteOutcome {
         if catchingUp && command.issuesOperation { throw .catchingUp }
         do {
+            if command.issuesOperation, let retiredAt = try Self.retirement(of: replica, in: db) {
+                throw StoreError.retired(sinceMilliseconds: retiredAt)
+            }
             switch command {
             case let .createProduct(draft, actor):
                 return try createProduct(draft, actor: actor, in: db, events: &events)
@@ -125,6 +128,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
         if let point = draft.reorderPoint { try Self.validateReorderPoint(point) }
         if let existing = try ProductRecord.metadata(sku: draft.sku, in: db), existing.name != nil, !existing.isDeleted {
             throw StoreError.productExists(draft.sku.rawValue)
+        }
+        // Only local creation is refused: two such products created offline on two nodes meet in a merge, which
+        // keeps both (a merge never refuses) and `inv conflicts` reports them.
+        let sameButCase = try db.cachedStatement(sql: """
+            SELECT sku FROM products WHERE sku = ? COLLATE NOCASE AND sku <> ? AND name IS NOT NULL AND deleted = 0 LIMIT 1
+            """)
+        if let existing = try String.fetchOne(sameButCase, arguments: [draft.sku.rawValue, draft.sku.rawValue]) {
+            throw StoreError.skuDiffersOnlyByCase(sku: draft.sku.rawValue, existing: existing)
         }
         let patch = ProductPatch(
             name: draft.name, description: draft.description, price: .some(draft.price?.rawValue),
@@ -256,6 +267,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
         case .sell, .transfer: delta = -request.quantity
         case .adjust: delta = request.quantity
         }
+        if delta < 0, counter.value < -delta, request.type == .adjust {
+            throw StoreError.adjustmentBelowZero(sku: request.sku.rawValue, warehouse: replica.rawValue, onHand: counter.value, delta: delta)
+        }
         if delta < 0, counter.value < -delta {
             throw StoreError.insufficientStock(
                 sku: request.sku.rawValue, warehouse: replica.rawValue, onHand: counter.value, requested: -delta)
@@ -278,6 +292,15 @@ struct LedgerApplier<Clock: PhysicalClock> {
         try record(op, in: db, events: &events, counter: counter, product: product)
         cache.remember(counter, for: request.sku)
         return .movement(MovementRecord(op), duplicate: false)
+    }
+
+    /// When this node's warehouse was retired (milliseconds since 1970), if its membership says it is.
+    ///
+    /// A retired warehouse's operations are refused by every peer, so a local write here would be acknowledged and
+    /// then never reach anyone: it is refused instead, until an admin re-admits the warehouse (`inv peer readmit`).
+    static func retirement(of replica: ReplicaID, in db: Database) throws -> UInt64? {
+        let statement = try db.cachedStatement(sql: "SELECT hlc FROM members WHERE warehouse = ? AND retired = 1")
+        return try Int64.fetchOne(statement, arguments: [replica.rawValue]).map { HLCTimestamp(rawValue: UInt64($0)).physicalMilliseconds }
     }
 
     /// Refuses a local transfer to a warehouse that is not an active member of the cluster as this node knows it
@@ -365,6 +388,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
         var acceptedSubset: [LedgerOperation]?
         var scratch = self
         for (position, op) in operations.enumerated() {
+            // An echo of this node's own operation, relayed back by a peer: already held, so a duplicate like any
+            // other, not a fault (refusing it logged a warning for every ordinary concurrent write). One this node
+            // never made (a sequence beyond its own) is still refused by `validateRemote`.
+            if op.origin == replica, !catchingUp, op.sequence < nextSequence {
+                report.duplicates += 1
+                if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
+                continue
+            }
             do {
                 try Self.validateRemote(op, receiver: replica, catchingUp: catchingUp)
                 let slot = try progress.index(of: op.origin) {
@@ -675,7 +706,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),
                 let metadata = try ProductRecord.metadata(sku: op.sku, in: db)
             {
-                try reevaluateAlerts(sku: op.sku, product: metadata, at: op.timestamp, in: db, events: &events)
+                try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, at: op.timestamp, in: db, events: &events)
             }
         } else if let patch = op.product {
             var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
@@ -687,7 +718,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             if metadata != before {
                 try ProductRecord.save(metadata, sku: op.sku, in: db)
                 if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted {
-                    try reevaluateAlerts(sku: op.sku, product: metadata, at: op.timestamp, in: db, events: &events)
+                    try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, at: op.timestamp, in: db, events: &events)
                 }
             }
         }
@@ -714,12 +745,24 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
-    private func reevaluateAlerts(sku: SKU, product: ProductMetadata, at timestamp: HLCTimestamp, in db: Database, events: inout CommittedEvents) throws {
+    /// Re-evaluates the alerts of `sku` after its reorder point (or deletion, or a warehouse's override) changed.
+    ///
+    /// The warehouses evaluated: `origin` (the warehouse of the node where the change was made, so that a product
+    /// created with a reorder point and no stock there raises its alert at once) and every warehouse holding a
+    /// stock row or an override of the SKU, never every member blindly. Local and merged operations both come here
+    /// through `materialize`, so every node evaluates the same warehouses.
+    private func reevaluateAlerts(
+        sku: SKU, product: ProductMetadata, origin: ReplicaID, at timestamp: HLCTimestamp, in db: Database, events: inout CommittedEvents
+    ) throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT s.warehouse, sum(s.increments) - sum(s.decrements), o.reorder_point
-            FROM stock_counters s LEFT JOIN reorder_overrides o ON o.sku = s.sku AND o.warehouse = s.warehouse
-            WHERE s.sku = ? GROUP BY s.warehouse
-            """), arguments: [sku.rawValue])
+            SELECT w.warehouse,
+                   coalesce((SELECT sum(s.increments) - sum(s.decrements) FROM stock_counters s
+                             WHERE s.sku = :sku AND s.warehouse = w.warehouse), 0),
+                   (SELECT o.reorder_point FROM reorder_overrides o WHERE o.sku = :sku AND o.warehouse = w.warehouse)
+            FROM (SELECT warehouse FROM stock_counters WHERE sku = :sku
+                  UNION SELECT warehouse FROM reorder_overrides WHERE sku = :sku
+                  UNION SELECT :origin) w
+            """), arguments: ["sku": sku.rawValue, "origin": origin.rawValue])
         let point = product.isDeleted ? nil : (product.reorderPoint?.value ?? nil)
         for row in rows {
             let effective = product.isDeleted ? nil : (row[2] as Int64?) ?? point

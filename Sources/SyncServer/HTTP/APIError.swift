@@ -50,9 +50,10 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
             status = .unprocessableContent
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
         case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked,
-             .tokenNameTaken:
+             .tokenNameTaken, .adjustmentBelowZero, .skuDiffersOnlyByCase:
             status = .conflict
         case .storage, .unavailable, .catchingUp: status = .serviceUnavailable
+        case .retired: status = .forbidden
         }
         self.init(status, error.code, error.description)
     }

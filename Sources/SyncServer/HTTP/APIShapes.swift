@@ -173,6 +173,8 @@ public enum API {
         public var productDeleted: Bool
         /// With `scope=all`: when this warehouse was last heard from.
         public var lastHeard: String?
+        /// On the `in-transit` rows of `scope=all`: the goods in transit per destination warehouse.
+        public var inTransitTo: [String: Int64]?
 
         public init(sku: String, warehouse: String, quantity: Int64, productDeleted: Bool, lastHeard: String? = nil) {
             self.sku = sku
@@ -186,6 +188,7 @@ public enum API {
             case sku, warehouse, quantity
             case productDeleted = "product_deleted"
             case lastHeard = "last_heard"
+            case inTransitTo = "in_transit_to"
         }
     }
 

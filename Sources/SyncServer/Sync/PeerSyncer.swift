@@ -135,8 +135,9 @@ public final class PeerSyncer: Sendable {
         let me = node.config.warehouse
         let url = try node.config.effectivePeerURL()
         let current = try node.store.reader.members().first { $0.warehouse == me }
-        if current == nil || current?.peerURL != url || current?.retired == true {
-            _ = try await node.store.submit(.setMember(warehouse: me, peerURL: url, retired: false))
+        // A retired warehouse stays retired across restarts: only an admin re-admits it (`inv peer readmit`).
+        if current == nil || current?.peerURL != url {
+            _ = try await node.store.submit(.setMember(warehouse: me, peerURL: url, retired: current?.retired ?? false))
         }
         if try node.store.reader.isCatchingUp() {
             catchUp.withLock { $0 = CatchUpGuard(me: me) }
@@ -257,30 +258,43 @@ public final class PeerSyncer: Sendable {
     }
 
     /// Runs a round with every active peer now (ignoring backoff) and waits for all of them.
-    public func syncNow() async -> [RoundReport] {
+    ///
+    /// - Parameter timeout: how long to wait for each peer's round; a peer still in its round then is reported as
+    ///   timed out (the round goes on in the background), so one hung peer does not hold back the others' reports.
+    public func syncNow(timeout: Duration? = nil) async -> [RoundReport] {
         refreshMembers()
         let names = peers.withLock { Array($0.keys) }.sorted()
         return await withTaskGroup(of: RoundReport.self) { group in
             for name in names {
                 group.addTask { [self] in
-                    await withCheckedContinuation { continuation in
-                        let waker = peers.withLock { peers -> LoopWaker? in
-                            guard var peer = peers[name] else { return nil }
-                            peer.waiters.append((peer.started + 1, continuation))
-                            peer.policy.trigger(now: clock(), force: true)
-                            peers[name] = peer
-                            return peer.waker
-                        }
-                        waker?.wake()
-                        if waker == nil {
-                            continuation.resume(returning: RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: "not a peer"))
-                        }
+                    let round = Task { await self.forcedRound(name) }
+                    guard let timeout else { return await round.value }
+                    let waited = "timed out after \(timeout.components.seconds) s waiting for its round (it goes on in the background)"
+                    return await FirstAnswer.race(round, timeout: timeout) {
+                        RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: waited)
                     }
                 }
             }
             var reports: [RoundReport] = []
             for await report in group { reports.append(report) }
             return reports.sorted { $0.peer < $1.peer }
+        }
+    }
+
+    /// Forces a round with `name` and waits for its report.
+    private func forcedRound(_ name: String) async -> RoundReport {
+        await withCheckedContinuation { continuation in
+            let waker = peers.withLock { peers -> LoopWaker? in
+                guard var peer = peers[name] else { return nil }
+                peer.waiters.append((peer.started + 1, continuation))
+                peer.policy.trigger(now: clock(), force: true)
+                peers[name] = peer
+                return peer.waker
+            }
+            waker?.wake()
+            if waker == nil {
+                continuation.resume(returning: RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: "not a peer"))
+            }
         }
     }
 
@@ -404,7 +418,11 @@ public final class PeerSyncer: Sendable {
             let me = node.config.warehouse
             try await checkIdentity(of: warehouse, at: url)
             let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
-            let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
+            let reply: SyncHello
+            do { reply = try await postJSON(url + "/v1/sync/hello", hello) } catch let failure as SyncFailure where failure.code == "retired" {
+                try await learnRetirement()
+                throw failure
+            }
             guard reply.from == warehouse else {
                 throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
             }
@@ -555,6 +573,14 @@ public final class PeerSyncer: Sendable {
         return certified
     }
 
+    /// A peer refused this node as retired: records it, so that local writes are refused from now on.
+    private func learnRetirement() async throws {
+        let me = node.config.warehouse
+        guard let current = try node.store.reader.members().first(where: { $0.warehouse == me }), !current.retired else { return }
+        _ = try await node.store.submit(.setMember(warehouse: me, peerURL: current.peerURL, retired: true))
+        logger.warning("this warehouse was retired from the cluster: local writes are refused until an admin re-admits it")
+    }
+
     private func postJSON<Reply: Decodable>(_ url: String, _ body: some Encodable) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -562,7 +588,10 @@ public final class PeerSyncer: Sendable {
         request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         let response = try await http.execute(request, timeout: .seconds(30))
         let data = try await response.body.collect(upTo: 16 << 20)
-        guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
+        guard response.status == .ok else {
+            let code = try? JSONDecoder().decode(PeerRefusal.self, from: data).error.code
+            throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))", code: code)
+        }
         return try JSONDecoder().decode(Reply.self, from: data)
     }
 
@@ -594,10 +623,21 @@ public final class PeerSyncer: Sendable {
     }
 }
 
+/// The API error a peer answers with (`{"error": {"code": …}}`), for its code.
+private struct PeerRefusal: Decodable {
+    struct Detail: Decodable { var code: String }
+    var error: Detail
+}
+
 /// A failed sync round, as one line.
 struct SyncFailure: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// The API error code of a peer's refusal (`retired`, `sync_paused`...), when it sent one.
+    var code: String?
+    init(_ description: String, code: String? = nil) {
+        self.description = description
+        self.code = code
+    }
 
     static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
@@ -610,5 +650,30 @@ struct SyncFailure: Error, CustomStringConvertible {
             return "the peer refused our certificate at the TLS handshake (is it from another cluster?)"
         }
         return text
+    }
+}
+
+/// The first of two answers: a task's value, or a fallback after a timeout (the task is left to finish).
+enum FirstAnswer {
+    private final class Slot<Value: Sendable>: Sendable {
+        let continuation: Mutex<CheckedContinuation<Value, Never>?>
+        init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Mutex(continuation) }
+        func resume(_ value: Value) { continuation.withLock { $0.take() }?.resume(returning: value) }
+    }
+
+    static func race<Value: Sendable>(
+        _ task: Task<Value, Never>, timeout: Duration, fallback: @escaping @Sendable () -> Value
+    ) async -> Value {
+        await withCheckedContinuation { continuation in
+            let slot = Slot(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                slot.resume(fallback())
+            }
+            Task {
+                slot.resume(await task.value)
+                timer.cancel()
+            }
+        }
     }
 }

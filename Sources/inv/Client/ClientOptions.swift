@@ -52,12 +52,16 @@ struct ClientOptions: ParsableArguments {
 /// A client-side failure, printed as one line.
 struct CLIError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// The HTTP status of the node's answer, when the node refused the request.
+    var status: Int?
+    init(_ description: String, status: Int? = nil) {
+        self.description = description
+        self.status = status
+    }
 }
 
-/// Options of every movement.
+/// Options of every movement (`--reason` is declared by each command: required for adjust, optional otherwise).
 struct MovementOptions: ParsableArguments {
-    @Option(help: "Why (required for adjust).") var reason: String?
     @Option(help: "An external reference (order, delivery note...).") var reference: String?
     @Option(help: "A UUID making a retry idempotent: the same id is recorded once.") var id: String?
 }

@@ -75,9 +75,9 @@ struct NodeClient {
             }
             let failure: Failure
             do { failure = try JSONDecoder().decode(Failure.self, from: data) } catch {
-                throw CLIError("the node answered \(response.status.code) \(response.status.reasonPhrase)")
+                throw CLIError("the node answered \(response.status.code) \(response.status.reasonPhrase)", status: Int(response.status.code))
             }
-            throw CLIError(failure.error.message)
+            throw CLIError(failure.error.message, status: Int(response.status.code))
         }
         return Reply(status: Int(response.status.code), body: data)
     }

@@ -9,10 +9,14 @@ struct Sync: AsyncParsableCommand {
         abstract: "Sync now with every reachable peer, and wait; or pause and resume sync (a rehearsed WAN outage).")
     @Flag(help: "Stop syncing with peers (both directions) until --resume.") var pause = false
     @Flag(help: "Resume syncing and catch up at once.") var resume = false
+    @Flag(help: "Show each failure's full detail under its line.") var verbose = false
+    @Option(help: "Seconds to wait for each peer's round; a peer still syncing then is reported and the others go on.")
+    var timeout = 10
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if pause && resume { throw ValidationError("--pause and --resume exclude each other") }
+        guard (1...3_600).contains(timeout) else { throw ValidationError("--timeout must be from 1 to 3600 seconds, got \(timeout)") }
     }
 
     func run() async throws {
@@ -24,7 +28,7 @@ struct Sync: AsyncParsableCommand {
                 return print(pause ? "sync paused: this node neither calls nor answers its peers" : "sync resumed")
             }
             if client.json {
-                let reply = try await node.send(.POST, "/v1/sync")
+                let reply = try await node.send(.POST, "/v1/sync", query: [("timeout", String(timeout))])
                 let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
                 // Scripts read the exit status too: a failed round is exit 2 with --json as well.
                 try JSONOutput.print(raw: reply.body)
@@ -35,13 +39,20 @@ struct Sync: AsyncParsableCommand {
             // most of what was missing meanwhile (the progress line shows it). What this node gained is what it
             // holds after the command less what it held before.
             let before = try await Self.operationsHeld(node)
-            let reply = TerminalProgress.isTerminal ? try await Self.syncShowingProgress(node) : try await node.send(.POST, "/v1/sync")
+            let query = [("timeout", Optional(String(timeout)))]
+            let reply = TerminalProgress.isTerminal
+                ? try await Self.syncShowingProgress(node, query: query) : try await node.send(.POST, "/v1/sync", query: query)
             let reports = try node.decode([PeerSyncer.RoundReport].self, reply)
             if reports.isEmpty { return print("no peers") }
+            let urls = (try? await Self.peerURLs(node)) ?? [:]
             for report in reports {
-                print(report.ok
-                    ? "\(report.peer): synced, \(SyncProgress.grouped(report.pushed)) sent"
-                    : "\(report.peer): unreachable: \(report.error ?? "unknown error")")
+                if report.ok {
+                    print("\(report.peer): synced, \(SyncProgress.grouped(report.pushed)) sent")
+                } else {
+                    let error = report.error ?? "unknown error"
+                    print("\(report.peer): " + PeerMessage.failure(error, url: urls[report.peer]))
+                    if verbose { print("  detail: \(error)") }
+                }
             }
             let after = try await Self.operationsHeld(node)
             print("gained \(SyncProgress.grouped(max(after - before, 0))) operations during this sync; this node holds \(SyncProgress.grouped(after))")
@@ -53,11 +64,11 @@ struct Sync: AsyncParsableCommand {
 extension Sync {
     /// Runs the sync request while polling `/v1/status` twice a second, drawing each peer's round progress
     /// (operations merged so far, operations still behind) on the terminal; the line is erased at the end.
-    static func syncShowingProgress(_ node: NodeClient) async throws -> NodeClient.Reply {
+    static func syncShowingProgress(_ node: NodeClient, query: [(String, String?)]) async throws -> NodeClient.Reply {
         let terminal = TerminalProgress()
         defer { terminal.clear() }
         return try await withThrowingTaskGroup(of: NodeClient.Reply?.self) { group in
-            group.addTask { try await node.send(.POST, "/v1/sync") }
+            group.addTask { try await node.send(.POST, "/v1/sync", query: query) }
             group.addTask {
                 while true {
                     do { try await Task.sleep(for: .milliseconds(500)) } catch { return nil }
@@ -74,6 +85,16 @@ extension Sync {
             }
             throw CLIError("sync ended without an answer")
         }
+    }
+
+    /// Each member's sync URL, from `/v1/peers`.
+    static func peerURLs(_ node: NodeClient) async throws -> [String: String] {
+        struct Member: Decodable {
+            var warehouse: String
+            var peer_url: String
+        }
+        let members = try node.decode([Member].self, try await node.send(.GET, "/v1/peers"))
+        return Dictionary(members.map { ($0.warehouse, $0.peer_url) }) { first, _ in first }
     }
 
     /// How many operations the node's ledger holds, from `/v1/status`.
@@ -94,7 +115,8 @@ extension Sync {
 
 struct PeerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "peer", abstract: "Cluster membership: add, list and retire peers.", subcommands: [Add.self, List.self, Remove.self])
+        commandName: "peer", abstract: "Cluster membership: add, list, retire and re-admit peers.",
+        subcommands: [Add.self, List.self, Remove.self, Readmit.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a peer by the URL of its sync listener (https://HOST:PORT).")
@@ -135,23 +157,56 @@ struct PeerCommand: AsyncParsableCommand {
                 print(Table(
                     headers: ["WAREHOUSE", "PEER URL", "STATE", "LAST SYNC", "BEHIND"],
                     rows: members.map { member in
-                        let state = member.isSelf ? "this node" : member.retired ? "retired" : (member.status?.reachable ?? false) ? "reachable" : "unreachable"
-                        return [member.warehouse, member.peer_url, state, member.status?.lastSync ?? "-", member.status?.operationsBehind.map(String.init) ?? "-"]
+                        let state: String
+                        if member.isSelf {
+                            state = member.retired ? "this node (retired)" : "this node"
+                        } else if member.retired {
+                            state = "retired"
+                        } else {
+                            state = PeerMessage.state(reachable: member.status?.reachable ?? false, error: member.status?.lastError)
+                        }
+                        return [
+                            member.warehouse, member.peer_url, state, member.status?.lastSync.map { Formatting.time($0) } ?? "-",
+                            member.status?.operationsBehind.map(Formatting.count) ?? "-",
+                        ]
                     }).render())
             }
         }
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Retire a warehouse: no node contacts it any more; its history stays.")
+        static let configuration = CommandConfiguration(
+            abstract: "Retire a warehouse: no node contacts it any more; its history stays.",
+            discussion: """
+                The retired node refuses local writes once it learns it (at its next sync). Refused while goods are in \
+                transit to or from the warehouse (only the destination can accept them), unless --force; such goods \
+                are then listed by `inv transfers` as stranded. `inv peer readmit` brings a retired warehouse back.
+                """)
+        @Argument(help: "The warehouse id.") var warehouse: String
+        @Flag(help: "Retire it even with goods in transit to or from it (they stay stranded).") var force = false
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await NodeClient.with(client) { node in
+                let reply = try await node.send(.DELETE, "/v1/peers/\(warehouse)", query: [("force", force ? "true" : nil)])
+                if client.json { return try JSONOutput.print(raw: reply.body) }
+                print("retired \(warehouse)")
+            }
+        }
+    }
+
+    struct Readmit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-admit a retired warehouse (admin): the explicit act `inv peer add` never performs.",
+            discussion: "The warehouse learns it at its next sync with a member that has heard of it, and accepts local writes again.")
         @Argument(help: "The warehouse id.") var warehouse: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await NodeClient.with(client) { node in
-                let reply = try await node.send(.DELETE, "/v1/peers/\(warehouse)")
+                let reply = try await node.send(.POST, "/v1/peers/\(warehouse)/readmit")
                 if client.json { return try JSONOutput.print(raw: reply.body) }
-                print("retired \(warehouse)")
+                print("re-admitted \(warehouse); it accepts writes again once it has synced with this cluster")
             }
         }
     }
@@ -349,5 +404,35 @@ struct Snapshot: AsyncParsableCommand {
             try handle.close()
             FileHandle.standardError.write(Data("wrote snapshot to \(out)\n".utf8))
         }
+    }
+}
+
+/// What a failed sync with a peer means, in one line for people (`--verbose` shows the detail).
+enum PeerMessage {
+    /// The line after `PEER: ` for a failed round.
+    static func failure(_ error: String, url: String?) -> String {
+        let at = url.map { " at \($0)" } ?? ""
+        let text = error.lowercased()
+        if text.hasPrefix("timed out after") {
+            return "no answer\(at) within \(error.dropFirst("timed out after ".count).prefix { $0 != "s" })s; its round goes on in the background"
+        }
+        if text.contains("sync is paused on this node") { return "not synced: sync is paused here (inv sync --resume)" }
+        if text.contains("sync_paused") { return "sync paused there" }
+        if text.contains("retired") { return "retired from the cluster" }
+        if text.contains("connection refused") { return "not reachable\(at) (connection refused: is inv serve running there?)" }
+        if text.contains("timeout") || text.contains("deadlineexceeded") || text.contains("timed out") {
+            return "not reachable\(at) (timed out)"
+        }
+        if text.contains("certificate") || text.contains("tls") { return "refused\(at): TLS certificates do not match (see --verbose)" }
+        if text.contains("answered 5") { return "the peer\(at) failed to answer (see --verbose)" }
+        return "sync failed\(at) (see --verbose)"
+    }
+
+    /// A peer's state in `inv peer list`: paused is not unreachable.
+    static func state(reachable: Bool, error: String?) -> String {
+        let text = error?.lowercased() ?? ""
+        if text.contains("sync is paused on this node") { return "paused here" }
+        if text.contains("sync_paused") { return "paused there" }
+        return reachable ? "reachable" : "unreachable"
     }
 }

@@ -35,7 +35,7 @@ func positiveQuantity(_ arguments: [String]) throws -> Int64 {
 /// Posts a movement and prints what was recorded.
 func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Movement) -> String) async throws {
     try await NodeClient.with(client) { node in
-        let reply = try await node.send(.POST, "/v1/movements", json: body)
+        let reply = try await node.postMovement(body)
         if client.json { return try JSONOutput.print(raw: reply.body) }
         let movement = try node.decode(API.Movement.self, reply)
         print(describe(movement) + (reply.status == 200 ? " (already recorded; nothing changed)" : ""))
@@ -48,6 +48,7 @@ struct Receive: AsyncParsableCommand {
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
+    @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
@@ -57,7 +58,7 @@ struct Receive: AsyncParsableCommand {
 
     func run() async throws {
         try await postMovement(
-            MovementBody(type: "receive", sku: sku, quantity: quantity, reason: movement.reason, reference: movement.reference, id: movement.id),
+            MovementBody(type: "receive", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
@@ -68,6 +69,7 @@ struct Sell: AsyncParsableCommand {
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
+    @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
@@ -77,7 +79,7 @@ struct Sell: AsyncParsableCommand {
 
     func run() async throws {
         try await postMovement(
-            MovementBody(type: "sell", sku: sku, quantity: quantity, reason: movement.reason, reference: movement.reference, id: movement.id),
+            MovementBody(type: "sell", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
@@ -88,6 +90,7 @@ struct Adjust: AsyncParsableCommand {
     @Argument(help: "SKU") var sku: String
     // A negative number looks like an option to the parser: collect what it does not recognise and read DELTA there.
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The change, e.g. 5 or -3.", valueName: "delta")) var deltaArguments: [String] = []
+    @Option(help: "Why (required), e.g. damaged or stocktake.") var reason: String?
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
@@ -99,14 +102,14 @@ struct Adjust: AsyncParsableCommand {
         }
         // The node's rule and words (a zero or out-of-range delta), as a usage error like any other bad quantity.
         do { try Quantity.validateDelta(value) } catch { throw ValidationError(error.description) }
-        guard let reason = movement.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard let reason = reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw ValidationError("an adjustment needs --reason")
         }
     }
 
     func run() async throws {
         try await postMovement(
-            MovementBody(type: "adjust", sku: sku, quantity: delta, reason: movement.reason, reference: movement.reference, id: movement.id),
+            MovementBody(type: "adjust", sku: sku, quantity: delta, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "adjusted \($0.sku) by \($0.delta) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
@@ -118,6 +121,7 @@ struct Transfer: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "The destination warehouse id.") var to: String
+    @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
@@ -128,8 +132,8 @@ struct Transfer: AsyncParsableCommand {
     func run() async throws {
         try await NodeClient.with(client) { node in
             let body = MovementBody(
-                type: "transfer", sku: sku, quantity: quantity, to: to, reason: movement.reason, reference: movement.reference, id: movement.id)
-            let reply = try await node.send(.POST, "/v1/movements", json: body)
+                type: "transfer", sku: sku, quantity: quantity, to: to, reason: reason, reference: movement.reference, id: movement.id)
+            let reply = try await node.postMovement(body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let recorded = try node.decode(API.Movement.self, reply)
             print(recorded.id)
@@ -139,7 +143,8 @@ struct Transfer: AsyncParsableCommand {
 }
 
 struct Transfers: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List goods in transit, to and from every warehouse.")
+    static let configuration = CommandConfiguration(
+        abstract: "List goods in transit, to and from every warehouse, with the total per destination.")
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -148,10 +153,36 @@ struct Transfers: AsyncParsableCommand {
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let transfers = try node.decode([API.Transfer].self, reply)
             if transfers.isEmpty { return print("no transfers in transit") }
+            // Goods to or from a retired warehouse are stranded: only the destination may accept them.
+            struct Member: Decodable {
+                var warehouse: String
+                var retired: Bool
+            }
+            let retired = Set(try node.decode([Member].self, try await node.send(.GET, "/v1/peers")).filter(\.retired).map(\.warehouse))
+            func stranded(_ transfer: API.Transfer) -> String? {
+                if retired.contains(transfer.to) { return "stranded: \(transfer.to) retired" }
+                if retired.contains(transfer.from) { return "stranded: \(transfer.from) retired" }
+                return nil
+            }
+            let anyStranded = transfers.contains { stranded($0) != nil }
             print(Table(
-                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"],
-                rows: transfers.map { [$0.id, $0.sku, $0.from, $0.to, String($0.quantity), String($0.shipped), $0.shippedAt.orDash] },
-                numeric: [4, 5]).render())
+                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"] + (anyStranded ? ["STATE"] : []),
+                rows: transfers.map {
+                    [$0.id, $0.sku, $0.from, $0.to, Formatting.count($0.quantity), Formatting.count($0.shipped), $0.shippedAt.map { Formatting.time($0) } ?? "-"]
+                        + (anyStranded ? [stranded($0) ?? ""] : [])
+                },
+                numeric: [4, 5], fixed: [0, 6]).render())
+            // Per destination: what each warehouse has yet to accept.
+            var perDestination: [String: (units: Int64, transfers: Int)] = [:]
+            for transfer in transfers {
+                perDestination[transfer.to, default: (0, 0)].units += transfer.quantity
+                perDestination[transfer.to, default: (0, 0)].transfers += 1
+            }
+            print("")
+            for (destination, total) in perDestination.sorted(by: { $0.key < $1.key }) {
+                let count = total.transfers == 1 ? "1 transfer" : "\(Formatting.count(total.transfers)) transfers"
+                print("in transit to \(destination): \(Formatting.count(total.units)) (\(count))")
+            }
         }
     }
 }
@@ -160,6 +191,7 @@ struct Accept: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Take goods in transit into this warehouse's stock.")
     @Argument(help: "The transfer id (printed by `inv transfer`).") var transferID: String
     @Option(help: "Accept only part (default: everything in transit).") var quantity: Int64?
+    @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
@@ -171,11 +203,26 @@ struct Accept: AsyncParsableCommand {
             var id: String?
         }
         try await NodeClient.with(client) { node in
-            let body = Body(quantity: quantity, reason: movement.reason, reference: movement.reference, id: movement.id)
+            let body = Body(quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
             let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/accept", json: body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let recorded = try node.decode(API.Movement.self, reply)
             print("accepted \(recorded.quantity) x \(recorded.sku) from \(recorded.counterpart.orDash) (movement \(recorded.id))")
+        }
+    }
+}
+
+extension NodeClient {
+    /// Posts a movement; a SKU the node does not know is retried once as the one product it names in another case
+    /// (`chair-01` for `CHAIR-01`), so that look-ups accept any case without a round trip when the case is right.
+    func postMovement(_ body: MovementBody) async throws -> Reply {
+        do {
+            return try await send(.POST, "/v1/movements", json: body)
+        } catch let error as CLIError where error.status == 404 {
+            guard let resolved = try? await resolveSKU(body.sku), resolved != body.sku else { throw error }
+            var body = body
+            body.sku = resolved
+            return try await send(.POST, "/v1/movements", json: body)
         }
     }
 }

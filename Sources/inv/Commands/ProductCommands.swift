@@ -9,6 +9,14 @@ struct ProductCommand: AsyncParsableCommand {
         commandName: "product", abstract: "Manage products (adding, changing and removing needs an admin token).",
         subcommands: [Add.self, Update.self, Remove.self, List.self, Show.self])
 
+    /// The fields `product add` takes besides its required `--name`.
+    struct OptionalFields: ParsableArguments {
+        @Option(help: "Free text.") var description: String?
+        // `.unconditional`: a value such as `-1` reaches validation and gets its real error, not "Missing value".
+        @Option(parsing: .unconditional, help: "Price as a decimal, e.g. 12.50.") var price: String?
+        @Option(parsing: .unconditional, help: "Raise an alert when stock falls to this level.") var reorderPoint: Int64?
+    }
+
     struct Fields: ParsableArguments {
         @Option(help: "Display name.") var name: String?
         @Option(help: "Free text.") var description: String?
@@ -19,13 +27,10 @@ struct ProductCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a product.")
-        @Argument(help: "SKU: 1-64 characters of A-Z a-z 0-9 . _ -") var sku: String
-        @OptionGroup var fields: Fields
+        @Argument(help: "SKU: 1-64 characters of A-Z a-z 0-9 . _ -, unique regardless of case.") var sku: String
+        @Option(help: "Display name.") var name: String
+        @OptionGroup var fields: OptionalFields
         @OptionGroup var client: ClientOptions
-
-        func validate() throws {
-            guard fields.name != nil else { throw ValidationError("--name is required") }
-        }
 
         func run() async throws {
             struct Body: Encodable {
@@ -35,7 +40,7 @@ struct ProductCommand: AsyncParsableCommand {
                 var price: String?
                 var reorder_point: Int64?
             }
-            let body = Body(sku: sku, name: fields.name ?? "", description: fields.description, price: fields.price, reorder_point: fields.reorderPoint)
+            let body = Body(sku: sku, name: name, description: fields.description, price: fields.price, reorder_point: fields.reorderPoint)
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.POST, "/v1/products", json: body)
                 if client.json { return try JSONOutput.print(raw: reply.body) }
@@ -85,13 +90,16 @@ struct ProductCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a product (its history and any stock stay visible).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a product (its history and any stock stay visible).",
+            discussion: "Refused while any warehouse holds stock of it or goods of it are in transit, unless --force.")
         @Argument(help: "SKU") var sku: String
+        @Flag(help: "Delete it even though stock of it is held somewhere.") var force = false
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await NodeClient.with(client) { node in
-                let reply = try await node.send(.DELETE, "/v1/products/\(sku)")
+                let reply = try await node.send(.DELETE, "/v1/products/\(sku)", query: [("force", force ? "true" : nil)])
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 print("removed \(sku)")
             }
@@ -111,7 +119,9 @@ struct ProductCommand: AsyncParsableCommand {
                 if products.isEmpty { return print("no products") }
                 print(Table(
                     headers: ["SKU", "NAME", "PRICE", "REORDER AT", "DELETED"],
-                    rows: products.map { [$0.sku, $0.name, $0.price.orDash, $0.reorderPoint.map(String.init) ?? "-", $0.deleted ? "yes" : ""] },
+                    rows: products.map {
+                        [$0.sku, $0.name, $0.price.map(Formatting.price) ?? "-", $0.reorderPoint.map(Formatting.count) ?? "-", $0.deleted ? "yes" : ""]
+                    },
                     numeric: [2, 3]).render())
             }
         }
@@ -129,11 +139,11 @@ struct ProductCommand: AsyncParsableCommand {
                 let product = try node.decode(API.Product.self, reply)
                 var lines = [
                     "sku:           \(product.sku)", "name:          \(product.name)",
-                    "description:   \(product.description)", "price:         \(product.price.orDash)",
-                    "reorder point: \(product.reorderPoint.map(String.init) ?? "-")",
+                    "description:   \(product.description)", "price:         \(product.price.map(Formatting.price) ?? "-")",
+                    "reorder point: \(product.reorderPoint.map(Formatting.count) ?? "-")",
                 ]
                 for (warehouse, point) in (product.warehouseReorderPoints ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    lines.append("  at \(warehouse):     \(point)")
+                    lines.append("  at \(warehouse):     \(Formatting.count(point))")
                 }
                 lines += ["deleted:       \(product.deleted ? "yes" : "no")", "updated:       \(product.updatedAt)"]
                 print(lines.joined(separator: "\n"))

@@ -2,25 +2,133 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Store
 import SyncServer
 
 struct Stock: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stock of this warehouse, or with --all of every warehouse plus goods in transit.")
-    @Argument(help: "Only this SKU.") var sku: String?
-    @Flag(help: "Every warehouse known here, plus in-transit totals.") var all = false
+    static let configuration = CommandConfiguration(
+        abstract: "Stock of this warehouse, or with --all of every warehouse plus goods in transit.",
+        discussion: """
+            With --all the table has one row per SKU and one column per warehouse, then TOTAL (every warehouse) and \
+            IN TRANSIT; above it, one line per warehouse says when it was last heard from, marking figures older \
+            than 15 minutes as stale.
+            """)
+    @Argument(help: "Only this SKU (any case, when it names one product).") var sku: String?
+    @Flag(help: "Every warehouse known here, plus goods in transit.") var all = false
+    @Option(name: .customLong("sku"), help: "Only this SKU (same as the argument).") var skuOption: String? = nil
+    @Option(help: "With --all: only these warehouses' columns (repeatable); TOTAL still counts every warehouse.")
+    var warehouse: [String] = []
+    @Option(help: "table, json or csv.") var format: OutputFormat = .table
     @OptionGroup var client: ClientOptions
 
+    /// Figures from a warehouse last heard from longer ago than this are marked stale.
+    static let staleAfterSeconds: TimeInterval = 15 * 60
+
+    func validate() throws {
+        if sku != nil, skuOption != nil, sku != skuOption { throw ValidationError("give the SKU once: as the argument or with --sku") }
+        if !warehouse.isEmpty, !all { throw ValidationError("--warehouse needs --all (without it, the stock is this warehouse's)") }
+    }
+
     func run() async throws {
+        let format = client.json ? .json : format
         try await NodeClient.with(client) { node in
+            var sku: String?
+            if let typed = self.sku ?? skuOption { sku = try await node.resolveSKU(typed) }
             let reply = try await node.send(.GET, "/v1/stock", query: [("scope", all ? "all" : "local"), ("sku", sku)])
-            if client.json { return try JSONOutput.print(raw: reply.body) }
-            let rows = try node.decode([API.StockRow].self, reply)
-            if rows.isEmpty { return print("no stock" + (sku.map { " of \($0)" } ?? "")) }
-            print(Table(
-                headers: ["SKU", "WAREHOUSE", "QUANTITY", ""],
-                rows: rows.map { [$0.sku, $0.warehouse, String($0.quantity), $0.productDeleted ? "(product deleted)" : ""] },
-                numeric: [2]).render())
+            var rows = try node.decode([API.StockRow].self, reply)
+            if !warehouse.isEmpty {
+                rows = rows.filter { warehouse.contains($0.warehouse) || $0.warehouse == StockRow.inTransit }
+            }
+            switch format {
+            case .json:
+                if warehouse.isEmpty { return try JSONOutput.print(raw: reply.body) }
+                return try JSONOutput.print(rows)
+            case .csv where !all:
+                print("sku,warehouse,quantity")
+                for row in rows { print([row.sku, row.warehouse, String(row.quantity)].map(CSV.field).joined(separator: ",")) }
+                return
+            case .table where !all:
+                if rows.isEmpty { return print("no stock" + (sku.map { " of \($0)" } ?? "")) }
+                return print(Table(
+                    headers: ["SKU", "WAREHOUSE", "QUANTITY", ""],
+                    rows: rows.map { [$0.sku, $0.warehouse, Formatting.count($0.quantity), $0.productDeleted ? "(product deleted)" : ""] },
+                    numeric: [2]).render())
+            default:
+                let everyRow = warehouse.isEmpty ? rows : try node.decode([API.StockRow].self, reply)
+                let grid = StockGrid(everyRow, columns: warehouse)
+                if format == .csv { return print(grid.csv(), terminator: "") }
+                if grid.skus.isEmpty { return print("no stock" + (sku.map { " of \($0)" } ?? "")) }
+                print(grid.table(local: (try? client.dataDirectory?.loadConfig())?.warehouse))
+            }
         }
+    }
+}
+
+/// `inv stock --all` as a grid: SKUs as rows, warehouses as columns, a total and the goods in transit.
+struct StockGrid {
+    var skus: [String] = []
+    var warehouses: [String] = []
+    var quantities: [String: [String: Int64]] = [:]
+    var totals: [String: Int64] = [:]
+    var inTransit: [String: Int64] = [:]
+    var deleted: Set<String> = []
+    var lastHeard: [String: String] = [:]
+
+    /// - Parameter columns: the warehouses to show (all when empty); the total counts every warehouse anyway.
+    init(_ rows: [API.StockRow], columns: [String]) {
+        var seen = Set<String>()
+        for row in rows {
+            if seen.insert(row.sku).inserted { skus.append(row.sku) }
+            if row.productDeleted { deleted.insert(row.sku) }
+            if row.warehouse == StockRow.inTransit {
+                inTransit[row.sku, default: 0] += row.quantity
+                continue
+            }
+            totals[row.sku, default: 0] += row.quantity
+            if let heard = row.lastHeard { lastHeard[row.warehouse] = heard }
+            guard columns.isEmpty || columns.contains(row.warehouse) else { continue }
+            quantities[row.sku, default: [:]][row.warehouse] = row.quantity
+            if !warehouses.contains(row.warehouse) { warehouses.append(row.warehouse) }
+        }
+        for column in columns where !warehouses.contains(column) { warehouses.append(column) }
+        warehouses.sort()
+    }
+
+    func csv() -> String {
+        var text = (["sku"] + warehouses + ["total", "in_transit"]).map(CSV.field).joined(separator: ",") + "\n"
+        for sku in skus {
+            let cells = warehouses.map { String(quantities[sku]?[$0] ?? 0) } + [String(totals[sku] ?? 0), String(inTransit[sku] ?? 0)]
+            text += ([CSV.field(sku)] + cells).joined(separator: ",") + "\n"
+        }
+        return text
+    }
+
+    /// The header lines (one per warehouse, with its data age), a blank line, then the table.
+    func table(local: String?, now: Date = Date()) -> String {
+        let width = warehouses.map(\.count).max() ?? 0
+        let ages = warehouses.map { warehouse -> String in
+            let name = warehouse.padding(toLength: width, withPad: " ", startingAt: 0)
+            if warehouse == local { return "\(name)  this node" }
+            guard let heard = lastHeard[warehouse].flatMap(Formatting.parse) else { return "\(name)  never heard from" }
+            let age = now.timeIntervalSince(heard)
+            return "\(name)  last heard \(Formatting.age(age))" + (age > Stock.staleAfterSeconds ? "  (stale)" : "")
+        }
+        let rows = skus.map { sku in
+            [deleted.contains(sku) ? sku + " (deleted)" : sku]
+                + warehouses.map { quantities[sku]?[$0].map(Formatting.count) ?? "-" }
+                + [Formatting.count(totals[sku] ?? 0), Formatting.count(inTransit[sku] ?? 0)]
+        }
+        let table = Table(
+            headers: ["SKU"] + warehouses + ["TOTAL", "IN TRANSIT"], rows: rows, numeric: Set(1...(warehouses.count + 2)))
+        return (ages + ["", table.render()]).joined(separator: "\n")
+    }
+}
+
+/// CSV written by the client, quoted as the node's own CSV is.
+enum CSV {
+    static func field(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
 
@@ -32,41 +140,104 @@ struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The movement ledger: who did what, when and why.",
         discussion: """
+            The table shows the newest --limit movements (50 on a terminal, all otherwise), oldest first, in local time. \
+            With --sku, BALANCE is each warehouse's stock of that SKU after the movement. JSON and CSV keep every \
+            field (reason, ids, UTC timestamps); --limit and --reverse apply to the table and JSON.
+
             History is for browsing: it lists the ledger in timestamp order, and its API cursor is a position in \
             that order. An operation that arrives later from a warehouse that was offline sorts before a saved \
             position, so a job resuming from one never sees it. Jobs that read the ledger incrementally use \
             `inv changes` (GET /v1/changes), which delivers every operation exactly once, late ones included.
             """)
-    @Option(help: "Only this SKU.") var sku: String?
+    @Option(help: "Only this SKU (the table then shows the balance after each movement).") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
     @Option(help: "Only these types, comma separated: receive, sell, adjust, transfer, accept, product.create, ...") var type: String?
-    @Option(help: "From this date or time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z).") var since: String?
-    @Option(help: "Until this date or time (exclusive).") var until: String?
+    @Option(help: "From this date or time: 2026-12-02 is local midnight, 2026-12-02T12:00 local time, unless a zone is written (…Z, …+01:00).")
+    var since: String?
+    @Option(help: "Until this date or time (exclusive), read as --since is.") var until: String?
+    @Option(help: "Show only the newest N movements (default: 50 on a terminal, all otherwise).") var limit: Int?
+    @Flag(help: "Newest first.") var reverse = false
+    @Flag(help: "Times in UTC instead of local time.") var utc = false
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
     @OptionGroup var client: ClientOptions
 
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+    }
+
     func run() async throws {
-        let filters: [(String, String?)] = [("sku", sku), ("warehouse", warehouse), ("type", type), ("since", since), ("until", until)]
+        let since = try self.since.map { try Self.instant($0, option: "--since", utc: utc) }
+        let until = try self.until.map { try Self.instant($0, option: "--until", utc: utc) }
         let format = client.json ? .json : format
         try await NodeClient.with(client) { node in
+            var sku: String?
+            if let typed = self.sku { sku = try await node.resolveSKU(typed) }
+            let filters: [(String, String?)] = [("sku", sku), ("warehouse", warehouse), ("type", type), ("since", since), ("until", until)]
             if format == .csv {
                 try await node.stream("/v1/history", query: filters + [("format", "csv")]) { chunk in
                     FileHandle.standardOutput.write(Data(chunk.readableBytesView))
                 }
                 return
             }
-            var movements: [API.Movement] = []
-            var cursor: String?
-            repeat {
-                let reply = try await node.send(.GET, "/v1/history", query: filters + [("limit", "1000"), ("cursor", cursor)])
-                let page = try node.decode(API.HistoryPage.self, reply)
-                movements += page.movements
-                cursor = page.nextCursor
-            } while cursor != nil
+            let fetched = try await Self.fetch(node, filters)
+            var movements = fetched
+            let shown = self.limit ?? (format == .table && Terminal.stdoutIsTerminal ? 50 : nil)
+            if let shown, movements.count > shown { movements.removeFirst(movements.count - shown) }
+            if reverse { movements.reverse() }
             if format == .json { return try JSONOutput.print(movements) }
             if movements.isEmpty { return print("no movements") }
-            print(Table(headers: API.Movement.tableHeaders, rows: movements.map(\.tableRow), numeric: [4]).render())
+            // The balance needs every movement of the SKU from the start, whatever the other filters.
+            var balances: [String: Int64] = [:]
+            if let sku {
+                let onlySKU = filters.allSatisfy { $0.0 == "sku" || $0.1 == nil }
+                var running: [String: Int64] = [:]
+                let wholeHistory = onlySKU ? fetched : try await Self.fetch(node, [("sku", sku)])
+                for movement in wholeHistory {
+                    guard let warehouse = movement.warehouse else { continue }
+                    running[warehouse, default: 0] += movement.delta
+                    balances[movement.ledgerKey] = running[warehouse]
+                }
+            }
+            let rows = movements.map { movement in
+                var row = [
+                    Formatting.time(movement.timestamp, utc: utc), movement.warehouse ?? "-", movement.type, movement.sku,
+                    movement.warehouse == nil ? "" : Formatting.signed(movement.delta),
+                ]
+                if sku != nil {
+                    row.append(balances[movement.ledgerKey].map(Formatting.count) ?? "")
+                }
+                return row + [movement.user, movement.reference ?? "", movement.counterpartText]
+            }
+            var headers = ["TIME", "WAREHOUSE", "TYPE", "SKU", "QTY"]
+            if sku != nil { headers.append("BALANCE") }
+            // TO/FROM: the other warehouse of a transfer or an accept (the movement's counterpart).
+            headers += ["USER", "REF", "TO/FROM"]
+            print(Table(headers: headers, rows: rows, numeric: sku != nil ? [4, 5] : [4], fixed: [0]).render())
+            if fetched.count > movements.count {
+                print("(the newest \(Formatting.count(movements.count)) of \(Formatting.count(fetched.count)) movements; --limit N shows more)")
+            }
         }
+    }
+
+    /// Every movement the filters select, oldest first.
+    static func fetch(_ node: NodeClient, _ filters: [(String, String?)]) async throws -> [API.Movement] {
+        var movements: [API.Movement] = []
+        var cursor: String?
+        repeat {
+            let reply = try await node.send(.GET, "/v1/history", query: filters + [("limit", "1000"), ("cursor", cursor)])
+            let page = try node.decode(API.HistoryPage.self, reply)
+            movements += page.movements
+            cursor = page.nextCursor
+        } while cursor != nil
+        return movements
+    }
+
+    /// A date typed by a person, as the API's instant (see `Formatting.instant`).
+    static func instant(_ text: String, option: String, utc: Bool) throws -> String {
+        guard let instant = Formatting.instant(text, utc: utc) else {
+            throw ValidationError("\(option) must be a date like 2026-12-02 or 2026-12-02T12:00 (local time unless a zone is written), got \(text)")
+        }
+        return instant
     }
 }
 
@@ -92,7 +263,7 @@ struct Report: AsyncParsableCommand {
                     if rows.isEmpty { return print("no stock held or moved from \(from) to \(to)") }
                     print(Table(
                         headers: ["SKU", "WAREHOUSE", "OPENING", "IN", "OUT", "CLOSING"],
-                        rows: rows.map { [$0.sku, $0.warehouse, String($0.opening), String($0.in), String($0.out), String($0.closing)] },
+                        rows: rows.map { [$0.sku, $0.warehouse] + [$0.opening, $0.in, $0.out, $0.closing].map(Formatting.count) },
                         numeric: [2, 3, 4, 5]).render())
                 }
             }
@@ -102,44 +273,22 @@ struct Report: AsyncParsableCommand {
 
 struct Alerts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Restock alerts: warehouses at or below a product's reorder point.")
+    @Option(help: "Only this warehouse's alerts.") var warehouse: String?
+    @Flag(help: "Times in UTC instead of local time.") var utc = false
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         try await NodeClient.with(client) { node in
-            let reply = try await node.send(.GET, "/v1/alerts")
+            let reply = try await node.send(.GET, "/v1/alerts", query: [("warehouse", warehouse)])
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let alerts = try node.decode([API.Alert].self, reply)
-            if alerts.isEmpty { return print("no alerts") }
+            if alerts.isEmpty { return print("no alerts" + (warehouse.map { " at \($0)" } ?? "")) }
             print(Table(
-                headers: ["SKU", "WAREHOUSE", "QUANTITY", "REORDER AT", "SINCE"],
-                rows: alerts.map { [$0.sku, $0.warehouse, String($0.quantity), String($0.reorderPoint), $0.raisedAt] },
-                numeric: [2, 3]).render())
-        }
-    }
-}
-
-struct Watch: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print live events (movements, product changes, alerts) until interrupted.")
-    @OptionGroup var client: ClientOptions
-
-    func run() async throws {
-        try await NodeClient.with(client) { node in
-            var pending = ""
-            var event = "message"
-            try await node.stream("/v1/events") { chunk in
-                pending += String(decoding: chunk.readableBytesView, as: UTF8.self)
-                while let newline = pending.firstIndex(of: "\n") {
-                    let line = String(pending[..<newline])
-                    pending = String(pending[pending.index(after: newline)...])
-                    if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
-                    if line.hasPrefix("data: ") {
-                        let data = String(line.dropFirst(6))
-                        let output = client.json ? "{\"event\":\"\(event)\",\"data\":\(data)}" : "\(event): \(data)"
-                        FileHandle.standardOutput.write(Data((output + "\n").utf8))
-                        event = "message"
-                    }
-                }
-            }
+                headers: ["SKU", "WAREHOUSE", "ON HAND", "REORDER AT", "SINCE"],
+                rows: alerts.map {
+                    [$0.sku, $0.warehouse, Formatting.count($0.quantity), Formatting.count($0.reorderPoint), Formatting.time($0.raisedAt, utc: utc)]
+                },
+                numeric: [2, 3], fixed: [4]).render())
         }
     }
 }
@@ -164,35 +313,40 @@ struct Status: AsyncParsableCommand {
                 var certificate: API.Certificate?
                 var catching_up: Bool?
                 var history_index_backlog: Int?
+                var retired_at: String?
             }
             let status = try node.decode(StatusView.self, reply)
             print("""
                 warehouse:  \(status.warehouse) (\(status.name))
                 url:        \(status.url)
                 version:    \(status.version)
-                operations: \(status.operations)
-                alerts:     \(status.alerts)
+                operations: \(Formatting.count(status.operations))
+                alerts:     \(Formatting.count(status.alerts))
                 holds:      \(status.version_vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
                 """)
+            if let retired = status.retired_at {
+                print("writes:     refused: this warehouse was retired on \(Formatting.time(retired))")
+                print("            (an admin re-admits it from another node: inv peer readmit \(status.warehouse))")
+            }
             if status.catching_up == true {
                 print("writes:     refused: restored from a backup, catching up with every active member first")
             }
             if let backlog = status.history_index_backlog, backlog > 0 {
                 let operations = backlog == 1 ? "operation" : "operations"
-                print("history:    indexing up to \(backlog) \(operations) (history stays complete, slower meanwhile)")
+                print("history:    indexing up to \(Formatting.count(backlog)) \(operations) (history stays complete, slower meanwhile)")
             }
             if let certificate = status.certificate {
                 let left = DateParsing.milliseconds(certificate.notAfter).map {
                     " (\(Int(((Double($0) / 1_000 - Date().timeIntervalSince1970) / 86_400).rounded(.down))) days left)"
                 } ?? ""
-                print("certificate: serial \(certificate.serial), expires \(certificate.notAfter)\(left)")
+                print("certificate: serial \(certificate.serial), expires \(certificate.notAfter.prefix(10))\(left)")
             }
             if let peers = status.peers, !peers.isEmpty {
                 print(Table(
-                    headers: ["PEER", "REACHABLE", "LAST SYNC", "THEY LACK", "WE LACK", "LAST ERROR"],
+                    headers: ["PEER", "STATE", "LAST SYNC", "THEY LACK", "WE LACK", "LAST ERROR"],
                     rows: peers.map { [
-                        $0.warehouse, $0.reachable ? "yes" : "no", $0.lastSync ?? "-", $0.operationsBehind.map(String.init) ?? "-",
-                        $0.operationsAhead.map(String.init) ?? "-", $0.lastError ?? "",
+                        $0.warehouse, PeerMessage.state(reachable: $0.reachable, error: $0.lastError), $0.lastSync.map { Formatting.time($0) } ?? "-",
+                        $0.operationsBehind.map(Formatting.count) ?? "-", $0.operationsAhead.map(Formatting.count) ?? "-", $0.lastError.map { PeerMessage.failure($0, url: nil) } ?? "",
                     ] }, numeric: [3, 4]).render())
             }
         }
@@ -236,7 +390,9 @@ struct TokenCommand: AsyncParsableCommand {
                 let tokens = try node.decode([API.Token].self, reply)
                 print(Table(
                     headers: ["ID", "NAME", "ROLE", "CREATED", "ROTATED", "REVOKED"],
-                    rows: tokens.map { [$0.id, $0.name, $0.role, $0.createdAt, $0.rotatedAt ?? "", $0.revoked ? "yes" : ""] }).render())
+                    rows: tokens.map {
+                        [$0.id, $0.name, $0.role, Formatting.time($0.createdAt), $0.rotatedAt.map { Formatting.time($0) } ?? "", $0.revoked ? "yes" : ""]
+                    }).render())
             }
         }
     }

@@ -18,10 +18,18 @@ enum JSONOutput {
 }
 
 extension API.Movement {
-    var tableRow: [String] {
-        [timestamp, type, sku, warehouse ?? "", String(quantity), user, reason ?? "", id]
+    /// Names the operation in the ledger: its origin and sequence.
+    var ledgerKey: String { "\(origin):\(sequence)" }
+
+    /// The other warehouse of a transfer (`to SEV`) or an accept (`from MAD`); empty otherwise.
+    var counterpartText: String {
+        guard let counterpart else { return "" }
+        switch type {
+        case "transfer": return "to \(counterpart)"
+        case "accept": return "from \(counterpart)"
+        default: return counterpart
+        }
     }
-    static let tableHeaders = ["TIME", "TYPE", "SKU", "WAREHOUSE", "QTY", "USER", "REASON", "ID"]
 
     var summary: String {
         var text = "\(type) \(quantity) x \(sku)"

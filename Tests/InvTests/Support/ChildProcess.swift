@@ -51,8 +51,13 @@ final class ChildProcess {
     let stdoutPath: String
     let stderrPath: String
 
-    /// Starts `inv arguments` with `INV_TOKEN` and `INV_DATA` removed from its environment.
-    init(inv arguments: [String], outputIn directory: String) throws {
+    /// Starts `inv arguments` with `INV_TOKEN` and `INV_DATA` removed from its environment, and `environment` added.
+    convenience init(inv arguments: [String], outputIn directory: String, environment extra: [String: String] = [:]) throws {
+        try self.init(executable: try InvBinary.path(), arguments, outputIn: directory, environment: extra)
+    }
+
+    /// Starts `executable arguments`, with the environment of ``init(inv:outputIn:environment:)``.
+    init(executable: String, _ arguments: [String], outputIn directory: String, environment extra: [String: String] = [:]) throws {
         self.arguments = arguments
         let name = UUID().uuidString.prefix(8)
         stdoutPath = directory + "/\(name).stdout"
@@ -60,11 +65,12 @@ final class ChildProcess {
         for path in [stdoutPath, stderrPath] {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw HarnessError("cannot create \(path)") }
         }
-        process.executableURL = URL(fileURLWithPath: try InvBinary.path())
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["INV_TOKEN"] = nil
         environment["INV_DATA"] = nil
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardInput = FileHandle.nullDevice
@@ -115,8 +121,10 @@ final class ChildProcess {
 }
 
 /// Runs `inv arguments` to completion, killing it if it takes longer than `timeout`.
-func runInv(_ arguments: [String], in directory: String, timeout: Duration = .seconds(30)) throws -> InvResult {
-    let child = try ChildProcess(inv: arguments, outputIn: directory)
+func runInv(
+    _ arguments: [String], in directory: String, timeout: Duration = .seconds(30), environment: [String: String] = [:]
+) throws -> InvResult {
+    let child = try ChildProcess(inv: arguments, outputIn: directory, environment: environment)
     defer {
         try? FileManager.default.removeItem(atPath: child.stdoutPath)
         try? FileManager.default.removeItem(atPath: child.stderrPath)

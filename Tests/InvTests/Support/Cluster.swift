@@ -191,9 +191,9 @@ final class ClusterNode {
         try run(arguments + ["--data", data], timeout: timeout)
     }
 
-    /// Runs `inv` with exactly these arguments.
-    func run(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> InvResult {
-        try runInv(arguments, in: root, timeout: timeout)
+    /// Runs `inv` with exactly these arguments (and `environment` added to the inherited one).
+    func run(_ arguments: [String], timeout: Duration = .seconds(30), environment: [String: String] = [:]) throws -> InvResult {
+        try runInv(arguments, in: root, timeout: timeout, environment: environment)
     }
 
     /// Runs a client command with `--json` that must succeed, and parses what it printed.

@@ -72,8 +72,8 @@ final class NodeFixture {
         try runInv(arguments + ["--data", data], in: root.path, timeout: timeout)
     }
 
-    /// Runs `inv` with exactly these arguments (nothing appended).
-    func run(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> InvResult {
-        try runInv(arguments, in: root.path, timeout: timeout)
+    /// Runs `inv` with exactly these arguments (nothing appended), and `environment` added to the inherited one.
+    func run(_ arguments: [String], timeout: Duration = .seconds(30), environment: [String: String] = [:]) throws -> InvResult {
+        try runInv(arguments, in: root.path, timeout: timeout, environment: environment)
     }
 }

@@ -1,3 +1,4 @@
+import CRDT
 import Foundation
 import Hummingbird
 import Store
@@ -20,21 +21,46 @@ struct EventsController {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": connected to \(node.config.warehouse)\n\n"))
             for await delivery in subscription {
-                try await writer.write(ByteBuffer(string: Self.frame(delivery)))
+                var onHand: Int64?
+                if case .event(.operation(let op)) = delivery, op.kind.isMovement, let warehouse = op.warehouse {
+                    onHand = try? node.store.reader.onHand(sku: op.sku.rawValue, warehouse: warehouse.rawValue)
+                }
+                try await writer.write(ByteBuffer(string: Self.frame(delivery, onHand: onHand)))
             }
             try await writer.finish(nil)
         })
     }
 
     /// One SSE frame: `event: <kind>` and one `data:` line of JSON.
-    static func frame(_ delivery: EventHub.Delivery) -> String {
+    ///
+    /// - Parameter onHand: for a movement, its warehouse's stock of the SKU when the event is sent (`on_hand`):
+    ///   read after the commit, so a burst of movements may show the stock after a later one.
+    static func frame(_ delivery: EventHub.Delivery, onHand: Int64? = nil) -> String {
         switch delivery {
         case .heartbeat: return ": heartbeat\n\n"
         case .lagged: return "event: lagged\ndata: {}\n\n"
+        case .event(.operation(let op)) where op.kind.isMovement && onHand != nil:
+            let json: String
+            do {
+                json = String(decoding: try JSONEncoder().encode(MovementEvent(movement: API.Movement(MovementRecord(op)), onHand: onHand)), as: UTF8.self)
+            } catch { json = "{}" }
+            return "event: movement\ndata: \(json)\n\n"
         case .event(let event):
             let (name, json) = encode(event)
             return "event: \(name)\ndata: \(json)\n\n"
         }
+    }
+
+    /// A movement with its warehouse's stock after it.
+    struct MovementEvent: Encodable {
+        var movement: API.Movement
+        var onHand: Int64?
+        func encode(to encoder: any Encoder) throws {
+            try movement.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encodeIfPresent(onHand, forKey: .onHand)
+        }
+        enum Key: String, CodingKey { case onHand = "on_hand" }
     }
 
     static func encode(_ event: StoreEvent) -> (String, String) {

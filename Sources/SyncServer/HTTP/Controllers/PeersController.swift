@@ -1,3 +1,4 @@
+import CRDT
 import Foundation
 import Hummingbird
 import Store
@@ -11,6 +12,7 @@ struct PeersController {
         group.get("peers", use: list)
         group.post("peers", use: add)
         group.delete("peers/{warehouse}", use: retire)
+        group.post("peers/{warehouse}/readmit", use: readmit)
         group.post("sync", use: syncNow)
         group.put("sync/paused", use: setPaused)
     }
@@ -61,6 +63,12 @@ struct PeersController {
             throw APIError(.unprocessableContent, "peer_unreachable", "cannot reach a cluster peer at \(body.url): \(SyncFailure.describe(error))")
         }
         guard warehouse != node.config.warehouse else { throw APIError(.unprocessableContent, "invalid_input", "that is this node") }
+        // Adding never re-admits: bringing a retired warehouse back is its own, explicit act.
+        if let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }), member.retired {
+            throw APIError(
+                .conflict, "retired",
+                "\(warehouse) was retired on \(API.timestamp(member.timestamp)); re-admit it with `inv peer readmit \(warehouse)`")
+        }
         _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: body.url, retired: false))
         syncer.refreshMembers()
         syncer.triggerAll(force: true)
@@ -76,10 +84,38 @@ struct PeersController {
         guard let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }) else {
             throw APIError.notFound("no member \(warehouse)")
         }
+        // Only a transfer's destination may accept it: goods in transit to or from a retired warehouse are stranded.
+        if request.query("force") != "true" {
+            let stranded = try node.store.reader.openTransfers().filter { $0.from == warehouse || $0.to == warehouse }
+            if !stranded.isEmpty {
+                let units = stranded.reduce(Int64(0)) { $0 + $1.inTransit }
+                let transfers = stranded.count == 1 ? "1 transfer" : "\(stranded.count) transfers"
+                throw APIError(
+                    .conflict, "goods_in_transit",
+                    "\(warehouse) has \(units) units in transit to or from it (\(transfers)); they would be stranded: retire it anyway with --force")
+            }
+        }
         _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: member.peerURL, retired: true))
         syncer?.refreshMembers()
         syncer?.triggerAll()
         return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
+    }
+
+    /// Re-admits a retired warehouse: the explicit act `inv peer add` never performs on its own.
+    ///
+    /// The same authority as retiring it (an admin token). The warehouse learns it at the next sync with any member
+    /// that has heard of it, and accepts local writes again from then on.
+    @Sendable func readmit(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let warehouse = context.parameters.get("warehouse") ?? ""
+        guard let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }) else {
+            throw APIError.notFound("no member \(warehouse)")
+        }
+        guard member.retired else { throw APIError(.conflict, "not_retired", "\(warehouse) is not retired") }
+        _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: member.peerURL, retired: false))
+        syncer?.refreshMembers()
+        syncer?.triggerAll(force: true)
+        return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: false, isSelf: false, status: nil))
     }
 
     struct PausedBody: Codable {
@@ -98,7 +134,8 @@ struct PeersController {
     @Sendable func syncNow(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.staff)
         let syncer = try running()
-        let reports = await syncer.syncNow()
+        let timeout = try request.queryInt("timeout", range: 1...3_600)
+        let reports = await syncer.syncNow(timeout: timeout.map { .seconds($0) })
         return try JSONResponse.make(reports)
     }
 }

@@ -98,6 +98,17 @@ struct ProductsController {
     @Sendable func remove(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
         let sku = try context.parameters.sku()
+        // Stock anywhere would be stranded under a deleted product: refused unless the caller insists (force=true),
+        // saying how much is where. Read before the write; a movement merged in between stays visible anyway.
+        if request.query("force") != "true" {
+            let held = try node.store.reader.stockAll(sku: sku.rawValue).filter { $0.quantity != 0 }
+            if !held.isEmpty {
+                let places = held.map { "\($0.quantity) \($0.warehouse == StockRow.inTransit ? "in transit" : "at \($0.warehouse)")" }
+                throw APIError(
+                    .conflict, "stock_held",
+                    "\(sku.rawValue) still has stock: \(places.joined(separator: ", ")); remove it anyway with --force (force=true)")
+            }
+        }
         guard case .product(let state) = try await node.store.submit(.deleteProduct(sku: sku, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }

@@ -28,8 +28,11 @@ struct ReadController {
         case "all": rows = try node.store.reader.stockAll(sku: sku)
         default: throw APIError(.unprocessableContent, "invalid_input", "scope must be local or all")
         }
+        if let sku, rows.isEmpty, try node.store.reader.product(try SKU(sku)) == nil { throw APIError(.unknownSKU(sku)) }
         var heard: [String: String] = [:]
+        var destinations: [String: [String: Int64]] = [:]
         if request.query("scope") == "all" {
+            for moving in try node.store.reader.inTransitByDestination(sku: sku) { destinations[moving.sku, default: [:]][moving.to] = moving.quantity }
             // When each warehouse was last heard from: its newest operation held here, or a later successful sync
             // with it, so a report can tell fresh figures from stale ones.
             for (origin, timestamp) in try node.store.reader.lastHeard() { heard[origin] = API.timestamp(timestamp) }
@@ -41,6 +44,7 @@ struct ReadController {
         return try JSONResponse.make(rows.map {
             var row = API.StockRow(sku: $0.sku, warehouse: $0.warehouse, quantity: $0.quantity, productDeleted: $0.productDeleted)
             row.lastHeard = heard[$0.warehouse]
+            if $0.warehouse == StockRow.inTransit { row.inTransitTo = destinations[$0.sku] }
             return row
         })
     }
@@ -122,7 +126,8 @@ struct ReadController {
 
     @Sendable func alerts(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        return try JSONResponse.make(try node.store.reader.alerts().map(API.Alert.init))
+        let warehouse = request.query("warehouse")
+        return try JSONResponse.make(try node.store.reader.alerts().filter { warehouse == nil || $0.warehouse == warehouse }.map(API.Alert.init))
     }
 
     struct Status: Encodable {
@@ -142,6 +147,8 @@ struct ReadController {
         var catchingUp: Bool
         /// Operations not yet in the SKU history index (an upper bound); the writer indexes them when idle.
         var historyIndexBacklog: Int
+        /// When this warehouse was retired from the cluster (its local writes are then refused); absent otherwise.
+        var retiredAt: String?
 
         struct Queue: Encodable {
             var batches: Int
@@ -162,6 +169,7 @@ struct ReadController {
             case eventSubscribers = "event_subscribers"
             case catchingUp = "catching_up"
             case historyIndexBacklog = "history_index_backlog"
+            case retiredAt = "retired_at"
         }
     }
 
@@ -177,7 +185,9 @@ struct ReadController {
             alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
             peers: syncer?.status() ?? [],
             certificate: credentials.map { API.Certificate(CertificateSummary($0.current.node.certificate), reloads: $0.generation) },
-            catchingUp: try node.store.reader.isCatchingUp(), historyIndexBacklog: try node.store.reader.historyIndexBacklog())
+            catchingUp: try node.store.reader.isCatchingUp(), historyIndexBacklog: try node.store.reader.historyIndexBacklog(),
+            retiredAt: try node.store.reader.members().first { $0.warehouse == node.config.warehouse && $0.retired }
+                .map { API.timestamp($0.timestamp) })
         return try JSONResponse.make(status)
     }
 }

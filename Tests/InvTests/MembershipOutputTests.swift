@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+extension InvCLITests {
+    /// Retirement and re-admission, alerts on setting a reorder point, and what a normal run logs: across real nodes.
+    @Suite("Retirement, alerts and log levels across real nodes")
+    struct MembershipOutputTests {
+        /// Runs `inv sync` on `node` until `condition` holds (bounded by count and deadline).
+        static func syncUntil(_ node: ClusterNode, _ condition: () throws -> Bool) throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            for _ in 0..<60 where ContinuousClock.now < deadline {
+                if try condition() { return }
+                _ = try node.inv("sync", timeout: .seconds(60))
+            }
+            if try condition() { return }
+            throw HarnessError("\(node.warehouse): the condition did not hold after 60 syncs:\n\(node.serverLogs)")
+        }
+
+        @Test("retire with goods in transit needs --force; the retired node refuses writes, also after a restart; readmit")
+        func retireAndReadmit() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for member in [mad, sev] { try member.start() }
+            expectSuccess(try mad.inv("product", "add", "CHAIR-01", "--name", "Chair"))
+            expectSuccess(try mad.inv("receive", "CHAIR-01", "10"))
+            let shipped = try mad.inv("transfer", "CHAIR-01", "5", "--to", "SEV")
+            let transferID = try #require(shipped.lines.first, "\(shipped)")
+            try cluster.converge([mad, sev])
+
+            #expect(expectOneLineError(try mad.inv("peer", "remove", "SEV")) == "inv: error: SEV has 5 units in transit to or from it "
+                + "(1 transfer); they would be stranded: retire it anyway with --force")
+            let retired = try mad.inv("peer", "remove", "SEV", "--force")
+            expectSuccess(retired)
+            #expect(retired.lines == ["retired SEV"])
+            let transfers = try mad.inv("transfers")
+            expectSuccess(transfers)
+            #expect(transfers.lines.first?.hasSuffix("STATE") == true, "\(transfers)")
+            #expect(transfers.lines.dropFirst(2).first?.hasSuffix("stranded: SEV retired") == true, "\(transfers)")
+
+            // SEV learns it when MAD refuses its next sync.
+            try Self.syncUntil(sev) { try sev.json("status")["retired_at"]?.string != nil }
+            let refused = expectOneLineError(try sev.inv("receive", "CHAIR-01", "1"))
+            #expect(refused.hasPrefix("inv: error: this warehouse was retired on "), "\(refused)")
+            #expect(refused.hasSuffix("; writes are refused (an admin of another node re-admits it with `inv peer readmit`)"), "\(refused)")
+            let status = try sev.inv("status")
+            expectSuccess(status)
+            #expect(status.lines.contains { $0.hasPrefix("writes:     refused: this warehouse was retired on ") }, "\(status)")
+            #expect(status.lines.contains("            (an admin re-admits it from another node: inv peer readmit SEV)"), "\(status)")
+            // A restart does not bring it back.
+            #expect(sev.stop() == 0)
+            try sev.start()
+            #expect(expectOneLineError(try sev.inv("accept", transferID)).hasPrefix("inv: error: this warehouse was retired on "))
+
+            // Adding it again is not re-admitting it.
+            let added = expectOneLineError(try mad.inv("peer", "add", sev.peerURL))
+            #expect(added.hasPrefix("inv: error: SEV was retired on ") && added.hasSuffix("; re-admit it with `inv peer readmit SEV`"), "\(added)")
+            let readmitted = try mad.inv("peer", "readmit", "SEV")
+            expectSuccess(readmitted)
+            #expect(readmitted.lines == ["re-admitted SEV; it accepts writes again once it has synced with this cluster"])
+            try Self.syncUntil(mad) { try sev.json("status")["retired_at"] == nil }
+            expectSuccess(try sev.inv("accept", transferID))
+            try cluster.converge([mad, sev])
+            #expect(try mad.inv("transfers").lines == ["no transfers in transit"])
+        }
+
+        @Test("setting a reorder point raises alerts where stock is low, the same on both nodes; --warehouse filters")
+        func alertOnReorderPoint() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for member in [mad, sev] { try member.start() }
+            expectSuccess(try mad.inv("product", "add", "CHAIR-01", "--name", "Chair"))
+            try cluster.converge([mad, sev])
+            expectSuccess(try sev.inv("receive", "CHAIR-01", "3"))
+            expectSuccess(try mad.inv("receive", "CHAIR-01", "40"))
+            try cluster.converge([mad, sev])
+            #expect(try mad.json("alerts") == [])
+
+            expectSuccess(try mad.inv("product", "update", "CHAIR-01", "--reorder-point", "5"))
+            let raised = try mad.json("alerts").array ?? []
+            #expect(raised.map { $0.only(["warehouse", "quantity", "reorder_point"]) } == [
+                ["warehouse": "SEV", "quantity": 3, "reorder_point": 5],
+            ])
+            try cluster.converge([mad, sev])
+            #expect(try sev.json("alerts") == .array(raised), "the same alert, with the same time, on both nodes")
+            let onlySEV = try mad.inv("alerts", "--warehouse", "SEV")
+            expectSuccess(onlySEV)
+            #expect(onlySEV.lines.count == 3 && onlySEV.lines[2].hasPrefix("CHAIR-01  SEV              3           5  "), "\(onlySEV)")
+            #expect(try mad.inv("alerts", "--warehouse", "MAD").lines == ["no alerts at MAD"])
+
+            // A product added with a reorder point and no stock here raises its alert at once.
+            expectSuccess(try mad.inv("product", "add", "DESK-02", "--name", "Desk", "--reorder-point", "2"))
+            #expect(try mad.json("alerts", "--warehouse", "MAD").array?.map { $0.only(["sku", "quantity"]) } == [["sku": "DESK-02", "quantity": 0]])
+        }
+
+        @Test("two products differing only by case, created apart, both stay after the merge and are reported")
+        func caseClashInMerge() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for member in [mad, sev] { try member.start() }
+            try cluster.converge([mad, sev])
+            for node in [mad, sev] { expectSuccess(try node.inv("sync", "--pause")) }
+            expectSuccess(try mad.inv("product", "add", "chair-01", "--name", "Chair (MAD)"))
+            expectSuccess(try sev.inv("product", "add", "CHAIR-01", "--name", "Chair (SEV)"))
+            for node in [mad, sev] { expectSuccess(try node.inv("sync", "--resume")) }
+            try cluster.converge([mad, sev])
+            for node in [mad, sev] {
+                #expect(try node.json("product", "list").array?.compactMap { $0["sku"]?.string } == ["CHAIR-01", "chair-01"])
+                let conflicts = try node.json("conflicts").array ?? []
+                #expect(conflicts.map { $0.only(["kind", "sku", "kept", "kept_origin", "overwritten", "overwritten_origin"]) } == [
+                    ["kind": "sku_case", "sku": "CHAIR-01", "kept": "CHAIR-01", "kept_origin": "SEV", "overwritten": "chair-01",
+                     "overwritten_origin": "MAD"],
+                ], "\(node.warehouse): \(conflicts)")
+                // Either case is now ambiguous: the look-up says so rather than guessing.
+                #expect(expectOneLineError(try node.inv("stock", "Chair-01"))
+                    == "inv: error: SKU Chair-01 matches CHAIR-01 and chair-01, which differ only by case; write it exactly")
+            }
+        }
+
+        @Test("a normal multi-node run with concurrent writes logs no warning")
+        func noWarnings() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            let bio = try cluster.join("BIO", via: mad)
+            let nodes = [mad, sev, bio]
+            for member in nodes { try member.start() }
+            expectSuccess(try mad.inv("product", "add", "CHAIR-01", "--name", "Chair"))
+            try cluster.converge(nodes)
+            for round in 0..<5 {
+                let jobs = nodes.flatMap { node in
+                    (0..<4).map { _ in ["receive", "CHAIR-01", "\(round + 1)", "--data", node.data] }
+                }
+                for result in try runInvConcurrently(jobs, in: cluster.root.path) { expectSuccess(result) }
+            }
+            try cluster.converge(nodes)
+            for node in nodes {
+                let warnings = node.serverLogs.split(separator: "\n").filter { line in
+                    let words = line.split(separator: " ")
+                    return words.count > 1 && ["warning", "error", "critical"].contains(words[1])
+                }
+                #expect(warnings.isEmpty, "\(node.warehouse) logged:\n\(warnings.joined(separator: "\n"))")
+            }
+        }
+    }
+}
