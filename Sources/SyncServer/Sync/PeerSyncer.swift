@@ -13,7 +13,8 @@ import Synchronization
 /// One loop per peer, driven by a ``PeerSyncPolicy``: a local commit triggers an immediate round (real-time push),
 /// anti-entropy rounds run at an interval, failures back off exponentially with jitter. A down peer never slows
 /// local writes: rounds run beside the writer and only submit merges. Membership is re-read every second, so
-/// peers added or retired anywhere in the cluster are picked up (or dropped) at run time.
+/// members added or retired on this node (by its admin, or announced by a peer within ``MemberAnnouncementPolicy``)
+/// are picked up (or dropped) at run time.
 public final class PeerSyncer: Sendable {
     /// The outcome of one round with one peer.
     public struct RoundReport: Codable, Sendable {

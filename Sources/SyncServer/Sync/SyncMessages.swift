@@ -4,8 +4,11 @@ import Store
 /// The JSON messages of the peer-sync protocol, version 1. Operation pages travel in ``OperationPage`` form.
 ///
 /// A round between caller C and peer P:
-/// 1. `POST /v1/sync/hello` — C sends its version vector and membership; P merges the membership and answers
-///    with its own vector and membership.
+/// 0. Before anything, C makes one TLS handshake to P's URL and checks that the certificate names the warehouse
+///    it dials (`PeerIdentity.warehouse(at:tls:)`).
+/// 1. `POST /v1/sync/hello` — C sends its version vector and membership; P takes from the membership only what
+///    `MemberAnnouncementPolicy` allows (C's own address, unknown members as hints) and answers with its own
+///    vector and membership, of which C takes only hints. Every vector is checked (``versionVector(_:)``).
 /// 2. `POST /v1/sync/pull` — C sends its vector; P answers one bounded page of the operations C lacks, from every
 ///    origin (so changes travel transitively), `x-inv-more: 1` when more remain, and `x-inv-highest` naming the
 ///    page's highest sequence per origin. C merges and repeats.
