@@ -48,13 +48,12 @@ struct TemporaryPostgres {
         return server
     }
 
-    /// Stops the server (SIGINT, a fast shutdown, which runuser passes on).
+    /// Stops the server with a fast shutdown (`pg_ctl stop`: runuser does not pass signals on to it).
     func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGINT)
+        _ = try? runAsServerUser("pg_ctl", ["-D", root + "/data", "-m", "fast", "-w", "stop"])
         let deadline = now() + 30
         while process.isRunning, now() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Runs `sql` with psql (`-c`, so a `\copy` meta-command works too) and returns what it printed.
