@@ -52,15 +52,15 @@ final class PostgresServer {
 
     deinit { stop() }
 
-    /// Stops the server (immediate shutdown: SIGQUIT, which runuser passes on) and removes its directory.
+    /// Stops the server (`pg_ctl stop`, immediate shutdown: runuser does not pass signals on) and removes its
+    /// directory.
     func stop() {
         guard running else { return }
         running = false
         if let process, process.isRunning {
-            kill(process.processIdentifier, SIGQUIT)
+            _ = try? runAsServerUser("pg_ctl", ["-D", root + "/data", "-m", "immediate", "-w", "stop"])
             let deadline = ContinuousClock.now + .seconds(10)
             while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
-            if process.isRunning { _ = try? runAsServerUser("pg_ctl", ["-D", root + "/data", "-m", "immediate", "-w", "stop"]) }
         }
         try? FileManager.default.removeItem(atPath: root)
     }
