@@ -12,9 +12,9 @@ func peakRSSMegabytes(pid: String = "self") -> Double {
 
 /// Monotonic seconds.
 func now() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    // DispatchTime is CLOCK_MONOTONIC; `timespec` is ambiguous between Glibc and CoreFoundation once PostgresNIO is
+    // linked in.
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
 }
 
 /// The value below which a fraction `p` of `sorted` (ascending, not empty) lies: nearest rank, no interpolation.
