@@ -152,4 +152,12 @@ struct SmallDoorsRouterTests {
             #expect(csv.contains(",''quoted,"))
         }
     }
+
+    @Test("include_deleted takes true or false only")
+    func queryEdgesFoundBySchemathesis() async throws {
+        try await APISession.with { api in
+            try await api.expectRefused(.get, "/v1/products?include_deleted=AAA", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
+            try await api.expectStatus(.ok, .get, "/v1/products?include_deleted=false", token: api.reporter)
+        }
+    }
 }

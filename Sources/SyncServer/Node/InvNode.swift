@@ -51,7 +51,8 @@ public final class InvNode: Sendable {
             throw NodeError.damagedDataDirectory("cannot open \(directory.databaseFile): \(error)")
         }
         do {
-            tokens = try TokenAuthority(store: store)
+            let throttling = AuthThrottle.Policy(limit: max(1, config.failedTokenChecksPerMinute ?? AuthThrottle.Policy().limit))
+            tokens = try TokenAuthority(store: store, throttling: throttling)
         } catch {
             store.close()
             lock.release()

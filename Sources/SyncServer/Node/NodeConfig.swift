@@ -26,6 +26,9 @@ public struct NodeConfig: Codable, Hashable, Sendable {
     public var webhookURL: String?
     /// Remote timestamps further ahead than this are refused.
     public var maxClockOffsetMilliseconds: UInt64
+    /// Failed token checks within a minute, from one client address or for one token id, after which further
+    /// failures answer 429 (see `AuthThrottle`); 10 when absent.
+    public var failedTokenChecksPerMinute: Int?
 
     public init(
         warehouse: String, name: String, listen: String, url: String, webhookURL: String? = nil,
@@ -47,6 +50,7 @@ public struct NodeConfig: Codable, Hashable, Sendable {
         case peerListen = "peer_listen"
         case peerURL = "peer_url"
         case antiEntropySeconds = "anti_entropy_seconds"
+        case failedTokenChecksPerMinute = "failed_token_checks_per_minute"
     }
 
     /// The peer listener's address: `peer_listen`, else the API's host with the next port.

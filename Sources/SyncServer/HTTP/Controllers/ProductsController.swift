@@ -59,7 +59,12 @@ struct ProductsController {
 
     @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        let includeDeleted = request.query("include_deleted") == "true"
+        let includeDeleted: Bool
+        switch request.query("include_deleted") {
+        case nil, "false": includeDeleted = false
+        case "true": includeDeleted = true
+        default: throw APIError(.unprocessableContent, "invalid_input", "include_deleted must be true or false")
+        }
         let products = try node.store.reader.products(includeDeleted: includeDeleted).map { API.Product($0) }
         return try JSONResponse.make(products)
     }
