@@ -53,7 +53,8 @@ extension InvCLITests {
             try sev.start()
             try book.record(sev, "sell", "W1", "2")
             expectSuccess(try sev.inv("product", "update", "W1", "--name", "Widget (SEV)"))
-            expectSuccess(try sev.inv("product", "remove", "G2"))
+            // G2 is held at MAD: removing it needs --force.
+            expectSuccess(try sev.inv("product", "remove", "G2", "--force"))
             #expect(expectOneLineError(try sev.inv("sell", "G2", "1")) == "inv: error: product G2 is deleted")
             try book.record(sev, "receive", "W1", "1")
             try book.record(sev, "adjust", "W1", "2", "--reason", "found")
