@@ -51,7 +51,8 @@ extension InvCLITests {
             try await ClusterTests.submitReceipts(backlog, sku: "SKU-1", to: mad)
             try sev.start()
             let heldBefore = try ClusterTests.heldFromMAD(sev)
-            let synced = try sev.inv("sync", timeout: .seconds(120))
+            // A catch-up this long outlasts the default --timeout (10 s per peer): wait for it.
+            let synced = try sev.inv("sync", "--timeout", "120", timeout: .seconds(120))
             expectSuccess(synced)
             let target = try mad.json("status")["version_vector"]?["MAD"]?.int ?? 0
             let operations = try sev.json("status")["operations"]?.int ?? -1

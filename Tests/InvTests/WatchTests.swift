@@ -93,7 +93,8 @@ extension InvCLITests {
                 let command = "\(try InvBinary.path()) watch --data \(node.data)"
                 var environment = ReadableOutputTests.environment
                 environment["TERM"] = "xterm"
-                if noColour { environment["NO_COLOR"] = "1" }
+                // Empty means unset (no-color.org), whatever the environment the tests run in says.
+                environment["NO_COLOR"] = noColour ? "1" : ""
                 let watcher = try ChildProcess(
                     executable: "/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"], outputIn: node.root.path,
                     environment: environment)

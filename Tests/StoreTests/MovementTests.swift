@@ -28,7 +28,7 @@ struct MovementTests {
             await #expect(throws: StoreError.insufficientStock(sku: "SKU-1", warehouse: "MAD", onHand: 2, requested: 3)) {
                 try await store.move(.sell, "SKU-1", 3)
             }
-            await #expect(throws: StoreError.insufficientStock(sku: "SKU-1", warehouse: "MAD", onHand: 2, requested: 5)) {
+            await #expect(throws: StoreError.adjustmentBelowZero(sku: "SKU-1", warehouse: "MAD", onHand: 2, delta: -5)) {
                 try await store.move(.adjust, "SKU-1", -5, reason: "loss")
             }
             await #expect(throws: StoreError.insufficientStock(sku: "SKU-1", warehouse: "MAD", onHand: 2, requested: 4)) {

@@ -444,7 +444,9 @@ struct TransfersRouterTests {
             // Warehouse rows say when that warehouse was last heard from; the in-transit row does not.
             #expect(all.first?.keySet == ["sku", "warehouse", "quantity", "product_deleted", "last_heard"])
             #expect(RouterTests.isTimestamp(all.first?.string("last_heard")))
-            #expect(all.last?.keySet == ["sku", "warehouse", "quantity", "product_deleted"])
+            // The in-transit row says where the goods go.
+            #expect(all.last?.keySet == ["sku", "warehouse", "quantity", "product_deleted", "in_transit_to"])
+            #expect(all.last?.object("in_transit_to")?.int("SEV") == 4)
             #expect(all.map { $0.string("warehouse") } == ["MAD", "in-transit"])
             #expect(all.map { $0.int("quantity") } == [6, 4])
             let local = try await mad.expectStatus(.ok, .get, "/v1/stock", token: mad.reporter).array()
@@ -536,9 +538,11 @@ struct ReadRouterTests {
             #expect(rows.allSatisfy { $0.bool("product_deleted") == false })
             #expect(try await api.expectStatus(.ok, .get, "/v1/stock?scope=local&sku=B", token: api.reporter).array().count == 1)
             #expect(try await api.expectStatus(.ok, .get, "/v1/stock?scope=all&sku=A", token: api.reporter).array().count == 1)
-            #expect(try await api.expectStatus(.ok, .get, "/v1/stock?sku=NOPE", token: api.reporter).array().isEmpty)
+            // A SKU no product has and no warehouse holds is unknown, not an empty list.
+            try await api.expectRefused(.get, "/v1/stock?sku=NOPE", token: api.reporter, status: .notFound, code: "unknown_sku")
             // A deleted product stays visible while it is held, marked deleted.
-            try await api.expectStatus(.ok, .delete, "/v1/products/A", token: api.admin)
+            try await api.expectRefused(.delete, "/v1/products/A", token: api.admin, status: .conflict, code: "stock_held")
+            try await api.expectStatus(.ok, .delete, "/v1/products/A?force=true", token: api.admin)
             let held = try await api.expectStatus(.ok, .get, "/v1/stock?sku=A", token: api.reporter).array()
             #expect(held.first?.bool("product_deleted") == true)
             #expect(held.first?.int("quantity") == 3)
@@ -908,6 +912,7 @@ struct EventsLiveTests {
                         client, base, "/v1/movements", token: fixture.staff, method: .POST,
                         json: #"{"type": "receive", "sku": "A", "quantity": 3}"#)
                     #expect(movement.status == 201, "\(movement.body)")
+                    // Created with a reorder point and nothing on hand: raised at once, cleared by nothing (3 <= 5).
                     for event in ["product", "movement", "alert"] {
                         while Self.data(of: event, in: received) == nil { try await readChunk() }
                     }
@@ -917,7 +922,9 @@ struct EventsLiveTests {
                 #expect(product.string("type") == "product.create")
                 #expect(product.string("sku") == "A")
                 let movement = try #require(Self.data(of: "movement", in: stream), "\(stream)")
-                #expect(movement.keySet == RouterTests.movementKeys)
+                // A movement event also says what its warehouse holds after it.
+                #expect(movement.keySet == RouterTests.movementKeys.union(["on_hand"]))
+                #expect(movement.int("on_hand") == 3)
                 #expect(movement.string("type") == "receive")
                 #expect(movement.string("sku") == "A")
                 #expect(movement.int("quantity") == 3)
@@ -925,7 +932,7 @@ struct EventsLiveTests {
                 #expect(movement.string("user") == "till-1")
                 let alert = try #require(Self.data(of: "alert", in: stream), "\(stream)")
                 #expect(alert.string("state") == "raised")
-                #expect(alert.int("quantity") == 3)
+                #expect(alert.int("quantity") == 0, "raised when the reorder point is set, before any stock")
                 #expect(alert.int("reorder_point") == 5)
                 #expect(stream.firstRange(of: "event: product")!.lowerBound < stream.firstRange(of: "event: movement")!.lowerBound)
             }

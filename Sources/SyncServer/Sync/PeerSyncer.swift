@@ -419,11 +419,9 @@ public final class PeerSyncer: Sendable {
             let me = node.config.warehouse
             try await checkIdentity(of: warehouse, at: url)
             let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
-            let reply: SyncHello
-            do { reply = try await postJSON(url + "/v1/sync/hello", hello) } catch let failure as SyncFailure where failure.code == "retired" {
-                try await learnRetirement()
-                throw failure
-            }
+            // A peer that refuses this node as retired is not believed to speak for the cluster: the round fails, and
+            // this node keeps its own record (no member may retire another by saying so).
+            let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
             guard reply.from == warehouse else {
                 throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
             }
@@ -572,14 +570,6 @@ public final class PeerSyncer: Sendable {
         _ = try reply.versionVector()
         _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
         return certified
-    }
-
-    /// A peer refused this node as retired: records it, so that local writes are refused from now on.
-    private func learnRetirement() async throws {
-        let me = node.config.warehouse
-        guard let current = try node.store.reader.members().first(where: { $0.warehouse == me }), !current.retired else { return }
-        _ = try await node.store.submit(.setMember(warehouse: me, peerURL: current.peerURL, retired: true))
-        logger.warning("this warehouse was retired from the cluster: local writes are refused until an admin re-admits it")
     }
 
     private func postJSON<Reply: Decodable>(_ url: String, _ body: some Encodable) async throws -> Reply {

@@ -206,7 +206,7 @@ struct PeerCommand: AsyncParsableCommand {
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.POST, "/v1/peers/\(warehouse)/readmit")
                 if client.json { return try JSONOutput.print(raw: reply.body) }
-                print("re-admitted \(warehouse); it accepts writes again once it has synced with this cluster")
+                print("re-admitted \(warehouse) on this node; this node syncs with it again")
             }
         }
     }
@@ -414,7 +414,7 @@ enum PeerMessage {
         let at = url.map { " at \($0)" } ?? ""
         let text = error.lowercased()
         if text.hasPrefix("timed out after") {
-            return "no answer\(at) within \(error.dropFirst("timed out after ".count).prefix { $0 != "s" })s; its round goes on in the background"
+            return "still syncing\(at) after \(error.dropFirst("timed out after ".count).prefix { $0 != "s" })s (gave up waiting; its round goes on in the background)"
         }
         if text.contains("sync is paused on this node") { return "not synced: sync is paused here (inv sync --resume)" }
         if text.contains("sync_paused") { return "sync paused there" }

@@ -159,17 +159,10 @@ struct Transfers: AsyncParsableCommand {
                 var retired: Bool
             }
             let retired = Set(try node.decode([Member].self, try await node.send(.GET, "/v1/peers")).filter(\.retired).map(\.warehouse))
-            func stranded(_ transfer: API.Transfer) -> String? {
-                if retired.contains(transfer.to) { return "stranded: \(transfer.to) retired" }
-                if retired.contains(transfer.from) { return "stranded: \(transfer.from) retired" }
-                return nil
-            }
-            let anyStranded = transfers.contains { stranded($0) != nil }
             print(Table(
-                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"] + (anyStranded ? ["STATE"] : []),
+                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"],
                 rows: transfers.map {
                     [$0.id, $0.sku, $0.from, $0.to, Formatting.count($0.quantity), Formatting.count($0.shipped), $0.shippedAt.map { Formatting.time($0) } ?? "-"]
-                        + (anyStranded ? [stranded($0) ?? ""] : [])
                 },
                 numeric: [4, 5], fixed: [0, 6]).render())
             // Per destination: what each warehouse has yet to accept.
@@ -182,6 +175,10 @@ struct Transfers: AsyncParsableCommand {
             for (destination, total) in perDestination.sorted(by: { $0.key < $1.key }) {
                 let count = total.transfers == 1 ? "1 transfer" : "\(Formatting.count(total.transfers)) transfers"
                 print("in transit to \(destination): \(Formatting.count(total.units)) (\(count))")
+            }
+            for transfer in transfers {
+                guard let gone = [transfer.to, transfer.from].first(where: retired.contains) else { continue }
+                print("stranded: \(transfer.id) (\(Formatting.count(transfer.quantity)) x \(transfer.sku), \(transfer.from) to \(transfer.to); \(gone) is retired)")
             }
         }
     }
