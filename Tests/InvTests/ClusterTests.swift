@@ -7,7 +7,7 @@ extension InvCLITests {
     /// SIGKILLs, and healing is every node running with `inv sync` until the snapshots agree.
     ///
     /// Nested in the serialized ``InvCLITests``: several servers at once would skew the shutdown timings the other CLI
-    /// tests measure on a two-core machine. Each test stays within that suite's two-minute limit.
+    /// tests measure on a two-core machine. Each test stays within that suite's five-minute limit.
     @Suite("Cluster: real nodes partitioned, killed and healed", .serialized)
     struct ClusterTests {
         static let movementTypes: Set<String> = ["receive", "sell", "adjust", "transfer", "accept"]

@@ -33,7 +33,7 @@ extension InvCLITests {
             try Self.expectMirror(postgres, equals: mad)
 
             // More work, a deleted product and goods accepted, then the exporter runs again: only what is new.
-            expectSuccess(try sev.inv("product", "remove", "G2"))
+            expectSuccess(try sev.inv("product", "remove", "G2", "--force"))
             expectSuccess(try bio.inv("receive", "W1", "1"))
             try cluster.converge(all)
             let transfer = try #require(try sev.json("transfers").array?.first?["id"]?.string)

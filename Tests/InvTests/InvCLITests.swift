@@ -4,7 +4,7 @@ import Testing
 /// Every test here runs the built `inv` binary as real processes against real nodes on 127.0.0.1.
 ///
 /// Serialized: the tests start servers and measure shutdown times, which parallel runs on a small machine would skew.
-@Suite("inv CLI as real processes", .serialized, .timeLimit(.minutes(2)))
+@Suite("inv CLI as real processes", .serialized, .timeLimit(.minutes(5)))
 struct InvCLITests {}
 
 /// Checks the one-line error contract: non-zero exit, nothing on stdout, exactly one stderr line `inv: error: …`.
