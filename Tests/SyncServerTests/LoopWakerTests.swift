@@ -8,19 +8,17 @@ struct LoopWakerTests {
     @Test func aWakeBeforeTheWaitIsKept() async {
         let waker = LoopWaker()
         waker.wake()
-        let started = ContinuousClock.now
-        await waker.wait(seconds: 30)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Without the kept wake this waits an hour, and the suite's one-minute limit fails the test.
+        await waker.wait(seconds: 3_600)
     }
 
     @Test func aWakeEndsAWaitInProgress() async throws {
         let waker = LoopWaker()
-        let started = ContinuousClock.now
-        let waiting = Task { await waker.wait(seconds: 30) }
+        let waiting = Task { await waker.wait(seconds: 3_600) }
         try await Task.sleep(for: .milliseconds(50))
         waker.wake()
+        // Only the wake can end this wait within the suite's one-minute limit.
         await waiting.value
-        #expect(ContinuousClock.now - started < .seconds(5))
         // The wake was used up: the next wait lasts until its own deadline.
         let next = ContinuousClock.now
         await waker.wait(seconds: 0.2)
@@ -32,16 +30,16 @@ struct LoopWakerTests {
         let started = ContinuousClock.now
         await waker.wait(seconds: 0.1)
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(90) && elapsed < .seconds(5))
+        // No upper bound: a busy machine may run the waiter late; a wait that never ends fails the suite's time limit.
+        #expect(elapsed >= .milliseconds(90))
     }
 
     @Test func cancellingTheWaitingTaskEndsTheWait() async {
         let waker = LoopWaker()
-        let started = ContinuousClock.now
-        let waiting = Task { await waker.wait(seconds: 30) }
+        let waiting = Task { await waker.wait(seconds: 3_600) }
         waiting.cancel()
+        // Only the cancellation can end this wait within the suite's one-minute limit.
         await waiting.value
-        #expect(ContinuousClock.now - started < .seconds(5))
     }
 
     @Test func manyWakesAndWaitsNeverHang() async {
