@@ -261,6 +261,30 @@ public enum StoreMigrator {
                     FROM ledger;
                 """)
         }
+        migrator.registerMigration("v13-alert-deciding-time") { db in
+            // An alert's time becomes a function of the operations a node holds, so that it is the same on every
+            // node whatever the order they arrived in: the greatest timestamp among the operations that decide it
+            // (the stock operations of its counter, and the reorder point, override and deletion registers).
+            // `newest_hlc` is the greatest timestamp among the operations merged into a counter entry.
+            try db.execute(sql: """
+                ALTER TABLE stock_counters ADD COLUMN newest_hlc INTEGER NOT NULL DEFAULT 0;
+                WITH newest AS (
+                    SELECT sku, warehouse, origin, max(hlc) AS hlc FROM operations
+                    WHERE warehouse IS NOT NULL AND counter_increments IS NOT NULL
+                    GROUP BY sku, warehouse, origin
+                )
+                UPDATE stock_counters SET newest_hlc = newest.hlc FROM newest
+                WHERE newest.sku = stock_counters.sku AND newest.warehouse = stock_counters.warehouse
+                    AND newest.origin = stock_counters.replica;
+                UPDATE alerts SET raised_hlc = max(
+                    coalesce((SELECT max(s.newest_hlc) FROM stock_counters s
+                              WHERE s.sku = alerts.sku AND s.warehouse = alerts.warehouse), 0),
+                    coalesce((SELECT max(coalesce(p.reorder_point_hlc, 0), coalesce(p.deleted_hlc, 0)) FROM products p
+                              WHERE p.sku = alerts.sku), 0),
+                    coalesce((SELECT o.hlc FROM reorder_overrides o
+                              WHERE o.sku = alerts.sku AND o.warehouse = alerts.warehouse), 0));
+                """)
+        }
         return migrator
     }
 }

@@ -513,7 +513,17 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// Per origin of a batch being applied: its sequences and the counter entries it merges, by (SKU, warehouse).
     private struct BulkOrigin {
         var sequences: [UInt64] = []
-        var counters: [CounterTarget: PNCounter.Entry] = [:]
+        var counters: [CounterTarget: CounterMerge] = [:]
+    }
+
+    /// One origin's entry of a counter as a batch leaves it, and the newest of the batch's operations on it.
+    private struct CounterMerge {
+        var entry: PNCounter.Entry
+        var newest: HLCTimestamp
+
+        func adding(_ other: PNCounter.Entry, at timestamp: HLCTimestamp) -> CounterMerge {
+            CounterMerge(entry: entry.joined(with: other), newest: max(newest, timestamp))
+        }
     }
 
     private struct CounterTarget: Hashable {
@@ -559,7 +569,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
                 let slot = batch.index(of: op.origin) { BulkOrigin() }
                 let target = CounterTarget(sku: op.sku, warehouse: warehouse)
-                batch.values[slot].counters[target] = batch.values[slot].counters[target]?.joined(with: entry) ?? entry
+                batch.values[slot].counters[target] =
+                    batch.values[slot].counters[target]?.adding(entry, at: op.timestamp) ?? CounterMerge(entry: entry, newest: op.timestamp)
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
                 try materialize(op, in: db, events: &events, announced: true)
@@ -595,23 +606,26 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// Merges one origin's counter entry for a (SKU, warehouse), and re-evaluates its alert when a reorder point
     /// applies.
     private func mergeCounter(
-        _ entry: PNCounter.Entry, from origin: ReplicaID, into target: CounterTarget, reorderPointsExist: Bool,
+        _ merge: CounterMerge, from origin: ReplicaID, into target: CounterTarget, reorderPointsExist: Bool,
         using statement: BoundStatement, in db: Database, events: inout CommittedEvents
     ) throws {
+        let entry = merge.entry
         let product = reorderPointsExist ? try ProductRecord.summary(sku: target.sku, warehouse: target.warehouse, in: db) : nil
         guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
             // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
-            try StockCounterRecord.mergeMax(entry, sku: target.sku, warehouse: target.warehouse, replica: origin, using: statement)
+            try StockCounterRecord.mergeMax(
+                entry, newest: merge.newest, sku: target.sku, warehouse: target.warehouse, replica: origin, using: statement)
             return
         }
         var counter = try StockCounterRecord.counter(sku: target.sku, warehouse: target.warehouse, in: db)
         let before = counter.entry(for: origin)
         counter.merge(PNCounter(entries: [origin: entry]))
         guard counter.entry(for: origin) != before else { return }
-        try StockCounterRecord.save(counter.entry(for: origin), sku: target.sku, warehouse: target.warehouse, replica: origin, in: db)
+        try StockCounterRecord.save(
+            counter.entry(for: origin), at: merge.newest, sku: target.sku, warehouse: target.warehouse, replica: origin, in: db)
         try evaluateAlert(
             sku: target.sku, warehouse: target.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
-            at: clock.last, in: db, events: &events)
+            in: db, events: &events)
     }
 
     /// The rules every replicated operation obeys, whoever sent it.
@@ -706,7 +720,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),
                 let metadata = try ProductRecord.metadata(sku: op.sku, in: db)
             {
-                try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, at: op.timestamp, in: db, events: &events)
+                try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
             }
         } else if let patch = op.product {
             var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
@@ -718,7 +732,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             if metadata != before {
                 try ProductRecord.save(metadata, sku: op.sku, in: db)
                 if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted {
-                    try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, at: op.timestamp, in: db, events: &events)
+                    try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
                 }
             }
         }
@@ -733,14 +747,15 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 counter = try StockCounterRecord.counter(sku: op.sku, warehouse: warehouse, in: db)
                 counter.merge(PNCounter(entries: [op.origin: entry]))
             }
-            try StockCounterRecord.save(counter.entry(for: op.origin), sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
+            try StockCounterRecord.save(
+                counter.entry(for: op.origin), at: op.timestamp, sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
             let product = try knownProduct ?? ProductRecord.summary(sku: op.sku, warehouse: warehouse, in: db)
             // Without a reorder point there is no alert to raise or clear: a change of the reorder point
             // re-evaluates every warehouse (see `reevaluateAlerts`).
             if let reorderPoint = product.reorderPoint, !product.deleted {
                 try evaluateAlert(
                     sku: op.sku, warehouse: warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
-                    at: op.timestamp, in: db, events: &events)
+                    in: db, events: &events)
             }
         }
     }
@@ -752,7 +767,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// stock row or an override of the SKU, never every member blindly. Local and merged operations both come here
     /// through `materialize`, so every node evaluates the same warehouses.
     private func reevaluateAlerts(
-        sku: SKU, product: ProductMetadata, origin: ReplicaID, at timestamp: HLCTimestamp, in db: Database, events: inout CommittedEvents
+        sku: SKU, product: ProductMetadata, origin: ReplicaID, in db: Database, events: inout CommittedEvents
     ) throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT w.warehouse,
@@ -766,26 +781,32 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let point = product.isDeleted ? nil : (product.reorderPoint?.value ?? nil)
         for row in rows {
             let effective = product.isDeleted ? nil : (row[2] as Int64?) ?? point
-            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: effective, at: timestamp, in: db, events: &events)
+            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: effective, in: db, events: &events)
         }
     }
 
     /// Raises an alert once when stock is at or below the reorder point; clears it when stock rises above.
+    ///
+    /// The alert's time is ``AlertRecord/decidingTimeSQL``, read after the operation is materialised, and kept up to
+    /// date while the alert stands: a function of the operations held, the same on every node.
     private func evaluateAlert(
-        sku: SKU, warehouse: String, quantity: Int64, reorderPoint: Int64?, at timestamp: HLCTimestamp, in db: Database,
-        events: inout CommittedEvents
+        sku: SKU, warehouse: String, quantity: Int64, reorderPoint: Int64?, in db: Database, events: inout CommittedEvents
     ) throws {
         if let reorderPoint, quantity <= reorderPoint {
-            let insert = try db.cachedStatement(sql: """
+            let decidingTime = try Int64.fetchOne(
+                db.cachedStatement(sql: AlertRecord.decidingTimeSQL), arguments: [sku.rawValue, warehouse]) ?? 0
+            let standing = try db.cachedStatement(sql: "SELECT 1 FROM alerts WHERE sku = ? AND warehouse = ?")
+            let isNew = try Int64.fetchOne(standing, arguments: [sku.rawValue, warehouse]) == nil
+            let upsert = try db.cachedStatement(sql: """
                 INSERT INTO alerts (sku, warehouse, quantity, reorder_point, raised_hlc) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (sku, warehouse) DO UPDATE SET quantity = excluded.quantity, reorder_point = excluded.reorder_point
-                RETURNING raised_hlc
+                ON CONFLICT (sku, warehouse) DO UPDATE SET
+                    quantity = excluded.quantity, reorder_point = excluded.reorder_point, raised_hlc = excluded.raised_hlc
                 """)
-            let raised = try Int64.fetchOne(
-                insert, arguments: [sku.rawValue, warehouse, quantity, reorderPoint, Int64(timestamp.rawValue)])
-            if raised == Int64(timestamp.rawValue) {
+            try upsert.execute(arguments: [sku.rawValue, warehouse, quantity, reorderPoint, decidingTime])
+            if isNew {
                 events.append(.alertRaised(AlertRecord(
-                    sku: sku.rawValue, warehouse: warehouse, quantity: quantity, reorderPoint: reorderPoint, raisedAt: timestamp)))
+                    sku: sku.rawValue, warehouse: warehouse, quantity: quantity, reorderPoint: reorderPoint,
+                    raisedAt: HLCTimestamp(rawValue: UInt64(bitPattern: decidingTime)))))
             }
         } else {
             let delete = try db.cachedStatement(sql: "DELETE FROM alerts WHERE sku = ? AND warehouse = ?")
