@@ -123,7 +123,7 @@ public final class PeerSyncer: Sendable {
         self.pageSize = pageSize
         antiEntropyInterval = node.config.antiEntropySeconds ?? 10
         var configuration = HTTPClient.Configuration(tlsConfiguration: credentials.clientTLS())
-        configuration.timeout = .init(connect: .seconds(2), read: .seconds(60))
+        configuration.timeout = .init(connect: .seconds(SyncFailure.connectTimeoutSeconds), read: .seconds(60))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -630,10 +630,13 @@ struct SyncFailure: Error, CustomStringConvertible {
         self.code = code
     }
 
+    /// How long a connection to a peer may take to open.
+    static let connectTimeoutSeconds: Int64 = 2
+
     static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "unreachable (connection refused)" }
-        if text.contains("connectTimeout") { return "unreachable (connect timeout)" }
+        if text.contains("connectTimeout") { return "unreachable (timed out after \(connectTimeoutSeconds) s)" }
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("UNKNOWN_CA") {
             return "the peer's certificate is not from this cluster's CA (TLS verification failed)"
         }
