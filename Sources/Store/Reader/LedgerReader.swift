@@ -1,4 +1,5 @@
 import CRDT
+import Foundation
 import GRDB
 
 /// Read-only queries over the node's database. Reads use the pool's WAL readers and never wait on the writer.
@@ -61,26 +62,30 @@ public struct LedgerReader: Sendable {
         }
     }
 
-    /// Stock of every warehouse known here, then goods in transit per SKU (warehouse `in-transit`).
-    public func stockAll(sku: String? = nil) throws -> [StockRow] {
-        try pool.read { db in
+    /// Stock of every warehouse known here, then goods in transit per SKU (warehouse `in-transit`): of every SKU,
+    /// of `sku` only, or of the SKUs in `skus` only.
+    public func stockAll(sku: String? = nil, skus: [String]? = nil) throws -> [StockRow] {
+        // A list of SKUs travels as one JSON array, read by SQLite's `json_each`.
+        let list = try skus.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try pool.read { db in
             let held = try Row.fetchAll(db, sql: """
                 SELECT s.sku AS sku, s.warehouse AS warehouse, sum(s.increments) - sum(s.decrements) AS quantity,
                        coalesce(p.deleted, 0) AS deleted
                 FROM stock_counters s LEFT JOIN products p ON p.sku = s.sku
-                WHERE (:sku IS NULL OR s.sku = :sku)
+                WHERE (:sku IS NULL OR s.sku = :sku) AND (:skus IS NULL OR s.sku IN (SELECT value FROM json_each(:skus)))
                 GROUP BY s.sku, s.warehouse
                 HAVING coalesce(p.deleted, 0) = 0 OR quantity <> 0
                 ORDER BY s.sku, s.warehouse
-                """, arguments: ["sku": sku]).map { row in
+                """, arguments: ["sku": sku, "skus": list]).map { row in
                 StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
             }
             let moving = try Row.fetchAll(db, sql: """
                 SELECT t.sku AS sku, sum(t.shipped - t.accepted) AS quantity, coalesce(p.deleted, 0) AS deleted
                 FROM transfers t LEFT JOIN products p ON p.sku = t.sku
                 WHERE t.shipped > t.accepted AND (:sku IS NULL OR t.sku = :sku)
+                  AND (:skus IS NULL OR t.sku IN (SELECT value FROM json_each(:skus)))
                 GROUP BY t.sku ORDER BY t.sku
-                """, arguments: ["sku": sku]).map { row in
+                """, arguments: ["sku": sku, "skus": list]).map { row in
                 StockRow(sku: row["sku"], warehouse: StockRow.inTransit, quantity: row["quantity"], productDeleted: row["deleted"])
             }
             return held + moving
