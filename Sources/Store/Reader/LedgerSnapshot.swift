@@ -78,7 +78,8 @@ extension LedgerReader {
         try pool.read { db in
             var result: [String: HLCTimestamp] = [:]
             for row in try Row.fetchAll(db, sql: """
-                SELECT o.origin, o.hlc FROM version_vector v JOIN operations o ON o.origin = v.origin AND o.sequence = v.sequence
+                SELECT v.origin, ledger_hlc(l.body) FROM version_vector v
+                JOIN ledger l ON l.origin = v.origin AND l.sequence = v.sequence
                 """) {
                 result[row[0]] = HLCTimestamp(rawValue: UInt64(row[1] as Int64))
             }
