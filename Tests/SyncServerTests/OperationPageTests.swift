@@ -6,7 +6,7 @@ import SyncServer
 import Testing
 
 /// The compact wire form of ledger operations: random round trips keep every field, and any page that is not a
-/// well-formed version-1 page (truncated, corrupted, another version) is refused with an error — never a crash.
+/// well-formed version-2 page (truncated, corrupted, another version) is refused with an error — never a crash.
 @Suite("OperationPage: the peer-sync wire form of operations")
 struct OperationPageTests {
     // MARK: - Round trips
@@ -193,7 +193,7 @@ struct OperationPageTests {
 
     // MARK: - The documented layout, by hand
 
-    @Test("a page written by hand in the documented version-1 layout decodes to the expected operations")
+    @Test("a page written by hand in the documented version-2 layout decodes to the expected operations")
     func handWrittenPage() throws {
         let operations = try OperationPage.decode(Deflate.stored(HandPage.valid))
         #expect(operations == HandPage.expected)
@@ -202,7 +202,7 @@ struct OperationPageTests {
     @Test("a string table naming an origin twice still chains that origin's sequence deltas as one")
     func repeatedOriginInTable() throws {
         var page = HandPage.Writer()
-        page.byte(1)
+        page.byte(2)
         page.varint(4)
         for text in ["MAD", "SKU-1", "admin", "MAD"] { page.string(text) }
         page.varint(2)
@@ -214,12 +214,13 @@ struct OperationPageTests {
             page.varint(2); page.raw(Array("{}".utf8)); page.varint(0)
             page.varint(2)
         }
+        page.varint(0); page.varint(0)  // no heads, no checkpoint
         let operations = try OperationPage.decode(Deflate.stored(page.bytes))
         #expect(operations.map(\.sequence) == [1, 2])
         #expect(operations.map(\.origin.rawValue) == ["MAD", "MAD"])
     }
 
-    @Test("an unknown version is refused as such", arguments: [UInt8(0), 2, 3, 127, 255])
+    @Test("an unknown version is refused as such", arguments: [UInt8(0), 1, 3, 127, 255])
     func unknownVersion(version: UInt8) throws {
         var body = HandPage.valid
         body[0] = version
@@ -437,7 +438,7 @@ enum HandPage {
 
     /// A receive (UUID id) and a product update (name, price cleared, causal context), then a transfer to SEV.
     static func body(
-        version: UInt8 = 1, strings: [String] = strings, count: UInt64 = 3, kind: UInt8 = 3, sku: UInt64 = 1,
+        version: UInt8 = 2, strings: [String] = strings, count: UInt64 = 3, kind: UInt8 = 3, sku: UInt64 = 1,
         patchJSON: [UInt8] = Array(#"{"name":"Tea","price":null}"#.utf8), contextJSON: [UInt8] = Array(#"{"MAD":1}"#.utf8),
         trailing: [UInt8] = []
     ) -> [UInt8] {
@@ -463,6 +464,8 @@ enum HandPage {
         page.varint(4); page.varint(3); page.zigzag(-2); page.varint(7); page.varint(2)
         page.byte(0); page.varint(4); page.varint(3); page.varint(0); page.varint(3); page.varint(0)
         page.varint(2)
+        // The proofs: no head, no checkpoint.
+        page.varint(0); page.varint(0)
         page.raw(trailing)
         return page.bytes
     }
@@ -490,14 +493,14 @@ enum HandPage {
 
     static var malformed: [(name: String, body: [UInt8])] {
         var overlongVarint = Writer()
-        overlongVarint.byte(1)
+        overlongVarint.byte(2)
         overlongVarint.raw([UInt8](repeating: 0xFF, count: 11) + [0x01])
         return [
             ("empty page", []),
-            ("only a version", [1]),
-            ("string table larger than the page", [1, 0x7F]),
+            ("only a version", [2]),
+            ("string table larger than the page", [2, 0x7F]),
             ("varint longer than 64 bits", overlongVarint.bytes),
-            ("string not UTF-8", [1, 1, 2, 0xC3, 0x28, 0]),
+            ("string not UTF-8", [2, 1, 2, 0xC3, 0x28, 0]),
             ("string index outside the table", body(sku: 9)),
             ("no strings, yet an operation", body(strings: [])),
             ("kind out of range", body(kind: UInt8(OperationKind.allCases.count))),
