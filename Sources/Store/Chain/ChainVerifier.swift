@@ -66,6 +66,9 @@ public struct ChainVerifier {
         public var covered: [ReplicaID: SignedHead] = [:]
         /// Per origin with operations beyond its tip that are not covered: why.
         public var failures: [ReplicaID: Failure] = [:]
+        /// The row bodies the chain was computed over, by position in the batch (empty for operations not hashed):
+        /// the writer stores them as they are rather than encoding each operation a second time.
+        var bodies = EncodedBodies()
 
         /// Whether `op` (above its origin's tip) is covered.
         public func covers(_ op: LedgerOperation) -> Bool { op.sequence <= covered[op.origin]?.sequence ?? 0 }
@@ -101,7 +104,10 @@ public struct ChainVerifier {
         for head in proofs.heads where heads[head.origin] == nil { heads[head.origin] = head }
         var walks: [ReplicaID: Walk] = [:]
         var buffer = ByteWriter(format: LedgerRowBody.version)
-        for op in operations where !skip(op.origin) {
+        verdict.bodies.reserve(operations.count)
+        for op in operations {
+            defer { verdict.bodies.endOperation() }
+            guard !skip(op.origin) else { continue }
             var walk: Walk
             if let existing = walks[op.origin] {
                 walk = existing
@@ -115,7 +121,9 @@ public struct ChainVerifier {
                 walk.broken = .gap(expected: walk.next, found: op.sequence)
                 continue
             }
-            walk.hash = try OriginChain.extend(walk.hash, with: op, buffer: &buffer)
+            try LedgerRowBody.encode(op, into: &buffer)
+            walk.hash = OriginChain.extend(walk.hash, sequence: op.sequence, body: buffer.bytes)
+            verdict.bodies.append(buffer.bytes)
             walk.last = op.sequence
             walk.next += 1
             if op.sequence == heads[op.origin]?.sequence { walk.hashAtHead = walk.hash }
@@ -166,5 +174,30 @@ public struct ChainVerifier {
             }
         }
         return verdict
+    }
+}
+
+/// Row bodies of a batch's operations, by position, in one buffer.
+struct EncodedBodies: Sendable {
+    private var bytes: [UInt8] = []
+    private var ends: [Int] = []
+
+    mutating func reserve(_ operations: Int) {
+        ends.reserveCapacity(operations)
+        bytes.reserveCapacity(operations * 96)
+    }
+
+    mutating func append(_ body: [UInt8]) { bytes.append(contentsOf: body) }
+
+    /// Closes the current operation's body (empty when nothing was appended).
+    mutating func endOperation() { ends.append(bytes.count) }
+
+    var count: Int { ends.count }
+
+    /// The body of the operation at `position`, `nil` when it was not encoded.
+    subscript(position: Int) -> ArraySlice<UInt8>? {
+        guard position < ends.count else { return nil }
+        let start = position == 0 ? 0 : ends[position - 1]
+        return start == ends[position] ? nil : bytes[start..<ends[position]]
     }
 }

@@ -31,12 +31,6 @@ public enum OriginChain {
     public static func extend(_ previous: ChainHash, sequence: UInt64, body: [UInt8]) -> ChainHash {
         body.withUnsafeBytes { extend(previous, sequence: sequence, body: $0) }
     }
-
-    /// The hash after `op`, encoding its body with `buffer` (reused from one operation to the next).
-    static func extend(_ previous: ChainHash, with op: LedgerOperation, buffer: inout ByteWriter) throws -> ChainHash {
-        try LedgerRowBody.encode(op, into: &buffer)
-        return extend(previous, sequence: op.sequence, body: buffer.bytes)
-    }
 }
 
 /// A 32-byte SHA-256 hash of an origin's chain.

@@ -513,7 +513,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             let mark = events.mark
             do {
                 try db.inSavepoint {
-                    try scratch.applyBulk(accepted, knownTips: knownTips, in: db, events: &events)
+                    // Every operation of the batch accepted: the bodies the verifier hashed are stored as they are.
+                    let bodies = acceptedSubset == nil ? verdict?.bodies : nil
+                    try scratch.applyBulk(accepted, knownTips: knownTips, bodies: bodies, in: db, events: &events)
                     return .commit
                 }
             } catch {
@@ -606,7 +608,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// version vector.
     /// `knownTips`: chain tips the batch's proofs established, used where the vector reaches them exactly.
     private func applyBulk(
-        _ operations: [LedgerOperation], knownTips: [ReplicaID: ChainTip] = [:], in db: Database, events: inout CommittedEvents
+        _ operations: [LedgerOperation], knownTips: [ReplicaID: ChainTip] = [:], bodies: EncodedBodies? = nil, in db: Database,
+        events: inout CommittedEvents
     ) throws {
         // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
         // inside the batch turns the lookups on for the movements after it.
@@ -636,8 +639,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         var body = ByteWriter(format: LedgerRowBody.version)
-        for op in operations {
-            try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+        for (position, op) in operations.enumerated() {
+            if let encoded = bodies?[position] {
+                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, body: encoded) }
+            } else {
+                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+            }
             try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
             if let entry = op.counter, let warehouse = op.warehouse {
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
