@@ -44,26 +44,46 @@ struct OperationPageTests {
         }
     }
 
-    @Test("pages bounded by bytes: a prefix that fits (at least one operation), and the prefixes cover every operation")
-    func boundedPages() throws {
-        let seed = SplitMix64.testSeed()
-        var random = SplitMix64(seed: seed)
-        let operations = OperationGenerator.operations(count: 400, using: &random)
-        let whole = try LedgerOperationCodec.encode(operations).count
-        #expect(try OperationPage.encodeBounded(operations).sent.count == operations.count)
-        for maxBytes in [1, 500, 3_000, whole / 3, whole - 1] {
-            var rest = operations[...]
-            var pages = 0
-            while !rest.isEmpty {
-                let (page, sent) = try OperationPage.encodeBounded(Array(rest), maxBytes: maxBytes)
-                #expect(!sent.isEmpty && Array(sent) == Array(rest.prefix(sent.count)), "seed \(seed), max \(maxBytes)")
-                let inflated = try OperationPage.inflate(page)
-                #expect(inflated.count <= maxBytes || sent.count == 1, "seed \(seed): \(inflated.count) > \(maxBytes)")
-                #expect(try OperationPage.decode(page) == Array(sent))
-                rest = rest.dropFirst(sent.count)
-                pages += 1
+    @Test("proven pages: cut at a head of their origin, within the byte bound when heads allow, every operation once in order")
+    func provenPagesBoundedByBytes() async throws {
+        try await NodeFixture.with { fixture in
+            let store = fixture.node.store
+            _ = try await store.submit(.createProduct(ProductDraft(sku: try SKU("P"), name: "Pear"), actor: "tester"))
+            // Concurrent receipts commit in groups: heads at each commit, every 1,000 operations, and the newest.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<1_500 {
+                    // Distinct reasons: a page's string table cannot share them.
+                    let reason = String(repeating: "r", count: 490) + "\(index)"
+                    group.addTask {
+                        _ = try await store.submit(.movement(MovementRequest(
+                            type: .receive, sku: try SKU("P"), quantity: 1, reason: reason, id: MovementID.generate(), actor: "tester")))
+                    }
+                }
+                try await group.waitForAll()
             }
-            #expect(pages > 1, "seed \(seed), max \(maxBytes): \(whole) bytes in one page")
+            let mad = try ReplicaID("MAD")
+            let all = try store.reader.operations(origin: mad, after: 0, limit: 10_000)
+            #expect(all.count == 1_501)
+            for (limit, maxBytes) in [(50_000, OperationPage.maxEncodedBytes), (50_000, 100_000), (300, OperationPage.maxEncodedBytes), (1, 1)] {
+                var vector = VersionVector()
+                var received: [LedgerOperation] = []
+                var pages = 0
+                while pages < 100 {
+                    let (page, sent, more) = try OperationPage.encodeProven(from: store.reader, missingFrom: vector, limit: limit, maxBytes: maxBytes)
+                    if sent.isEmpty { break }
+                    let (operations, encoded) = try OperationPage.decodeKeepingBytes(page)
+                    #expect(operations == sent)
+                    let heads = try LedgerOperationCodec.decodeWithProofs(encoded).proofs.heads
+                    #expect(heads.map(\.origin) == [mad] && heads.map(\.sequence) == [sent.last!.sequence], "limit \(limit), max \(maxBytes)")
+                    received += sent
+                    vector.advance(mad, to: sent.last!.sequence)
+                    pages += 1
+                    if !more { break }
+                }
+                #expect(received == all, "limit \(limit), max \(maxBytes): \(received.count) of \(all.count) in \(pages) pages")
+                // Heads lie at most 1,000 operations apart, so a smaller bound cuts pages at every head.
+                #expect(pages == (limit == 50_000 && maxBytes == OperationPage.maxEncodedBytes ? 1 : 2), "limit \(limit), max \(maxBytes)")
+            }
         }
     }
 
@@ -229,6 +249,19 @@ struct OperationPageTests {
             Issue.record("version \(version) accepted")
         } catch OperationPage.Failure.unsupportedVersion(let refused) {
             #expect(refused == version)
+        }
+    }
+
+    @Test("a version-1 page (a node from before origin proofs) is refused with one line saying what to do")
+    func versionOneRefused() throws {
+        var body = HandPage.valid
+        body[0] = 1
+        do {
+            _ = try OperationPage.decode(Deflate.stored(body))
+            Issue.record("version 1 accepted")
+        } catch let failure as OperationPage.Failure {
+            #expect(failure.description.contains("version 1 is not supported") && failure.description.contains("upgrade the node that sent it"))
+            #expect(!failure.description.contains("\n"))
         }
     }
 

@@ -68,12 +68,14 @@ enum ChainRecords {
             .execute(arguments: [head.origin.rawValue, Int64(head.sequence), Data(head.hash.bytes), Data(signature)])
     }
 
-    /// Keeps, of `origin`'s heads below `newest`, only those at multiples of ``SignedHead/signingInterval`` since
-    /// the last such multiple: a head per commit is not needed once a newer one covers it.
+    /// Keeps, of `origin`'s heads below `newest`, only those at multiples of ``SignedHead/signingInterval``: a head
+    /// per commit is not needed once a newer one covers it. Called at each new head, so only the heads since the
+    /// previous multiple's interval can be left to drop.
     static func pruneHeads(of origin: ReplicaID, below newest: UInt64, in db: Database) throws {
-        let floor = newest - newest % SignedHead.signingInterval
-        try db.cachedStatement(sql: "DELETE FROM signed_heads WHERE origin = ? AND sequence > ? AND sequence < ?")
-            .execute(arguments: [origin.rawValue, Int64(floor), Int64(newest)])
+        let interval = SignedHead.signingInterval
+        let floor = newest - newest % interval
+        try db.cachedStatement(sql: "DELETE FROM signed_heads WHERE origin = ? AND sequence > ? AND sequence < ? AND sequence % ? != 0")
+            .execute(arguments: [origin.rawValue, Int64(floor >= interval ? floor - interval : 0), Int64(newest), Int64(interval)])
     }
 
     /// The newest proof of `origin` (a signed head or a checkpoint mark) with sequence in `range`, or the oldest one

@@ -95,7 +95,8 @@ public struct ChainVerifier {
         struct Walk {
             var tip: UInt64
             var next: UInt64
-            var hash: ChainHash
+            var chain: RunningChain
+            var head: UInt64?
             var broken: Failure?
             var hashAtHead: ChainHash?
             var last: UInt64
@@ -105,29 +106,35 @@ public struct ChainVerifier {
         var walks: [ReplicaID: Walk] = [:]
         var buffer = ByteWriter(format: LedgerRowBody.version)
         verdict.bodies.reserve(operations.count)
+        // Pages hold each origin's operations together: the walk of the current origin stays out of the dictionary.
+        var current: (origin: ReplicaID, walk: Walk)?
         for op in operations {
             defer { verdict.bodies.endOperation() }
             guard !skip(op.origin) else { continue }
-            var walk: Walk
-            if let existing = walks[op.origin] {
-                walk = existing
-            } else {
-                let start = try tip(op.origin)
-                walk = Walk(tip: start.sequence, next: start.sequence + 1, hash: start.hash, last: start.sequence)
+            if current?.origin != op.origin {
+                if let current { walks[current.origin] = current.walk }
+                if let existing = walks[op.origin] {
+                    current = (op.origin, existing)
+                } else {
+                    let start = try tip(op.origin)
+                    current = (op.origin, Walk(
+                        tip: start.sequence, next: start.sequence + 1, chain: RunningChain(from: start.hash),
+                        head: heads[op.origin]?.sequence, last: start.sequence))
+                }
             }
-            defer { walks[op.origin] = walk }
-            guard walk.broken == nil, op.sequence > walk.tip else { continue }  // at or below the tip: a duplicate
-            guard op.sequence == walk.next else {
-                walk.broken = .gap(expected: walk.next, found: op.sequence)
+            guard current!.walk.broken == nil, op.sequence > current!.walk.tip else { continue }  // at or below the tip: a duplicate
+            guard op.sequence == current!.walk.next else {
+                current!.walk.broken = .gap(expected: current!.walk.next, found: op.sequence)
                 continue
             }
             try LedgerRowBody.encode(op, into: &buffer)
-            walk.hash = OriginChain.extend(walk.hash, sequence: op.sequence, body: buffer.bytes)
+            buffer.bytes.withUnsafeBytes { current!.walk.chain.extend(sequence: op.sequence, body: $0) }
             verdict.bodies.append(buffer.bytes)
-            walk.last = op.sequence
-            walk.next += 1
-            if op.sequence == heads[op.origin]?.sequence { walk.hashAtHead = walk.hash }
+            current!.walk.last = op.sequence
+            current!.walk.next += 1
+            if op.sequence == current!.walk.head { current!.walk.hashAtHead = current!.walk.chain.hash }
         }
+        if let current { walks[current.origin] = current.walk }
         for (origin, walk) in walks {
             guard walk.last > walk.tip else {
                 // Nothing continues the chain: a gap right after the tip, or only duplicates.

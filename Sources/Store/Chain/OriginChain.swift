@@ -33,6 +33,26 @@ public enum OriginChain {
     }
 }
 
+/// A chain being extended operation by operation, its hash kept as a digest (no allocation per operation).
+struct RunningChain {
+    private var digest: SHA256.Digest?
+    private let start: ChainHash
+
+    init(from hash: ChainHash) { start = hash }
+
+    mutating func extend(sequence: UInt64, body: UnsafeRawBufferPointer) {
+        var hasher = SHA256()
+        if let digest { digest.withUnsafeBytes { hasher.update(bufferPointer: $0) } } else {
+            start.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        }
+        withUnsafeBytes(of: sequence.bigEndian) { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: body)
+        digest = hasher.finalize()
+    }
+
+    var hash: ChainHash { digest.map(ChainHash.init) ?? start }
+}
+
 /// A 32-byte SHA-256 hash of an origin's chain.
 public struct ChainHash: Hashable, Codable, Sendable, CustomStringConvertible {
     public static let size = 32

@@ -62,6 +62,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
         // anywhere, which peers report, rather than the writer not starting.
         ownTip = (try? ChainRecords.tip(of: replica, from: stored, through: UInt64(ownSequence), in: db)) ?? stored
         storedOwnTip = stored.sequence
+        // Operations written without a key (or before signing existed) get their head at the first commit.
+        if signingKey != nil, ownTip.sequence > 0,
+           (try ChainRecords.head(of: replica, in: ownTip.sequence...LedgerOperation.maxSequence, in: db)) == nil {
+            storedOwnTip = 0
+        }
     }
 
     /// Stores this replica's version-vector entry; the writer calls it before every commit.

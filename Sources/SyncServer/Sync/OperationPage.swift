@@ -45,6 +45,11 @@ public enum OperationPage {
     /// The page of what `vector` lacks that this node can prove (``LedgerReader/provenOperationsMissing(from:limit:)``),
     /// at most about `limit` operations and encoded within `maxBytes` (fewer operations are asked for when it is
     /// not, in proportion, so the page is still cut at heads).
+    ///
+    /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
+    /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
+    /// time they were sent, stalling sync. A page cannot be cut closer than its origins' heads allow: an origin
+    /// signs at least every 1,000 operations, which fit the bound.
     public static func encodeProven(
         from reader: LedgerReader, missingFrom vector: VersionVector, limit: Int, maxBytes: Int = maxEncodedBytes
     ) throws -> (page: ByteBuffer, sent: [LedgerOperation], more: Bool) {
@@ -52,7 +57,9 @@ public enum OperationPage {
         while true {
             let batch = try reader.provenOperationsMissing(from: vector, limit: limit)
             let encoded = try LedgerOperationCodec.encode(batch.operations, proofs: batch.proofs)
-            if encoded.count <= maxBytes || limit <= 1 {
+            // More operations than asked for: the batch runs on to an origin's first head, and asking for fewer
+            // would not shorten it.
+            if encoded.count <= maxBytes || limit <= 1 || batch.operations.count > limit {
                 var raw = ByteBuffer(bytes: encoded)
                 return (try raw.compress(with: compression), batch.operations, batch.more)
             }
@@ -64,27 +71,6 @@ public enum OperationPage {
     /// 32 MiB a push body may carry even if deflate cannot shrink it, so every page a node sends is one its peer
     /// accepts.
     public static let maxEncodedBytes = 30 << 20
-
-    /// Encodes the longest prefix of `operations` (at least one) whose encoding fits in `maxBytes`.
-    ///
-    /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
-    /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
-    /// time they were sent, stalling sync. The caller sends the prefix and carries on from the last operation in it.
-    public static func encodeBounded(
-        _ operations: [LedgerOperation], maxBytes: Int = maxEncodedBytes
-    ) throws -> (page: ByteBuffer, sent: ArraySlice<LedgerOperation>) {
-        var count = operations.count
-        while true {
-            let prefix = operations[..<count]
-            let encoded = try LedgerOperationCodec.encode(Array(prefix))
-            if encoded.count <= maxBytes || count <= 1 {
-                var raw = ByteBuffer(bytes: encoded)
-                return (try raw.compress(with: compression), prefix)
-            }
-            // Shrink in proportion to the overshoot, by at least one operation.
-            count = min(count - 1, max(1, Int(Double(count) * Double(maxBytes) / Double(encoded.count) * 0.9)))
-        }
-    }
 
     /// Inflates and decodes a page.
     public static func decode(_ compressed: ByteBuffer) throws -> [LedgerOperation] {
