@@ -1,4 +1,6 @@
 import CRDT
+// swift-crypto 3.12 does not yet mark its keys Sendable; they are immutable.
+@preconcurrency import Crypto
 import Foundation
 import GRDB
 
@@ -31,8 +33,19 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private(set) var catchingUp: Bool
     /// The first of this transaction's local sequences: the history backlog range that ``insert(_:in:)`` extends.
     private var openHistoryRange: UInt64?
+    /// This node's chain after its last operation (see ``OriginChain``); stored and signed at each commit.
+    private var ownTip: ChainTip
+    /// The highest own sequence whose head is stored (and signed, with a key).
+    private var storedOwnTip: UInt64
+    private let signingKey: P256.Signing.PrivateKey?
+    private let clusterKey: P256.Signing.PublicKey?
 
-    init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
+    init(
+        replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, signingKey: P256.Signing.PrivateKey? = nil,
+        clusterKey: P256.Signing.PublicKey? = nil, in db: Database
+    ) throws {
+        self.signingKey = signingKey
+        self.clusterKey = clusterKey
         self.replica = replica
         let lastNode = try NodeRecord.load(db)?.lastHLC.rawValue ?? 0
         let lastLedger = try LedgerIndexes.highestTimestamp(in: db)
@@ -44,14 +57,37 @@ struct LedgerApplier<Clock: PhysicalClock> {
         nextSequence = UInt64(ownSequence) + 1
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
         catchingUp = try NodeRecord.isCatchingUp(db)
+        let stored = try ChainRecords.tip(of: replica, in: db)
+        // A ledger whose own operations cannot be chained (a gap) keeps the stored tip: its next heads will not verify
+        // anywhere, which peers report, rather than the writer not starting.
+        ownTip = (try? ChainRecords.tip(of: replica, from: stored, through: UInt64(ownSequence), in: db)) ?? stored
+        storedOwnTip = stored.sequence
+        // Operations written without a key (or before signing existed) get their head at the first commit.
+        if signingKey != nil, ownTip.sequence > 0,
+           (try ChainRecords.head(of: replica, in: ownTip.sequence...LedgerOperation.maxSequence, in: db)) == nil {
+            storedOwnTip = 0
+        }
     }
 
     /// Stores this replica's version-vector entry; the writer calls it before every commit.
+    /// Also stores this node's chain tip and signs its head (one signature per commit with own operations).
     mutating func flushOwnSequence(in db: Database) throws {
         openHistoryRange = nil
+        if ownTip.sequence > storedOwnTip {
+            try ChainRecords.saveTip(ownTip, of: replica, in: db)
+            try signOwnHead(in: db)
+            storedOwnTip = ownTip.sequence
+        }
         guard nextSequence - 1 > storedOwnSequence else { return }
         try VersionVectorRecord.save(origin: replica, sequence: nextSequence - 1, in: db)
         storedOwnSequence = nextSequence - 1
+    }
+
+    /// Signs and stores the head at ``ownTip``, dropping the heads it makes unnecessary.
+    private func signOwnHead(in db: Database) throws {
+        guard let signingKey, ownTip.sequence > 0 else { return }
+        try ChainRecords.saveHead(try SignedHead.signed(origin: replica, tip: ownTip, key: signingKey), in: db)
+        try ChainRecords.pruneHeads(of: replica, below: ownTip.sequence, in: db)
     }
 
     /// The version vector as of now inside the writer's transaction (own entry included even before the flush).
@@ -83,7 +119,20 @@ struct LedgerApplier<Clock: PhysicalClock> {
             case let .setReorderOverride(sku, warehouse, reorderPoint, actor):
                 return try setReorderOverride(sku, warehouse: warehouse, reorderPoint: reorderPoint, actor: actor, in: db, events: &events)
             case let .merge(operations):
-                return .merged(try merge(operations, in: db, events: &events))
+                return .merged(try merge(operations, proofs: nil, in: db, events: &events))
+            case let .mergeSigned(operations, proofs):
+                return .merged(try merge(operations, proofs: proofs, in: db, events: &events))
+            case let .addOriginCertificates(certificates):
+                var added = 0
+                for certificate in certificates where try ChainRecords.saveKey(certificate, in: db) { added += 1 }
+                return .proofs(added: added)
+            case let .saveCheckpoint(checkpoint):
+                guard let clusterKey, checkpoint.isSigned(by: clusterKey) else {
+                    throw StoreError.invalidInput("the checkpoint is not signed by the cluster CA")
+                }
+                let before = try ChainRecords.checkpoint(in: db)
+                try ChainRecords.saveCheckpoint(checkpoint, in: db)
+                return .proofs(added: before == nil ? 1 : 0)
             case let .setMember(warehouse, peerURL, retired):
                 guard ReplicaID.isValid(warehouse) else { throw StoreError.invalidInput("warehouse id must be 1-32 characters of A-Z a-z 0-9 _ -") }
                 guard PeerURL.isValid(peerURL) else { throw StoreError.invalidInput(PeerURL.refusal(peerURL)) }
@@ -380,9 +429,26 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// then applied together in one savepoint, writing each touched counter and version-vector entry once. If that
     /// bulk step fails, it is rolled back and the operations are applied one savepoint each, so a faulty one is
     /// refused alone.
-    private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout CommittedEvents) throws -> MergeReport {
+    /// With `proofs` (a peer's batch), an operation is applied only if a valid head of its origin covers it
+    /// (``ChainVerifier``), whoever forwarded it; the others are reported per origin in ``MergeReport/unproven``.
+    /// Without (`.merge`: a local, trusted caller), operations are taken as they are.
+    private mutating func merge(
+        _ operations: [LedgerOperation], proofs: PageProofs?, in db: Database, events: inout CommittedEvents
+    ) throws -> MergeReport {
         var report = MergeReport()
         var progress = PerOrigin<MergeProgress>()
+        let verdict = try proofs.map { proofs in
+            try ChainVerifier.verify(
+                operations, proofs: proofs, tip: { try ChainRecords.tip(of: $0, in: db) },
+                keys: { try ChainRecords.keys(of: $0, in: db) },
+                checkpointIsValid: { [clusterKey] in
+                    guard let checkpoint = proofs.checkpoint else { return false }
+                    if try ChainRecords.checkpoint(in: db) == checkpoint { return true }
+                    return clusterKey.map { checkpoint.isSigned(by: $0) } ?? false
+                },
+                skip: { [replica, catchingUp] in $0 == replica && !catchingUp })
+        }
+        var unproven: [ReplicaID: Int] = [:]
         // `nil` while every operation so far is accepted (the usual page): the batch is then applied as it came,
         // without copying tens of megabytes of operations.
         var acceptedSubset: [LedgerOperation]?
@@ -420,12 +486,29 @@ struct LedgerApplier<Clock: PhysicalClock> {
                     if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
                     continue
                 }
+                if let verdict, !verdict.covers(op) {
+                    unproven[op.origin, default: 0] += 1
+                    if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
+                    continue
+                }
                 do { _ = try scratch.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                 progress.values[slot].accept(op.sequence)
                 acceptedSubset?.append(op)
             } catch {
                 report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
                 if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
+            }
+        }
+        for (origin, count) in unproven.sorted(by: { $0.key < $1.key }) {
+            let failure = verdict?.failures[origin] ?? .noHead
+            report.unproven.append(.init(origin: origin.rawValue, count: count, reason: failure.description, forgery: failure.isForgery))
+        }
+        // The chain tips the covered operations reach, so the vector's advance does not re-read their rows.
+        let knownTips = (verdict?.covered ?? [:]).mapValues { ChainTip(sequence: $0.sequence, hash: $0.hash) }
+        if let verdict, let proofs {
+            for head in verdict.covered.values { try ChainRecords.saveHead(head, in: db) }
+            if let checkpoint = proofs.checkpoint, verdict.covered.values.contains(where: { $0.proof == .checkpoint }) {
+                try ChainRecords.saveCheckpoint(checkpoint, in: db)
             }
         }
         let accepted = acceptedSubset ?? operations
@@ -435,7 +518,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             let mark = events.mark
             do {
                 try db.inSavepoint {
-                    try scratch.applyBulk(accepted, in: db, events: &events)
+                    // Every operation of the batch accepted: the bodies the verifier hashed are stored as they are.
+                    let bodies = acceptedSubset == nil ? verdict?.bodies : nil
+                    try scratch.applyBulk(accepted, knownTips: knownTips, bodies: bodies, in: db, events: &events)
                     return .commit
                 }
             } catch {
@@ -451,7 +536,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                     var opEvents = CommittedEvents()
                     do { _ = try single.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                     try db.inSavepoint {
-                        try single.applyBulk([op], in: db, events: &opEvents)
+                        try single.applyBulk([op], knownTips: knownTips, in: db, events: &opEvents)
                         return .commit
                     }
                     self = single
@@ -474,6 +559,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             db, sql: "SELECT max(sequence) FROM ledger WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
         nextSequence = max(nextSequence, UInt64(highest) + 1)
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
+        let stored = try ChainRecords.tip(of: replica, in: db)
+        ownTip = (try? ChainRecords.tip(of: replica, from: stored, through: UInt64(highest), in: db)) ?? stored
+        storedOwnTip = stored.sequence
         cache.clear()
     }
 
@@ -533,7 +621,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Applies checked remote operations: ledger rows, then each touched counter once, then alerts and the
     /// version vector.
-    private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout CommittedEvents) throws {
+    /// `knownTips`: chain tips the batch's proofs established, used where the vector reaches them exactly.
+    private func applyBulk(
+        _ operations: [LedgerOperation], knownTips: [ReplicaID: ChainTip] = [:], bodies: EncodedBodies? = nil, in db: Database,
+        events: inout CommittedEvents
+    ) throws {
         // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
         // inside the batch turns the lookups on for the movements after it.
         var deletedProductsExist = try Bool.fetchOne(
@@ -562,8 +654,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         var body = ByteWriter(format: LedgerRowBody.version)
-        for op in operations {
-            try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+        for (position, op) in operations.enumerated() {
+            if let encoded = bodies?[position] {
+                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, body: encoded) }
+            } else {
+                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+            }
             try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
             if let entry = op.counter, let warehouse = op.warehouse {
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
@@ -599,7 +695,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 top = sequence
             }
             while try Bool.fetchOne(next, arguments: [origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
-            if top > held { try VersionVectorRecord.save(origin: origin, sequence: top, in: db) }
+            if top > held {
+                try VersionVectorRecord.save(origin: origin, sequence: top, in: db)
+                try ChainRecords.advanceTip(of: origin, to: top, known: knownTips[origin], in: db)
+            }
         }
     }
 
@@ -701,6 +800,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
         var body = ByteWriter(format: LedgerRowBody.version)
         try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+        // The chain over exactly the stored body, as receivers will recompute it.
+        ownTip = ChainTip(sequence: op.sequence, hash: OriginChain.extend(ownTip.hash, sequence: op.sequence, body: body.bytes))
+        if op.sequence % SignedHead.signingInterval == 0 { try signOwnHead(in: db) }
         try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
         let first = openHistoryRange ?? op.sequence
         try LedgerIndexes.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)

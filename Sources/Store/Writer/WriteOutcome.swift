@@ -11,6 +11,8 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     case members(changed: [MemberRecord])
     /// The node's catch-up state after the command (`false`: local writes are accepted).
     case catchingUp(Bool)
+    /// Certificates or a checkpoint stored: how many were new.
+    case proofs(added: Int)
 }
 
 /// The outcome of merging a batch of remote operations.
@@ -21,6 +23,17 @@ public struct MergeReport: Hashable, Codable, Sendable {
     public var duplicates: Int
     /// Operations refused, with why; the others were applied regardless.
     public var refused: [Refusal]
+    /// Per origin, operations not applied because no valid head of their origin covered them (see `ChainVerifier`).
+    public var unproven: [Unproven] = []
+
+    public struct Unproven: Hashable, Codable, Sendable {
+        public var origin: String
+        public var count: Int
+        public var reason: String
+        /// The page claimed something false (a forged or tampered operation, a forged head), rather than proving
+        /// too little.
+        public var forgery: Bool
+    }
 
     public struct Refusal: Hashable, Codable, Sendable {
         public var origin: String
