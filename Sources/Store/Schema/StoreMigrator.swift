@@ -303,6 +303,7 @@ public enum StoreMigrator {
                 let origin = try ReplicaID(row[0] as String)
                 try ChainRecords.advanceTip(of: origin, to: UInt64(row[1] as Int64), in: db)
             }
+        }
         migrator.registerMigration("v13-alert-deciding-time") { db in
             // An alert's time becomes a function of the operations a node holds, so that it is the same on every
             // node whatever the order they arrived in: the greatest timestamp among the operations that decide it
