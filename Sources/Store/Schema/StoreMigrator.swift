@@ -308,7 +308,10 @@ public enum StoreMigrator {
             // An alert's time becomes a function of the operations a node holds, so that it is the same on every
             // node whatever the order they arrived in: the greatest timestamp among the operations that decide it
             // (the stock operations of its counter, and the reorder point, override and deletion registers).
-            // `newest_hlc` is the greatest timestamp among the operations merged into a counter entry.
+            // `newest_hlc` is the greatest timestamp among the operations merged into a counter entry. The
+            // `operations` view reads through the ledger's SQL functions, which a bare connection (a backup being
+            // migrated) lacks: register them first.
+            try LedgerSQLFunctions.register(on: db)
             try db.execute(sql: """
                 ALTER TABLE stock_counters ADD COLUMN newest_hlc INTEGER NOT NULL DEFAULT 0;
                 WITH newest AS (
