@@ -261,6 +261,34 @@ public enum StoreMigrator {
                     FROM ledger;
                 """)
         }
+        migrator.registerMigration("v11-documents") { db in
+            // Documents (delivery notes, sales, shipments, stocktakes) recorded here: their head and their lines,
+            // each line naming the movement it recorded (none for a count line that needed no change). They are
+            // this node's records; their movements replicate like any other.
+            try db.execute(sql: """
+                CREATE TABLE documents (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    type TEXT NOT NULL CHECK (type IN ('receive', 'sell', 'transfer', 'count')),
+                    warehouse TEXT NOT NULL CHECK (length(warehouse) BETWEEN 1 AND 32),
+                    destination TEXT,
+                    reason TEXT,
+                    reference TEXT,
+                    hlc INTEGER NOT NULL CHECK (hlc >= 0),
+                    actor TEXT NOT NULL,
+                    CHECK ((type = 'transfer') = (destination IS NOT NULL))
+                ) WITHOUT ROWID;
+                CREATE TABLE document_lines (
+                    document_id TEXT NOT NULL,
+                    line INTEGER NOT NULL CHECK (line >= 1),
+                    sku TEXT NOT NULL,
+                    quantity INTEGER NOT NULL CHECK (quantity >= 0),
+                    movement_id TEXT,
+                    adjustment INTEGER,
+                    PRIMARY KEY (document_id, line)
+                ) WITHOUT ROWID;
+                CREATE INDEX document_lines_movement ON document_lines (movement_id) WHERE movement_id IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -109,6 +109,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try revokeToken(id, at: milliseconds, in: db)
             case let .rotateToken(id, secretHash, milliseconds, previousValidUntil):
                 return try rotateToken(id, secretHash: secretHash, at: milliseconds, previousValidUntil: previousValidUntil, in: db)
+            case let .document(request):
+                return try document(request, in: db, events: &events)
             case .finishCatchUp:
                 try NodeRecord.setCatchingUp(false, in: db)
                 catchingUp = false
@@ -238,7 +240,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return ProductState(sku: sku, metadata: metadata)
     }
 
-    private mutating func movement(_ request: MovementRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    mutating func movement(_ request: MovementRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
         if request.type == .adjust { try Quantity.validateDelta(request.quantity) } else { try Quantity.validate(request.quantity) }
         if request.type == .adjust, request.reason?.trimmingSpaces.isEmpty ?? true {
@@ -313,7 +315,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// merged from a peer is kept whatever its destination, because that peer may have heard of a member this node
     /// has not heard of yet, and refusing it would make the ledgers diverge.
     /// - Throws: ``StoreError/unknownWarehouse(_:)``, ``StoreError/retiredWarehouse(_:)``.
-    private static func checkDestination(_ destination: ReplicaID, in db: Database) throws {
+    static func checkDestination(_ destination: ReplicaID, in db: Database) throws {
         let statement = try db.cachedStatement(sql: "SELECT retired FROM members WHERE warehouse = ?")
         guard let retired = try Bool.fetchOne(statement, arguments: [destination.rawValue]) else {
             throw StoreError.unknownWarehouse(destination.rawValue)
@@ -322,7 +324,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// This warehouse's view of a product, from the cache or the database.
-    private func ownSummary(_ sku: SKU, in db: Database) throws -> ProductRecord.Summary {
+    func ownSummary(_ sku: SKU, in db: Database) throws -> ProductRecord.Summary {
         if let known = cache.product(sku) { return known }
         let summary = try ProductRecord.summary(sku: sku, warehouse: replica, in: db)
         cache.remember(summary, for: sku)
@@ -330,7 +332,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// This warehouse's counter of a product, from the cache or the database.
-    private func ownCounter(_ sku: SKU, in db: Database) throws -> PNCounter {
+    func ownCounter(_ sku: SKU, in db: Database) throws -> PNCounter {
         if let known = cache.counter(sku) { return known }
         return try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
     }

@@ -26,11 +26,13 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     /// Membership a peer announced: `by` is the warehouse its certificate names (`nil` when the sender is not
     /// authenticated as such). Only what ``MemberAnnouncementPolicy`` allows is written.
     case announcedMembers(by: String?, [MemberRecord])
+    /// A document: every line recorded as a movement of this node's warehouse, all in one savepoint, or none.
+    case document(DocumentRequest)
 
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
         switch self {
-        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride: true
+        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document: true
         case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers: false
         }
     }

@@ -11,6 +11,8 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     case members(changed: [MemberRecord])
     /// The node's catch-up state after the command (`false`: local writes are accepted).
     case catchingUp(Bool)
+    /// `duplicate` is true when the document id had been recorded before: the stored document is returned.
+    case document(DocumentRecord, duplicate: Bool)
 }
 
 /// The outcome of merging a batch of remote operations.
