@@ -70,6 +70,7 @@ struct NodeClient {
                 struct Detail: Decodable {
                     var code: String
                     var message: String
+                    var line: Int?
                 }
                 var error: Detail
             }
@@ -77,7 +78,7 @@ struct NodeClient {
             do { failure = try JSONDecoder().decode(Failure.self, from: data) } catch {
                 throw CLIError("the node answered \(response.status.code) \(response.status.reasonPhrase)", status: Int(response.status.code))
             }
-            throw CLIError(failure.error.message, status: Int(response.status.code))
+            throw CLIError(failure.error.message, status: Int(response.status.code), line: failure.error.line)
         }
         return Reply(status: Int(response.status.code), body: data)
     }

@@ -32,6 +32,20 @@ func positiveQuantity(_ arguments: [String]) throws -> Int64 {
     return value
 }
 
+/// Checks the arguments of a command that takes either `SKU QUANTITY` or `--file FILE` (a document).
+///
+/// - Throws: `ValidationError` for both or neither, or a bad quantity.
+func validateSingleOrFile(sku: String?, quantityArguments: [String], file: String?, command: String) throws {
+    if file != nil {
+        guard sku == nil, quantityArguments.isEmpty else {
+            throw ValidationError("give either SKU QUANTITY or --file FILE, not both")
+        }
+        return
+    }
+    guard sku != nil else { throw ValidationError("inv \(command) needs SKU QUANTITY, or --file FILE (CSV with the header sku,quantity)") }
+    _ = try positiveQuantity(quantityArguments)
+}
+
 /// Posts a movement and prints what was recorded.
 func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Movement) -> String) async throws {
     try await NodeClient.with(client) { node in
@@ -44,19 +58,26 @@ func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Mo
 
 struct Receive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record goods arriving (a purchase or a return).")
-    @Argument(help: "SKU") var sku: String
+    @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "Why, recorded with the movement.") var reason: String?
+    @OptionGroup var file: DocumentFileOption
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
     var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
 
-    func validate() throws { _ = try positiveQuantity(quantityArguments) }
+    func validate() throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "receive")
+    }
 
     func run() async throws {
+        if let path = file.file {
+            return try await postDocument(type: "receive", file: path, reason: reason, movement: movement, client: client)
+        }
+        let sku = sku ?? ""
         try await postMovement(
             MovementBody(type: "receive", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
@@ -65,19 +86,26 @@ struct Receive: AsyncParsableCommand {
 
 struct Sell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record a sale (refused if more than is on hand).")
-    @Argument(help: "SKU") var sku: String
+    @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "Why, recorded with the movement.") var reason: String?
+    @OptionGroup var file: DocumentFileOption
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
     var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
 
-    func validate() throws { _ = try positiveQuantity(quantityArguments) }
+    func validate() throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "sell")
+    }
 
     func run() async throws {
+        if let path = file.file {
+            return try await postDocument(type: "sell", file: path, reason: reason, movement: movement, client: client)
+        }
+        let sku = sku ?? ""
         try await postMovement(
             MovementBody(type: "sell", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
@@ -116,20 +144,27 @@ struct Adjust: AsyncParsableCommand {
 
 struct Transfer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Ship goods to another warehouse; they are in transit until it accepts them.")
-    @Argument(help: "SKU") var sku: String
+    @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "The destination warehouse id.") var to: String
     @Option(help: "Why, recorded with the movement.") var reason: String?
+    @OptionGroup var file: DocumentFileOption
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
     var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
 
-    func validate() throws { _ = try positiveQuantity(quantityArguments) }
+    func validate() throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "transfer")
+    }
 
     func run() async throws {
+        if let path = file.file {
+            return try await postDocument(type: "transfer", file: path, to: to, reason: reason, movement: movement, client: client)
+        }
+        let sku = sku ?? ""
         try await NodeClient.with(client) { node in
             let body = MovementBody(
                 type: "transfer", sku: sku, quantity: quantity, to: to, reason: reason, reference: movement.reference, id: movement.id)

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+extension InvCLITests {
+    /// `inv receive|sell|transfer|count --file` and `inv document show`: exact output, exit codes, the file's line
+    /// numbers in refusals, standard input through a pipe.
+    @Suite("Documents: receive, sell, transfer and count from a CSV file")
+    struct DocumentCommandTests {
+        static func write(_ text: String, to path: String) throws {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+
+        static func stock(_ node: ClusterNode, _ sku: String) throws -> Int64? {
+            try node.json("stock", sku).array?.first?["quantity"]?.int
+        }
+
+        /// The movement id of each line of document `id`, in order ("-" for none).
+        static func movements(_ node: ClusterNode, _ id: String) throws -> [String] {
+            try node.json("document", "show", id)["lines"]?.array?.map { $0["movement"]?.string ?? "-" } ?? []
+        }
+
+        @Test("receive and count --file print the document; a retry with --id records nothing; document show")
+        func receiveAndCount() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            try mad.start()
+            for sku in ["CHAIR-01", "DESK-02", "LAMP-03"] { expectSuccess(try mad.inv("product", "add", sku, "--name", "Product \(sku)")) }
+            let file = cluster.root.file("delivery.csv")
+            try Self.write("sku,quantity\nCHAIR-01,1200\nDESK-02,5\n\nCHAIR-01,3\n", to: file)
+            let id = UUID().uuidString.lowercased()
+            let received = try mad.inv("receive", "--file", file, "--reference", "DN-7", "--id", id)
+            expectSuccess(received)
+            let ids = try Self.movements(mad, id)
+            try #require(ids.count == 2)
+            #expect(received.lines == [
+                "received 1,208 units of 2 products at MAD",
+                "document \(id)",
+                "SKU       QUANTITY  MOVEMENT",
+                "--------  --------  ------------------------------------",
+                "CHAIR-01     1,203  \(ids[0])",
+                "DESK-02          5  \(ids[1])",
+            ])
+            #expect(try Self.stock(mad, "CHAIR-01") == 1_203)
+            // Every line is a movement in the ledger, with the document's reference.
+            let history = try mad.history("--sku", "DESK-02")
+            #expect(history.last?["reference"]?.string == "DN-7")
+            #expect(history.last?["id"]?.string == ids[1])
+
+            let again = try mad.inv("receive", "--file", file, "--reference", "DN-7", "--id", id)
+            expectSuccess(again)
+            #expect(Array(again.lines.prefix(2)) == ["received 1,208 units of 2 products at MAD", "document \(id) (already recorded; nothing changed)"])
+            #expect(try Self.stock(mad, "CHAIR-01") == 1_203)
+
+            let json = try mad.json("receive", "--file", file, "--id", id, "--reference", "DN-7")
+            #expect(Set(json.object?.keys.map { $0 } ?? []) == ["id", "type", "warehouse", "to", "reason", "reference", "timestamp", "user", "lines"])
+
+            let countFile = cluster.root.file("count.csv")
+            try Self.write("sku,quantity\nCHAIR-01,1200\nDESK-02,5\nLAMP-03,2\n", to: countFile)
+            let countID = UUID().uuidString.lowercased()
+            let counted = try mad.inv("count", "--file", countFile, "--id", countID)
+            expectSuccess(counted)
+            let adjustments = try Self.movements(mad, countID)
+            #expect(counted.lines == [
+                "counted 3 products at MAD: 2 adjusted, 1 already right",
+                "document \(countID)",
+                "SKU       COUNTED  ADJUSTMENT  MOVEMENT",
+                "--------  -------  ----------  ------------------------------------",
+                "CHAIR-01    1,200          -3  \(adjustments[0])",
+                "DESK-02         5           0  -",
+                "LAMP-03         2          +2  \(adjustments[2])",
+            ])
+            #expect(try Self.stock(mad, "CHAIR-01") == 1_200)
+            #expect(try Self.stock(mad, "LAMP-03") == 2)
+
+            let shown = try mad.inv("document", "show", countID)
+            expectSuccess(shown)
+            #expect(shown.lines.first == counted.lines.first)
+            #expect(shown.lines[1].hasPrefix("document \(countID) by admin at "))
+            #expect(Array(shown.lines.dropFirst(2)) == Array(counted.lines.dropFirst(2)))
+            #expect(shown.lines.allSatisfy { $0.count <= 100 })
+            #expect(expectOneLineError(try mad.inv("document", "show", UUID().uuidString)).contains("no document"))
+        }
+
+        @Test("sell --file - reads standard input; a refusal names the file's line, exits 1 and changes nothing")
+        func sellFromStandardInputAndRefusals() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            try mad.start()
+            for sku in ["A", "B"] { expectSuccess(try mad.inv("product", "add", sku, "--name", "Product \(sku)")) }
+            expectSuccess(try mad.inv("receive", "A", "5"))
+            expectSuccess(try mad.inv("receive", "B", "5"))
+            let input = cluster.root.file("sale.csv")
+            let inv = try InvBinary.path()
+            func piped(_ text: String, _ arguments: [String]) throws -> InvResult {
+                try Self.write(text, to: input)
+                let child = try ChildProcess(
+                    executable: "/bin/sh", ["-c", "cat \"$0\" | exec \"$@\"", input, inv] + arguments + ["--data", mad.data],
+                    outputIn: cluster.root.path)
+                guard child.wait(upTo: .seconds(30)) != nil else {
+                    child.stop(signal: SIGKILL)
+                    throw HarnessError("inv did not finish")
+                }
+                return child.result()
+            }
+            let sold = try piped("sku,quantity\nA,2\nB,1\n", ["sell", "--file", "-"])
+            expectSuccess(sold)
+            #expect(sold.lines.first == "sold 3 units of 2 products at MAD")
+            #expect(try Self.stock(mad, "A") == 3)
+
+            // Line 4 of the file (the header is line 1, a blank line is skipped): A's running total goes beyond 3.
+            let refused = try piped("sku,quantity\nB,1\n\nA,2\nA,2\n", ["sell", "--file", "-"])
+            #expect(refused.status == 1)
+            #expect(expectOneLineError(refused) == "inv: error: standard input line 5: not enough stock of A in MAD: 3 on hand, 4 requested")
+            #expect(try Self.stock(mad, "A") == 3)
+            #expect(try Self.stock(mad, "B") == 4)
+
+            let unknown = try piped("sku,quantity\nA,1\nNOPE,1\n", ["receive", "--file", "-"])
+            #expect(expectOneLineError(unknown) == "inv: error: standard input line 3: unknown sku NOPE")
+            let badQuantity = try piped("sku,quantity\nA,1\nB,two\n", ["receive", "--file", "-"])
+            #expect(expectOneLineError(badQuantity) == "inv: error: standard input line 3: quantity must be a whole number, got \"two\"")
+            let badHeader = try piped("product;qty\nA;1\n", ["receive", "--file", "-"])
+            #expect(expectOneLineError(badHeader) == "inv: error: standard input line 1: the header must be sku,quantity, got product;qty")
+            let twice = try piped("sku,quantity\nA,1\nA,2\n", ["count", "--file", "-"])
+            #expect(expectOneLineError(twice) == "inv: error: standard input line 3: A is counted twice (lines 1 and 2); give one count per product")
+            #expect(try Self.stock(mad, "A") == 3)
+
+            let both = try mad.inv("receive", "A", "1", "--file", input)
+            #expect(both.status == 64)
+            #expect(expectOneLineError(both) == "inv: error: give either SKU QUANTITY or --file FILE, not both")
+            #expect(expectOneLineError(try mad.inv("count")) == "inv: error: inv count needs --file FILE (CSV with the header sku,quantity)")
+            #expect(expectOneLineError(try mad.inv("receive", "--file", cluster.root.file("missing.csv"))).contains("cannot read"))
+        }
+
+        @Test("transfer --to W --file ships every line; the destination accepts each")
+        func transferFile() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for member in [mad, sev] { try member.start() }
+            for sku in ["A", "B"] { expectSuccess(try mad.inv("product", "add", sku, "--name", "Product \(sku)")) }
+            expectSuccess(try mad.inv("receive", "A", "10"))
+            expectSuccess(try mad.inv("receive", "B", "10"))
+            let file = cluster.root.file("shipment.csv")
+            try Self.write("sku,quantity\nA,4\nB,6\n", to: file)
+            let id = UUID().uuidString.lowercased()
+            let shipped = try mad.inv("transfer", "--to", "SEV", "--file", file, "--id", id)
+            expectSuccess(shipped)
+            let ids = try Self.movements(mad, id)
+            #expect(shipped.lines == [
+                "shipped 10 units of 2 products from MAD to SEV",
+                "document \(id)",
+                "SKU  QUANTITY  MOVEMENT",
+                "---  --------  ------------------------------------",
+                "A           4  \(ids[0])",
+                "B           6  \(ids[1])",
+            ])
+            _ = try cluster.converge([mad, sev])
+            for transfer in ids { expectSuccess(try sev.inv("accept", transfer)) }
+            _ = try cluster.converge([mad, sev])
+            #expect(try Self.stock(sev, "A") == 4)
+            #expect(try Self.stock(mad, "B") == 4)
+        }
+    }
+}
