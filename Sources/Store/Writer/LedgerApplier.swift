@@ -111,6 +111,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try rotateToken(id, secretHash: secretHash, at: milliseconds, previousValidUntil: previousValidUntil, in: db)
             case let .document(request):
                 return try document(request, in: db, events: &events)
+            case let .importProducts(rows, actor):
+                return try importProducts(rows, actor: actor, in: db, events: &events)
             case .finishCatchUp:
                 try NodeRecord.setCatchingUp(false, in: db)
                 catchingUp = false
@@ -123,7 +125,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
-    private mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try TextLimits.validate(draft.name, field: "name", limit: TextLimits.name, allowEmpty: false)
         try TextLimits.validate(draft.description, field: "description", limit: TextLimits.description)
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
@@ -145,7 +147,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return .product(try recordProductOperation(.productCreate, sku: draft.sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
-    private mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         if let name = patch.name { try TextLimits.validate(name, field: "name", limit: TextLimits.name, allowEmpty: false) }
         if let description = patch.description {
             try TextLimits.validate(description, field: "description", limit: TextLimits.description)

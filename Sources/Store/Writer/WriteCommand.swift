@@ -28,11 +28,13 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case announcedMembers(by: String?, [MemberRecord])
     /// A document: every line recorded as a movement of this node's warehouse, all in one savepoint, or none.
     case document(DocumentRequest)
+    /// Creates or updates many products (a catalogue import): all rows or none.
+    case importProducts([ProductDraft], actor: String)
 
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
         switch self {
-        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document: true
+        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document, .importProducts: true
         case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers: false
         }
     }

@@ -70,7 +70,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
 
     /// Maps a JSON decoding failure to a 400 that says what was wrong, without echoing the body.
     init(decoding error: any Error) {
-        // A document's line (`lines[3].quantity`) is named as its line, from 1, and the field within it.
+        // A document's line (`lines[3].quantity`) or an import's row is named as its line, from 1, and the field within it.
         let line = Self.documentLine(of: error)
         func field(_ path: [any CodingKey]) -> String {
             path.dropFirst(line == nil ? 0 : 2).map(\.stringValue).joined(separator: ".")
@@ -90,7 +90,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         self.line = line
     }
 
-    /// The line (from 1) a decoding failure is about, when its path runs through `lines[N]` (a document's body).
+    /// The line (from 1) a decoding failure is about, when its path runs through `lines[N]` (a document's body) or
+    /// `products[N]` (an import's).
     static func documentLine(of error: any Error) -> Int? {
         let path: [any CodingKey]
         switch error {
@@ -99,7 +100,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
             path = context.codingPath
         default: return nil
         }
-        guard path.count >= 2, path[0].stringValue == "lines", let index = path[1].intValue else { return nil }
+        guard path.count >= 2, ["lines", "products"].contains(path[0].stringValue), let index = path[1].intValue else { return nil }
         return index + 1
     }
 }

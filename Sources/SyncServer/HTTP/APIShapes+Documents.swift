@@ -69,3 +69,18 @@ extension API {
         }
     }
 }
+
+extension API {
+    /// What `POST /v1/imports/products` did.
+    public struct ImportResult: Codable, Sendable {
+        public var created: Int
+        public var updated: Int
+        public var unchanged: Int
+
+        public init(_ report: ImportReport) {
+            created = report.created
+            updated = report.updated
+            unchanged = report.unchanged
+        }
+    }
+}

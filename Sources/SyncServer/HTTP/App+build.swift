@@ -24,6 +24,7 @@ public func buildRouter(
     ProductsController(node: node).addRoutes(to: v1)
     MovementsController(node: node).addRoutes(to: v1)
     DocumentsController(node: node).addRoutes(to: v1)
+    ImportsController(node: node).addRoutes(to: v1)
     ReadController(node: node, syncer: syncer, credentials: credentials).addRoutes(to: v1)
     ClusterController(node: node).addRoutes(to: v1)
     TokensController(node: node).addRoutes(to: v1)

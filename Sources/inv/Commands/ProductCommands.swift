@@ -109,13 +109,17 @@ struct ProductCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List products.")
         @Flag(help: "Include deleted products.") var includeDeleted = false
+        @Option(help: "table, json or csv (the columns `inv import products` reads).") var format: OutputFormat = .table
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.GET, "/v1/products", query: [("include_deleted", includeDeleted ? "true" : nil)])
-                if client.json { return try JSONOutput.print(raw: reply.body) }
+                if client.json || format == .json { return try JSONOutput.print(raw: reply.body) }
                 let products = try node.decode([API.Product].self, reply)
+                if format == .csv {
+                    return print(CatalogueCSV.columns.joined(separator: ",") + "\n" + products.map(CatalogueCSV.line).joined(), terminator: "")
+                }
                 if products.isEmpty { return print("no products") }
                 print(Table(
                     headers: ["SKU", "NAME", "PRICE", "REORDER AT", "DELETED"],
