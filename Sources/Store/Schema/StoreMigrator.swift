@@ -289,6 +289,12 @@ public enum StoreMigrator {
                 CREATE INDEX document_lines_movement ON document_lines (movement_id) WHERE movement_id IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v11-products-sku-nocase") { db in
+            // A product created here is refused when its SKU differs only by case from a live one: that check
+            // compares SKUs without case, which scanned every product; an import of 5,000 products ran it 5,000
+            // times. An index in the same collation turns each check into one seek.
+            try db.execute(sql: "CREATE INDEX products_sku_nocase ON products (sku COLLATE NOCASE)")
+        }
         return migrator
     }
 }
