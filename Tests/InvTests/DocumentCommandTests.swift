@@ -158,7 +158,11 @@ extension InvCLITests {
                 "B           6  \(ids[1])",
             ])
             _ = try cluster.converge([mad, sev])
-            for transfer in ids { expectSuccess(try sev.inv("accept", transfer)) }
+            // A transfer is named by its id or a unique prefix of at least 8 characters, in any case.
+            expectSuccess(try sev.inv("accept", ids[0]))
+            #expect(expectOneLineError(try sev.inv("accept", String(ids[1].prefix(7)))) == "inv: error: give the transfer id or at least its first 8 characters, got \"\(ids[1].prefix(7))\"")
+            #expect(expectOneLineError(try sev.inv("accept", "ffffffff-")).hasPrefix("inv: error: no transfer in transit has an id starting with ffffffff-"))
+            expectSuccess(try sev.inv("accept", String(ids[1].prefix(30)).uppercased()))
             _ = try cluster.converge([mad, sev])
             #expect(try Self.stock(sev, "A") == 4)
             #expect(try Self.stock(mad, "B") == 4)
@@ -179,7 +183,7 @@ extension InvCLITests {
             // Texts that need quoting, and one that a spreadsheet would run as a formula.
             try #"""
                 sku,name,description,price,reorder_point,barcodes
-                CHAIR-01,Oak chair,"Solid oak, waxed",49.90,5,
+                CHAIR-01,Oak chair,"Solid oak, waxed",49.90,5,73513537 4006381333931
                 DESK-02,"Desk ""Pro""",=HYPERLINK(x),,,
                 LAMP-03,-Lamp,'quoted,0.5,0,
 
@@ -192,7 +196,7 @@ extension InvCLITests {
             expectSuccess(exported)
             #expect(exported.lines == [
                 "sku,name,description,price,reorder_point,barcodes",
-                #"CHAIR-01,Oak chair,"Solid oak, waxed",49.90,5,"#,
+                #"CHAIR-01,Oak chair,"Solid oak, waxed",49.90,5,4006381333931 73513537"#,
                 #"DESK-02,"Desk ""Pro""",'=HYPERLINK(x),,,"#,
                 // A cell's leading `'` is read as the neutralising mark, so `'quoted` imported as `quoted`.
                 "LAMP-03,'-Lamp,quoted,0.5,0,",
@@ -218,6 +222,20 @@ extension InvCLITests {
             #expect(expectOneLineError(refused) == "inv: error: \(file) line 4: price must be a decimal like 12.50 (at most 4 decimals), got \"1.234567\"")
             #expect(try mad.inv("product", "show", "NEW-04").status != 0)
             #expect(try mad.json("product", "show", "CHAIR-01")["description"]?.string == "Solid oak, waxed")
+            // A barcode names its product on every command; update replaces or clears the set.
+            #expect(try mad.json("product", "show", "73513537")["sku"]?.string == "CHAIR-01")
+            expectSuccess(try mad.inv("receive", "4006381333931", "2"))
+            expectSuccess(try mad.inv("product", "add", "MUG-06", "--name", "Mug", "--barcode", "036000291452"))
+            let shown = try mad.inv("product", "show", "036000291452")
+            #expect(shown.lines.first == "sku:           MUG-06")
+            #expect(shown.lines.contains("barcodes:      036000291452"))
+            #expect(expectOneLineError(try mad.inv("product", "add", "CUP-07", "--name", "Cup", "--barcode", "036000291452"))
+                == "inv: error: barcode 036000291452 already belongs to product MUG-06")
+            #expect(expectOneLineError(try mad.inv("product", "add", "CUP-07", "--name", "Cup", "--barcode", "036000291453"))
+                == "inv: error: barcode 036000291453 has a wrong check digit: it should end in 2")
+            expectSuccess(try mad.inv("product", "update", "MUG-06", "--no-barcodes"))
+            #expect(try mad.inv("product", "show", "036000291452").status != 0)
+
             try "sku,name\nA,B\n".write(toFile: file, atomically: true, encoding: .utf8)
             #expect(expectOneLineError(try mad.inv("import", "products", file)) == "inv: error: \(file) line 1: the header must be sku,name,description,price,reorder_point,barcodes")
         }

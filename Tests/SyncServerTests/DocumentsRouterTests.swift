@@ -135,6 +135,21 @@ struct DocumentsRouterTests {
         }
     }
 
+    @Test func aSKUInAnotherCaseNamesItsProductAndIsSummedWithIt() async throws {
+        try await APISession.with { api in
+            try await api.createProduct("CHAIR-01")
+            let document = try await api.expectStatus(
+                .created, .post, "/v1/documents", token: api.staff, json: Self.body("receive", [("chair-01", 2), ("CHAIR-01", 3), ("Chair-01", 1)])
+            ).object()
+            let lines = try #require(document["lines"] as? [JSONObject])
+            #expect(lines.map { $0.string("sku") } == ["CHAIR-01"])
+            #expect(lines.map { $0.int("quantity") } == [6])
+            #expect(try await api.stock("CHAIR-01") == 6)
+            try await Self.expectRefusedDocument(
+                api, Self.body("count", [("CHAIR-01", 1), ("chair-01", 2)]), status: .unprocessableContent, code: "invalid_input", line: 2)
+        }
+    }
+
     @Test func tenThousandLinesAreOneDocumentAndOneMoreIsRefused() async throws {
         try await APISession.with { api in
             try await api.createProduct("A")

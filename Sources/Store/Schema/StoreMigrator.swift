@@ -295,6 +295,22 @@ public enum StoreMigrator {
             // times. An index in the same collation turns each check into one seek.
             try db.execute(sql: "CREATE INDEX products_sku_nocase ON products (sku COLLATE NOCASE)")
         }
+        migrator.registerMigration("v11-barcodes") { db in
+            // A product's barcodes: one LWW register (the set, written whole) in `products`, and a look-up table by
+            // code, kept by the writer with the register. A code on two products (given offline on two nodes) is
+            // two rows: a conflict to report, not a constraint to break a merge.
+            try db.execute(sql: """
+                ALTER TABLE products ADD COLUMN barcodes TEXT;
+                ALTER TABLE products ADD COLUMN barcodes_hlc INTEGER;
+                ALTER TABLE products ADD COLUMN barcodes_replica TEXT;
+                CREATE TABLE product_barcodes (
+                    barcode TEXT NOT NULL CHECK (length(barcode) BETWEEN 8 AND 13),
+                    sku TEXT NOT NULL,
+                    PRIMARY KEY (barcode, sku)
+                ) WITHOUT ROWID;
+                CREATE INDEX product_barcodes_sku ON product_barcodes (sku);
+                """)
+        }
         return migrator
     }
 }

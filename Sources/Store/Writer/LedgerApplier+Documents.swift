@@ -33,7 +33,7 @@ extension LedgerApplier {
         } else if request.to != nil {
             throw StoreError.invalidInput("only a transfer takes a destination (to)")
         }
-        let groups = try Self.group(request)
+        let groups = try Self.group(try Self.resolvingCase(request, in: db))
         if let stored = try DocumentRecord.fetch(id: request.id, in: db) {
             let same = stored.type == request.type && stored.to == request.to?.rawValue
                 && stored.lines.map(\.sku) == groups.map(\.sku.rawValue) && stored.lines.map(\.quantity) == groups.map(\.quantity)
@@ -80,6 +80,38 @@ extension LedgerApplier {
             }
             return lines[0].number
         }
+    }
+
+    /// `request` with each line's SKU written as the product it names: itself when a product has exactly that SKU,
+    /// else the product holding it as a barcode, else the one live product whose SKU differs from it only by case
+    /// (as every command finds a product in any case). A SKU naming no product is left as it is, for its line to be
+    /// refused.
+    static func resolvingCase(_ request: DocumentRequest, in db: Database) throws -> DocumentRequest {
+        let exact = try db.cachedStatement(sql: "SELECT 1 FROM products WHERE sku = ? AND name IS NOT NULL")
+        let folded = try db.cachedStatement(sql: """
+            SELECT sku FROM products WHERE sku = ? COLLATE NOCASE AND name IS NOT NULL AND deleted = 0 LIMIT 2
+            """)
+        var resolved: [SKU: SKU] = [:]
+        var request = request
+        for index in request.lines.indices {
+            let typed = request.lines[index].sku
+            if let known = resolved[typed] {
+                request.lines[index].sku = known
+                continue
+            }
+            var product = typed
+            if try Bool.fetchOne(exact, arguments: [typed.rawValue]) == nil {
+                if let holder = try ProductRecord.resolve(typed.rawValue, in: db), let match = try? SKU(holder) {
+                    product = match
+                } else {
+                    let matches = try String.fetchAll(folded, arguments: [typed.rawValue])
+                    if matches.count == 1, let match = try? SKU(matches[0]) { product = match }
+                }
+            }
+            resolved[typed] = product
+            request.lines[index].sku = product
+        }
+        return request
     }
 
     /// Checks every line's quantity and groups the lines by SKU in order of first appearance.

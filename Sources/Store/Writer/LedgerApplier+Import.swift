@@ -39,6 +39,8 @@ extension LedgerApplier {
                 if held.description != draft.description { patch.description = draft.description }
                 if held.price != draft.price?.rawValue { patch.price = .some(draft.price?.rawValue) }
                 if held.reorderPoint != draft.reorderPoint { patch.reorderPoint = .some(draft.reorderPoint) }
+                let barcodes = Set(draft.barcodes ?? []).sorted()
+                if held.barcodes != barcodes { patch.barcodes = barcodes }
                 guard patch != ProductPatch() else {
                     report.unchanged += 1
                     continue

@@ -141,9 +141,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
         if let existing = try String.fetchOne(sameButCase, arguments: [draft.sku.rawValue, draft.sku.rawValue]) {
             throw StoreError.skuDiffersOnlyByCase(sku: draft.sku.rawValue, existing: existing)
         }
+        let barcodes = try Self.validateBarcodes(draft.barcodes ?? [], of: draft.sku, in: db)
         let patch = ProductPatch(
             name: draft.name, description: draft.description, price: .some(draft.price?.rawValue),
-            reorderPoint: .some(draft.reorderPoint), deleted: false)
+            reorderPoint: .some(draft.reorderPoint), deleted: false, barcodes: barcodes.isEmpty ? nil : barcodes)
         return .product(try recordProductOperation(.productCreate, sku: draft.sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
@@ -156,10 +157,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
         if let point = patch.reorderPoint, let point { try Self.validateReorderPoint(point) }
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
         guard patch.deleted == nil else { throw StoreError.invalidInput("use delete to remove a product") }
-        guard patch.name != nil || patch.description != nil || patch.price != nil || patch.reorderPoint != nil else {
+        guard patch.name != nil || patch.description != nil || patch.price != nil || patch.reorderPoint != nil || patch.barcodes != nil else {
             throw StoreError.invalidInput("nothing to update: give at least one field")
         }
         _ = try liveProduct(sku, in: db)
+        var patch = patch
+        if let barcodes = patch.barcodes { patch.barcodes = try Self.validateBarcodes(barcodes, of: sku, in: db) }
         return .product(try recordProductOperation(.productUpdate, sku: sku, patch: patch, actor: actor, in: db, events: &events))
     }
 

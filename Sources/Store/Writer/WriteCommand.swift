@@ -47,13 +47,18 @@ public struct ProductDraft: Hashable, Codable, Sendable {
     public var description: String
     public var price: Price?
     public var reorderPoint: Int64?
+    /// Barcodes (EAN-13, EAN-8, UPC-A); `nil` or empty: none.
+    public var barcodes: [String]?
 
-    public init(sku: SKU, name: String, description: String = "", price: Price? = nil, reorderPoint: Int64? = nil) {
+    public init(
+        sku: SKU, name: String, description: String = "", price: Price? = nil, reorderPoint: Int64? = nil, barcodes: [String]? = nil
+    ) {
         self.sku = sku
         self.name = name
         self.description = description
         self.price = price
         self.reorderPoint = reorderPoint
+        self.barcodes = barcodes
     }
 }
 

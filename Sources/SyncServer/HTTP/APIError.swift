@@ -59,7 +59,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
             status = .unprocessableContent
         case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
         case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked,
-             .tokenNameTaken, .adjustmentBelowZero, .skuDiffersOnlyByCase:
+             .tokenNameTaken, .adjustmentBelowZero, .skuDiffersOnlyByCase, .barcodeTaken:
             status = .conflict
         case .storage, .unavailable, .catchingUp: status = .serviceUnavailable
         case .retired: status = .forbidden

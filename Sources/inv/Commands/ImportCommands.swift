@@ -12,7 +12,7 @@ enum CatalogueCSV {
     static func line(_ product: API.Product) -> String {
         SyncServer.CSV.line([
             .text(product.sku), .text(product.name), .text(product.description), .text(product.price ?? ""),
-            product.reorderPoint.map { .number($0) } ?? .text(""), .text(""),
+            product.reorderPoint.map { .number($0) } ?? .text(""), .text((product.barcodes ?? []).joined(separator: " ")),
         ])
     }
 
@@ -23,12 +23,14 @@ enum CatalogueCSV {
         var description: String
         var price: String?
         var reorder_point: Int64?
+        var barcodes: [String]
     }
 
     /// The rows of a catalogue CSV, with the file line of each.
     ///
     /// - Throws: `CLIError` naming the line: a header other than the catalogue's columns (`barcodes` may be left
-    ///   out), a row with another number of cells, a reorder point that is not a whole number, a barcode.
+    ///   out), a row with another number of cells, a reorder point that is not a whole number. Barcodes are separated
+    ///   by spaces.
     static func parse(_ text: String, name: String) throws -> (rows: [Row], lines: [Int]) {
         let records = SyncServer.CSV.read(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text)
         guard let header = records.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }),
@@ -52,13 +54,11 @@ enum CatalogueCSV {
                 }
                 reorderPoint = value
             }
-            if header.count == 6, !record[5].trimmingCharacters(in: .whitespaces).isEmpty {
-                throw CLIError("\(name) line \(number): barcodes are not supported by this version; leave the column empty")
-            }
             let price = record[3].trimmingCharacters(in: .whitespaces)
             rows.append(Row(
                 sku: record[0].trimmingCharacters(in: .whitespaces), name: record[1], description: record[2],
-                price: price.isEmpty ? nil : price, reorder_point: reorderPoint))
+                price: price.isEmpty ? nil : price, reorder_point: reorderPoint,
+                barcodes: header.count == 6 ? record[5].split(separator: " ").map(String.init) : []))
             lines.append(number)
         }
         guard !rows.isEmpty else { throw CLIError("\(name) has no products after its header") }

@@ -221,7 +221,7 @@ struct Transfers: AsyncParsableCommand {
 
 struct Accept: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Take goods in transit into this warehouse's stock.")
-    @Argument(help: "The transfer id (printed by `inv transfer`).") var transferID: String
+    @Argument(help: "The transfer id (printed by `inv transfer`), or a unique prefix of at least 8 characters.") var transferID: String
     @Option(help: "Accept only part (default: everything in transit).") var quantity: Int64?
     @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
@@ -236,6 +236,7 @@ struct Accept: AsyncParsableCommand {
         }
         try await NodeClient.with(client) { node in
             let body = Body(quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
+            let transferID = try await node.transferID(matching: transferID)
             let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/accept", json: body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let recorded = try node.decode(API.Movement.self, reply)
@@ -245,6 +246,24 @@ struct Accept: AsyncParsableCommand {
 }
 
 extension NodeClient {
+    /// The transfer `typed` names: itself when it is a whole UUID, else the one transfer in transit whose id starts
+    /// with it (at least 8 characters, any case), as people copy ids by hand.
+    /// - Throws: `CLIError` for a prefix that is too short, matches no transfer in transit, or matches several.
+    func transferID(matching typed: String) async throws -> String {
+        if let canonical = MovementID.canonical(typed) { return canonical }
+        let prefix = typed.lowercased()
+        guard prefix.count >= 8 else {
+            throw CLIError("give the transfer id or at least its first 8 characters, got \(typed.debugDescription.prefix(40))")
+        }
+        let transfers = try decode([API.Transfer].self, try await send(.GET, "/v1/transfers"))
+        let matches = Set(transfers.map(\.id).filter { $0.hasPrefix(prefix) }).sorted()
+        switch matches.count {
+        case 1: return matches[0]
+        case 0: throw CLIError("no transfer in transit has an id starting with \(typed) (see `inv transfers`)")
+        default: throw CLIError("\(typed) starts \(matches.count) transfers in transit (\(matches.prefix(3).joined(separator: ", "))); give more characters")
+        }
+    }
+
     /// Posts a movement; a SKU the node does not know is retried once as the one product it names in another case
     /// (`chair-01` for `CHAIR-01`), so that look-ups accept any case without a round trip when the case is right.
     func postMovement(_ body: MovementBody) async throws -> Reply {

@@ -27,7 +27,7 @@ struct ImportsController {
             do {
                 drafts.append(ProductDraft(
                     sku: try SKU(row.sku), name: row.name, description: row.description ?? "", price: try row.price.map { try Price($0) },
-                    reorderPoint: row.reorderPoint))
+                    reorderPoint: row.reorderPoint, barcodes: row.barcodes ?? []))
             } catch {
                 throw APIError(StoreError.onLine(index + 1, (error as? StoreError) ?? .invalidInput(String(describing: error))))
             }

@@ -47,7 +47,7 @@ struct MovementsController {
             throw APIError(.unprocessableContent, "invalid_input", "to must be a warehouse id (1-32 characters of A-Z a-z 0-9 _ -)")
         }
         let movement = MovementRequest(
-            type: body.type, sku: try SKU(body.sku), quantity: body.quantity, to: to, reason: body.reason,
+            type: body.type, sku: try node.resolve(try SKU(body.sku)), quantity: body.quantity, to: to, reason: body.reason,
             reference: body.reference, id: try Self.movementID(body.id), actor: identity.name)
         guard case let .movement(record, duplicate) = try await node.store.submit(.movement(movement)) else {
             throw StoreError.storage("unexpected outcome")
