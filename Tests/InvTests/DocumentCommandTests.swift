@@ -241,3 +241,88 @@ extension InvCLITests {
         }
     }
 }
+
+extension InvCLITests {
+    /// `inv scan`: codes from standard input as a USB scanner types them, through a pipe and a pseudo-terminal.
+    @Suite("Scanning: inv scan receive|sell|count|transfer")
+    struct ScanTests {
+        /// Runs `inv arguments` with `input` on its standard input: through a pipe, or through a pseudo-terminal
+        /// (util-linux `script`, whose output is the terminal's: the typed lines echoed, CRLF line ends).
+        static func scan(_ node: ClusterNode, _ cluster: Cluster, _ input: String, _ arguments: [String], terminal: Bool) throws -> InvResult {
+            let file = cluster.root.file("scan-input.txt")
+            try input.write(toFile: file, atomically: true, encoding: .utf8)
+            let inv = try InvBinary.path()
+            let command = ([inv] + arguments + ["--data", node.data]).map { "'\($0)'" }.joined(separator: " ")
+            let shell = terminal ? "cat \"$0\" | exec script -qec \"$1\" /dev/null" : "cat \"$0\" | exec sh -c \"$1\""
+            let child = try ChildProcess(executable: "/bin/sh", ["-c", shell, file, command], outputIn: cluster.root.path)
+            guard child.wait(upTo: .seconds(30)) != nil else {
+                child.stop(signal: SIGKILL)
+                throw HarnessError("inv scan did not finish: \(child.result())")
+            }
+            return child.result()
+        }
+
+        @Test("through a pipe: silent until the document; CODE, CODE*N, N*CODE, undo, barcodes; an empty line commits")
+        func pipe() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            try mad.start()
+            expectSuccess(try mad.inv("product", "add", "TEA", "--name", "Green tea", "--barcode", "4006381333931"))
+            expectSuccess(try mad.inv("product", "add", "MUG", "--name", "Mug"))
+            let id = UUID().uuidString.lowercased()
+            let received = try Self.scan(
+                mad, cluster, "4006381333931\nTEA*3\n2*MUG\nundo\nMUG\n5*4006381333931\n\nTEA\n", ["scan", "receive", "--id", id], terminal: false)
+            expectSuccess(received)
+            let movements = try mad.json("document", "show", id)["lines"]?.array?.map { $0["movement"]?.string ?? "-" } ?? []
+            try #require(movements.count == 2)
+            #expect(received.lines == [
+                "received 10 units of 2 products at MAD",
+                "document \(id)",
+                "SKU  QUANTITY  MOVEMENT",
+                "---  --------  ------------------------------------",
+                "TEA         9  \(movements[0])",
+                "MUG         1  \(movements[1])",
+            ])
+            // The batch ended at the empty line: the TEA after it was not read.
+            #expect(try mad.json("stock", "TEA").array?.first?["quantity"]?.int == 9)
+
+            let refused = try Self.scan(mad, cluster, "TEA\nNOPE*2\n", ["scan", "sell"], terminal: false)
+            #expect(expectOneLineError(refused) == "inv: error: scan 2 (NOPE): unknown sku NOPE")
+            #expect(try mad.json("stock", "TEA").array?.first?["quantity"]?.int == 9)
+            #expect(expectOneLineError(try Self.scan(mad, cluster, "\n", ["scan", "sell"], terminal: false))
+                == "inv: error: nothing scanned: no document recorded")
+            #expect(expectOneLineError(try Self.scan(mad, cluster, "TEA*x*2\n", ["scan", "sell"], terminal: false))
+                == "inv: error: \"TEA*x*2\": write CODE, CODE*5 or 5*CODE")
+            #expect(expectOneLineError(try mad.inv("scan", "transfer")) == "inv: error: inv scan transfer needs --to WAREHOUSE")
+
+            let counted = try Self.scan(mad, cluster, "TEA*7\n", ["scan", "count"], terminal: false)
+            expectSuccess(counted)
+            #expect(counted.lines.first == "counted 1 product at MAD: 1 adjusted, 0 already right")
+            #expect(try mad.json("stock", "TEA").array?.first?["quantity"]?.int == 7)
+        }
+
+        @Test("on a terminal: each line shown as read, an unknown code refused at once and the batch kept")
+        func terminal() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            try mad.start()
+            expectSuccess(try mad.inv("product", "add", "TEA", "--name", "Green tea", "--barcode", "4006381333931"))
+            expectSuccess(try mad.inv("receive", "TEA", "10"))
+            let sold = try Self.scan(mad, cluster, "4006381333931\nNOPE\n2*TEA\nundo\nTEA*2\n\n", ["scan", "sell"], terminal: true)
+            #expect(sold.status == 0, "\(sold)")
+            let lines = sold.stdout.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n").map(String.init)
+            let shown = lines.filter { $0.hasPrefix("Green tea") || $0.hasPrefix("unknown") || $0.hasPrefix("undone") || $0.hasPrefix("sold") }
+            #expect(shown == [
+                "Green tea (TEA): 1",
+                "unknown code NOPE (not added)",
+                "Green tea (TEA): 3",
+                "undone: 2 x TEA",
+                "Green tea (TEA): 3",
+                "sold 3 units of 1 product at MAD",
+            ], "\(sold.stdout)")
+            #expect(try mad.json("stock", "TEA").array?.first?["quantity"]?.int == 7)
+        }
+    }
+}

@@ -96,14 +96,22 @@ func postDocument(
     let file = try DocumentFile.read(path)
     let body = DocumentBody(type: type, lines: file.lines, to: to, reason: reason, reference: movement.reference, id: movement.id)
     try await NodeClient.with(client) { node in
+        try await node.submitDocument(body, json: client.json, restate: file.restate)
+    }
+}
+
+extension NodeClient {
+    /// Posts a document and prints it: a sentence, its id and a table, or with `json` the node's answer.
+    /// `restate` rewrites a refusal about one line in the words of where the lines came from.
+    func submitDocument(_ body: DocumentBody, json: Bool, restate: (CLIError) -> CLIError) async throws {
         let reply: NodeClient.Reply
         do {
-            reply = try await node.send(.POST, "/v1/documents", json: body)
+            reply = try await send(.POST, "/v1/documents", json: body)
         } catch let error as CLIError {
-            throw file.restate(error)
+            throw restate(error)
         }
-        if client.json { return try JSONOutput.print(raw: reply.body) }
-        let document = try node.decode(API.Document.self, reply)
+        if json { return try JSONOutput.print(raw: reply.body) }
+        let document = try decode(API.Document.self, reply)
         print(document.summary)
         print("document \(document.id)" + (reply.status == 200 ? " (already recorded; nothing changed)" : ""))
         print(document.table.render())
