@@ -108,6 +108,9 @@ struct ProductsController {
     @Sendable func remove(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
         let sku = try node.resolve(try context.parameters.sku())
+        guard [nil, "true", "false"].contains(request.query("force")) else {
+            throw APIError(.unprocessableContent, "invalid_input", "force must be true or false")
+        }
         // Stock anywhere would be stranded under a deleted product: refused unless the caller insists (force=true),
         // saying how much is where. Read before the write; a movement merged in between stays visible anyway.
         if request.query("force") != "true" {
