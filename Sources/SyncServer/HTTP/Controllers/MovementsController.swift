@@ -46,10 +46,21 @@ struct MovementsController {
         do { to = try body.to.map { try ReplicaID($0) } } catch {
             throw APIError(.unprocessableContent, "invalid_input", "to must be a warehouse id (1-32 characters of A-Z a-z 0-9 _ -)")
         }
-        let movement = MovementRequest(
-            type: body.type, sku: try node.resolve(try SKU(body.sku)), quantity: body.quantity, to: to, reason: body.reason,
+        var movement = MovementRequest(
+            type: body.type, sku: try SKU(body.sku), quantity: body.quantity, to: to, reason: body.reason,
             reference: body.reference, id: try Self.movementID(body.id), actor: identity.name)
-        guard case let .movement(record, duplicate) = try await node.store.submit(.movement(movement)) else {
+        let outcome: WriteOutcome
+        do {
+            outcome = try await node.store.submit(.movement(movement))
+        } catch StoreError.unknownSKU(let typed) where Barcode.isValid(typed) {
+            // No product has that SKU: it may be a barcode. Looked up only then, so that the hot path (a SKU) reads
+            // nothing more than before; an exact SKU wins over a barcode either way.
+            let product = try node.resolve(movement.sku)
+            guard product != movement.sku else { throw StoreError.unknownSKU(typed) }
+            movement.sku = product
+            outcome = try await node.store.submit(.movement(movement))
+        }
+        guard case let .movement(record, duplicate) = outcome else {
             throw StoreError.storage("unexpected outcome")
         }
         return JSONResponse.make(json: API.Movement(record).sortedJSON(), status: duplicate ? .ok : .created)
