@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import PostgresNIO
 import Store
+import Synchronization
 import SyncServer
 
 /// The PostgreSQL mirror: `inv export postgres` catching up with a node that holds a large ledger, beside
@@ -46,7 +47,8 @@ struct ExportBench: AsyncParsableCommand {
 
         let client = try cluster.makeClient()
         let node = try NodeProcess.spawn(a.directory)
-        var follower: Process?
+        let running = Mutex<Process?>(nil)
+        var follower: Process? { running.withLock { $0 } }
         do {
             _ = try await NodeStatus.wait(client: client, url: a.config.url, token: a.adminToken) { $0.history_index_backlog == 0 }
 
@@ -81,16 +83,25 @@ struct ExportBench: AsyncParsableCommand {
                 BEGIN PERFORM pg_notify('inv_bench', NEW.hlc::text); RETURN NULL; END $$;
                 CREATE TRIGGER inv_bench_notify AFTER INSERT ON inv_ledger FOR EACH ROW EXECUTE FUNCTION inv_bench_notify();
                 """, database: "mirror")
-            let latencies = try await follow(postgres: postgres, client: client, url: a.config.url, token: a.adminToken) {
+            let followerLog = scratch + "/follower.log"
+            let latencies = try await follow(
+                postgres: postgres, client: client, url: a.config.url, token: a.adminToken,
+                followerLog: followerLog, follower: { running.withLock { $0 } }
+            ) {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: inv)
                 process.arguments = exportArguments + ["--follow"]
+                guard FileManager.default.createFile(atPath: followerLog, contents: nil) else {
+                    throw BenchError("cannot create \(followerLog)")
+                }
                 process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
+                process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: followerLog))
                 try process.run()
-                follower = process
+                running.withLock { $0 = process }
             }
-            follower?.interrupt()
+            // SIGTERM, not SIGINT: a shell without job control starts background commands with SIGINT ignored,
+            // and the follower inherits that.
+            follower?.terminate()
             follower?.waitUntilExit()
             await node.stop()
             try await client.shutdown()
@@ -110,10 +121,18 @@ struct ExportBench: AsyncParsableCommand {
         }
     }
 
+    /// How long after the last write every row must have reached PostgreSQL.
+    static let drainSeconds = 30
+
     /// Starts the follower (`startFollower`), writes `rate` receipts a second for `seconds` seconds, and returns each
     /// one's latency in milliseconds, from its timestamp on the node to its row's commit in PostgreSQL.
+    ///
+    /// Bounded: once the writes are answered, the rows have ``drainSeconds`` to reach the mirror (or the follower
+    /// to exit); then a sentinel notification ends the wait, and missing rows are an error naming the follower's
+    /// last words.
     func follow(
-        postgres: TemporaryPostgres, client: HTTPClient, url: String, token: String, startFollower: () throws -> Void
+        postgres: TemporaryPostgres, client: HTTPClient, url: String, token: String, followerLog: String,
+        follower: @escaping @Sendable () -> Process?, startFollower: () throws -> Void
     ) async throws -> [Double] {
         var logger = Logger(label: "inv-bench.export")
         logger.logLevel = .error
@@ -132,6 +151,9 @@ struct ExportBench: AsyncParsableCommand {
             _ = try await response.body.collect(upTo: 1 << 20)
             guard response.status == .created else { throw BenchError("a write answered HTTP \(response.status.code)") }
         }
+        @Sendable func mirrored() -> Int {
+            (try? postgres.psql("SELECT count(*) FROM inv_ledger", database: "mirror")).flatMap { Int($0) } ?? 0
+        }
         func milliseconds(_ notification: PostgresNotification) -> Double? {
             guard let hlc = UInt64(notification.payload) else { return nil }
             return Date().timeIntervalSince1970 * 1_000 - Double(hlc >> 16)
@@ -145,22 +167,44 @@ struct ExportBench: AsyncParsableCommand {
                 // Warm-up: one write through, so the follower has caught up and waits in a long-poll.
                 try await write()
                 guard try await iterator.next() != nil else { throw BenchError("no notification for the warm-up write") }
+                let expected = mirrored() + count
                 let writes = Task {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        let start = ContinuousClock.now
-                        for index in 0..<count {
-                            try await Task.sleep(until: start + .microseconds(index * 1_000_000 / rate), clock: .continuous)
-                            group.addTask { try await write() }
+                    var failure: (any Error)?
+                    do {
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            let start = ContinuousClock.now
+                            for index in 0..<count {
+                                try await Task.sleep(until: start + .microseconds(index * 1_000_000 / rate), clock: .continuous)
+                                group.addTask { try await write() }
+                            }
+                            try await group.waitForAll()
                         }
-                        try await group.waitForAll()
+                    } catch {
+                        failure = error
                     }
+                    // The end of the wait: every row is in, the follower is gone, or the drain time is up.
+                    let deadline = ContinuousClock.now + .seconds(Self.drainSeconds)
+                    while failure == nil, mirrored() < expected, follower()?.isRunning != false, ContinuousClock.now < deadline {
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                    _ = try? postgres.psql("NOTIFY inv_bench, 'end'", database: "mirror")
+                    if let failure { throw failure }
                 }
                 var latencies: [Double] = []
                 latencies.reserveCapacity(count)
-                while latencies.count < count, let notification = try await iterator.next() {
+                while latencies.count < count, let notification = try await iterator.next(), notification.payload != "end" {
                     if let latency = milliseconds(notification) { latencies.append(latency) }
                 }
                 try await writes.value
+                guard latencies.count == count else {
+                    let log = (try? String(contentsOfFile: followerLog, encoding: .utf8)) ?? ""
+                    let state = follower()?.isRunning == false ? "it exited" : "it was still running"
+                    throw BenchError("""
+                        only \(latencies.count) of \(count) followed rows reached PostgreSQL within \(Self.drainSeconds) s \
+                        of the last write (\(mirrored()) rows mirrored, \(expected) expected); the follower: \(state), \
+                        its log: \(log.suffix(600))
+                        """)
+                }
                 return latencies
             }
             try await connection.close()

@@ -108,10 +108,10 @@ public final class NodeStore: Sendable {
         try await client.submit(encoded: QueueCodec.submission(command)).get()
     }
 
-    /// Submits a merge of operations already in ``LedgerOperationCodec`` form, as `.merge` would after encoding
-    /// them (see ``WriteQueueClient/submitMerge(encoded:)``).
+    /// Submits a peer's batch already in ``LedgerOperationCodec`` form, as `.mergeSigned` would after encoding it
+    /// (see ``WriteQueueClient/submitMerge(encoded:)``): only operations their origins' proofs cover are applied.
     public func submitMerge(encoded operations: [UInt8]) async throws(StoreError) -> WriteOutcome {
-        try await client.submit(encoded: QueueCodec.mergeRequest(encoded: operations)).get()
+        try await client.submit(encoded: QueueCodec.mergeRequest(encoded: operations, signed: true)).get()
     }
 
     /// Drains the write queue, stops the writer and closes the client. Idempotent.

@@ -54,4 +54,80 @@ struct HandWrittenJSONTests {
             #expect(Array(movement.sortedJSON().readableBytesView) == Array(expected))
         }
     }
+    /// A random change-feed page: awkward texts, extreme numbers, any number of entries and waiting origins.
+    static func page(_ texts: [String?], _ numbers: [Int], more: Bool) -> API.ChangesPage {
+        let kinds = OperationKind.allCases
+        var changes: [API.Change] = []
+        for (index, number) in numbers.enumerated() {
+            let text = texts[index % texts.count]
+            let extreme: [Int64] = [0, 1, -1, Int64.max, Int64.min, Int64(number)]
+            let record = MovementRecord(
+                id: MovementID.generate(), type: kinds[abs(number) % kinds.count], sku: "SKU-\(index)",
+                warehouse: text == nil ? nil : "MAD", quantity: extreme[(index + 1) % extreme.count],
+                delta: extreme[index % extreme.count], origin: "MAD",
+                sequence: index % 3 == 0 ? UInt64.max : UInt64(abs(number)),
+                timestamp: HLCTimestamp(rawValue: UInt64(abs(number)) << 16), user: text ?? "admin", reason: text,
+                reference: texts[(index + 1) % texts.count], transferID: text == nil ? nil : MovementID.generate(),
+                counterpart: texts[(index + 2) % texts.count])
+            var change = API.Change(movement: API.Movement(record), hlc: String(UInt64(abs(number)) << 16))
+            if index % 4 == 1 { change.hlc = text ?? "" }
+            changes.append(change)
+        }
+        return API.ChangesPage(
+            changes: changes, next: texts.compactMap { $0 }.first ?? "", waitingFor: texts.compactMap { $0 }, more: more)
+    }
+
+    @Test("change-feed pages: same bytes as JSONEncoder; the feed's reader reads what JSONDecoder reads")
+    func changePages() async throws {
+        await propertyCheck(
+            count: 300, input: Self.awkward.array(of: 1...6),
+            Gen.int(in: -1_000_000...1_000_000).array(of: 0...12), Gen.bool
+        ) { texts, numbers, more in
+            let page = Self.page(texts, numbers, more: more)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let expected = try encoder.encode(page)
+            #expect(Array(page.sortedJSON().readableBytesView) == Array(expected))
+            // Read back by the feed's reader and by JSONDecoder, from the sorted form and from a pretty-printed one
+            // (whitespace, unescaped slashes).
+            let pretty = JSONEncoder()
+            pretty.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+            for json in [expected, try pretty.encode(page)] {
+                let fast = try #require(ChangesPageReader.read(json), "\(String(decoding: json, as: UTF8.self))")
+                let slow = try JSONDecoder().decode(API.ChangesPage.self, from: json)
+                #expect(try encoder.encode(fast) == encoder.encode(slow))
+                #expect(try encoder.encode(fast) == expected)
+            }
+        }
+    }
+
+    @Test("the feed's reader leaves to JSONDecoder what it does not read, and skips unknown keys")
+    func changePageReaderEdges() throws {
+        let entry = #"{"counterpart":null,"delta":-1,"hlc":"7","id":"x","origin":"MAD","quantity":1,"reason":null,"reference":null,"sequence":1,"sku":"A","timestamp":"t","transfer_id":null,"type":"sell","user":"u","warehouse":"MAD""#
+        let head = #"{"changes":["#
+        let tail = #"],"more":false,"next":"c","waiting_for":[]}"#
+        // Unknown keys of any shape are skipped, as Decodable does.
+        let unknown = Data((head + entry + #","extra":{"a":[1,{"b":null}],"c":"\u00e9\ud83d\udce6"}}"# + tail + "\n").utf8)
+        #expect(ChangesPageReader.read(unknown)?.changes.first?.movement.sku == "A")
+        #expect(try API.ChangesPage.decode(json: unknown).changes.count == 1)
+        // Escapes, a surrogate pair among them, read as JSONDecoder reads them.
+        let user = #""user":"a\"b\\c\/d\n\u00e9\ud83d\udce6""#
+        let escaped = Data((head + entry.replacingOccurrences(of: #""user":"u""#, with: user) + "}" + tail).utf8)
+        let read = ChangesPageReader.read(escaped)?.changes.first?.movement.user
+        #expect(read == (try JSONDecoder().decode(API.ChangesPage.self, from: escaped)).changes.first?.movement.user)
+        #expect(read == "a\"b\\c/d\né📦")
+        // What it does not read goes to JSONDecoder: a fraction, a missing key, a lone surrogate, bad UTF-8.
+        for bad in [
+            entry.replacingOccurrences(of: #""quantity":1"#, with: #""quantity":1.0"#),
+            entry.replacingOccurrences(of: #""sku":"A","#, with: ""),
+            entry.replacingOccurrences(of: #""user":"u""#, with: #""user":"\ud83d""#),
+        ] {
+            #expect(ChangesPageReader.read(Data((head + bad + "}" + tail).utf8)) == nil, "\(bad)")
+        }
+        var invalid = Data((head + entry + "}" + tail).utf8)
+        invalid[try #require(invalid.firstIndex(of: UInt8(ascii: "u")))] = 0xFF
+        #expect(ChangesPageReader.read(invalid) == nil)
+        #expect(throws: (any Error).self) { try API.ChangesPage.decode(json: invalid) }
+        #expect(throws: (any Error).self) { try API.ChangesPage.decode(json: Data("[]".utf8)) }
+    }
 }

@@ -6,7 +6,7 @@ import SyncServer
 import Testing
 
 /// The compact wire form of ledger operations: random round trips keep every field, and any page that is not a
-/// well-formed version-1 page (truncated, corrupted, another version) is refused with an error — never a crash.
+/// well-formed version-2 page (truncated, corrupted, another version) is refused with an error — never a crash.
 @Suite("OperationPage: the peer-sync wire form of operations")
 struct OperationPageTests {
     // MARK: - Round trips
@@ -44,26 +44,46 @@ struct OperationPageTests {
         }
     }
 
-    @Test("pages bounded by bytes: a prefix that fits (at least one operation), and the prefixes cover every operation")
-    func boundedPages() throws {
-        let seed = SplitMix64.testSeed()
-        var random = SplitMix64(seed: seed)
-        let operations = OperationGenerator.operations(count: 400, using: &random)
-        let whole = try LedgerOperationCodec.encode(operations).count
-        #expect(try OperationPage.encodeBounded(operations).sent.count == operations.count)
-        for maxBytes in [1, 500, 3_000, whole / 3, whole - 1] {
-            var rest = operations[...]
-            var pages = 0
-            while !rest.isEmpty {
-                let (page, sent) = try OperationPage.encodeBounded(Array(rest), maxBytes: maxBytes)
-                #expect(!sent.isEmpty && Array(sent) == Array(rest.prefix(sent.count)), "seed \(seed), max \(maxBytes)")
-                let inflated = try OperationPage.inflate(page)
-                #expect(inflated.count <= maxBytes || sent.count == 1, "seed \(seed): \(inflated.count) > \(maxBytes)")
-                #expect(try OperationPage.decode(page) == Array(sent))
-                rest = rest.dropFirst(sent.count)
-                pages += 1
+    @Test("proven pages: cut at a head of their origin, within the byte bound when heads allow, every operation once in order")
+    func provenPagesBoundedByBytes() async throws {
+        try await NodeFixture.with { fixture in
+            let store = fixture.node.store
+            _ = try await store.submit(.createProduct(ProductDraft(sku: try SKU("P"), name: "Pear"), actor: "tester"))
+            // Concurrent receipts commit in groups: heads at each commit, every 1,000 operations, and the newest.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<1_500 {
+                    // Distinct reasons: a page's string table cannot share them.
+                    let reason = String(repeating: "r", count: 490) + "\(index)"
+                    group.addTask {
+                        _ = try await store.submit(.movement(MovementRequest(
+                            type: .receive, sku: try SKU("P"), quantity: 1, reason: reason, id: MovementID.generate(), actor: "tester")))
+                    }
+                }
+                try await group.waitForAll()
             }
-            #expect(pages > 1, "seed \(seed), max \(maxBytes): \(whole) bytes in one page")
+            let mad = try ReplicaID("MAD")
+            let all = try store.reader.operations(origin: mad, after: 0, limit: 10_000)
+            #expect(all.count == 1_501)
+            for (limit, maxBytes) in [(50_000, OperationPage.maxEncodedBytes), (50_000, 100_000), (300, OperationPage.maxEncodedBytes), (1, 1)] {
+                var vector = VersionVector()
+                var received: [LedgerOperation] = []
+                var pages = 0
+                while pages < 100 {
+                    let (page, sent, more) = try OperationPage.encodeProven(from: store.reader, missingFrom: vector, limit: limit, maxBytes: maxBytes)
+                    if sent.isEmpty { break }
+                    let (operations, encoded) = try OperationPage.decodeKeepingBytes(page)
+                    #expect(operations == sent)
+                    let heads = try LedgerOperationCodec.decodeWithProofs(encoded).proofs.heads
+                    #expect(heads.map(\.origin) == [mad] && heads.map(\.sequence) == [sent.last!.sequence], "limit \(limit), max \(maxBytes)")
+                    received += sent
+                    vector.advance(mad, to: sent.last!.sequence)
+                    pages += 1
+                    if !more { break }
+                }
+                #expect(received == all, "limit \(limit), max \(maxBytes): \(received.count) of \(all.count) in \(pages) pages")
+                // Heads lie at most 1,000 operations apart, so a smaller bound cuts pages at every head.
+                #expect(pages == (limit == 50_000 && maxBytes == OperationPage.maxEncodedBytes ? 1 : 2), "limit \(limit), max \(maxBytes)")
+            }
         }
     }
 
@@ -193,7 +213,7 @@ struct OperationPageTests {
 
     // MARK: - The documented layout, by hand
 
-    @Test("a page written by hand in the documented version-1 layout decodes to the expected operations")
+    @Test("a page written by hand in the documented version-2 layout decodes to the expected operations")
     func handWrittenPage() throws {
         let operations = try OperationPage.decode(Deflate.stored(HandPage.valid))
         #expect(operations == HandPage.expected)
@@ -202,7 +222,7 @@ struct OperationPageTests {
     @Test("a string table naming an origin twice still chains that origin's sequence deltas as one")
     func repeatedOriginInTable() throws {
         var page = HandPage.Writer()
-        page.byte(1)
+        page.byte(2)
         page.varint(4)
         for text in ["MAD", "SKU-1", "admin", "MAD"] { page.string(text) }
         page.varint(2)
@@ -214,12 +234,13 @@ struct OperationPageTests {
             page.varint(2); page.raw(Array("{}".utf8)); page.varint(0)
             page.varint(2)
         }
+        page.varint(0); page.varint(0)  // no heads, no checkpoint
         let operations = try OperationPage.decode(Deflate.stored(page.bytes))
         #expect(operations.map(\.sequence) == [1, 2])
         #expect(operations.map(\.origin.rawValue) == ["MAD", "MAD"])
     }
 
-    @Test("an unknown version is refused as such", arguments: [UInt8(0), 2, 3, 127, 255])
+    @Test("an unknown version is refused as such", arguments: [UInt8(0), 1, 3, 127, 255])
     func unknownVersion(version: UInt8) throws {
         var body = HandPage.valid
         body[0] = version
@@ -228,6 +249,19 @@ struct OperationPageTests {
             Issue.record("version \(version) accepted")
         } catch OperationPage.Failure.unsupportedVersion(let refused) {
             #expect(refused == version)
+        }
+    }
+
+    @Test("a version-1 page (a node from before origin proofs) is refused with one line saying what to do")
+    func versionOneRefused() throws {
+        var body = HandPage.valid
+        body[0] = 1
+        do {
+            _ = try OperationPage.decode(Deflate.stored(body))
+            Issue.record("version 1 accepted")
+        } catch let failure as OperationPage.Failure {
+            #expect(failure.description.contains("version 1 is not supported") && failure.description.contains("upgrade the node that sent it"))
+            #expect(!failure.description.contains("\n"))
         }
     }
 
@@ -437,7 +471,7 @@ enum HandPage {
 
     /// A receive (UUID id) and a product update (name, price cleared, causal context), then a transfer to SEV.
     static func body(
-        version: UInt8 = 1, strings: [String] = strings, count: UInt64 = 3, kind: UInt8 = 3, sku: UInt64 = 1,
+        version: UInt8 = 2, strings: [String] = strings, count: UInt64 = 3, kind: UInt8 = 3, sku: UInt64 = 1,
         patchJSON: [UInt8] = Array(#"{"name":"Tea","price":null}"#.utf8), contextJSON: [UInt8] = Array(#"{"MAD":1}"#.utf8),
         trailing: [UInt8] = []
     ) -> [UInt8] {
@@ -463,6 +497,8 @@ enum HandPage {
         page.varint(4); page.varint(3); page.zigzag(-2); page.varint(7); page.varint(2)
         page.byte(0); page.varint(4); page.varint(3); page.varint(0); page.varint(3); page.varint(0)
         page.varint(2)
+        // The proofs: no head, no checkpoint.
+        page.varint(0); page.varint(0)
         page.raw(trailing)
         return page.bytes
     }
@@ -490,14 +526,14 @@ enum HandPage {
 
     static var malformed: [(name: String, body: [UInt8])] {
         var overlongVarint = Writer()
-        overlongVarint.byte(1)
+        overlongVarint.byte(2)
         overlongVarint.raw([UInt8](repeating: 0xFF, count: 11) + [0x01])
         return [
             ("empty page", []),
-            ("only a version", [1]),
-            ("string table larger than the page", [1, 0x7F]),
+            ("only a version", [2]),
+            ("string table larger than the page", [2, 0x7F]),
             ("varint longer than 64 bits", overlongVarint.bytes),
-            ("string not UTF-8", [1, 1, 2, 0xC3, 0x28, 0]),
+            ("string not UTF-8", [2, 1, 2, 0xC3, 0x28, 0]),
             ("string index outside the table", body(sku: 9)),
             ("no strings, yet an operation", body(strings: [])),
             ("kind out of range", body(kind: UInt8(OperationKind.allCases.count))),

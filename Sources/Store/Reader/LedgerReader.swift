@@ -1,7 +1,15 @@
 import CRDT
+import Foundation
 import GRDB
 
 /// Read-only queries over the node's database. Reads use the pool's WAL readers and never wait on the writer.
+/// What the stock of every warehouse looks like from here (see ``LedgerReader/stockOverview(sku:skus:)``).
+public struct StockOverview: Sendable {
+    public var rows: [StockRow]
+    public var inTransit: [(sku: String, to: String, quantity: Int64)]
+    public var lastHeard: [String: HLCTimestamp]
+}
+
 public struct LedgerReader: Sendable {
     let pool: DatabasePool
 
@@ -52,39 +60,61 @@ public struct LedgerReader: Sendable {
 
     /// Goods in transit per SKU and destination warehouse, in (SKU, destination) order.
     public func inTransitByDestination(sku: String? = nil) throws -> [(sku: String, to: String, quantity: Int64)] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT sku, to_warehouse AS destination, sum(shipped - accepted) AS quantity FROM transfers
-                WHERE shipped > accepted AND (:sku IS NULL OR sku = :sku)
-                GROUP BY sku, to_warehouse ORDER BY sku, to_warehouse
-                """, arguments: ["sku": sku]).map { row in (sku: row["sku"], to: row["destination"], quantity: row["quantity"]) }
+        try pool.read { db in try Self.inTransitByDestination(sku: sku, in: db) }
+    }
+
+    static func inTransitByDestination(sku: String?, in db: Database) throws -> [(sku: String, to: String, quantity: Int64)] {
+        try Row.fetchAll(db, sql: """
+            SELECT sku, to_warehouse AS destination, sum(shipped - accepted) AS quantity FROM transfers
+            WHERE shipped > accepted AND (:sku IS NULL OR sku = :sku)
+            GROUP BY sku, to_warehouse ORDER BY sku, to_warehouse
+            """, arguments: ["sku": sku]).map { row in (sku: row["sku"], to: row["destination"], quantity: row["quantity"]) }
+    }
+
+    /// What `GET /v1/stock?scope=all` shows, from one read transaction: the rows of ``stockAll(sku:skus:)``, goods
+    /// in transit per destination, and when each origin was last heard from (``lastHeard()``). One read, not three:
+    /// each read is a hop to a reader connection's queue, which a busy machine makes costly.
+    public func stockOverview(sku: String? = nil, skus: [String]? = nil) throws -> StockOverview {
+        let list = try skus.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try pool.read { db in
+            StockOverview(
+                rows: try Self.stockAll(sku: sku, list: list, in: db),
+                inTransit: try Self.inTransitByDestination(sku: sku, in: db),
+                lastHeard: try Self.lastHeard(in: db))
         }
     }
 
-    /// Stock of every warehouse known here, then goods in transit per SKU (warehouse `in-transit`).
-    public func stockAll(sku: String? = nil) throws -> [StockRow] {
-        try pool.read { db in
-            let held = try Row.fetchAll(db, sql: """
-                SELECT s.sku AS sku, s.warehouse AS warehouse, sum(s.increments) - sum(s.decrements) AS quantity,
-                       coalesce(p.deleted, 0) AS deleted
-                FROM stock_counters s LEFT JOIN products p ON p.sku = s.sku
-                WHERE (:sku IS NULL OR s.sku = :sku)
-                GROUP BY s.sku, s.warehouse
-                HAVING coalesce(p.deleted, 0) = 0 OR quantity <> 0
-                ORDER BY s.sku, s.warehouse
-                """, arguments: ["sku": sku]).map { row in
-                StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
-            }
-            let moving = try Row.fetchAll(db, sql: """
-                SELECT t.sku AS sku, sum(t.shipped - t.accepted) AS quantity, coalesce(p.deleted, 0) AS deleted
-                FROM transfers t LEFT JOIN products p ON p.sku = t.sku
-                WHERE t.shipped > t.accepted AND (:sku IS NULL OR t.sku = :sku)
-                GROUP BY t.sku ORDER BY t.sku
-                """, arguments: ["sku": sku]).map { row in
-                StockRow(sku: row["sku"], warehouse: StockRow.inTransit, quantity: row["quantity"], productDeleted: row["deleted"])
-            }
-            return held + moving
+    /// Stock of every warehouse known here, then goods in transit per SKU (warehouse `in-transit`): of every SKU,
+    /// of `sku` only, or of the SKUs in `skus` only.
+    public func stockAll(sku: String? = nil, skus: [String]? = nil) throws -> [StockRow] {
+        // A list of SKUs travels as one JSON array, read by SQLite's `json_each`.
+        let list = try skus.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try pool.read { db in try Self.stockAll(sku: sku, list: list, in: db) }
+    }
+
+    /// `list`: the SKUs as a JSON array, read by SQLite's `json_each`.
+    static func stockAll(sku: String?, list: String?, in db: Database) throws -> [StockRow] {
+        let held = try Row.fetchAll(db, sql: """
+            SELECT s.sku AS sku, s.warehouse AS warehouse, sum(s.increments) - sum(s.decrements) AS quantity,
+                   coalesce(p.deleted, 0) AS deleted
+            FROM stock_counters s LEFT JOIN products p ON p.sku = s.sku
+            WHERE (:sku IS NULL OR s.sku = :sku) AND (:skus IS NULL OR s.sku IN (SELECT value FROM json_each(:skus)))
+            GROUP BY s.sku, s.warehouse
+            HAVING coalesce(p.deleted, 0) = 0 OR quantity <> 0
+            ORDER BY s.sku, s.warehouse
+            """, arguments: ["sku": sku, "skus": list]).map { row in
+            StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
         }
+        let moving = try Row.fetchAll(db, sql: """
+            SELECT t.sku AS sku, sum(t.shipped - t.accepted) AS quantity, coalesce(p.deleted, 0) AS deleted
+            FROM transfers t LEFT JOIN products p ON p.sku = t.sku
+            WHERE t.shipped > t.accepted AND (:sku IS NULL OR t.sku = :sku)
+              AND (:skus IS NULL OR t.sku IN (SELECT value FROM json_each(:skus)))
+            GROUP BY t.sku ORDER BY t.sku
+            """, arguments: ["sku": sku, "skus": list]).map { row in
+            StockRow(sku: row["sku"], warehouse: StockRow.inTransit, quantity: row["quantity"], productDeleted: row["deleted"])
+        }
+        return held + moving
     }
 
     /// Transfers with goods still in transit, to or from any warehouse.

@@ -88,14 +88,17 @@ extension LedgerReader {
 
     /// The timestamp of the newest operation held from each origin.
     public func lastHeard() throws -> [String: HLCTimestamp] {
-        try pool.read { db in
-            var result: [String: HLCTimestamp] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT o.origin, o.hlc FROM version_vector v JOIN operations o ON o.origin = v.origin AND o.sequence = v.sequence
-                """) {
-                result[row[0]] = HLCTimestamp(rawValue: UInt64(row[1] as Int64))
-            }
-            return result
+        try pool.read { db in try Self.lastHeard(in: db) }
+    }
+
+    static func lastHeard(in db: Database) throws -> [String: HLCTimestamp] {
+        var result: [String: HLCTimestamp] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT v.origin, ledger_hlc(l.body) FROM version_vector v
+            JOIN ledger l ON l.origin = v.origin AND l.sequence = v.sequence
+            """) {
+            result[row[0]] = HLCTimestamp(rawValue: UInt64(row[1] as Int64))
         }
+        return result
     }
 }

@@ -35,6 +35,13 @@ struct BoundStatement {
             }
         }
 
+        mutating func blob(_ value: ArraySlice<UInt8>) {
+            index += 1
+            value.withUnsafeBytes { bytes in
+                _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
+            }
+        }
+
         mutating func integer(_ value: Int64?) {
             index += 1
             if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }

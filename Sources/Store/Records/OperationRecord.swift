@@ -24,6 +24,13 @@ struct OperationRecord {
         row.blob(buffer.bytes)
     }
 
+    /// Binds an operation whose row body is already encoded (by the chain verifier, which hashed it).
+    static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder, body: ArraySlice<UInt8>) throws {
+        row.text(op.origin.rawValue)
+        row.integer(try storable(op.sequence))
+        row.blob(body)
+    }
+
     /// SQLite integers are signed 64-bit: a larger unsigned value is refused.
     private static func storable(_ value: UInt64) throws -> Int64 {
         guard let stored = Int64(exactly: value) else { throw StoreError.overflow }

@@ -2,6 +2,10 @@ import CRDT
 import GRDB
 
 /// Rows of `stock_counters`: the PN-counter of one (sku, warehouse), one row per replica entry.
+///
+/// Beside each entry, `newest_hlc`: the greatest timestamp among the operations merged into it. It is a function of
+/// the operations held (a maximum, so neither their order nor a replay changes it), and dates the counter's alert
+/// (see ``AlertRecord/decidingTimeSQL``).
 enum StockCounterRecord {
     enum Columns {
         static let sku = Column("sku")
@@ -29,15 +33,17 @@ enum StockCounterRecord {
     /// Merges one replica's entry into the held one: the pointwise maximum, in one statement; rows that would not
     /// change are not written.
     static let mergeMaxSQL = """
-        INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements) VALUES (?, ?, ?, ?, ?)
+        INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements, newest_hlc) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
-            increments = max(increments, excluded.increments), decrements = max(decrements, excluded.decrements)
-        WHERE excluded.increments > increments OR excluded.decrements > decrements
+            increments = max(increments, excluded.increments), decrements = max(decrements, excluded.decrements),
+            newest_hlc = max(newest_hlc, excluded.newest_hlc)
+        WHERE excluded.increments > increments OR excluded.decrements > decrements OR excluded.newest_hlc > newest_hlc
         """
 
     /// Merges one replica's entry by pointwise max, with ``mergeMaxSQL`` bound by the caller.
     static func mergeMax(
-        _ entry: PNCounter.Entry, sku: SKU, warehouse: ReplicaID, replica: ReplicaID, using statement: BoundStatement
+        _ entry: PNCounter.Entry, newest: HLCTimestamp, sku: SKU, warehouse: ReplicaID, replica: ReplicaID,
+        using statement: BoundStatement
     ) throws {
         guard let increments = Int64(exactly: entry.increments), let decrements = Int64(exactly: entry.decrements) else {
             throw StoreError.overflow
@@ -48,19 +54,25 @@ enum StockCounterRecord {
             row.text(replica.rawValue)
             row.integer(increments)
             row.integer(decrements)
+            row.integer(Int64(bitPattern: newest.rawValue))
         }
     }
 
-    /// Writes one replica's entry (already merged by the caller).
-    static func save(_ entry: PNCounter.Entry, sku: SKU, warehouse: ReplicaID, replica: ReplicaID, in db: Database) throws {
+    /// Writes one replica's entry (already merged by the caller), merged from an operation of time `timestamp`.
+    static func save(
+        _ entry: PNCounter.Entry, at timestamp: HLCTimestamp, sku: SKU, warehouse: ReplicaID, replica: ReplicaID,
+        in db: Database
+    ) throws {
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements, newest_hlc) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
-                increments = excluded.increments, decrements = excluded.decrements
+                increments = excluded.increments, decrements = excluded.decrements,
+                newest_hlc = max(newest_hlc, excluded.newest_hlc)
             """)
         guard entry.increments <= UInt64(Int64.max), entry.decrements <= UInt64(Int64.max) else { throw StoreError.overflow }
         try statement.execute(arguments: [
             sku.rawValue, warehouse.rawValue, replica.rawValue, Int64(entry.increments), Int64(entry.decrements),
+            Int64(bitPattern: timestamp.rawValue),
         ])
     }
 }

@@ -1,3 +1,4 @@
+import CRDT
 import GRDB
 
 /// The schema, as an ordered list of migrations.
@@ -309,6 +310,75 @@ public enum StoreMigrator {
                     PRIMARY KEY (barcode, sku)
                 ) WITHOUT ROWID;
                 CREATE INDEX product_barcodes_sku ON product_barcodes (sku);
+                """)
+        }
+        migrator.registerMigration("v12-origin-chains") { db in
+            // Every operation proves its origin (`OriginChain`, `SignedHead`, `ChainVerifier`): each origin's chain
+            // hash where this node holds it, the heads signed by their origins (forwarded in pages), the cluster
+            // CA's checkpoint and its marks, and every member certificate's key.
+            try db.execute(sql: """
+                CREATE TABLE chain_tips (
+                    origin TEXT PRIMARY KEY NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 0),
+                    hash BLOB NOT NULL CHECK (length(hash) = 32)
+                ) WITHOUT ROWID;
+                CREATE TABLE signed_heads (
+                    origin TEXT NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1),
+                    hash BLOB NOT NULL CHECK (length(hash) = 32),
+                    signature BLOB NOT NULL,
+                    PRIMARY KEY (origin, sequence)
+                ) WITHOUT ROWID;
+                CREATE TABLE checkpoint_marks (
+                    origin TEXT NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1),
+                    hash BLOB NOT NULL CHECK (length(hash) = 32),
+                    PRIMARY KEY (origin, sequence)
+                ) WITHOUT ROWID;
+                CREATE TABLE chain_checkpoint (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    body BLOB NOT NULL
+                );
+                CREATE TABLE origin_keys (
+                    warehouse TEXT NOT NULL,
+                    public_key BLOB NOT NULL,
+                    certificate BLOB NOT NULL,
+                    PRIMARY KEY (warehouse, public_key)
+                ) WITHOUT ROWID;
+                """)
+            // The chains of the ledger held so far, up to each origin's version-vector entry (hashes of the stored
+            // row bodies, as receivers compute them).
+            let vector = try Row.fetchAll(db, sql: "SELECT origin, sequence FROM version_vector WHERE sequence > 0")
+            for row in vector {
+                let origin = try ReplicaID(row[0] as String)
+                try ChainRecords.advanceTip(of: origin, to: UInt64(row[1] as Int64), in: db)
+            }
+        }
+        migrator.registerMigration("v13-alert-deciding-time") { db in
+            // An alert's time becomes a function of the operations a node holds, so that it is the same on every
+            // node whatever the order they arrived in: the greatest timestamp among the operations that decide it
+            // (the stock operations of its counter, and the reorder point, override and deletion registers).
+            // `newest_hlc` is the greatest timestamp among the operations merged into a counter entry. The
+            // `operations` view reads through the ledger's SQL functions, which a bare connection (a backup being
+            // migrated) lacks: register them first.
+            try LedgerSQLFunctions.register(on: db)
+            try db.execute(sql: """
+                ALTER TABLE stock_counters ADD COLUMN newest_hlc INTEGER NOT NULL DEFAULT 0;
+                WITH newest AS (
+                    SELECT sku, warehouse, origin, max(hlc) AS hlc FROM operations
+                    WHERE warehouse IS NOT NULL AND counter_increments IS NOT NULL
+                    GROUP BY sku, warehouse, origin
+                )
+                UPDATE stock_counters SET newest_hlc = newest.hlc FROM newest
+                WHERE newest.sku = stock_counters.sku AND newest.warehouse = stock_counters.warehouse
+                    AND newest.origin = stock_counters.replica;
+                UPDATE alerts SET raised_hlc = max(
+                    coalesce((SELECT max(s.newest_hlc) FROM stock_counters s
+                              WHERE s.sku = alerts.sku AND s.warehouse = alerts.warehouse), 0),
+                    coalesce((SELECT max(coalesce(p.reorder_point_hlc, 0), coalesce(p.deleted_hlc, 0)) FROM products p
+                              WHERE p.sku = alerts.sku), 0),
+                    coalesce((SELECT o.hlc FROM reorder_overrides o
+                              WHERE o.sku = alerts.sku AND o.warehouse = alerts.warehouse), 0));
                 """)
         }
         return migrator

@@ -1,4 +1,6 @@
 import CRDT
+// swift-crypto 3.12 does not yet mark its keys Sendable; they are immutable.
+@preconcurrency import Crypto
 import Foundation
 import GRDB
 
@@ -31,8 +33,19 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private(set) var catchingUp: Bool
     /// The first of this transaction's local sequences: the history backlog range that ``insert(_:in:)`` extends.
     private var openHistoryRange: UInt64?
+    /// This node's chain after its last operation (see ``OriginChain``); stored and signed at each commit.
+    private var ownTip: ChainTip
+    /// The highest own sequence whose head is stored (and signed, with a key).
+    private var storedOwnTip: UInt64
+    private let signingKey: P256.Signing.PrivateKey?
+    private let clusterKey: P256.Signing.PublicKey?
 
-    init(replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, in db: Database) throws {
+    init(
+        replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, signingKey: P256.Signing.PrivateKey? = nil,
+        clusterKey: P256.Signing.PublicKey? = nil, in db: Database
+    ) throws {
+        self.signingKey = signingKey
+        self.clusterKey = clusterKey
         self.replica = replica
         let lastNode = try NodeRecord.load(db)?.lastHLC.rawValue ?? 0
         let lastLedger = try LedgerIndexes.highestTimestamp(in: db)
@@ -44,14 +57,37 @@ struct LedgerApplier<Clock: PhysicalClock> {
         nextSequence = UInt64(ownSequence) + 1
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
         catchingUp = try NodeRecord.isCatchingUp(db)
+        let stored = try ChainRecords.tip(of: replica, in: db)
+        // A ledger whose own operations cannot be chained (a gap) keeps the stored tip: its next heads will not verify
+        // anywhere, which peers report, rather than the writer not starting.
+        ownTip = (try? ChainRecords.tip(of: replica, from: stored, through: UInt64(ownSequence), in: db)) ?? stored
+        storedOwnTip = stored.sequence
+        // Operations written without a key (or before signing existed) get their head at the first commit.
+        if signingKey != nil, ownTip.sequence > 0,
+           (try ChainRecords.head(of: replica, in: ownTip.sequence...LedgerOperation.maxSequence, in: db)) == nil {
+            storedOwnTip = 0
+        }
     }
 
     /// Stores this replica's version-vector entry; the writer calls it before every commit.
+    /// Also stores this node's chain tip and signs its head (one signature per commit with own operations).
     mutating func flushOwnSequence(in db: Database) throws {
         openHistoryRange = nil
+        if ownTip.sequence > storedOwnTip {
+            try ChainRecords.saveTip(ownTip, of: replica, in: db)
+            try signOwnHead(in: db)
+            storedOwnTip = ownTip.sequence
+        }
         guard nextSequence - 1 > storedOwnSequence else { return }
         try VersionVectorRecord.save(origin: replica, sequence: nextSequence - 1, in: db)
         storedOwnSequence = nextSequence - 1
+    }
+
+    /// Signs and stores the head at ``ownTip``, dropping the heads it makes unnecessary.
+    private func signOwnHead(in db: Database) throws {
+        guard let signingKey, ownTip.sequence > 0 else { return }
+        try ChainRecords.saveHead(try SignedHead.signed(origin: replica, tip: ownTip, key: signingKey), in: db)
+        try ChainRecords.pruneHeads(of: replica, below: ownTip.sequence, in: db)
     }
 
     /// The version vector as of now inside the writer's transaction (own entry included even before the flush).
@@ -83,7 +119,20 @@ struct LedgerApplier<Clock: PhysicalClock> {
             case let .setReorderOverride(sku, warehouse, reorderPoint, actor):
                 return try setReorderOverride(sku, warehouse: warehouse, reorderPoint: reorderPoint, actor: actor, in: db, events: &events)
             case let .merge(operations):
-                return .merged(try merge(operations, in: db, events: &events))
+                return .merged(try merge(operations, proofs: nil, in: db, events: &events))
+            case let .mergeSigned(operations, proofs):
+                return .merged(try merge(operations, proofs: proofs, in: db, events: &events))
+            case let .addOriginCertificates(certificates):
+                var added = 0
+                for certificate in certificates where try ChainRecords.saveKey(certificate, in: db) { added += 1 }
+                return .proofs(added: added)
+            case let .saveCheckpoint(checkpoint):
+                guard let clusterKey, checkpoint.isSigned(by: clusterKey) else {
+                    throw StoreError.invalidInput("the checkpoint is not signed by the cluster CA")
+                }
+                let before = try ChainRecords.checkpoint(in: db)
+                try ChainRecords.saveCheckpoint(checkpoint, in: db)
+                return .proofs(added: before == nil ? 1 : 0)
             case let .setMember(warehouse, peerURL, retired):
                 guard ReplicaID.isValid(warehouse) else { throw StoreError.invalidInput("warehouse id must be 1-32 characters of A-Z a-z 0-9 _ -") }
                 guard PeerURL.isValid(peerURL) else { throw StoreError.invalidInput(PeerURL.refusal(peerURL)) }
@@ -387,9 +436,26 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// then applied together in one savepoint, writing each touched counter and version-vector entry once. If that
     /// bulk step fails, it is rolled back and the operations are applied one savepoint each, so a faulty one is
     /// refused alone.
-    private mutating func merge(_ operations: [LedgerOperation], in db: Database, events: inout CommittedEvents) throws -> MergeReport {
+    /// With `proofs` (a peer's batch), an operation is applied only if a valid head of its origin covers it
+    /// (``ChainVerifier``), whoever forwarded it; the others are reported per origin in ``MergeReport/unproven``.
+    /// Without (`.merge`: a local, trusted caller), operations are taken as they are.
+    private mutating func merge(
+        _ operations: [LedgerOperation], proofs: PageProofs?, in db: Database, events: inout CommittedEvents
+    ) throws -> MergeReport {
         var report = MergeReport()
         var progress = PerOrigin<MergeProgress>()
+        let verdict = try proofs.map { proofs in
+            try ChainVerifier.verify(
+                operations, proofs: proofs, tip: { try ChainRecords.tip(of: $0, in: db) },
+                keys: { try ChainRecords.keys(of: $0, in: db) },
+                checkpointIsValid: { [clusterKey] in
+                    guard let checkpoint = proofs.checkpoint else { return false }
+                    if try ChainRecords.checkpoint(in: db) == checkpoint { return true }
+                    return clusterKey.map { checkpoint.isSigned(by: $0) } ?? false
+                },
+                skip: { [replica, catchingUp] in $0 == replica && !catchingUp })
+        }
+        var unproven: [ReplicaID: Int] = [:]
         // `nil` while every operation so far is accepted (the usual page): the batch is then applied as it came,
         // without copying tens of megabytes of operations.
         var acceptedSubset: [LedgerOperation]?
@@ -427,12 +493,29 @@ struct LedgerApplier<Clock: PhysicalClock> {
                     if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
                     continue
                 }
+                if let verdict, !verdict.covers(op) {
+                    unproven[op.origin, default: 0] += 1
+                    if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
+                    continue
+                }
                 do { _ = try scratch.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                 progress.values[slot].accept(op.sequence)
                 acceptedSubset?.append(op)
             } catch {
                 report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
                 if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
+            }
+        }
+        for (origin, count) in unproven.sorted(by: { $0.key < $1.key }) {
+            let failure = verdict?.failures[origin] ?? .noHead
+            report.unproven.append(.init(origin: origin.rawValue, count: count, reason: failure.description, forgery: failure.isForgery))
+        }
+        // The chain tips the covered operations reach, so the vector's advance does not re-read their rows.
+        let knownTips = (verdict?.covered ?? [:]).mapValues { ChainTip(sequence: $0.sequence, hash: $0.hash) }
+        if let verdict, let proofs {
+            for head in verdict.covered.values { try ChainRecords.saveHead(head, in: db) }
+            if let checkpoint = proofs.checkpoint, verdict.covered.values.contains(where: { $0.proof == .checkpoint }) {
+                try ChainRecords.saveCheckpoint(checkpoint, in: db)
             }
         }
         let accepted = acceptedSubset ?? operations
@@ -442,7 +525,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             let mark = events.mark
             do {
                 try db.inSavepoint {
-                    try scratch.applyBulk(accepted, in: db, events: &events)
+                    // Every operation of the batch accepted: the bodies the verifier hashed are stored as they are.
+                    let bodies = acceptedSubset == nil ? verdict?.bodies : nil
+                    try scratch.applyBulk(accepted, knownTips: knownTips, bodies: bodies, in: db, events: &events)
                     return .commit
                 }
             } catch {
@@ -458,7 +543,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                     var opEvents = CommittedEvents()
                     do { _ = try single.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                     try db.inSavepoint {
-                        try single.applyBulk([op], in: db, events: &opEvents)
+                        try single.applyBulk([op], knownTips: knownTips, in: db, events: &opEvents)
                         return .commit
                     }
                     self = single
@@ -481,6 +566,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
             db, sql: "SELECT max(sequence) FROM ledger WHERE origin = ?", arguments: [replica.rawValue]) ?? 0
         nextSequence = max(nextSequence, UInt64(highest) + 1)
         storedOwnSequence = try VersionVectorRecord.sequence(of: replica, in: db)
+        let stored = try ChainRecords.tip(of: replica, in: db)
+        ownTip = (try? ChainRecords.tip(of: replica, from: stored, through: UInt64(highest), in: db)) ?? stored
+        storedOwnTip = stored.sequence
         cache.clear()
     }
 
@@ -520,7 +608,17 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// Per origin of a batch being applied: its sequences and the counter entries it merges, by (SKU, warehouse).
     private struct BulkOrigin {
         var sequences: [UInt64] = []
-        var counters: [CounterTarget: PNCounter.Entry] = [:]
+        var counters: [CounterTarget: CounterMerge] = [:]
+    }
+
+    /// One origin's entry of a counter as a batch leaves it, and the newest of the batch's operations on it.
+    private struct CounterMerge {
+        var entry: PNCounter.Entry
+        var newest: HLCTimestamp
+
+        func adding(_ other: PNCounter.Entry, at timestamp: HLCTimestamp) -> CounterMerge {
+            CounterMerge(entry: entry.joined(with: other), newest: max(newest, timestamp))
+        }
     }
 
     private struct CounterTarget: Hashable {
@@ -530,7 +628,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Applies checked remote operations: ledger rows, then each touched counter once, then alerts and the
     /// version vector.
-    private func applyBulk(_ operations: [LedgerOperation], in db: Database, events: inout CommittedEvents) throws {
+    /// `knownTips`: chain tips the batch's proofs established, used where the vector reaches them exactly.
+    private func applyBulk(
+        _ operations: [LedgerOperation], knownTips: [ReplicaID: ChainTip] = [:], bodies: EncodedBodies? = nil, in db: Database,
+        events: inout CommittedEvents
+    ) throws {
         // Most batches meet no deleted product: then no movement needs the per-operation conflict lookup. A delete
         // inside the batch turns the lookups on for the movements after it.
         var deletedProductsExist = try Bool.fetchOne(
@@ -559,14 +661,19 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
         var body = ByteWriter(format: LedgerRowBody.version)
-        for op in operations {
-            try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+        for (position, op) in operations.enumerated() {
+            if let encoded = bodies?[position] {
+                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, body: encoded) }
+            } else {
+                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+            }
             try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
             if let entry = op.counter, let warehouse = op.warehouse {
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
                 let slot = batch.index(of: op.origin) { BulkOrigin() }
                 let target = CounterTarget(sku: op.sku, warehouse: warehouse)
-                batch.values[slot].counters[target] = batch.values[slot].counters[target]?.joined(with: entry) ?? entry
+                batch.values[slot].counters[target] =
+                    batch.values[slot].counters[target]?.adding(entry, at: op.timestamp) ?? CounterMerge(entry: entry, newest: op.timestamp)
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
                 try materialize(op, in: db, events: &events, announced: true)
@@ -595,30 +702,36 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 top = sequence
             }
             while try Bool.fetchOne(next, arguments: [origin.rawValue, Int64(top + 1)]) != nil { top += 1 }
-            if top > held { try VersionVectorRecord.save(origin: origin, sequence: top, in: db) }
+            if top > held {
+                try VersionVectorRecord.save(origin: origin, sequence: top, in: db)
+                try ChainRecords.advanceTip(of: origin, to: top, known: knownTips[origin], in: db)
+            }
         }
     }
 
     /// Merges one origin's counter entry for a (SKU, warehouse), and re-evaluates its alert when a reorder point
     /// applies.
     private func mergeCounter(
-        _ entry: PNCounter.Entry, from origin: ReplicaID, into target: CounterTarget, reorderPointsExist: Bool,
+        _ merge: CounterMerge, from origin: ReplicaID, into target: CounterTarget, reorderPointsExist: Bool,
         using statement: BoundStatement, in db: Database, events: inout CommittedEvents
     ) throws {
+        let entry = merge.entry
         let product = reorderPointsExist ? try ProductRecord.summary(sku: target.sku, warehouse: target.warehouse, in: db) : nil
         guard let product, let reorderPoint = product.reorderPoint, !product.deleted else {
             // No reorder point here, so no alert to raise or clear: merge the entry without reading the counter.
-            try StockCounterRecord.mergeMax(entry, sku: target.sku, warehouse: target.warehouse, replica: origin, using: statement)
+            try StockCounterRecord.mergeMax(
+                entry, newest: merge.newest, sku: target.sku, warehouse: target.warehouse, replica: origin, using: statement)
             return
         }
         var counter = try StockCounterRecord.counter(sku: target.sku, warehouse: target.warehouse, in: db)
         let before = counter.entry(for: origin)
         counter.merge(PNCounter(entries: [origin: entry]))
         guard counter.entry(for: origin) != before else { return }
-        try StockCounterRecord.save(counter.entry(for: origin), sku: target.sku, warehouse: target.warehouse, replica: origin, in: db)
+        try StockCounterRecord.save(
+            counter.entry(for: origin), at: merge.newest, sku: target.sku, warehouse: target.warehouse, replica: origin, in: db)
         try evaluateAlert(
             sku: target.sku, warehouse: target.warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
-            at: clock.last, in: db, events: &events)
+            in: db, events: &events)
     }
 
     /// The rules every replicated operation obeys, whoever sent it.
@@ -694,6 +807,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
         var body = ByteWriter(format: LedgerRowBody.version)
         try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+        // The chain over exactly the stored body, as receivers will recompute it.
+        ownTip = ChainTip(sequence: op.sequence, hash: OriginChain.extend(ownTip.hash, sequence: op.sequence, body: body.bytes))
+        if op.sequence % SignedHead.signingInterval == 0 { try signOwnHead(in: db) }
         try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
         let first = openHistoryRange ?? op.sequence
         try LedgerIndexes.deferIndexing(origin: op.origin, first: first, last: op.sequence, in: db)
@@ -713,7 +829,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),
                 let metadata = try ProductRecord.metadata(sku: op.sku, in: db)
             {
-                try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, at: op.timestamp, in: db, events: &events)
+                try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
             }
         } else if let patch = op.product {
             var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
@@ -725,7 +841,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             if metadata != before {
                 try ProductRecord.save(metadata, sku: op.sku, in: db)
                 if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted {
-                    try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, at: op.timestamp, in: db, events: &events)
+                    try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
                 }
             }
         }
@@ -740,14 +856,15 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 counter = try StockCounterRecord.counter(sku: op.sku, warehouse: warehouse, in: db)
                 counter.merge(PNCounter(entries: [op.origin: entry]))
             }
-            try StockCounterRecord.save(counter.entry(for: op.origin), sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
+            try StockCounterRecord.save(
+                counter.entry(for: op.origin), at: op.timestamp, sku: op.sku, warehouse: warehouse, replica: op.origin, in: db)
             let product = try knownProduct ?? ProductRecord.summary(sku: op.sku, warehouse: warehouse, in: db)
             // Without a reorder point there is no alert to raise or clear: a change of the reorder point
             // re-evaluates every warehouse (see `reevaluateAlerts`).
             if let reorderPoint = product.reorderPoint, !product.deleted {
                 try evaluateAlert(
                     sku: op.sku, warehouse: warehouse.rawValue, quantity: counter.value, reorderPoint: reorderPoint,
-                    at: op.timestamp, in: db, events: &events)
+                    in: db, events: &events)
             }
         }
     }
@@ -759,7 +876,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// stock row or an override of the SKU, never every member blindly. Local and merged operations both come here
     /// through `materialize`, so every node evaluates the same warehouses.
     private func reevaluateAlerts(
-        sku: SKU, product: ProductMetadata, origin: ReplicaID, at timestamp: HLCTimestamp, in db: Database, events: inout CommittedEvents
+        sku: SKU, product: ProductMetadata, origin: ReplicaID, in db: Database, events: inout CommittedEvents
     ) throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT w.warehouse,
@@ -773,26 +890,32 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let point = product.isDeleted ? nil : (product.reorderPoint?.value ?? nil)
         for row in rows {
             let effective = product.isDeleted ? nil : (row[2] as Int64?) ?? point
-            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: effective, at: timestamp, in: db, events: &events)
+            try evaluateAlert(sku: sku, warehouse: row[0], quantity: row[1], reorderPoint: effective, in: db, events: &events)
         }
     }
 
     /// Raises an alert once when stock is at or below the reorder point; clears it when stock rises above.
+    ///
+    /// The alert's time is ``AlertRecord/decidingTimeSQL``, read after the operation is materialised, and kept up to
+    /// date while the alert stands: a function of the operations held, the same on every node.
     private func evaluateAlert(
-        sku: SKU, warehouse: String, quantity: Int64, reorderPoint: Int64?, at timestamp: HLCTimestamp, in db: Database,
-        events: inout CommittedEvents
+        sku: SKU, warehouse: String, quantity: Int64, reorderPoint: Int64?, in db: Database, events: inout CommittedEvents
     ) throws {
         if let reorderPoint, quantity <= reorderPoint {
-            let insert = try db.cachedStatement(sql: """
+            let decidingTime = try Int64.fetchOne(
+                db.cachedStatement(sql: AlertRecord.decidingTimeSQL), arguments: [sku.rawValue, warehouse]) ?? 0
+            let standing = try db.cachedStatement(sql: "SELECT 1 FROM alerts WHERE sku = ? AND warehouse = ?")
+            let isNew = try Int64.fetchOne(standing, arguments: [sku.rawValue, warehouse]) == nil
+            let upsert = try db.cachedStatement(sql: """
                 INSERT INTO alerts (sku, warehouse, quantity, reorder_point, raised_hlc) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (sku, warehouse) DO UPDATE SET quantity = excluded.quantity, reorder_point = excluded.reorder_point
-                RETURNING raised_hlc
+                ON CONFLICT (sku, warehouse) DO UPDATE SET
+                    quantity = excluded.quantity, reorder_point = excluded.reorder_point, raised_hlc = excluded.raised_hlc
                 """)
-            let raised = try Int64.fetchOne(
-                insert, arguments: [sku.rawValue, warehouse, quantity, reorderPoint, Int64(timestamp.rawValue)])
-            if raised == Int64(timestamp.rawValue) {
+            try upsert.execute(arguments: [sku.rawValue, warehouse, quantity, reorderPoint, decidingTime])
+            if isNew {
                 events.append(.alertRaised(AlertRecord(
-                    sku: sku.rawValue, warehouse: warehouse, quantity: quantity, reorderPoint: reorderPoint, raisedAt: timestamp)))
+                    sku: sku.rawValue, warehouse: warehouse, quantity: quantity, reorderPoint: reorderPoint,
+                    raisedAt: HLCTimestamp(rawValue: UInt64(bitPattern: decidingTime)))))
             }
         } else {
             let delete = try db.cachedStatement(sql: "DELETE FROM alerts WHERE sku = ? AND warehouse = ?")

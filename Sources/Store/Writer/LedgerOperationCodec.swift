@@ -4,9 +4,9 @@ import Foundation
 /// The compact binary form of a batch of ledger operations: used on the write queue for merges, and (deflated)
 /// as the peer-sync page format.
 ///
-/// Version 1:
+/// Version 2 (version 1 lacked the proofs at the end):
 /// ```
-/// u8       format version (1)
+/// u8       format version (2)
 /// varint   string-table size, then each string: varint length + UTF-8
 /// varint   operation count, then per operation:
 ///   varint origin (string index)     zigzag sequence delta from the previous operation of the same origin
@@ -17,13 +17,19 @@ import Foundation
 ///   [transfer: u8 form, 16-byte id or string index, from, to, varint shipped+1, varint accepted+1]
 ///   [varint length + JSON product patch, varint length + JSON causal context (0: none)]
 ///   varint actor   [varint reason]   [varint reference]
+/// varint   head count, then per head (``SignedHead``):
+///   varint origin (string index)   varint sequence   32 bytes hash   u8 proof (0: origin signature, 1: checkpoint mark)
+///   [proof 0: varint length + signature]
+/// varint   checkpoint length (0: none), then the ``ChainCheckpoint`` encoding
 /// ```
 /// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per batch. A reader refuses any other
 /// version, a truncated batch, an index outside the string table, a sequence outside
 /// `1...LedgerOperation.maxSequence` or a timestamp above ``LedgerOperation/maxTimestamp``, with an error and never
 /// a crash: a batch may come from a hostile peer.
 public enum LedgerOperationCodec {
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
+    /// The longest signature a head may carry (a raw P-256 signature has 64 bytes).
+    static let maxSignatureBytes = 128
 
     struct Flags: OptionSet {
         let rawValue: UInt8
@@ -39,7 +45,7 @@ public enum LedgerOperationCodec {
 
     private static let kinds = OperationKind.allCases
 
-    public static func encode(_ operations: [LedgerOperation]) throws -> [UInt8] {
+    public static func encode(_ operations: [LedgerOperation], proofs: PageProofs = PageProofs()) throws -> [UInt8] {
         var strings: [String] = []
         var index: [String: Int] = [:]
         func intern(_ text: String) -> UInt64 {
@@ -102,6 +108,20 @@ public enum LedgerOperationCodec {
             if let reason = op.reason { body.varint(intern(reason)) }
             if let reference = op.reference { body.varint(intern(reference)) }
         }
+        body.varint(UInt64(proofs.heads.count))
+        for head in proofs.heads {
+            body.varint(intern(head.origin.rawValue))
+            body.varint(head.sequence)
+            body.append(head.hash.bytes)
+            switch head.proof {
+            case .origin(let signature):
+                body.byte(0)
+                body.blob(signature)
+            case .checkpoint:
+                body.byte(1)
+            }
+        }
+        body.blob(proofs.checkpoint?.encoded() ?? [])
         var out = ByteWriter(format: version)
         out.varint(UInt64(strings.count))
         for text in strings { out.blob(Array(text.utf8)) }
@@ -110,15 +130,21 @@ public enum LedgerOperationCodec {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(StoreError) -> [LedgerOperation] {
+        try decodeWithProofs(bytes).operations
+    }
+
+    /// Decodes a batch and the proofs it carries.
+    public static func decodeWithProofs(_ bytes: [UInt8]) throws(StoreError) -> (operations: [LedgerOperation], proofs: PageProofs) {
         var operations: [LedgerOperation] = []
-        try decode(bytes, from: 0, into: &operations)
-        return operations
+        let proofs = try decode(bytes, from: 0, into: &operations)
+        return (operations, proofs)
     }
 
     /// Decodes the batch that starts at `bytes[start]` into `operations`, replacing what it held. A writer passes
     /// the same array for every page: its storage (tens of megabytes for a page) is reused once the previous
     /// page's operations are released.
-    static func decode(_ bytes: [UInt8], from start: Int, into operations: inout [LedgerOperation]) throws(StoreError) {
+    @discardableResult
+    static func decode(_ bytes: [UInt8], from start: Int, into operations: inout [LedgerOperation]) throws(StoreError) -> PageProofs {
         operations.removeAll(keepingCapacity: true)
         guard start < bytes.count else { throw .invalidOperation("empty operation batch") }
         let first = bytes[start]
@@ -221,6 +247,31 @@ public enum LedgerOperationCodec {
                 movementID: movementID, warehouse: warehouse, delta: delta, counter: counter, transfer: transfer, product: product,
                 actor: actor, reason: reason, reference: reference, context: context))
         }
+        var proofs = PageProofs()
+        let headCount = try reader.count(limit: (bytes.count - start) / 35)
+        for _ in 0..<headCount {
+            let origin = try replica(&reader)
+            let sequence = try reader.varint()
+            guard sequence >= 1, sequence <= LedgerOperation.maxSequence else {
+                throw .invalidOperation("head sequence \(sequence) of \(origin) is out of range")
+            }
+            guard let hash = ChainHash(bytes: try reader.fixed(ChainHash.size)) else { throw .invalidOperation("bad head hash") }
+            let proof: SignedHead.Proof
+            switch try reader.byte() {
+            case 0:
+                let signature = try reader.blob()
+                guard signature.count <= maxSignatureBytes else { throw .invalidOperation("head signature too long") }
+                proof = .origin(signature: Array(signature))
+            case 1:
+                proof = .checkpoint
+            case let other:
+                throw .invalidOperation("unknown head proof \(other)")
+            }
+            proofs.heads.append(SignedHead(origin: origin, sequence: sequence, hash: hash, proof: proof))
+        }
+        let checkpoint = try reader.blob()
+        if !checkpoint.isEmpty { proofs.checkpoint = try ChainCheckpoint(decoding: Array(checkpoint)) }
         guard reader.isAtEnd else { throw .invalidOperation("trailing bytes after operation batch") }
+        return proofs
     }
 }

@@ -1,5 +1,7 @@
 import CoreMetrics
 import CRDT
+// swift-crypto 3.12 does not yet mark its keys Sendable; they are immutable.
+@preconcurrency import Crypto
 import Foundation
 import GRDB
 import Logging
@@ -32,6 +34,13 @@ public final class LedgerWriter: Sendable {
         /// even when requests keep coming (a node never idle would otherwise grow the backlog for ever). Far above
         /// a catch-up's pages, so a catch-up merges first and indexes after.
         public var historyBacklogLimit: Int = 1_000_000
+        /// The node key (the one its CA-signed certificate certifies): this node's chain heads are signed with it at
+        /// each commit and every ``SignedHead/signingInterval`` operations. Without it, no head of this node is
+        /// signed, and peers take none of its operations.
+        public var signingKey: P256.Signing.PrivateKey?
+        /// The cluster CA's public key, which signs checkpoints (``ChainCheckpoint``). Without it, checkpoint marks
+        /// prove nothing.
+        public var clusterKey: P256.Signing.PublicKey?
         public init() {}
     }
 
@@ -89,7 +98,8 @@ public final class LedgerWriter: Sendable {
                 (applier, indexing) = try pool.read { db in
                     let applier = try LedgerApplier(
                         replica: replica, clock: AnyPhysicalClock(clock),
-                        maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds, in: db)
+                        maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds,
+                        signingKey: configuration.signingKey, clusterKey: configuration.clusterKey, in: db)
                     let indexing = HistoryIndexingPolicy(
                         batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
                         unindexed: try LedgerIndexes.backlog(in: db))

@@ -8,6 +8,7 @@ import Foundation
 /// | 1    | JSON `WriteRequestEnvelope`          | JSON `WriteReply`                        |
 /// | 2    | binary `MovementRequest`             | binary movement outcome                  |
 /// | 3    | `LedgerOperationCodec` batch (merge) | —                                        |
+/// | 4    | the same, from a peer (signed merge) | —                                        |
 ///
 /// The binary forms cover the hot path (movements and their acknowledgements): JSON coding cost more than the
 /// SQLite work of a movement. Anything else travels as JSON. Unknown format bytes are refused.
@@ -15,6 +16,7 @@ enum QueueCodec {
     static let json: UInt8 = 1
     static let binaryMovement: UInt8 = 2
     static let binaryMerge: UInt8 = 3
+    static let signedMerge: UInt8 = 4
 
     /// ``encodeRequest(_:)`` for a submitter: a command that cannot be encoded is the caller's invalid input.
     static func submission(_ command: WriteCommand) throws(StoreError) -> [UInt8] {
@@ -41,12 +43,16 @@ enum QueueCodec {
         if case .merge(let operations) = command {
             return mergeRequest(encoded: try LedgerOperationCodec.encode(operations))
         }
+        if case .mergeSigned(let operations, let proofs) = command {
+            return mergeRequest(encoded: try LedgerOperationCodec.encode(operations, proofs: proofs), signed: true)
+        }
         return [json] + Array(try JSONEncoder().encode(WriteRequestEnvelope(v: WriteWire.version, command: command)))
     }
 
     /// A merge request around operations already encoded by ``LedgerOperationCodec``.
-    static func mergeRequest(encoded operations: [UInt8]) -> [UInt8] {
-        var body = [binaryMerge]
+    /// `signed`: a peer's batch, whose operations are applied only as far as their origins' proofs cover them.
+    static func mergeRequest(encoded operations: [UInt8], signed: Bool = false) -> [UInt8] {
+        var body = [signed ? signedMerge : binaryMerge]
         body.reserveCapacity(operations.count + 1)
         body.append(contentsOf: operations)
         return body
@@ -80,6 +86,9 @@ enum QueueCodec {
         case binaryMerge:
             try LedgerOperationCodec.decode(body, from: 1, into: &operations)
             return .merge(operations)
+        case signedMerge:
+            let proofs = try LedgerOperationCodec.decode(body, from: 1, into: &operations)
+            return .mergeSigned(operations, proofs)
         case json:
             let envelope: WriteRequestEnvelope
             do { envelope = try JSONDecoder().decode(WriteRequestEnvelope.self, from: Data(body[1...])) } catch {
@@ -287,6 +296,13 @@ struct ByteReader: VarintReading {
         let length = Int(declared)
         defer { offset += length }
         return bytes[offset..<offset + length]
+    }
+
+    /// The next `count` bytes.
+    mutating func fixed(_ count: Int) throws(StoreError) -> ArraySlice<UInt8> {
+        guard count <= bytes.count - offset else { throw Self.truncated }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
     }
 
     /// Reads 16 bytes as a canonical lowercase UUID text.

@@ -30,12 +30,21 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case document(DocumentRequest)
     /// Creates or updates many products (a catalogue import): all rows or none.
     case importProducts([ProductDraft], actor: String)
+    /// Operations received from a peer with the proofs of their origins: only operations a valid head of their
+    /// origin covers are applied (``ChainVerifier``), the others are reported per origin in ``MergeReport/unproven``.
+    case mergeSigned([LedgerOperation], PageProofs)
+    /// Member certificates (their keys checked against the cluster CA by the caller), kept to verify heads.
+    case addOriginCertificates([OriginCertificate])
+    /// A checkpoint signed with the cluster CA key, covering the ledger written before operations were signed.
+    case saveCheckpoint(ChainCheckpoint)
 
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
         switch self {
-        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document, .importProducts: true
-        case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers: false
+        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document,
+             .importProducts: true
+        case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers, .mergeSigned,
+             .addOriginCertificates, .saveCheckpoint: false
         }
     }
 }

@@ -14,6 +14,8 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     /// `duplicate` is true when the document id had been recorded before: the stored document is returned.
     case document(DocumentRecord, duplicate: Bool)
     case imported(ImportReport)
+    /// Certificates or a checkpoint stored: how many were new.
+    case proofs(added: Int)
 }
 
 /// The outcome of merging a batch of remote operations.
@@ -24,6 +26,17 @@ public struct MergeReport: Hashable, Codable, Sendable {
     public var duplicates: Int
     /// Operations refused, with why; the others were applied regardless.
     public var refused: [Refusal]
+    /// Per origin, operations not applied because no valid head of their origin covered them (see `ChainVerifier`).
+    public var unproven: [Unproven] = []
+
+    public struct Unproven: Hashable, Codable, Sendable {
+        public var origin: String
+        public var count: Int
+        public var reason: String
+        /// The page claimed something false (a forged or tampered operation, a forged head), rather than proving
+        /// too little.
+        public var forgery: Bool
+    }
 
     public struct Refusal: Hashable, Codable, Sendable {
         public var origin: String

@@ -70,9 +70,10 @@ public final class WriteQueueClient: Sendable {
     }
 
     /// Submits a merge of operations already in ``LedgerOperationCodec`` form (a peer's inflated sync page), so
-    /// they are not encoded a second time for the queue. The writer decodes and validates them as any merge.
+    /// they are not encoded a second time for the queue. The writer decodes and validates them as any peer's merge:
+    /// only operations their origins' proofs cover are applied.
     public func submitMerge(encoded operations: [UInt8]) async throws(StoreError) -> WriteOutcome {
-        try await submit(encoded: QueueCodec.mergeRequest(encoded: operations))
+        try await submit(encoded: QueueCodec.mergeRequest(encoded: operations, signed: true))
     }
 
     private func submit(encoded body: [UInt8]) async throws(StoreError) -> WriteOutcome {

@@ -46,6 +46,44 @@ struct JSONText {
         buffer.writeString(String(value))
     }
 
+    mutating func field(_ name: StaticString, _ value: Bool) {
+        key(name)
+        if value { buffer.writeStaticString("true") } else { buffer.writeStaticString("false") }
+    }
+
+    /// Opens an array as the value of `name`.
+    mutating func beginArray(_ name: StaticString) {
+        key(name)
+        buffer.writeInteger(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    /// Opens an object as the next element of the array being written.
+    mutating func beginObjectElement() {
+        if needsComma { buffer.writeInteger(UInt8(ascii: ",")) }
+        buffer.writeInteger(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    /// A string as the next element of the array being written.
+    mutating func stringElement(_ value: String) {
+        if needsComma { buffer.writeInteger(UInt8(ascii: ",")) }
+        writeString(value)
+        needsComma = true
+    }
+
+    /// Closes the object opened by ``beginObjectElement()``.
+    mutating func endObject() {
+        buffer.writeInteger(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    /// Closes the array opened by ``beginArray(_:)``.
+    mutating func endArray() {
+        buffer.writeInteger(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
     /// Closes the object and returns its bytes.
     mutating func finish() -> ByteBuffer {
         buffer.writeInteger(UInt8(ascii: "}"))
@@ -56,6 +94,12 @@ struct JSONText {
 
     private mutating func writeString(_ value: String) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        // Almost every text needs no escape: then it is copied whole, not byte by byte.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "/") }) {
+            buffer.writeString(value)
+            buffer.writeInteger(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
@@ -81,8 +125,15 @@ extension API.Movement {
     /// This movement as `JSONEncoder` with `.sortedKeys` writes it, without `JSONEncoder`.
     func sortedJSON() -> ByteBuffer {
         var json = JSONText()
+        writeSortedFields(into: &json)
+        return json.finish()
+    }
+
+    /// Writes the movement's fields in sorted key order, with `hlc` among them when given (a change-feed entry).
+    func writeSortedFields(into json: inout JSONText, hlc: String? = nil) {
         json.field("counterpart", counterpart)
         json.field("delta", delta)
+        if let hlc { json.field("hlc", hlc) }
         json.field("id", id)
         json.field("origin", origin)
         json.field("quantity", quantity)
@@ -95,6 +146,26 @@ extension API.Movement {
         json.field("type", type)
         json.field("user", user)
         json.field("warehouse", warehouse)
+    }
+}
+
+extension API.ChangesPage {
+    /// This page as `JSONEncoder` with `.sortedKeys` writes it, without `JSONEncoder` (which cost the node about
+    /// three quarters of its CPU serving a catch-up of the PostgreSQL mirror).
+    func sortedJSON() -> ByteBuffer {
+        var json = JSONText(capacity: 128 + changes.count * 320)
+        json.beginArray("changes")
+        for change in changes {
+            json.beginObjectElement()
+            change.movement.writeSortedFields(into: &json, hlc: change.hlc)
+            json.endObject()
+        }
+        json.endArray()
+        json.field("more", more)
+        json.field("next", next)
+        json.beginArray("waiting_for")
+        for origin in waitingFor { json.stringElement(origin) }
+        json.endArray()
         return json.finish()
     }
 }

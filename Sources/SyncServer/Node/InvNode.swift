@@ -1,7 +1,10 @@
 import CRDT
+// swift-crypto 3.12 does not yet mark its keys Sendable; they are immutable.
+@preconcurrency import Crypto
 import Foundation
 import Logging
 import Store
+import X509
 
 /// One warehouse node: its configuration, store, event hub and tokens. `inv serve` and the tests build the HTTP
 /// application around it.
@@ -42,6 +45,10 @@ public final class InvNode: Sendable {
         var options = NodeStore.Options(ipcEndpoint: endpoint.utf8.count <= 100 ? endpoint : nil)
         options.writer.maxClockOffsetMilliseconds = config.maxClockOffsetMilliseconds
         options.metricsFactory = metrics.factory
+        // This node signs its chain heads with its node key; checkpoints are checked against the cluster CA's key.
+        let pki = PKIFiles(directory: directory.tlsDirectory)
+        options.writer.signingKey = try? pki.loadNode().privateKey
+        options.writer.clusterKey = (try? pki.loadCACertificate()).flatMap { P256.Signing.PublicKey($0.publicKey) }
         do {
             store = try NodeStore(
                 path: directory.databaseFile, replica: try config.replicaID(), options: options, logger: logger,

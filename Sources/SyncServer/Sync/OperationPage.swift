@@ -5,7 +5,8 @@ import NIOCore
 import Store
 
 /// The wire form of a page of ledger operations, as peers exchange them: a ``LedgerOperationCodec`` batch
-/// (string table, varints, deltas, 16-byte UUIDs; see there for the layout), deflated.
+/// (string table, varints, deltas, 16-byte UUIDs, then per origin the newest head the page covers; see there for
+/// the layout), deflated.
 ///
 /// The same codec carries merges over the node's write queue, so a page is decoded once and never re-encoded as
 /// JSON on its way to the writer. A reader refuses another version, a truncated or corrupted page, or a page that
@@ -21,6 +22,9 @@ public enum OperationPage {
 
         public var description: String {
             switch self {
+            case .unsupportedVersion(let version) where version < LedgerOperationCodec.version:
+                "operation page version \(version) is not supported: its operations carry no proof of their origin"
+                    + " (this node reads version \(LedgerOperationCodec.version)); upgrade the node that sent it"
             case .unsupportedVersion(let version): "unsupported operation page version \(version)"
             case .malformed(let why): "malformed operation page: \(why)"
             }
@@ -32,37 +36,41 @@ public enum OperationPage {
     /// of its CPU per operation.
     static let compression = CompressionAlgorithm.deflate(configuration: .init(compressionLevel: 1))
 
-    /// Encodes and compresses operations.
-    public static func encode(_ operations: [LedgerOperation]) throws -> ByteBuffer {
-        var raw = ByteBuffer(bytes: try LedgerOperationCodec.encode(operations))
+    /// Encodes and compresses operations and the proofs of their origins.
+    public static func encode(_ operations: [LedgerOperation], proofs: PageProofs = PageProofs()) throws -> ByteBuffer {
+        var raw = ByteBuffer(bytes: try LedgerOperationCodec.encode(operations, proofs: proofs))
         return try raw.compress(with: compression)
+    }
+
+    /// The page of what `vector` lacks that this node can prove (``LedgerReader/provenOperationsMissing(from:limit:)``),
+    /// at most about `limit` operations and encoded within `maxBytes` (fewer operations are asked for when it is
+    /// not, in proportion, so the page is still cut at heads).
+    ///
+    /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
+    /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
+    /// time they were sent, stalling sync. A page cannot be cut closer than its origins' heads allow: an origin
+    /// signs at least every 1,000 operations, which fit the bound.
+    public static func encodeProven(
+        from reader: LedgerReader, missingFrom vector: VersionVector, limit: Int, maxBytes: Int = maxEncodedBytes
+    ) throws -> (page: ByteBuffer, sent: [LedgerOperation], more: Bool) {
+        var limit = limit
+        while true {
+            let batch = try reader.provenOperationsMissing(from: vector, limit: limit)
+            let encoded = try LedgerOperationCodec.encode(batch.operations, proofs: batch.proofs)
+            // More operations than asked for: the batch runs on to an origin's first head, and asking for fewer
+            // would not shorten it.
+            if encoded.count <= maxBytes || limit <= 1 || batch.operations.count > limit {
+                var raw = ByteBuffer(bytes: encoded)
+                return (try raw.compress(with: compression), batch.operations, batch.more)
+            }
+            limit = min(limit - 1, max(1, Int(Double(batch.operations.count) * Double(maxBytes) / Double(encoded.count) * 0.9)))
+        }
     }
 
     /// The most bytes a page is encoded to before compression: under half of what a reader inflates, and under the
     /// 32 MiB a push body may carry even if deflate cannot shrink it, so every page a node sends is one its peer
     /// accepts.
     public static let maxEncodedBytes = 30 << 20
-
-    /// Encodes the longest prefix of `operations` (at least one) whose encoding fits in `maxBytes`.
-    ///
-    /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
-    /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
-    /// time they were sent, stalling sync. The caller sends the prefix and carries on from the last operation in it.
-    public static func encodeBounded(
-        _ operations: [LedgerOperation], maxBytes: Int = maxEncodedBytes
-    ) throws -> (page: ByteBuffer, sent: ArraySlice<LedgerOperation>) {
-        var count = operations.count
-        while true {
-            let prefix = operations[..<count]
-            let encoded = try LedgerOperationCodec.encode(Array(prefix))
-            if encoded.count <= maxBytes || count <= 1 {
-                var raw = ByteBuffer(bytes: encoded)
-                return (try raw.compress(with: compression), prefix)
-            }
-            // Shrink in proportion to the overshoot, by at least one operation.
-            count = min(count - 1, max(1, Int(Double(count) * Double(maxBytes) / Double(encoded.count) * 0.9)))
-        }
-    }
 
     /// Inflates and decodes a page.
     public static func decode(_ compressed: ByteBuffer) throws -> [LedgerOperation] {

@@ -7,6 +7,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import Store
 import Synchronization
+import X509
 
 /// Keeps this node in sync with every active member of the cluster.
 ///
@@ -92,6 +93,29 @@ public final class PeerSyncer: Sendable {
     private let lagMetrics: PeerLagMetrics
     /// Set while this node catches up after a restore (see ``CatchUpGuard``); nil once local writes are allowed.
     private let catchUp = Mutex<CatchUpGuard?>(nil)
+    /// The (peer, origin, reason) of unproven operations already logged: one line each, not one per page.
+    private let loggedUnproven = Mutex<Set<String>>([])
+
+    /// The cluster CA certificate, against which member certificates are checked.
+    var clusterCA: Certificate { credentials.initial.clusterCA }
+
+    /// This node's current certificate.
+    var ownCertificate: Certificate { credentials.current.node.certificate }
+
+    /// Logs operations a page carried that no valid head of their origin covered: once per peer, origin and
+    /// reason, naming the peer that forwarded them (a forgery is a warning, a lack of proof a notice).
+    func logUnproven(_ unproven: [MergeReport.Unproven], forwardedBy peer: String, verb: String) {
+        for entry in unproven {
+            let key = "\(peer)\u{0}\(entry.origin)\u{0}\(entry.forgery)"
+            guard loggedUnproven.withLock({ $0.insert(key).inserted }) else { continue }
+            let line = "refused \(entry.count) operations of \(entry.origin) \(verb) \(peer): \(entry.reason)"
+            if entry.forgery {
+                logger.warning("\(line); \(peer) forwarded operations \(entry.origin) never made")
+            } else {
+                logger.notice("\(line)")
+            }
+        }
+    }
 
     /// While paused the node neither starts rounds nor answers peers: as if its WAN link were down. Local work
     /// goes on; `resume()` reconnects and catches up.
@@ -123,7 +147,7 @@ public final class PeerSyncer: Sendable {
         self.pageSize = pageSize
         antiEntropyInterval = node.config.antiEntropySeconds ?? 10
         var configuration = HTTPClient.Configuration(tlsConfiguration: credentials.clientTLS())
-        configuration.timeout = .init(connect: .seconds(2), read: .seconds(60))
+        configuration.timeout = .init(connect: .seconds(SyncFailure.connectTimeoutSeconds), read: .seconds(60))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -133,6 +157,7 @@ public final class PeerSyncer: Sendable {
 
     /// Registers this node in the membership and starts the peer loops.
     public func start() async throws {
+        try await OriginProofs.prepare(node: node, credentials: credentials.current, logger: logger)
         let me = node.config.warehouse
         let url = try node.config.effectivePeerURL()
         let current = try node.store.reader.members().first { $0.warehouse == me }
@@ -418,7 +443,9 @@ public final class PeerSyncer: Sendable {
         do {
             let me = node.config.warehouse
             try await checkIdentity(of: warehouse, at: url)
-            let hello = SyncHello(from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
+            let hello = SyncHello(
+                from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
+                certificates: try OriginProofs.base64Certificates(of: node, own: credentials.current.node.certificate))
             // A peer that refuses this node as retired is not believed to speak for the cluster: the round fails, and
             // this node keeps its own record (no member may retire another by saying so).
             let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
@@ -430,6 +457,7 @@ public final class PeerSyncer: Sendable {
             // A reply is not authenticated as the hello's sender is (by the mutual-TLS handshake on our listener):
             // only unknown members' addresses are taken from it, as hints.
             _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
+            try await OriginProofs.take(reply.certificates, clusterCA: clusterCA, into: node)
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while
@@ -472,6 +500,7 @@ public final class PeerSyncer: Sendable {
                     for refusal in report.refused.prefix(20) {
                         logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
                     }
+                    logUnproven(report.unproven, forwardedBy: warehouse, verb: "pulled from")
                     mine = try node.store.reader.versionVector()
                     peers.withLock { $0[warehouse]?.roundMerged = pulled }
                     let behind = Self.count(peerVector, beyond: mine)
@@ -512,13 +541,12 @@ public final class PeerSyncer: Sendable {
                 return RoundReport(peer: warehouse, ok: true, pulled: pulled, pushed: 0, error: nil)
             }
             while true {
-                let (operations, more) = try node.store.reader.operationsMissing(from: peerVector, limit: pageSize)
-                if operations.isEmpty { break }
+                let (page, sent, more) = try OperationPage.encodeProven(from: node.store.reader, missingFrom: peerVector, limit: pageSize)
+                if sent.isEmpty { break }
                 var request = HTTPClientRequest(url: url + "/v1/sync/push")
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: SyncProtocol.pageContentType)
                 request.headers.add(name: "x-inv-from", value: me)
-                let (page, sent) = try OperationPage.encodeBounded(operations)
                 peers.withLock { $0[warehouse]?.bytesSent += page.readableBytes }
                 request.body = .bytes(page)
                 let response = try await http.execute(request, timeout: .seconds(120))
@@ -533,7 +561,7 @@ public final class PeerSyncer: Sendable {
                 // Operations beyond a gap do not advance the vector: skip past them by the highest sent.
                 for op in sent where op.sequence > peerVector[op.origin] { peerVector.advance(op.origin, to: op.sequence) }
                 peers.withLock { $0[warehouse]?.vector = peerVector }
-                if !more && sent.count == operations.count { break }
+                if !more { break }
             }
             return RoundReport(peer: warehouse, ok: true, pulled: pulled, pushed: pushed, error: nil)
         } catch {
@@ -630,10 +658,13 @@ struct SyncFailure: Error, CustomStringConvertible {
         self.code = code
     }
 
+    /// How long a connection to a peer may take to open.
+    static let connectTimeoutSeconds: Int64 = 2
+
     static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "unreachable (connection refused)" }
-        if text.contains("connectTimeout") { return "unreachable (connect timeout)" }
+        if text.contains("connectTimeout") { return "unreachable (timed out after \(connectTimeoutSeconds) s)" }
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("UNKNOWN_CA") {
             return "the peer's certificate is not from this cluster's CA (TLS verification failed)"
         }

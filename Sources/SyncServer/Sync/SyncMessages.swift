@@ -13,6 +13,8 @@ import Store
 ///    origin (so changes travel transitively), `x-inv-more: 1` when more remain, and `x-inv-highest` naming the
 ///    page's highest sequence per origin. C merges and repeats.
 /// 3. `POST /v1/sync/push` — C sends pages of the operations P lacks (by P's vector from step 1); P merges each.
+/// Hellos carry the member certificates each side knows; pages carry, per origin, the newest head they cover, and
+/// a receiver applies only operations a valid head of their origin covers (`ChainVerifier`).
 /// Merging is idempotent and commutative, so a round cut off half-way is harmless and the next one resumes.
 public enum SyncProtocol {
     public static let version = 1
@@ -67,12 +69,16 @@ public struct SyncHello: Codable, Sendable {
     public var from: String
     public var vector: [String: UInt64]
     public var members: [MemberRecord]
+    /// Every member certificate the sender knows, current and superseded (base64 DER), so that any node can check
+    /// any origin's heads, transitively. A receiver keeps only those the cluster CA signed.
+    public var certificates: [String]?
 
-    public init(from: String, vector: VersionVector, members: [MemberRecord]) {
+    public init(from: String, vector: VersionVector, members: [MemberRecord], certificates: [String]? = nil) {
         v = SyncProtocol.version
         self.from = from
         self.vector = Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) })
         self.members = members
+        self.certificates = certificates
     }
 
     /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).

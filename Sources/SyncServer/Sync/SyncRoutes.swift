@@ -56,8 +56,12 @@ struct SyncRoutes {
         // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
         _ = try await node.store.submit(.announcedMembers(by: peer, message.members))
+        // Member certificates are taken from anyone: each one is checked against the cluster CA.
+        try await OriginProofs.take(message.certificates, clusterCA: syncer.clusterCA, into: node)
         syncer.heard(from: peer, vector: vector)
-        let reply = SyncHello(from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
+        let reply = SyncHello(
+            from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
+            certificates: try OriginProofs.base64Certificates(of: node, own: syncer.ownCertificate))
         return try JSONResponse.make(reply)
     }
 
@@ -71,11 +75,10 @@ struct SyncRoutes {
         let vector = try Self.checked(message.versionVector)
         syncer.heard(from: peer, vector: vector)
         syncer.servedPull(to: peer)
-        let (operations, more) = try node.store.reader.operationsMissing(from: vector, limit: limit)
-        let (page, sent) = try OperationPage.encodeBounded(operations)
+        let (page, sent, more) = try OperationPage.encodeProven(from: node.store.reader, missingFrom: vector, limit: limit)
         var headers = HTTPFields()
         headers[.contentType] = SyncProtocol.pageContentType
-        headers[HTTPField.Name(SyncProtocol.moreHeader)!] = more || sent.count < operations.count ? "1" : "0"
+        headers[HTTPField.Name(SyncProtocol.moreHeader)!] = more ? "1" : "0"
         headers[HTTPField.Name(SyncProtocol.highestHeader)!] = OperationPage.highestHeaderValue(sent)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: page))
     }
@@ -98,6 +101,8 @@ struct SyncRoutes {
         for refusal in report.refused.prefix(20) {
             node.logger.warning("refused operation \(refusal.origin):\(refusal.sequence) pushed by \(peer): \(refusal.reason)")
         }
-        return try JSONResponse.make(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: report.refused.count))
+        syncer.logUnproven(report.unproven, forwardedBy: peer, verb: "pushed by")
+        let refused = report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
+        return try JSONResponse.make(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: refused))
     }
 }

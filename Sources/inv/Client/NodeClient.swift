@@ -5,6 +5,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SyncServer
 
 /// An HTTPS client of one node, verifying its certificate against the cluster CA only.
 struct NodeClient {
@@ -106,6 +107,13 @@ struct NodeClient {
 
     func decode<T: Decodable>(_ type: T.Type, _ reply: Reply) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: reply.body) } catch {
+            throw CLIError("unexpected answer from the node: \(error)")
+        }
+    }
+
+    /// A change-feed page, read by the feed's own reader (the mirror reads the feed in bulk).
+    func decodeChanges(_ reply: Reply) throws -> API.ChangesPage {
+        do { return try API.ChangesPage.decode(json: reply.body) } catch {
             throw CLIError("unexpected answer from the node: \(error)")
         }
     }

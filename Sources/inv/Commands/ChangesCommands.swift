@@ -41,7 +41,7 @@ struct Changes: AsyncParsableCommand {
                 let reply = try await node.send(.GET, "/v1/changes", query: [
                     ("since", cursor), ("limit", String(Self.pageLimit)), ("wait", follow ? String(Self.followWait) : nil),
                 ])
-                let page = try node.decode(API.ChangesPage.self, reply)
+                let page = try node.decodeChanges(reply)
                 switch format {
                 case .json:
                     if !page.changes.isEmpty || (!follow && !printedPage) {
@@ -79,21 +79,14 @@ struct Changes: AsyncParsableCommand {
 
     static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,hlc\n"
 
+    /// One change as a CSV line: text cells neutralised by ``CSV`` (the product's one CSV writer), numbers as they are.
     static func csvLine(_ change: API.Change) -> String {
         let m = change.movement
-        return [m.id, m.type, m.sku, m.warehouse ?? "", String(m.quantity), String(m.delta), m.origin, String(m.sequence),
-                m.timestamp, m.user, m.reason ?? "", m.reference ?? "", m.transferID ?? "", m.counterpart ?? "", change.hlc]
-            .map { csvCell($0) }.joined(separator: ",") + "\n"
-    }
-
-    /// A CSV cell a spreadsheet shows as text: a cell starting with `=`, `+`, `-`, `@`, tab or carriage return is
-    /// prefixed with `'` (or it would be read as a formula), then quoted when it holds a comma, quote or line break.
-    static func csvCell(_ text: String) -> String {
-        var text = text
-        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Int64(text) == nil {
-            text = "'" + text
-        }
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        var cells: [CSV.Cell] = [.text(m.id), .text(m.type), .text(m.sku), .text(m.warehouse ?? "")]
+        cells += [.number(m.quantity), .number(m.delta), .text(m.origin), .number(Int64(clamping: m.sequence))]
+        cells += [.text(m.timestamp), .text(m.user), .text(m.reason ?? ""), .text(m.reference ?? "")]
+        cells += [.text(m.transferID ?? ""), .text(m.counterpart ?? "")]
+        cells.append(change.hlcValue.map { .number(Int64(bitPattern: $0)) } ?? .text(change.hlc))
+        return CSV.line(cells)
     }
 }

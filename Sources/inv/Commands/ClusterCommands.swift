@@ -420,8 +420,11 @@ enum PeerMessage {
         if text.contains("sync_paused") { return "sync paused there" }
         if text.contains("retired") { return "retired from the cluster" }
         if text.contains("connection refused") { return "not reachable\(at) (connection refused: is inv serve running there?)" }
+        if let seconds = text.firstMatch(of: /timed out after (\d+) s/)?.1 {
+            return "not reachable\(at) (timed out after \(seconds) s)"
+        }
         if text.contains("timeout") || text.contains("deadlineexceeded") || text.contains("timed out") {
-            return "not reachable\(at) (timed out)"
+            return "not reachable\(at) (no answer in time)"
         }
         if text.contains("certificate") || text.contains("tls") { return "refused\(at): TLS certificates do not match (see --verbose)" }
         if text.contains("answered 5") { return "the peer\(at) failed to answer (see --verbose)" }

@@ -101,7 +101,7 @@ struct Export: AsyncParsableCommand {
             let reply = try await node.send(.GET, "/v1/changes", query: [
                 ("since", cursor.isEmpty ? nil : cursor), ("limit", limit), ("wait", wait.map(String.init)),
             ])
-            return try node.decode(API.ChangesPage.self, reply)
+            return try node.decodeChanges(reply)
         }
 
         /// Which materialised tables a batch changed.
@@ -111,8 +111,8 @@ struct Export: AsyncParsableCommand {
             var products = false
             var transfers = false
             static let all = Dirty(stockSKUs: nil, products: true, transfers: true)
-            /// Beyond this many SKUs, one read of the whole stock is cheaper than a read per SKU.
-            static let skuReadLimit = 64
+            /// Beyond this many SKUs, one read of the whole stock is cheaper than reading them by name.
+            static let skuReadLimit = 5_000
             var isEmpty: Bool { stockSKUs?.isEmpty == true && !products && !transfers }
 
             mutating func note(_ change: API.Change) {
@@ -131,9 +131,14 @@ struct Export: AsyncParsableCommand {
             var refresh = PostgresMirror.Refresh(stock: [])
             if let skus = dirty.stockSKUs {
                 refresh.skus = skus.sorted()
-                for sku in skus.sorted() {
+                // By name, as many per request as the node takes.
+                var start = 0
+                let sorted = skus.sorted()
+                while start < sorted.count {
+                    let chunk = sorted[start..<min(start + 1_000, sorted.count)].joined(separator: ",")
                     refresh.stock += try node.decode(
-                        [API.StockRow].self, try await node.send(.GET, "/v1/stock", query: [("scope", "all"), ("sku", sku)]))
+                        [API.StockRow].self, try await node.send(.GET, "/v1/stock", query: [("scope", "all"), ("skus", chunk)]))
+                    start += 1_000
                 }
             } else {
                 refresh.stock = try node.decode([API.StockRow].self, try await node.send(.GET, "/v1/stock", query: [("scope", "all")]))

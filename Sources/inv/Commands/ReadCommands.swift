@@ -45,7 +45,7 @@ struct Stock: AsyncParsableCommand {
                 return try JSONOutput.print(rows)
             case .csv where !all:
                 print("sku,warehouse,quantity")
-                for row in rows { print([row.sku, row.warehouse, String(row.quantity)].map(CSV.field).joined(separator: ",")) }
+                for row in rows { print(CSV.line([.text(row.sku), .text(row.warehouse), .number(row.quantity)]), terminator: "") }
                 return
             case .table where !all:
                 if rows.isEmpty { return print("no stock" + (sku.map { " of \($0)" } ?? "")) }
@@ -95,10 +95,10 @@ struct StockGrid {
     }
 
     func csv() -> String {
-        var text = (["sku"] + warehouses + ["total", "in_transit"]).map(CSV.field).joined(separator: ",") + "\n"
+        var text = CSV.line((["sku"] + warehouses + ["total", "in_transit"]).map(CSV.Cell.text))
         for sku in skus {
-            let cells = warehouses.map { String(quantities[sku]?[$0] ?? 0) } + [String(totals[sku] ?? 0), String(inTransit[sku] ?? 0)]
-            text += ([CSV.field(sku)] + cells).joined(separator: ",") + "\n"
+            let cells = warehouses.map { quantities[sku]?[$0] ?? 0 } + [totals[sku] ?? 0, inTransit[sku] ?? 0]
+            text += CSV.line([.text(sku)] + cells.map(CSV.Cell.number))
         }
         return text
     }
@@ -121,14 +121,6 @@ struct StockGrid {
         let table = Table(
             headers: ["SKU"] + warehouses + ["TOTAL", "IN TRANSIT"], rows: rows, numeric: Set(1...(warehouses.count + 2)))
         return (ages + ["", table.render()]).joined(separator: "\n")
-    }
-}
-
-/// CSV written by the client, quoted as the node's own CSV is.
-enum CSV {
-    static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
 

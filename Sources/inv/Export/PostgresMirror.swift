@@ -155,10 +155,22 @@ struct PostgresMirror {
                 var rows = CopyText(capacity: changes.count * 200)
                 for change in changes {
                     let m = change.movement
-                    rows.row([
-                        m.origin, String(m.sequence), m.id, m.type, m.sku, m.warehouse, String(m.quantity), String(m.delta),
-                        m.timestamp, change.hlc, m.user, m.reason, m.reference, m.transferID, m.counterpart,
-                    ])
+                    rows.field(m.origin)
+                    rows.field(m.sequence)
+                    rows.field(m.id)
+                    rows.field(m.type)
+                    rows.field(m.sku)
+                    rows.field(m.warehouse)
+                    rows.field(m.quantity)
+                    rows.field(m.delta)
+                    rows.field(m.timestamp)
+                    rows.field(change.hlc)
+                    rows.field(m.user)
+                    rows.field(m.reason)
+                    rows.field(m.reference)
+                    rows.field(m.transferID)
+                    rows.field(m.counterpart)
+                    rows.endRow()
                 }
                 try await copy(rows, into: "inv_ledger", columns: [
                     "origin", "sequence", "id", "type", "sku", "warehouse", "quantity", "delta", "timestamp", "hlc",
@@ -223,36 +235,58 @@ struct PostgresMirror {
 }
 
 /// Rows in the text format of `COPY ... FROM STDIN`: tab-separated, `\N` for NULL, backslash escapes.
+///
+/// Written field by field (``field(_:)`` then ``endRow()``), with no array per row: the mirror writes a million rows in
+/// a catch-up.
 struct CopyText {
     private(set) var buffer: ByteBuffer
     private(set) var count = 0
+    private var fieldsInRow = 0
 
     init(capacity: Int) { buffer = ByteBufferAllocator().buffer(capacity: max(capacity, 64)) }
 
+    /// A row of `fields`.
     mutating func row(_ fields: [String?]) {
-        for (index, field) in fields.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
-            guard let field else {
-                buffer.writeStaticString("\\N")
-                continue
-            }
-            let utf8 = field.utf8
-            // Almost every field needs no escape: write it whole.
-            if !utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
-                buffer.writeString(field)
-                continue
-            }
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-                default: buffer.writeInteger(byte)
-                }
+        for field in fields { self.field(field) }
+        endRow()
+    }
+
+    mutating func field(_ value: some BinaryInteger) {
+        separate()
+        buffer.writeString(String(value))
+    }
+
+    mutating func field(_ value: String?) {
+        separate()
+        guard let value else {
+            buffer.writeStaticString("\\N")
+            return
+        }
+        let utf8 = value.utf8
+        // Almost every field needs no escape: write it whole.
+        if !utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
+            buffer.writeString(value)
+            return
+        }
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+            default: buffer.writeInteger(byte)
             }
         }
+    }
+
+    mutating func endRow() {
         buffer.writeInteger(UInt8(ascii: "\n"))
+        fieldsInRow = 0
         count += 1
+    }
+
+    private mutating func separate() {
+        if fieldsInRow > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+        fieldsInRow += 1
     }
 }

@@ -14,6 +14,8 @@ final class HostilePeer: Sendable {
     }
 
     let warehouse: String
+    /// The member certificate and key the test program holds.
+    let credentials: NodeCredentials
     private let http: HTTPClient
 
     /// Issues a certificate for `warehouse` on `sponsor` (`inv cert issue`) and loads it from the join bundle.
@@ -31,6 +33,7 @@ final class HostilePeer: Sendable {
             chmod(path, 0o600)
         }
         let credentials = try pki.loadNodeCredentials()
+        self.credentials = credentials
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: credentials.clientTLS(withClientCertificate: true), timeout: .init(connect: .seconds(5), read: .seconds(30)))
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -54,6 +57,29 @@ final class HostilePeer: Sendable {
     func get(_ url: String, token: String) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        return try await answer(request)
+    }
+
+    /// Pulls one page from a node's peer listener, as member `warehouse`, for the operations `vector` lacks.
+    func pullPage(_ peerURL: String, vector: [String: UInt64], limit: Int = 1_000) async throws -> ByteBuffer {
+        let entries = vector.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+        var request = HTTPClientRequest(url: peerURL + "/v1/sync/pull")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: Array(#"{"v":1,"from":"\#(warehouse)","vector":{\#(entries)},"limit":\#(limit)}"#.utf8)))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else { throw HarnessError("pull answered \(response.status): \(String(buffer: body))") }
+        return body
+    }
+
+    /// Pushes a page to a node's peer listener, as member `warehouse`.
+    func pushPage(_ peerURL: String, _ page: ByteBuffer) async throws -> Answer {
+        var request = HTTPClientRequest(url: peerURL + "/v1/sync/push")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: SyncProtocol.pageContentType)
+        request.headers.add(name: "x-inv-from", value: warehouse)
+        request.body = .bytes(page)
         return try await answer(request)
     }
 

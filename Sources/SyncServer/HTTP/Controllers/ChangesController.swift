@@ -34,7 +34,7 @@ struct ChangesController {
         let limit = try request.queryInt("limit", range: 1...Self.maximumLimit) ?? Self.defaultLimit
         let wait = try request.queryInt("wait", range: 0...Self.maximumWait) ?? 0
         let reader = node.store.reader
-        guard wait > 0 else { return try answer(reader.changes(after: cursor, limit: limit), since: cursor) }
+        guard wait > 0 else { return answer(try reader.changes(after: cursor, limit: limit), since: cursor) }
 
         // Subscribe before the first read: a commit between the read and the subscription would otherwise be
         // missed until the deadline. Any committed operation wakes the wait; the read decides whether it is news.
@@ -61,18 +61,19 @@ struct ChangesController {
             page = try reader.changes(after: cursor, limit: limit)
             if !woken { break }
         }
-        return try answer(page, since: cursor)
+        return answer(page, since: cursor)
     }
 
-    private func answer(_ page: ChangePage, since cursor: ChangeCursor) throws -> Response {
+    private func answer(_ page: ChangePage, since cursor: ChangeCursor) -> Response {
         var waiting = Set(page.heldBeyondGap)
         // The node knows of later operations than it holds from what its peers announced, and from the reader's
         // own cursor when it was read on a node further ahead.
         for vector in (syncer?.announcedVectors() ?? []) + [cursor.vector] {
             for (origin, sequence) in vector.entries where sequence > page.held[origin] { waiting.insert(origin) }
         }
-        return try JSONResponse.make(API.ChangesPage(
+        let answer = API.ChangesPage(
             changes: page.operations.map(API.Change.init), next: page.next.token,
-            waitingFor: waiting.map(\.rawValue).sorted(), more: page.more))
+            waitingFor: waiting.map(\.rawValue).sorted(), more: page.more)
+        return JSONResponse.make(json: answer.sortedJSON())
     }
 }

@@ -46,24 +46,31 @@ struct MovementsController {
         do { to = try body.to.map { try ReplicaID($0) } } catch {
             throw APIError(.unprocessableContent, "invalid_input", "to must be a warehouse id (1-32 characters of A-Z a-z 0-9 _ -)")
         }
-        var movement = MovementRequest(
+        let movement = MovementRequest(
             type: body.type, sku: try SKU(body.sku), quantity: body.quantity, to: to, reason: body.reason,
             reference: body.reference, id: try Self.movementID(body.id), actor: identity.name)
-        let outcome: WriteOutcome
-        do {
-            outcome = try await node.store.submit(.movement(movement))
-        } catch StoreError.unknownSKU(let typed) where Barcode.isValid(typed) {
-            // No product has that SKU: it may be a barcode. Looked up only then, so that the hot path (a SKU) reads
-            // nothing more than before; an exact SKU wins over a barcode either way.
-            let product = try node.resolve(movement.sku)
-            guard product != movement.sku else { throw StoreError.unknownSKU(typed) }
-            movement.sku = product
-            outcome = try await node.store.submit(.movement(movement))
-        }
+        let outcome = try await submit(movement)
         guard case let .movement(record, duplicate) = outcome else {
             throw StoreError.storage("unexpected outcome")
         }
         return JSONResponse.make(json: API.Movement(record).sortedJSON(), status: duplicate ? .ok : .created)
+    }
+
+    /// Submits `movement`; a SKU no product has may be a barcode, looked up only then, so that the hot path (a SKU)
+    /// reads nothing more than before; an exact SKU wins over a barcode either way.
+    private func submit(_ movement: MovementRequest) async throws -> WriteOutcome {
+        do {
+            return try await node.store.submit(.movement(movement))
+        } catch {
+            // `submit` throws only `StoreError`. Kept out of `create`: a `catch` pattern with a `where` clause there,
+            // on a typed throw, made the compiler's SIL pass (StackNesting) run without end.
+            guard case .unknownSKU(let typed) = error, Barcode.isValid(typed) else { throw error }
+            let product = try node.resolve(movement.sku)
+            guard product != movement.sku else { throw error }
+            var resolved = movement
+            resolved.sku = product
+            return try await node.store.submit(.movement(resolved))
+        }
     }
 
     @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {

@@ -22,31 +22,55 @@ struct ReadController {
         _ = try context.require(.reporter)
         let sku = request.query("sku")
         if let sku, !SKU.isValid(sku) { throw APIError(.unprocessableContent, "invalid_input", "sku must be 1-64 characters of A-Z a-z 0-9 . _ -") }
-        let rows: [StockRow]
-        switch request.query("scope") ?? "local" {
-        case "local": rows = try node.store.reader.stock(warehouse: node.store.replica.rawValue, sku: sku)
-        case "all": rows = try node.store.reader.stockAll(sku: sku)
-        default: throw APIError(.unprocessableContent, "invalid_input", "scope must be local or all")
+        let skus = try Self.skuList(request.query("skus"))
+        let scope = request.query("scope") ?? "local"
+        guard scope == "local" || scope == "all" else {
+            throw APIError(.unprocessableContent, "invalid_input", "scope must be local or all")
         }
-        if let sku, rows.isEmpty, try node.store.reader.product(try SKU(sku)) == nil { throw APIError(.unknownSKU(sku)) }
+        guard scope == "all" || skus == nil else { throw APIError(.unprocessableContent, "invalid_input", "skus needs scope=all") }
+        let rows: [StockRow]
         var heard: [String: String] = [:]
         var destinations: [String: [String: Int64]] = [:]
-        if request.query("scope") == "all" {
-            for moving in try node.store.reader.inTransitByDestination(sku: sku) { destinations[moving.sku, default: [:]][moving.to] = moving.quantity }
+        if scope == "local" {
+            rows = try node.store.reader.stock(warehouse: node.store.replica.rawValue, sku: sku)
+        } else {
+            let overview = try node.store.reader.stockOverview(sku: sku, skus: skus)
+            rows = overview.rows
+            let named = skus.map(Set.init)
+            for moving in overview.inTransit where named?.contains(moving.sku) ?? true {
+                destinations[moving.sku, default: [:]][moving.to] = moving.quantity
+            }
             // When each warehouse was last heard from: its newest operation held here, or a later successful sync
             // with it, so a report can tell fresh figures from stale ones.
-            for (origin, timestamp) in try node.store.reader.lastHeard() { heard[origin] = API.timestamp(timestamp) }
+            for (origin, timestamp) in overview.lastHeard { heard[origin] = API.timestamp(timestamp) }
             for status in syncer?.status() ?? [] {
                 if let synced = status.lastSync, synced > heard[status.warehouse] ?? "" { heard[status.warehouse] = synced }
             }
             heard[node.config.warehouse] = API.timestamp(milliseconds: SystemClock().nowMilliseconds())
         }
+        if let sku, rows.isEmpty, try node.store.reader.product(try SKU(sku)) == nil { throw APIError(.unknownSKU(sku)) }
         return try JSONResponse.make(rows.map {
             var row = API.StockRow(sku: $0.sku, warehouse: $0.warehouse, quantity: $0.quantity, productDeleted: $0.productDeleted)
             row.lastHeard = heard[$0.warehouse]
             if $0.warehouse == StockRow.inTransit { row.inTransitTo = destinations[$0.sku] }
             return row
         })
+    }
+
+    /// The most SKUs one stock request may name in `skus`.
+    static let maximumSKUList = 1_000
+
+    /// `skus=A,B,C`: valid SKUs, at most ``maximumSKUList``.
+    static func skuList(_ text: String?) throws -> [String]? {
+        guard let text else { return nil }
+        let skus = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard skus.count <= maximumSKUList else {
+            throw APIError(.unprocessableContent, "invalid_input", "skus names at most \(maximumSKUList) SKUs, got \(skus.count)")
+        }
+        if let bad = skus.first(where: { !SKU.isValid($0) }) {
+            throw APIError(.unprocessableContent, "invalid_input", "skus: \(bad.debugDescription.prefix(70)) is not a SKU (1-64 of A-Z a-z 0-9 . _ -)")
+        }
+        return skus
     }
 
     static func historyFilter(_ request: Request) throws -> HistoryFilter {

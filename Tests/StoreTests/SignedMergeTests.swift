@@ -1,0 +1,139 @@
+import CRDT
+// swift-crypto 3.12 does not yet mark its keys Sendable; they are immutable.
+@preconcurrency import Crypto
+import Foundation
+import Store
+import Testing
+
+/// Two real stores: one signs its chain heads, the other merges only what those heads prove.
+@Suite("Signed merges between stores")
+struct SignedMergeTests {
+    /// A store that signs its heads with `key` and knows the keys in `known`.
+    static func open(_ name: String, key: P256.Signing.PrivateKey, ca: P256.Signing.PrivateKey, in directory: TemporaryDirectory) throws -> NodeStore {
+        var options = NodeStore.Options()
+        options.writer.signingKey = key
+        options.writer.clusterKey = ca.publicKey
+        return try NodeStore(path: directory.file("\(name).sqlite"), replica: rid(name), options: options)
+    }
+
+    static func certificate(_ name: String, _ key: P256.Signing.PrivateKey) -> OriginCertificate {
+        OriginCertificate(warehouse: rid(name), publicKey: Array(key.publicKey.x963Representation), certificate: Array(name.utf8))
+    }
+
+    @Test("local writes are signed at each commit and every 1,000 operations; a peer applies them, and equal ledgers follow")
+    func signedWritesMerge() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
+        let a = try Self.open("A", key: keyA, ca: ca, in: directory)
+        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            a.close()
+            b.close()
+        }
+        try await a.addProduct("SKU-1")
+        for _ in 0..<5 { try await a.move(.receive, "SKU-1", 3) }
+        #expect(try a.reader.newestHead(of: rid("A"))?.sequence == 6)
+        #expect(try a.reader.chainTip(of: rid("A")).sequence == 6)
+
+        // Without A's key, B applies nothing and says why.
+        var batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 100)
+        #expect(batch.operations.count == 6)
+        guard case .merged(let unknown) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+        #expect(unknown.applied == 0)
+        #expect(unknown.unproven.map(\.origin) == ["A"] && unknown.unproven.first?.forgery == false)
+
+        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
+        guard case .merged(let report) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+        #expect(report.applied == 6 && report.unproven.isEmpty)
+        #expect(try b.reader.chainTip(of: rid("A")) == (try a.reader.chainTip(of: rid("A"))))
+        // B forwards A's head: a third node could check A's operations from B's page.
+        #expect(try b.reader.newestHead(of: rid("A"))?.sequence == 6)
+
+        // A bulk of local writes in one commit is signed every 1,000 operations too, and pages are cut at heads.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<1_200 { group.addTask { _ = try await a.move(.receive, "SKU-1", 1) } }
+            try await group.waitForAll()
+        }
+        batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 500)
+        #expect(!batch.operations.isEmpty)
+        let last = batch.operations.last!.sequence
+        #expect(batch.proofs.heads.map(\.sequence) == [last])
+        while !batch.operations.isEmpty {
+            guard case .merged(let page) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+            #expect(page.unproven.isEmpty && page.applied == batch.operations.count)
+            batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 500)
+        }
+        #expect(try b.reader.versionVector()[rid("A")] == 1_206)
+        #expect(try b.reader.stock(warehouse: "A", sku: "SKU-1").first?.quantity == 1_215)
+    }
+
+    @Test("a tampered operation in a forwarded page is not applied, and is reported as a forgery")
+    func tamperedPage() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
+        let a = try Self.open("A", key: keyA, ca: ca, in: directory)
+        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            a.close()
+            b.close()
+        }
+        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
+        try await a.addProduct("SKU-1")
+        try await a.move(.receive, "SKU-1", 3)
+        try await a.move(.sell, "SKU-1", 1)
+        let batch = try a.reader.provenOperationsMissing(from: VersionVector(), limit: 100)
+        var tampered = batch.operations
+        tampered[2].counter = PNCounter.Entry(increments: 3, decrements: 0)  // the sale undone
+        tampered[2].delta = 0
+        let encoded = try LedgerOperationCodec.encode(tampered, proofs: batch.proofs)
+        guard case .merged(let report) = try await b.submitMerge(encoded: encoded) else { throw StoreError.storage("outcome") }
+        #expect(report.applied == 0)
+        #expect(report.unproven.first?.forgery == true)
+        #expect(report.unproven.first?.reason.contains("tampered or forged") == true)
+        #expect(try b.reader.versionVector()[rid("A")] == 0)
+        // The honest page still goes through afterwards.
+        guard case .merged(let honest) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+        #expect(honest.applied == 3)
+    }
+
+    @Test("a ledger written before signing is covered by a checkpoint signed with the cluster CA key")
+    func legacyLedgerCheckpoint() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let ca = P256.Signing.PrivateKey()
+        let a = try Self.open("A", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            a.close()
+            b.close()
+        }
+        // Operations of a retired warehouse W that never signed, merged as a trusted local batch.
+        let legacy = ChainVerifierTests.receipts(rid("W"), count: 25_000)
+        _ = try await a.submit(.merge(legacy))
+        #expect(try a.reader.provenOperationsMissing(from: VersionVector(), limit: 100).operations.isEmpty)
+        let marks = try #require(try a.reader.checkpointMarksNeeded())
+        #expect(marks[rid("W")]?.map(\.sequence) == [10_000, 20_000, 25_000])
+        // Only the CA key's checkpoint is taken.
+        await #expect(throws: StoreError.self) {
+            try await a.submit(.saveCheckpoint(try ChainCheckpoint.signed(marks: marks, caKey: P256.Signing.PrivateKey())))
+        }
+        _ = try await a.submit(.saveCheckpoint(try ChainCheckpoint.signed(marks: marks, caKey: ca)))
+        #expect(try a.reader.checkpointMarksNeeded() == nil)
+        var pages = 0
+        while true {
+            let batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 12_000)
+            if batch.operations.isEmpty { break }
+            pages += 1
+            #expect(batch.proofs.checkpoint != nil)
+            guard case .merged(let report) = try await b.submitMerge(encoded: try LedgerOperationCodec.encode(batch.operations, proofs: batch.proofs))
+            else { throw StoreError.storage("outcome") }
+            #expect(report.unproven.isEmpty && report.applied == batch.operations.count)
+        }
+        #expect(pages == 3)
+        #expect(try b.reader.versionVector()[rid("W")] == 25_000)
+        // B stored the checkpoint: it serves the same operations to a third node.
+        #expect(try b.reader.provenOperationsMissing(from: VersionVector(), limit: 100_000).operations.count == 25_000)
+    }
+}
