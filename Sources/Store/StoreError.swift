@@ -49,6 +49,11 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     case skuDiffersOnlyByCase(sku: String, existing: String)
     /// This node's own warehouse is retired (since `sinceMilliseconds`): its writes would reach no peer.
     case retired(sinceMilliseconds: UInt64)
+    /// A document refused because of one of its lines (`line` counts from 1): nothing of the document was kept.
+    /// Its code is the line's own refusal's.
+    indirect case onLine(Int, StoreError)
+    /// A barcode given to a product here that a live product already holds, or that is a live product's SKU.
+    case barcodeTaken(barcode: String, sku: String)
 
     /// What an adjustment's delta must be, as the CLI and the API say it.
     public static let deltaRule = "delta must be a non-zero whole number from -1000000000 to 1000000000"
@@ -77,12 +82,17 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .catchingUp: "catching_up"
         case .tokenNameTaken: "token_name_taken"
         case .retired: "retired"
+        case .onLine(_, let error): error.code
+        case .barcodeTaken: "barcode_taken"
         }
     }
 
     public var description: String {
         switch self {
         case .invalidInput(let message): message
+        case let .onLine(line, error): "line \(line): \(error.description)"
+        case let .barcodeTaken(barcode, sku) where barcode == sku: "barcode \(barcode) is the SKU of another product"
+        case let .barcodeTaken(barcode, sku): "barcode \(barcode) already belongs to product \(sku)"
         case .invalidQuantity(let value): "quantity must be a whole number from 1 to 1000000000, got \(value)"
         case .invalidDelta(let value): Self.deltaRule + ", got \(value)"
         case .unknownSKU(let sku): "unknown sku \(sku)"

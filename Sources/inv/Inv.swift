@@ -14,7 +14,7 @@ struct Inv: AsyncParsableCommand {
             ProductCommand.self, Receive.self, Sell.self, Adjust.self, Transfer.self, Transfers.self, Accept.self,
             Stock.self, History.self, Report.self, Alerts.self, Watch.self, Status.self, TokenCommand.self,
             Sync.self, PeerCommand.self, CertCommand.self, Conflicts.self, Snapshot.self, Backup.self, Restore.self,
-            Changes.self, Export.self,
+            Changes.self, Export.self, Count.self, DocumentCommand.self, Import.self, Scan.self,
         ]
     )
 

@@ -10,6 +10,7 @@ struct ProductModel: Equatable, Sendable {
     var price: Write<String?>?
     var reorderPoint: Write<Int64?>?
     var deleted: Write<Bool>?
+    var barcodes: Write<[String]>?
 }
 
 enum ProductMetadataSubject: LawSubject {
@@ -22,11 +23,15 @@ enum ProductMetadataSubject: LawSubject {
             Gen.int(in: 0...3).map { "about \($0)" }.optional(valueRate: 0.3),
             Gen.int(in: 0...3).map { "\($0).50" }.optional(valueRate: 0.7).optional(valueRate: 0.4),
             Gen<Int64>.value(in: 0...20).optional(valueRate: 0.7).optional(valueRate: 0.3),
-            Gen.bool.optional(valueRate: 0.2)
+            zip(
+                Gen.bool.optional(valueRate: 0.2),
+                Gen.int(in: 0...3).map { count in (0..<count).map { "400638133393\($0)" } }.optional(valueRate: 0.3))
         )
-        .map { name, description, price, reorderPoint, deleted in
-            ProductPatch(
-                name: name, description: description, price: price, reorderPoint: reorderPoint, deleted: deleted)
+        .map { name, description, price, reorderPoint, last in
+            let (deleted, barcodes) = last
+            return ProductPatch(
+                name: name, description: description, price: price, reorderPoint: reorderPoint, deleted: deleted,
+                barcodes: barcodes)
         }
         .eraseToAny()
     }
@@ -43,6 +48,7 @@ enum ProductMetadataSubject: LawSubject {
         if let value = patch.price { Write.record(Write(value, context), into: &model.price) }
         if let value = patch.reorderPoint { Write.record(Write(value, context), into: &model.reorderPoint) }
         if let value = patch.deleted { Write.record(Write(value, context), into: &model.deleted) }
+        if let value = patch.barcodes { Write.record(Write(value, context), into: &model.barcodes) }
     }
 
     static func modelValue(of state: ProductMetadata) -> ProductModel {
@@ -51,7 +57,8 @@ enum ProductMetadataSubject: LawSubject {
             description: state.description.map(Write.init),
             price: state.price.map(Write.init),
             reorderPoint: state.reorderPoint.map(Write.init),
-            deleted: state.deleted.map(Write.init))
+            deleted: state.deleted.map(Write.init),
+            barcodes: state.barcodes.map(Write.init))
     }
 }
 

@@ -16,7 +16,7 @@ enum RouterTests {
         "id", "type", "sku", "warehouse", "quantity", "delta", "origin", "sequence", "timestamp", "user", "reason",
         "reference", "transfer_id", "counterpart",
     ]
-    static let productKeys: Set<String> = ["sku", "name", "description", "price", "reorder_point", "deleted", "updated_at"]
+    static let productKeys: Set<String> = ["sku", "name", "description", "price", "reorder_point", "deleted", "updated_at", "barcodes"]
     static let tokenKeys: Set<String> = ["id", "name", "role", "created_at", "revoked"]
 
     static func uuid() -> String { UUID().uuidString.lowercased() }

@@ -23,6 +23,8 @@ public struct ProductMetadata: StateCRDT, Hashable, Codable {
     public var reorderPoint: LWWRegister<Int64?>?
     /// Whether the product is deleted (a tombstone that can be lifted by a later write).
     public var deleted: LWWRegister<Bool>?
+    /// The product's barcodes, as one set written whole (sorted, each once).
+    public var barcodes: LWWRegister<[String]>?
 
     /// Creates metadata with no field written.
     public init() {}
@@ -37,6 +39,8 @@ public struct ProductMetadata: StateCRDT, Hashable, Codable {
     public var currentReorderPoint: Int64? { reorderPoint?.value ?? nil }
     /// Whether the latest write of `deleted` was `true`.
     public var isDeleted: Bool { deleted?.value ?? false }
+    /// The current barcodes (none until first written).
+    public var currentBarcodes: [String] { barcodes?.value ?? [] }
 
     /// Applies the fields set in `patch` as writes stamped `(timestamp, replica)`.
     ///
@@ -68,6 +72,9 @@ public struct ProductMetadata: StateCRDT, Hashable, Codable {
         if let value = patch.deleted {
             delta.deleted = LWWRegister(value: value, timestamp: timestamp, replica: replica)
         }
+        if let value = patch.barcodes {
+            delta.barcodes = LWWRegister(value: value, timestamp: timestamp, replica: replica)
+        }
         merge(delta)
         return delta
     }
@@ -79,6 +86,7 @@ public struct ProductMetadata: StateCRDT, Hashable, Codable {
         Self.merge(&price, other.price)
         Self.merge(&reorderPoint, other.reorderPoint)
         Self.merge(&deleted, other.deleted)
+        Self.merge(&barcodes, other.barcodes)
     }
 
     private static func merge<V>(_ field: inout LWWRegister<V>?, _ other: LWWRegister<V>?) {

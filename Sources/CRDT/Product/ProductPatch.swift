@@ -16,28 +16,32 @@ public struct ProductPatch: Hashable, Codable, Sendable {
     public var reorderPoint: Int64??
     /// Deletes (`true`) or restores (`false`) the product.
     public var deleted: Bool?
+    /// A new set of barcodes (sorted, each once), replacing the old one; `[]` removes every barcode.
+    public var barcodes: [String]?
 
     public init(
         name: String? = nil,
         description: String? = nil,
         price: String?? = nil,
         reorderPoint: Int64?? = nil,
-        deleted: Bool? = nil
+        deleted: Bool? = nil,
+        barcodes: [String]? = nil
     ) {
         self.name = name
         self.description = description
         self.price = price
         self.reorderPoint = reorderPoint
         self.deleted = deleted
+        self.barcodes = barcodes
     }
 
     /// Whether the patch changes nothing.
     public var isEmpty: Bool {
-        name == nil && description == nil && price == nil && reorderPoint == nil && deleted == nil
+        name == nil && description == nil && price == nil && reorderPoint == nil && deleted == nil && barcodes == nil
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, description, price, reorderPoint, deleted
+        case name, description, price, reorderPoint, deleted, barcodes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +51,7 @@ public struct ProductPatch: Hashable, Codable, Sendable {
         price = try Self.decodeClearable(String.self, forKey: .price, in: container)
         reorderPoint = try Self.decodeClearable(Int64.self, forKey: .reorderPoint, in: container)
         deleted = try container.decodeIfPresent(Bool.self, forKey: .deleted)
+        barcodes = try container.decodeIfPresent([String].self, forKey: .barcodes)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -56,6 +61,7 @@ public struct ProductPatch: Hashable, Codable, Sendable {
         try Self.encodeClearable(price, forKey: .price, in: &container)
         try Self.encodeClearable(reorderPoint, forKey: .reorderPoint, in: &container)
         try container.encodeIfPresent(deleted, forKey: .deleted)
+        try container.encodeIfPresent(barcodes, forKey: .barcodes)
     }
 
     /// Absent key → `nil` (untouched); `null` → `.some(nil)` (cleared); a value → `.some(value)`.

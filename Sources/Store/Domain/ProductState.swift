@@ -9,6 +9,8 @@ public struct ProductState: Hashable, Codable, Sendable {
     public var price: String?
     public var reorderPoint: Int64?
     public var deleted: Bool
+    /// The product's barcodes, sorted.
+    public var barcodes: [String]
     /// The newest timestamp among the product's fields.
     public var updatedAt: HLCTimestamp
 
@@ -19,9 +21,10 @@ public struct ProductState: Hashable, Codable, Sendable {
         price = metadata.price?.value ?? nil
         reorderPoint = metadata.reorderPoint?.value ?? nil
         deleted = metadata.deleted?.value ?? false
+        barcodes = metadata.currentBarcodes
         updatedAt = [
             metadata.name?.timestamp, metadata.description?.timestamp, metadata.price?.timestamp,
-            metadata.reorderPoint?.timestamp, metadata.deleted?.timestamp,
+            metadata.reorderPoint?.timestamp, metadata.deleted?.timestamp, metadata.barcodes?.timestamp,
         ].compactMap { $0 }.max() ?? .zero
     }
 }

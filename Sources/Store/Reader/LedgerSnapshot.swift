@@ -69,7 +69,20 @@ extension LedgerReader {
                     keptAt: HLCTimestamp(rawValue: UInt64(row[2] as Int64? ?? 0)), overwritten: row[3], overwrittenOrigin: row[4] ?? "",
                     overwrittenAt: HLCTimestamp(rawValue: UInt64(row[5] as Int64? ?? 0)))
             }
-            return stored + clashes
+            let barcodes = try Row.fetchAll(db, sql: """
+                WITH live AS (SELECT b.barcode, p.sku, p.barcodes_replica, p.barcodes_hlc FROM product_barcodes b
+                              JOIN products p ON p.sku = b.sku WHERE p.name IS NOT NULL AND p.deleted = 0),
+                     clashing AS (SELECT barcode FROM live GROUP BY barcode HAVING count(*) > 1)
+                SELECT c.barcode, a.sku, a.barcodes_replica, a.barcodes_hlc, b.sku, b.barcodes_replica, b.barcodes_hlc
+                FROM clashing c JOIN live a ON a.barcode = c.barcode JOIN live b ON b.barcode = c.barcode AND a.sku < b.sku
+                ORDER BY c.barcode, a.sku, b.sku
+                """).map { row in
+                ConflictRecord(
+                    kind: .barcode, sku: row[1], field: row[0], kept: row[1], keptOrigin: row[2] ?? "",
+                    keptAt: HLCTimestamp(rawValue: UInt64(row[3] as Int64? ?? 0)), overwritten: row[4], overwrittenOrigin: row[5] ?? "",
+                    overwrittenAt: HLCTimestamp(rawValue: UInt64(row[6] as Int64? ?? 0)))
+            }
+            return stored + clashes + barcodes
         }
     }
 

@@ -10,11 +10,15 @@ import GRDB
 /// - `sku_case`: two live products whose SKUs differ only by case (created apart on two nodes, met in a merge).
 ///   Both stay (a merge never refuses a product); `kept` and `overwritten` name the two SKUs, with who created each
 ///   and when. Never stored: read from the products as they are (see `LedgerReader.conflicts()`).
+/// - `barcode`: one barcode held by two live products (given apart on two nodes, met in a merge). `field` is the
+///   code; `kept` is the SKU look-ups take (the first), `overwritten` the other. Read from the products, like
+///   `sku_case`.
 public struct ConflictRecord: Hashable, Codable, Sendable, FetchableRecord {
     public enum Kind: String, Hashable, Codable, Sendable {
         case concurrentUpdate = "concurrent_update"
         case movementOnDeletedProduct = "movement_on_deleted_product"
         case skuCase = "sku_case"
+        case barcode
     }
 
     public var kind: Kind

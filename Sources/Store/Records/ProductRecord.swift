@@ -53,6 +53,10 @@ enum ProductRecord {
             metadata.reorderPoint = LWWRegister(value: row["reorder_point"] as Int64?, timestamp: t, replica: r)
         }
         if let (t, r) = try stamp("deleted") { metadata.deleted = LWWRegister(value: row["deleted"] as Bool, timestamp: t, replica: r) }
+        if let (t, r) = try stamp("barcodes") {
+            let text: String = row["barcodes"] ?? ""
+            metadata.barcodes = LWWRegister(value: text.split(separator: " ").map(String.init), timestamp: t, replica: r)
+        }
         return metadata
     }
 
@@ -60,8 +64,8 @@ enum ProductRecord {
         let statement = try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO products (sku, name, name_hlc, name_replica, description, description_hlc,
                 description_replica, price, price_hlc, price_replica, reorder_point, reorder_point_hlc,
-                reorder_point_replica, deleted, deleted_hlc, deleted_replica)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                reorder_point_replica, deleted, deleted_hlc, deleted_replica, barcodes, barcodes_hlc, barcodes_replica)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         func stamp<V>(_ register: LWWRegister<V>?) -> [(any DatabaseValueConvertible)?] {
             [register.map { Int64($0.timestamp.rawValue) }, register?.replica.rawValue]
@@ -77,6 +81,33 @@ enum ProductRecord {
         values += stamp(metadata.reorderPoint)
         values.append(metadata.deleted?.value ?? false)
         values += stamp(metadata.deleted)
+        values.append(metadata.barcodes.map { $0.value.joined(separator: " ") })
+        values += stamp(metadata.barcodes)
         try statement.execute(arguments: StatementArguments(values))
+        // The look-up table of barcodes: the product's current set (a merge may replace it).
+        try db.cachedStatement(sql: "DELETE FROM product_barcodes WHERE sku = ?").execute(arguments: [sku.rawValue])
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO product_barcodes (barcode, sku) VALUES (?, ?)")
+        for barcode in metadata.currentBarcodes { try insert.execute(arguments: [barcode, sku.rawValue]) }
+    }
+}
+
+extension ProductRecord {
+    /// The live products holding `barcode`, by SKU. More than one only after two nodes gave the same code to two
+    /// products offline (a conflict `inv conflicts` reports); look-ups take the first, the same on every node.
+    static func skus(holding barcode: String, in db: Database) throws -> [String] {
+        try String.fetchAll(db.cachedStatement(sql: """
+            SELECT b.sku FROM product_barcodes b JOIN products p ON p.sku = b.sku
+            WHERE b.barcode = ? AND p.name IS NOT NULL AND p.deleted = 0 ORDER BY b.sku
+            """), arguments: [barcode])
+    }
+
+    /// The SKU `typed` names: itself when a product has exactly that SKU, else the product holding it as a barcode
+    /// (an exact SKU wins over a barcode), else `nil`.
+    static func resolve(_ typed: String, in db: Database) throws -> String? {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM products WHERE sku = ? AND name IS NOT NULL"), arguments: [typed]) != nil {
+            return typed
+        }
+        guard Barcode.isValid(typed) else { return nil }
+        return try skus(holding: typed, in: db).first
     }
 }

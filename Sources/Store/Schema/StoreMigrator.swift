@@ -262,6 +262,56 @@ public enum StoreMigrator {
                     FROM ledger;
                 """)
         }
+        migrator.registerMigration("v11-documents") { db in
+            // Documents (delivery notes, sales, shipments, stocktakes) recorded here: their head and their lines,
+            // each line naming the movement it recorded (none for a count line that needed no change). They are
+            // this node's records; their movements replicate like any other.
+            try db.execute(sql: """
+                CREATE TABLE documents (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    type TEXT NOT NULL CHECK (type IN ('receive', 'sell', 'transfer', 'count')),
+                    warehouse TEXT NOT NULL CHECK (length(warehouse) BETWEEN 1 AND 32),
+                    destination TEXT,
+                    reason TEXT,
+                    reference TEXT,
+                    hlc INTEGER NOT NULL CHECK (hlc >= 0),
+                    actor TEXT NOT NULL,
+                    CHECK ((type = 'transfer') = (destination IS NOT NULL))
+                ) WITHOUT ROWID;
+                CREATE TABLE document_lines (
+                    document_id TEXT NOT NULL,
+                    line INTEGER NOT NULL CHECK (line >= 1),
+                    sku TEXT NOT NULL,
+                    quantity INTEGER NOT NULL CHECK (quantity >= 0),
+                    movement_id TEXT,
+                    adjustment INTEGER,
+                    PRIMARY KEY (document_id, line)
+                ) WITHOUT ROWID;
+                CREATE INDEX document_lines_movement ON document_lines (movement_id) WHERE movement_id IS NOT NULL;
+                """)
+        }
+        migrator.registerMigration("v11-products-sku-nocase") { db in
+            // A product created here is refused when its SKU differs only by case from a live one: that check
+            // compares SKUs without case, which scanned every product; an import of 5,000 products ran it 5,000
+            // times. An index in the same collation turns each check into one seek.
+            try db.execute(sql: "CREATE INDEX products_sku_nocase ON products (sku COLLATE NOCASE)")
+        }
+        migrator.registerMigration("v11-barcodes") { db in
+            // A product's barcodes: one LWW register (the set, written whole) in `products`, and a look-up table by
+            // code, kept by the writer with the register. A code on two products (given offline on two nodes) is
+            // two rows: a conflict to report, not a constraint to break a merge.
+            try db.execute(sql: """
+                ALTER TABLE products ADD COLUMN barcodes TEXT;
+                ALTER TABLE products ADD COLUMN barcodes_hlc INTEGER;
+                ALTER TABLE products ADD COLUMN barcodes_replica TEXT;
+                CREATE TABLE product_barcodes (
+                    barcode TEXT NOT NULL CHECK (length(barcode) BETWEEN 8 AND 13),
+                    sku TEXT NOT NULL,
+                    PRIMARY KEY (barcode, sku)
+                ) WITHOUT ROWID;
+                CREATE INDEX product_barcodes_sku ON product_barcodes (sku);
+                """)
+        }
         migrator.registerMigration("v12-origin-chains") { db in
             // Every operation proves its origin (`OriginChain`, `SignedHead`, `ChainVerifier`): each origin's chain
             // hash where this node holds it, the heads signed by their origins (forwarded in pages), the cluster

@@ -158,6 +158,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try revokeToken(id, at: milliseconds, in: db)
             case let .rotateToken(id, secretHash, milliseconds, previousValidUntil):
                 return try rotateToken(id, secretHash: secretHash, at: milliseconds, previousValidUntil: previousValidUntil, in: db)
+            case let .document(request):
+                return try document(request, in: db, events: &events)
+            case let .importProducts(rows, actor):
+                return try importProducts(rows, actor: actor, in: db, events: &events)
             case .finishCatchUp:
                 try NodeRecord.setCatchingUp(false, in: db)
                 catchingUp = false
@@ -170,7 +174,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
-    private mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    mutating func createProduct(_ draft: ProductDraft, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try TextLimits.validate(draft.name, field: "name", limit: TextLimits.name, allowEmpty: false)
         try TextLimits.validate(draft.description, field: "description", limit: TextLimits.description)
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
@@ -186,13 +190,14 @@ struct LedgerApplier<Clock: PhysicalClock> {
         if let existing = try String.fetchOne(sameButCase, arguments: [draft.sku.rawValue, draft.sku.rawValue]) {
             throw StoreError.skuDiffersOnlyByCase(sku: draft.sku.rawValue, existing: existing)
         }
+        let barcodes = try Self.validateBarcodes(draft.barcodes ?? [], of: draft.sku, in: db)
         let patch = ProductPatch(
             name: draft.name, description: draft.description, price: .some(draft.price?.rawValue),
-            reorderPoint: .some(draft.reorderPoint), deleted: false)
+            reorderPoint: .some(draft.reorderPoint), deleted: false, barcodes: barcodes.isEmpty ? nil : barcodes)
         return .product(try recordProductOperation(.productCreate, sku: draft.sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
-    private mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    mutating func updateProduct(_ sku: SKU, _ patch: ProductPatch, actor: String, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         if let name = patch.name { try TextLimits.validate(name, field: "name", limit: TextLimits.name, allowEmpty: false) }
         if let description = patch.description {
             try TextLimits.validate(description, field: "description", limit: TextLimits.description)
@@ -201,10 +206,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
         if let point = patch.reorderPoint, let point { try Self.validateReorderPoint(point) }
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
         guard patch.deleted == nil else { throw StoreError.invalidInput("use delete to remove a product") }
-        guard patch.name != nil || patch.description != nil || patch.price != nil || patch.reorderPoint != nil else {
+        guard patch.name != nil || patch.description != nil || patch.price != nil || patch.reorderPoint != nil || patch.barcodes != nil else {
             throw StoreError.invalidInput("nothing to update: give at least one field")
         }
         _ = try liveProduct(sku, in: db)
+        var patch = patch
+        if let barcodes = patch.barcodes { patch.barcodes = try Self.validateBarcodes(barcodes, of: sku, in: db) }
         return .product(try recordProductOperation(.productUpdate, sku: sku, patch: patch, actor: actor, in: db, events: &events))
     }
 
@@ -287,7 +294,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return ProductState(sku: sku, metadata: metadata)
     }
 
-    private mutating func movement(_ request: MovementRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    mutating func movement(_ request: MovementRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
         try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
         if request.type == .adjust { try Quantity.validateDelta(request.quantity) } else { try Quantity.validate(request.quantity) }
         if request.type == .adjust, request.reason?.trimmingSpaces.isEmpty ?? true {
@@ -362,7 +369,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// merged from a peer is kept whatever its destination, because that peer may have heard of a member this node
     /// has not heard of yet, and refusing it would make the ledgers diverge.
     /// - Throws: ``StoreError/unknownWarehouse(_:)``, ``StoreError/retiredWarehouse(_:)``.
-    private static func checkDestination(_ destination: ReplicaID, in db: Database) throws {
+    static func checkDestination(_ destination: ReplicaID, in db: Database) throws {
         let statement = try db.cachedStatement(sql: "SELECT retired FROM members WHERE warehouse = ?")
         guard let retired = try Bool.fetchOne(statement, arguments: [destination.rawValue]) else {
             throw StoreError.unknownWarehouse(destination.rawValue)
@@ -371,7 +378,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// This warehouse's view of a product, from the cache or the database.
-    private func ownSummary(_ sku: SKU, in db: Database) throws -> ProductRecord.Summary {
+    func ownSummary(_ sku: SKU, in db: Database) throws -> ProductRecord.Summary {
         if let known = cache.product(sku) { return known }
         let summary = try ProductRecord.summary(sku: sku, warehouse: replica, in: db)
         cache.remember(summary, for: sku)
@@ -379,7 +386,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// This warehouse's counter of a product, from the cache or the database.
-    private func ownCounter(_ sku: SKU, in db: Database) throws -> PNCounter {
+    func ownCounter(_ sku: SKU, in db: Database) throws -> PNCounter {
         if let known = cache.counter(sku) { return known }
         return try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
     }

@@ -26,6 +26,10 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     /// Membership a peer announced: `by` is the warehouse its certificate names (`nil` when the sender is not
     /// authenticated as such). Only what ``MemberAnnouncementPolicy`` allows is written.
     case announcedMembers(by: String?, [MemberRecord])
+    /// A document: every line recorded as a movement of this node's warehouse, all in one savepoint, or none.
+    case document(DocumentRequest)
+    /// Creates or updates many products (a catalogue import): all rows or none.
+    case importProducts([ProductDraft], actor: String)
     /// Operations received from a peer with the proofs of their origins: only operations a valid head of their
     /// origin covers are applied (``ChainVerifier``), the others are reported per origin in ``MergeReport/unproven``.
     case mergeSigned([LedgerOperation], PageProofs)
@@ -37,7 +41,8 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
         switch self {
-        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride: true
+        case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document,
+             .importProducts: true
         case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers, .mergeSigned,
              .addOriginCertificates, .saveCheckpoint: false
         }
@@ -51,13 +56,18 @@ public struct ProductDraft: Hashable, Codable, Sendable {
     public var description: String
     public var price: Price?
     public var reorderPoint: Int64?
+    /// Barcodes (EAN-13, EAN-8, UPC-A); `nil` or empty: none.
+    public var barcodes: [String]?
 
-    public init(sku: SKU, name: String, description: String = "", price: Price? = nil, reorderPoint: Int64? = nil) {
+    public init(
+        sku: SKU, name: String, description: String = "", price: Price? = nil, reorderPoint: Int64? = nil, barcodes: [String]? = nil
+    ) {
         self.sku = sku
         self.name = name
         self.description = description
         self.price = price
         self.reorderPoint = reorderPoint
+        self.barcodes = barcodes
     }
 }
 

@@ -11,6 +11,9 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     case members(changed: [MemberRecord])
     /// The node's catch-up state after the command (`false`: local writes are accepted).
     case catchingUp(Bool)
+    /// `duplicate` is true when the document id had been recorded before: the stored document is returned.
+    case document(DocumentRecord, duplicate: Bool)
+    case imported(ImportReport)
     /// Certificates or a checkpoint stored: how many were new.
     case proofs(added: Int)
 }
@@ -45,5 +48,18 @@ public struct MergeReport: Hashable, Codable, Sendable {
         self.applied = applied
         self.duplicates = duplicates
         self.refused = refused
+    }
+}
+
+/// What a product import did: rows that created a product, changed one, or matched it already.
+public struct ImportReport: Hashable, Codable, Sendable {
+    public var created = 0
+    public var updated = 0
+    public var unchanged = 0
+
+    public init(created: Int = 0, updated: Int = 0, unchanged: Int = 0) {
+        self.created = created
+        self.updated = updated
+        self.unchanged = unchanged
     }
 }

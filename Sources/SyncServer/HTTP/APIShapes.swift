@@ -65,6 +65,8 @@ public enum API {
         public var deleted: Bool
         public var updatedAt: String
         public var warehouseReorderPoints: [String: Int64]?
+        /// EAN-13, EAN-8 or UPC-A codes, sorted (always written; `nil` only when read from an older node).
+        public var barcodes: [String]?
 
         init(_ state: ProductState, overrides: [ReorderOverrideRecord]? = nil) {
             sku = state.sku
@@ -74,13 +76,14 @@ public enum API {
             reorderPoint = state.reorderPoint
             deleted = state.deleted
             updatedAt = API.timestamp(state.updatedAt)
+            barcodes = state.barcodes
             warehouseReorderPoints = overrides.map { list in
                 Dictionary(list.compactMap { override in override.reorderPoint.map { (override.warehouse, $0) } }) { a, _ in a }
             }
         }
 
         enum CodingKeys: String, CodingKey {
-            case sku, name, description, price, deleted
+            case sku, name, description, price, deleted, barcodes
             case reorderPoint = "reorder_point"
             case updatedAt = "updated_at"
             case warehouseReorderPoints = "warehouse_reorder_points"
@@ -95,6 +98,7 @@ public enum API {
             try container.encode(reorderPoint, forKey: .reorderPoint)
             try container.encode(deleted, forKey: .deleted)
             try container.encode(updatedAt, forKey: .updatedAt)
+            try container.encode(barcodes ?? [], forKey: .barcodes)
             try container.encodeIfPresent(warehouseReorderPoints, forKey: .warehouseReorderPoints)
         }
     }

@@ -23,6 +23,8 @@ public func buildRouter(
     let v1 = router.group("v1").add(middleware: TokenAuthMiddleware(authority: node.tokens))
     ProductsController(node: node).addRoutes(to: v1)
     MovementsController(node: node).addRoutes(to: v1)
+    DocumentsController(node: node).addRoutes(to: v1)
+    ImportsController(node: node).addRoutes(to: v1)
     ReadController(node: node, syncer: syncer, credentials: credentials).addRoutes(to: v1)
     ClusterController(node: node).addRoutes(to: v1)
     TokensController(node: node).addRoutes(to: v1)

@@ -3,13 +3,13 @@ import Hummingbird
 import Store
 
 extension Request {
-    /// Collects the body (at most the context's upload limit: 413 beyond) and decodes it as JSON.
+    /// Collects the body (at most `limit`, by default the context's upload limit: 413 beyond) and decodes it as JSON.
     ///
     /// - Throws: `APIError` 400 for malformed JSON, invalid UTF-8, a key written twice in one object
     ///   (``JSONDuplicateKeys``) or wrong types; 413 for an oversized body.
-    func decodeJSON<T: Decodable>(_ type: T.Type, context: InvRequestContext) async throws -> T {
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: InvRequestContext, limit: Int? = nil) async throws -> T {
         var request = self
-        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let buffer = try await request.collectBody(upTo: limit ?? context.maxUploadSize)
         let bytes = Array(buffer.readableBytesView)
         guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.badRequest("request body is not valid UTF-8") }
         if let key = JSONDuplicateKeys.first(in: bytes) {

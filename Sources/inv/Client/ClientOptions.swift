@@ -54,9 +54,12 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String
     /// The HTTP status of the node's answer, when the node refused the request.
     var status: Int?
-    init(_ description: String, status: Int? = nil) {
+    /// The line of a document (from 1) the node's refusal is about (`error.line`).
+    var line: Int?
+    init(_ description: String, status: Int? = nil, line: Int? = nil) {
         self.description = description
         self.status = status
+        self.line = line
     }
 }
 

@@ -71,6 +71,7 @@ struct NodeClient {
                 struct Detail: Decodable {
                     var code: String
                     var message: String
+                    var line: Int?
                 }
                 var error: Detail
             }
@@ -78,7 +79,7 @@ struct NodeClient {
             do { failure = try JSONDecoder().decode(Failure.self, from: data) } catch {
                 throw CLIError("the node answered \(response.status.code) \(response.status.reasonPhrase)", status: Int(response.status.code))
             }
-            throw CLIError(failure.error.message, status: Int(response.status.code))
+            throw CLIError(failure.error.message, status: Int(response.status.code), line: failure.error.line)
         }
         return Reply(status: Int(response.status.code), body: data)
     }

@@ -32,6 +32,20 @@ func positiveQuantity(_ arguments: [String]) throws -> Int64 {
     return value
 }
 
+/// Checks the arguments of a command that takes either `SKU QUANTITY` or `--file FILE` (a document).
+///
+/// - Throws: `ValidationError` for both or neither, or a bad quantity.
+func validateSingleOrFile(sku: String?, quantityArguments: [String], file: String?, command: String) throws {
+    if file != nil {
+        guard sku == nil, quantityArguments.isEmpty else {
+            throw ValidationError("give either SKU QUANTITY or --file FILE, not both")
+        }
+        return
+    }
+    guard sku != nil else { throw ValidationError("inv \(command) needs SKU QUANTITY, or --file FILE (CSV with the header sku,quantity)") }
+    _ = try positiveQuantity(quantityArguments)
+}
+
 /// Posts a movement and prints what was recorded.
 func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Movement) -> String) async throws {
     try await NodeClient.with(client) { node in
@@ -44,19 +58,26 @@ func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Mo
 
 struct Receive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record goods arriving (a purchase or a return).")
-    @Argument(help: "SKU") var sku: String
+    @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "Why, recorded with the movement.") var reason: String?
+    @OptionGroup var file: DocumentFileOption
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
     var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
 
-    func validate() throws { _ = try positiveQuantity(quantityArguments) }
+    func validate() throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "receive")
+    }
 
     func run() async throws {
+        if let path = file.file {
+            return try await postDocument(type: "receive", file: path, reason: reason, movement: movement, client: client)
+        }
+        let sku = sku ?? ""
         try await postMovement(
             MovementBody(type: "receive", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
@@ -65,19 +86,26 @@ struct Receive: AsyncParsableCommand {
 
 struct Sell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record a sale (refused if more than is on hand).")
-    @Argument(help: "SKU") var sku: String
+    @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "Why, recorded with the movement.") var reason: String?
+    @OptionGroup var file: DocumentFileOption
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
     var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
 
-    func validate() throws { _ = try positiveQuantity(quantityArguments) }
+    func validate() throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "sell")
+    }
 
     func run() async throws {
+        if let path = file.file {
+            return try await postDocument(type: "sell", file: path, reason: reason, movement: movement, client: client)
+        }
+        let sku = sku ?? ""
         try await postMovement(
             MovementBody(type: "sell", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
@@ -116,20 +144,27 @@ struct Adjust: AsyncParsableCommand {
 
 struct Transfer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Ship goods to another warehouse; they are in transit until it accepts them.")
-    @Argument(help: "SKU") var sku: String
+    @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
     var quantityArguments: [String] = []
     @Option(help: "The destination warehouse id.") var to: String
     @Option(help: "Why, recorded with the movement.") var reason: String?
+    @OptionGroup var file: DocumentFileOption
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
     var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
 
-    func validate() throws { _ = try positiveQuantity(quantityArguments) }
+    func validate() throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "transfer")
+    }
 
     func run() async throws {
+        if let path = file.file {
+            return try await postDocument(type: "transfer", file: path, to: to, reason: reason, movement: movement, client: client)
+        }
+        let sku = sku ?? ""
         try await NodeClient.with(client) { node in
             let body = MovementBody(
                 type: "transfer", sku: sku, quantity: quantity, to: to, reason: reason, reference: movement.reference, id: movement.id)
@@ -186,7 +221,7 @@ struct Transfers: AsyncParsableCommand {
 
 struct Accept: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Take goods in transit into this warehouse's stock.")
-    @Argument(help: "The transfer id (printed by `inv transfer`).") var transferID: String
+    @Argument(help: "The transfer id (printed by `inv transfer`), or a unique prefix of at least 8 characters.") var transferID: String
     @Option(help: "Accept only part (default: everything in transit).") var quantity: Int64?
     @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
@@ -201,6 +236,7 @@ struct Accept: AsyncParsableCommand {
         }
         try await NodeClient.with(client) { node in
             let body = Body(quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
+            let transferID = try await node.transferID(matching: transferID)
             let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/accept", json: body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let recorded = try node.decode(API.Movement.self, reply)
@@ -210,6 +246,24 @@ struct Accept: AsyncParsableCommand {
 }
 
 extension NodeClient {
+    /// The transfer `typed` names: itself when it is a whole UUID, else the one transfer in transit whose id starts
+    /// with it (at least 8 characters, any case), as people copy ids by hand.
+    /// - Throws: `CLIError` for a prefix that is too short, matches no transfer in transit, or matches several.
+    func transferID(matching typed: String) async throws -> String {
+        if let canonical = MovementID.canonical(typed) { return canonical }
+        let prefix = typed.lowercased()
+        guard prefix.count >= 8 else {
+            throw CLIError("give the transfer id or at least its first 8 characters, got \(typed.debugDescription.prefix(40))")
+        }
+        let transfers = try decode([API.Transfer].self, try await send(.GET, "/v1/transfers"))
+        let matches = Set(transfers.map(\.id).filter { $0.hasPrefix(prefix) }).sorted()
+        switch matches.count {
+        case 1: return matches[0]
+        case 0: throw CLIError("no transfer in transit has an id starting with \(typed) (see `inv transfers`)")
+        default: throw CLIError("\(typed) starts \(matches.count) transfers in transit (\(matches.prefix(3).joined(separator: ", "))); give more characters")
+        }
+    }
+
     /// Posts a movement; a SKU the node does not know is retried once as the one product it names in another case
     /// (`chair-01` for `CHAIR-01`), so that look-ups accept any case without a round trip when the case is right.
     func postMovement(_ body: MovementBody) async throws -> Reply {

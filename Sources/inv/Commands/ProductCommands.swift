@@ -30,6 +30,7 @@ struct ProductCommand: AsyncParsableCommand {
         @Argument(help: "SKU: 1-64 characters of A-Z a-z 0-9 . _ -, unique regardless of case.") var sku: String
         @Option(help: "Display name.") var name: String
         @OptionGroup var fields: OptionalFields
+        @Option(name: .customLong("barcode"), help: "An EAN-13, EAN-8 or UPC-A code (repeatable).") var barcodes: [String] = []
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
@@ -39,8 +40,11 @@ struct ProductCommand: AsyncParsableCommand {
                 var description: String?
                 var price: String?
                 var reorder_point: Int64?
+                var barcodes: [String]?
             }
-            let body = Body(sku: sku, name: name, description: fields.description, price: fields.price, reorder_point: fields.reorderPoint)
+            let body = Body(
+                sku: sku, name: name, description: fields.description, price: fields.price, reorder_point: fields.reorderPoint,
+                barcodes: barcodes.isEmpty ? nil : barcodes)
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.POST, "/v1/products", json: body)
                 if client.json { return try JSONOutput.print(raw: reply.body) }
@@ -57,16 +61,22 @@ struct ProductCommand: AsyncParsableCommand {
         @Flag(help: "Remove the price.") var clearPrice = false
         @Flag(help: "Remove the reorder point.") var clearReorderPoint = false
         @Option(help: "Set --reorder-point for this warehouse only.") var warehouse: String?
+        @Option(name: .customLong("barcode"), help: "Replace the barcodes with these (repeatable).") var barcodes: [String] = []
+        @Flag(help: "Remove every barcode.") var noBarcodes = false
         @OptionGroup var client: ClientOptions
 
         func validate() throws {
+            if noBarcodes, !barcodes.isEmpty { throw ValidationError("give --barcode or --no-barcodes, not both") }
+            if warehouse != nil, noBarcodes || !barcodes.isEmpty { throw ValidationError("--warehouse only takes a reorder point") }
             if warehouse != nil {
                 guard fields.reorderPoint != nil || clearReorderPoint else { throw ValidationError("--warehouse needs --reorder-point or --clear-reorder-point") }
                 guard fields.name == nil, fields.description == nil, fields.price == nil else {
                     throw ValidationError("--warehouse only takes a reorder point")
                 }
-            } else if fields.name == nil, fields.description == nil, fields.price == nil, fields.reorderPoint == nil, !clearPrice, !clearReorderPoint {
-                throw ValidationError("nothing to update: give --name, --description, --price or --reorder-point")
+            } else if fields.name == nil, fields.description == nil, fields.price == nil, fields.reorderPoint == nil, !clearPrice,
+                      !clearReorderPoint, barcodes.isEmpty, !noBarcodes
+            {
+                throw ValidationError("nothing to update: give --name, --description, --price, --reorder-point or --barcode")
             }
         }
 
@@ -78,6 +88,8 @@ struct ProductCommand: AsyncParsableCommand {
             if clearPrice { body["price"] = .null }
             if let point = fields.reorderPoint { body["reorder_point"] = .int(point) }
             if clearReorderPoint { body["reorder_point"] = .null }
+            if !barcodes.isEmpty { body["barcodes"] = .strings(barcodes) }
+            if noBarcodes { body["barcodes"] = .strings([]) }
             let payload = body
             try await NodeClient.with(client) { node in
                 let path = warehouse.map { "/v1/products/\(sku)/reorder-points/\($0)" } ?? "/v1/products/\(sku)"
@@ -109,13 +121,17 @@ struct ProductCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List products.")
         @Flag(help: "Include deleted products.") var includeDeleted = false
+        @Option(help: "table, json or csv (the columns `inv import products` reads).") var format: OutputFormat = .table
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.GET, "/v1/products", query: [("include_deleted", includeDeleted ? "true" : nil)])
-                if client.json { return try JSONOutput.print(raw: reply.body) }
+                if client.json || format == .json { return try JSONOutput.print(raw: reply.body) }
                 let products = try node.decode([API.Product].self, reply)
+                if format == .csv {
+                    return print(CatalogueCSV.columns.joined(separator: ",") + "\n" + products.map(CatalogueCSV.line).joined(), terminator: "")
+                }
                 if products.isEmpty { return print("no products") }
                 print(Table(
                     headers: ["SKU", "NAME", "PRICE", "REORDER AT", "DELETED"],
@@ -145,6 +161,7 @@ struct ProductCommand: AsyncParsableCommand {
                 for (warehouse, point) in (product.warehouseReorderPoints ?? [:]).sorted(by: { $0.key < $1.key }) {
                     lines.append("  at \(warehouse):     \(Formatting.count(point))")
                 }
+                if let barcodes = product.barcodes, !barcodes.isEmpty { lines.append("barcodes:      \(barcodes.joined(separator: " "))") }
                 lines += ["deleted:       \(product.deleted ? "yes" : "no")", "updated:       \(product.updatedAt)"]
                 print(lines.joined(separator: "\n"))
             }
@@ -156,6 +173,7 @@ struct ProductCommand: AsyncParsableCommand {
 enum JSONValue: Encodable {
     case string(String)
     case int(Int64)
+    case strings([String])
     case null
 
     func encode(to encoder: any Encoder) throws {
@@ -163,6 +181,7 @@ enum JSONValue: Encodable {
         switch self {
         case .string(let value): try container.encode(value)
         case .int(let value): try container.encode(value)
+        case .strings(let value): try container.encode(value)
         case .null: try container.encodeNil()
         }
     }

@@ -49,10 +49,18 @@ extension TestResponse {
     /// `error.code` of an error answer, or `nil` when the body is not the API's error shape.
     var errorCode: String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? JSONObject,
-              object.count == 1, let error = object["error"] as? JSONObject, error.count == 2,
-              error["message"] is String
+              object.count == 1, let error = object["error"] as? JSONObject,
+              error.count == 2 || (error.count == 3 && error["line"] is NSNumber), error["message"] is String
         else { return nil }
         return error["code"] as? String
+    }
+}
+
+extension TestResponse {
+    /// `error.line` of an error answer about one line of a document.
+    var errorLine: Int64? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? JSONObject else { return nil }
+        return object.object("error")?.int("line")
     }
 }
 

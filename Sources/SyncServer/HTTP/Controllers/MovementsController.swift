@@ -49,10 +49,28 @@ struct MovementsController {
         let movement = MovementRequest(
             type: body.type, sku: try SKU(body.sku), quantity: body.quantity, to: to, reason: body.reason,
             reference: body.reference, id: try Self.movementID(body.id), actor: identity.name)
-        guard case let .movement(record, duplicate) = try await node.store.submit(.movement(movement)) else {
+        let outcome = try await submit(movement)
+        guard case let .movement(record, duplicate) = outcome else {
             throw StoreError.storage("unexpected outcome")
         }
         return JSONResponse.make(json: API.Movement(record).sortedJSON(), status: duplicate ? .ok : .created)
+    }
+
+    /// Submits `movement`; a SKU no product has may be a barcode, looked up only then, so that the hot path (a SKU)
+    /// reads nothing more than before; an exact SKU wins over a barcode either way.
+    private func submit(_ movement: MovementRequest) async throws -> WriteOutcome {
+        do {
+            return try await node.store.submit(.movement(movement))
+        } catch {
+            // `submit` throws only `StoreError`. Kept out of `create`: a `catch` pattern with a `where` clause there,
+            // on a typed throw, made the compiler's SIL pass (StackNesting) run without end.
+            guard case .unknownSKU(let typed) = error, Barcode.isValid(typed) else { throw error }
+            let product = try node.resolve(movement.sku)
+            guard product != movement.sku else { throw error }
+            var resolved = movement
+            resolved.sku = product
+            return try await node.store.submit(.movement(resolved))
+        }
     }
 
     @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {

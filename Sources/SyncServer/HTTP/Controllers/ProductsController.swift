@@ -22,9 +22,10 @@ struct ProductsController {
         var description: String?
         var price: String?
         var reorderPoint: Int64?
+        var barcodes: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case sku, name, description, price
+            case sku, name, description, price, barcodes
             case reorderPoint = "reorder_point"
         }
     }
@@ -35,9 +36,11 @@ struct ProductsController {
         var description: String?
         var price: String??
         var reorderPoint: Int64??
+        /// Replaces the set; `[]` removes every barcode.
+        var barcodes: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case name, description, price
+            case name, description, price, barcodes
             case reorderPoint = "reorder_point"
         }
 
@@ -45,6 +48,7 @@ struct ProductsController {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresent(String.self, forKey: .name)
             description = try container.decodeIfPresent(String.self, forKey: .description)
+            barcodes = try container.decodeIfPresent([String].self, forKey: .barcodes)
             if container.contains(.price) { price = .some(try container.decodeNil(forKey: .price) ? nil : try container.decode(String.self, forKey: .price)) }
             if container.contains(.reorderPoint) {
                 reorderPoint = .some(try container.decodeNil(forKey: .reorderPoint) ? nil : try container.decode(Int64.self, forKey: .reorderPoint))
@@ -71,7 +75,7 @@ struct ProductsController {
 
     @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        let sku = try context.parameters.sku()
+        let sku = try node.resolve(try context.parameters.sku())
         guard let product = try node.store.reader.product(sku) else { throw APIError(.unknownSKU(sku.rawValue)) }
         return try JSONResponse.make(API.Product(product, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)))
     }
@@ -81,7 +85,7 @@ struct ProductsController {
         let body = try await request.decodeJSON(CreateBody.self, context: context)
         let draft = ProductDraft(
             sku: try SKU(body.sku), name: body.name, description: body.description ?? "", price: try body.price.map { try Price($0) },
-            reorderPoint: body.reorderPoint)
+            reorderPoint: body.reorderPoint, barcodes: body.barcodes)
         guard case .product(let state) = try await node.store.submit(.createProduct(draft, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }
@@ -90,10 +94,11 @@ struct ProductsController {
 
     @Sendable func update(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
-        let sku = try context.parameters.sku()
+        let sku = try node.resolve(try context.parameters.sku())
         let body = try await request.decodeJSON(UpdateBody.self, context: context)
         let price: String?? = try body.price.map { value in try value.map { try Price($0).rawValue } }
-        let patch = ProductPatch(name: body.name, description: body.description, price: price, reorderPoint: body.reorderPoint)
+        let patch = ProductPatch(
+            name: body.name, description: body.description, price: price, reorderPoint: body.reorderPoint, barcodes: body.barcodes)
         guard case .product(let state) = try await node.store.submit(.updateProduct(sku: sku, patch, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }
@@ -102,7 +107,10 @@ struct ProductsController {
 
     @Sendable func remove(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
-        let sku = try context.parameters.sku()
+        let sku = try node.resolve(try context.parameters.sku())
+        guard [nil, "true", "false"].contains(request.query("force")) else {
+            throw APIError(.unprocessableContent, "invalid_input", "force must be true or false")
+        }
         // Stock anywhere would be stranded under a deleted product: refused unless the caller insists (force=true),
         // saying how much is where. Read before the write; a movement merged in between stays visible anyway.
         if request.query("force") != "true" {
@@ -122,7 +130,7 @@ struct ProductsController {
 
     @Sendable func setWarehouseReorderPoint(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
-        let sku = try context.parameters.sku()
+        let sku = try node.resolve(try context.parameters.sku())
         let warehouse: ReplicaID
         do { warehouse = try ReplicaID(context.parameters.get("warehouse") ?? "") } catch {
             throw APIError(.unprocessableContent, "invalid_input", "warehouse must be 1-32 characters of A-Z a-z 0-9 _ -")
@@ -149,5 +157,14 @@ enum JSONResponse {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: json))
+    }
+}
+
+extension InvNode {
+    /// The product `sku` names: itself when a product has exactly that SKU, else the product holding it as a barcode;
+    /// `sku` unchanged when neither (the route then answers its own `unknown_sku`).
+    func resolve(_ sku: SKU) throws -> SKU {
+        guard let resolved = try store.reader.resolveSKU(sku.rawValue), resolved != sku.rawValue else { return sku }
+        return (try? SKU(resolved)) ?? sku
     }
 }
