@@ -35,6 +35,13 @@ struct BarcodesRouterTests {
             #expect(lines.map { $0.string("sku") } == ["TEA"])
             #expect(lines.map { $0.int("quantity") } == [3])
             #expect(try await api.stock("TEA") == 2)
+            // Stock and history take a barcode too.
+            let stock = try await api.expectStatus(.ok, .get, "/v1/stock?sku=\(Self.ean8)", token: api.reporter).array()
+            #expect(stock.map { $0.string("sku") } == ["TEA"])
+            #expect(stock.map { $0.int("quantity") } == [2])
+            let history = try await api.expectStatus(.ok, .get, "/v1/history?sku=\(Self.ean13)", token: api.reporter).object()
+            let movements = try #require(history["movements"] as? [JSONObject])
+            #expect(movements.count == 3 && movements.allSatisfy { $0.string("sku") == "TEA" }, "\(movements)")
 
             // An exact SKU wins over a barcode.
             try await api.createProduct(Self.upcA)

@@ -193,6 +193,39 @@ struct DocumentsRouterTests {
         }
     }
 
+    @Test func aCountThatStartedEarlierLeavesWhatMovedMeanwhileAlone() async throws {
+        try await APISession.with { api in
+            for sku in ["A", "B"] { try await api.createProduct(sku) }
+            try await api.move("receive", "A", 10)
+            let started = try #require(try await api.move("receive", "B", 4).string("timestamp"))
+            let startMilliseconds = try #require(DateParsing.milliseconds(started))
+            // Operations in the start's millisecond count as before it: wait for the clock to pass it.
+            while UInt64(Date().timeIntervalSince1970 * 1_000) <= startMilliseconds + 1 {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            // While the shelves are counted: 3 of A sold, 5 of B received.
+            try await api.move("sell", "A", 3)
+            try await api.move("receive", "B", 5)
+            let startedAt = #", "started_at": "\#(started)""#
+            let counted = try await api.expectStatus(
+                .created, .post, "/v1/documents", token: api.staff,
+                json: Self.body("count", [("A", 8), ("B", 4)], extra: startedAt)).object()
+            let lines = try #require(counted["lines"] as? [JSONObject])
+            // Against the stock when counting started (A 10, B 4), not now (A 7, B 9).
+            #expect(lines.map { $0.int("adjustment") } == [-2, 0])
+            #expect(lines[1].isNull("movement"))
+            #expect(try await api.stock("A") == 5)
+            #expect(try await api.stock("B") == 9)
+
+            try await Self.expectRefusedDocument(
+                api, Self.body("receive", [("A", 1)], extra: startedAt), status: .unprocessableContent,
+                code: "invalid_input", line: nil)
+            try await Self.expectRefusedDocument(
+                api, Self.body("count", [("A", 1)], extra: #", "started_at": "yesterday""#), status: .unprocessableContent,
+                code: "invalid_input", line: nil)
+        }
+    }
+
     @Test func aTransferDocumentShipsEveryLine() async throws {
         try await APISession.with { api in
             for sku in ["A", "B"] { try await api.createProduct(sku) }

@@ -20,6 +20,16 @@ struct HandWrittenJSONTests {
         }
     }
 
+    @Test("every timestamp the API writes parses back to its millisecond (history?since=, started_at)")
+    func timestampsParseBack() async {
+        let edges: [UInt64] = [0, 843, 1_764_738_471_843, 253_402_300_799_999]
+        for milliseconds in edges { #expect(DateParsing.milliseconds(API.timestamp(milliseconds: milliseconds)) == milliseconds) }
+        await propertyCheck(count: 2_000, input: Gen.int(in: 0...253_402_300_799_999)) { raw in
+            let milliseconds = UInt64(raw)
+            #expect(DateParsing.milliseconds(API.timestamp(milliseconds: milliseconds)) == milliseconds)
+        }
+    }
+
     /// Foundation's text for the whole second, with the exact millisecond: the format style computes the fraction
     /// through a `Double` and can write .998 for .999 (the hand-written one is exact).
     static func foundation(_ milliseconds: UInt64) -> String {

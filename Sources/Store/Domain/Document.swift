@@ -36,10 +36,14 @@ public struct DocumentRequest: Hashable, Codable, Sendable {
     /// line records nothing of its own, so its id goes unused. Callers supply them (the writer generates none).
     public var movementIDs: [String]
     public var actor: String
+    /// For a `count`: when counting started (a scanner's first scan). Each line's adjustment is then taken against
+    /// the stock on hand at that moment, so what was sold or received while the shelves were being counted is not
+    /// undone. `nil`: the moment of submission.
+    public var countStartedAt: HLCTimestamp?
 
     public init(
         type: DocumentType, lines: [Line], to: ReplicaID? = nil, reason: String? = nil, reference: String? = nil,
-        id: String, movementIDs: [String], actor: String
+        id: String, movementIDs: [String], actor: String, countStartedAt: HLCTimestamp? = nil
     ) {
         self.type = type
         self.lines = lines
@@ -49,6 +53,7 @@ public struct DocumentRequest: Hashable, Codable, Sendable {
         self.id = id
         self.movementIDs = movementIDs
         self.actor = actor
+        self.countStartedAt = countStartedAt
     }
 }
 
@@ -60,7 +65,8 @@ public struct DocumentRecord: Hashable, Codable, Sendable {
         public var quantity: Int64
         /// The movement recorded, or `nil` when the line needed none (a count that was already right).
         public var movement: String?
-        /// For `count`: the counted quantity minus what was on hand when the count was submitted.
+        /// For `count`: the counted quantity minus what was on hand when the count started (see
+        /// ``DocumentRequest/countStartedAt``).
         public var adjustment: Int64?
 
         public init(sku: String, quantity: Int64, movement: String?, adjustment: Int64? = nil) {

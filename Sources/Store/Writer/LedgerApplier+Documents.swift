@@ -8,8 +8,10 @@ extension LedgerApplier {
     ///
     /// All or nothing: any refusal is thrown as ``StoreError/onLine(_:_:)`` naming the line (from 1), and the
     /// writer rolls the command's savepoint back, so no line of a refused document is kept. A `count` line's
-    /// adjustment is taken against the stock on hand here, inside this transaction: the count's moment is its
-    /// submission, and sales recorded before it are not undone. A line already right records nothing.
+    /// adjustment is counted minus the stock on hand here when the count started (``DocumentRequest/countStartedAt``,
+    /// else its submission): this warehouse's stock moves only by this node's operations, so the stock then is the
+    /// stock now less what this node's operations since changed. Sales recorded while shelves were being counted are
+    /// not undone. A line already right records nothing.
     ///
     /// Idempotent by document id: the same id again answers the stored document (`duplicate`), whatever the stock
     /// is now; the same id with other lines is refused.
@@ -41,12 +43,17 @@ extension LedgerApplier {
             return .document(stored, duplicate: true)
         }
         if let destination = request.to { try Self.checkDestination(destination, in: db) }
+        if request.countStartedAt != nil, request.type != .count {
+            throw StoreError.invalidInput("only a count takes the time it started")
+        }
+        let changedSinceStart = try request.countStartedAt.map { try stockChanges(since: $0, in: db) } ?? [:]
         var lines: [DocumentRecord.Line] = []
         lines.reserveCapacity(groups.count)
         var firstTimestamp: HLCTimestamp?
         for group in groups {
             do {
-                let line = try documentLine(group, of: request, in: db, events: &events)
+                let line = try documentLine(
+                    group, of: request, changedSinceStart: changedSinceStart[group.sku.rawValue] ?? 0, in: db, events: &events)
                 if firstTimestamp == nil, let timestamp = line.timestamp { firstTimestamp = timestamp }
                 lines.append(line.line)
             } catch let error as StoreError {
@@ -58,6 +65,23 @@ extension LedgerApplier {
             reference: request.reference, timestamp: firstTimestamp ?? clock.now(), user: request.actor, lines: lines)
         try record.insert(in: db)
         return .document(record, duplicate: false)
+    }
+
+    /// How much each SKU's stock at this warehouse changed through this node's operations after `start`: read
+    /// from this node's newest operation backwards until one at or before `start`, so the cost is the operations
+    /// since then, not the ledger.
+    func stockChanges(since start: HLCTimestamp, in db: Database) throws -> [String: Int64] {
+        var changes: [String: Int64] = [:]
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT ledger_hlc(body), ledger_sku(body), ledger_warehouse(body), ledger_delta(body)
+            FROM ledger WHERE origin = ? ORDER BY sequence DESC
+            """), arguments: [replica.rawValue])
+        while let row = try rows.next() {
+            guard (row[0] as Int64) > Int64(bitPattern: start.rawValue) else { break }
+            guard let sku = row[1] as String?, row[2] as String? == replica.rawValue, let delta = row[3] as Int64? else { continue }
+            changes[sku, default: 0] += delta
+        }
+        return changes
     }
 
     /// The lines of one SKU: summed (receive, sell, transfer), with where each came from.
@@ -150,7 +174,8 @@ extension LedgerApplier {
 
     /// Records one SKU's line: a movement, or for a count the adjustment it needs (none when already right).
     private mutating func documentLine(
-        _ group: DocumentGroup, of request: DocumentRequest, in db: Database, events: inout CommittedEvents
+        _ group: DocumentGroup, of request: DocumentRequest, changedSinceStart: Int64, in db: Database,
+        events: inout CommittedEvents
     ) throws -> (line: DocumentRecord.Line, timestamp: HLCTimestamp?) {
         let movementRequest: MovementRequest
         var adjustment: Int64?
@@ -163,7 +188,8 @@ extension LedgerApplier {
             let product = try ownSummary(group.sku, in: db)
             guard product.exists else { throw StoreError.unknownSKU(group.sku.rawValue) }
             guard !product.deleted else { throw StoreError.productDeleted(group.sku.rawValue) }
-            let difference = group.quantity - (try ownCounter(group.sku, in: db)).value
+            let onHandAtStart = (try ownCounter(group.sku, in: db)).value - changedSinceStart
+            let difference = group.quantity - onHandAtStart
             adjustment = difference
             guard difference != 0 else {
                 return (DocumentRecord.Line(sku: group.sku.rawValue, quantity: group.quantity, movement: nil, adjustment: 0), nil)

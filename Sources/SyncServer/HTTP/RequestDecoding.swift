@@ -56,7 +56,9 @@ public enum DateParsing {
     }
 
     private static func clamp(_ date: Date) -> UInt64? {
-        let milliseconds = date.timeIntervalSince1970 * 1_000
+        // Rounded, not truncated: `.843` seconds is 842.999… milliseconds in binary floating point, and a time the
+        // API wrote (`2026-11-23T22:49:07.843Z`) must parse back to the millisecond it names.
+        let milliseconds = (date.timeIntervalSince1970 * 1_000).rounded()
         guard milliseconds >= 0, milliseconds < 1e15 else { return nil }
         return UInt64(milliseconds)
     }

@@ -81,6 +81,13 @@ struct DocumentBody: Encodable {
     var reason: String?
     var reference: String?
     var id: String?
+    /// A count only: when counting started (ISO 8601), so that its adjustments leave sales made meanwhile alone.
+    var startedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, lines, to, reason, reference, id
+        case startedAt = "started_at"
+    }
 }
 
 /// Options of every command that records a document from a file.

@@ -75,6 +75,8 @@ struct Scan: AsyncParsableCommand {
         let interactive = isatty(STDIN_FILENO) != 0
         try await NodeClient.with(client) { node in
             var lines: [DocumentFile.Line] = []
+            // A count's adjustments are taken against the stock on hand at the first scan.
+            var firstScan: Date?
             func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
             while let raw = readLine(strippingNewline: true) {
                 let input: ScanInput
@@ -94,6 +96,7 @@ struct Scan: AsyncParsableCommand {
                     if interactive { say("undone: \(last.quantity) x \(last.sku)") }
                     continue
                 case let .item(code, quantity):
+                    if firstScan == nil { firstScan = Date() }
                     guard interactive else {
                         lines.append(DocumentFile.Line(sku: code, quantity: quantity))
                         continue
@@ -115,7 +118,8 @@ struct Scan: AsyncParsableCommand {
             }
             guard !lines.isEmpty else { throw CLIError("nothing scanned: no document recorded") }
             let body = DocumentBody(
-                type: kind.rawValue, lines: lines, to: to, reason: reason, reference: movement.reference, id: movement.id)
+                type: kind.rawValue, lines: lines, to: to, reason: reason, reference: movement.reference, id: movement.id,
+                startedAt: kind == .count ? firstScan.map { Date.ISO8601FormatStyle(includingFractionalSeconds: true).format($0) } : nil)
             try await node.submitDocument(body, json: client.json) { error in
                 guard let line = error.line, line >= 1, line <= lines.count else { return error }
                 var message = error.description

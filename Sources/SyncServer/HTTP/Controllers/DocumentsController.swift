@@ -22,6 +22,13 @@ struct DocumentsController {
         var reason: String?
         var reference: String?
         var id: String?
+        /// A count only: when counting started, as an ISO 8601 time (`inv scan count` sends its first scan's).
+        var startedAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case type, lines, to, reason, reference, id
+            case startedAt = "started_at"
+        }
 
         struct Line: Decodable {
             var sku: String
@@ -39,6 +46,13 @@ struct DocumentsController {
         do { to = try body.to.map { try ReplicaID($0) } } catch {
             throw APIError(.unprocessableContent, "invalid_input", "to must be a warehouse id (1-32 characters of A-Z a-z 0-9 _ -)")
         }
+        var startedAt: HLCTimestamp?
+        if let text = body.startedAt {
+            guard let milliseconds = DateParsing.milliseconds(text), milliseconds <= HLCTimestamp.maxPhysicalMilliseconds else {
+                throw APIError(.unprocessableContent, "invalid_input", "started_at must be a time like 2026-01-31T12:00:00Z")
+            }
+            startedAt = HLCTimestamp(physicalMilliseconds: milliseconds, logical: .max)
+        }
         var lines: [DocumentRequest.Line] = []
         lines.reserveCapacity(body.lines.count)
         for (index, line) in body.lines.enumerated() {
@@ -49,7 +63,7 @@ struct DocumentsController {
         let document = DocumentRequest(
             type: body.type, lines: lines, to: to, reason: body.reason, reference: body.reference,
             id: try MovementsController.movementID(body.id), movementIDs: lines.map { _ in MovementID.generate() },
-            actor: identity.name)
+            actor: identity.name, countStartedAt: startedAt)
         guard case let .document(record, duplicate) = try await node.store.submit(.document(document)) else {
             throw StoreError.storage("unexpected outcome")
         }

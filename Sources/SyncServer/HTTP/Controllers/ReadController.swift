@@ -20,8 +20,11 @@ struct ReadController {
 
     @Sendable func stock(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        let sku = request.query("sku")
-        if let sku, !SKU.isValid(sku) { throw APIError(.unprocessableContent, "invalid_input", "sku must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+        var sku = request.query("sku")
+        if let typed = sku {
+            guard SKU.isValid(typed) else { throw APIError(.unprocessableContent, "invalid_input", "sku must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+            sku = try skuOrBarcode(typed)
+        }
         let skus = try Self.skuList(request.query("skus"))
         let scope = request.query("scope") ?? "local"
         guard scope == "local" || scope == "all" else {
@@ -55,6 +58,15 @@ struct ReadController {
             if $0.warehouse == StockRow.inTransit { row.inTransitTo = destinations[$0.sku] }
             return row
         })
+    }
+
+    /// The SKU `typed` names where a SKU is expected: a barcode names its product, but a SKU (even of a removed
+    /// product) wins over a barcode. Read only for text that is a valid barcode, so a plain SKU costs nothing more.
+    private func skuOrBarcode(_ typed: String) throws -> String {
+        guard Barcode.isValid(typed), let asSKU = try? SKU(typed), try node.store.reader.product(asSKU) == nil,
+              let resolved = try node.store.reader.resolveSKU(typed)
+        else { return typed }
+        return resolved
     }
 
     /// The most SKUs one stock request may name in `skus`.
@@ -95,7 +107,9 @@ struct ReadController {
 
     @Sendable func history(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        let filter = try Self.historyFilter(request)
+        var named = try Self.historyFilter(request)
+        named.sku = try named.sku.map(skuOrBarcode)
+        let filter = named
         var cursor: HistoryCursor?
         if let token = request.query("cursor") {
             guard let parsed = HistoryCursor(token: token) else { throw APIError(.unprocessableContent, "invalid_input", "invalid cursor") }
