@@ -197,8 +197,8 @@ extension InvCLITests {
             var partitions = 0
             var uncertain: [String: PlannedOperation] = [:]
             let started = ContinuousClock.now
-            let budget = started + .seconds(55)
-            while attempted < 900 && rounds < 1_500 && ContinuousClock.now < budget {
+            // Bounded by counts, not by time: a seed replays the same schedule on any machine, slow or fast.
+            while attempted < 360 && rounds < 1_500 {
                 rounds += 1
                 // About one partition change every 25 rounds: stop a node (at least one keeps running), or restart one.
                 if Int.random(in: 0..<25, using: &random) == 0 {
@@ -524,13 +524,13 @@ extension InvCLITests {
             let early = try book(bio, "receive", "A", "3")
             try cluster.converge(all)
 
-            // MAD retires BIO, and so does SEV: no member takes a retirement from another (a hello never writes one).
-            for node in [mad, sev] {
-                let retired = try node.inv("peer", "remove", "BIO")
-                expectSuccess(retired)
-                #expect(retired.lines == ["retired BIO"])
-                #expect(try node.members()["BIO"]?["retired"] == true)
-            }
+            // MAD, which holds the cluster CA key, retires BIO; SEV takes the retirement from MAD's hello because the
+            // CA signed it (a member's word alone retires no one).
+            let retired = try mad.inv("peer", "remove", "BIO")
+            expectSuccess(retired)
+            #expect(retired.lines == ["retired BIO"])
+            #expect(try mad.members()["BIO"]?["retired"] == true)
+            try MembershipOutputTests.syncUntil(mad) { try sev.members()["BIO"]?["retired"] == true }
             // Syncing does not undo it: BIO's own announcements never re-admit it.
             _ = try mad.inv("sync")
             _ = try sev.inv("sync")

@@ -16,7 +16,7 @@ extension InvCLITests {
             throw HarnessError("\(node.warehouse): the condition did not hold after 60 syncs:\n\(node.serverLogs)")
         }
 
-        @Test("retire with goods in transit needs --force; a peer's refusal does not retire a node; readmit")
+        @Test("retire with goods in transit needs --force, only where the CA key is; the retired node learns it; readmit")
         func retireAndReadmit() throws {
             let cluster = try Cluster()
             defer { cluster.cleanup() }
@@ -39,19 +39,28 @@ extension InvCLITests {
             #expect(transfers.lines.last == "stranded: \(transferID) (5 x CHAIR-01, MAD to SEV; SEV is retired)", "\(transfers)")
             #expect(transfers.lines.allSatisfy { $0.count <= 100 }, "\(transfers)")
 
-            // MAD refuses SEV's rounds now, but SEV does not retire itself on a peer's word (no member may retire
-            // another by saying so): it keeps accepting local writes.
+            // A member without the cluster CA key cannot retire anyone, and says where to do it.
+            #expect(expectOneLineError(try sev.inv("peer", "remove", "MAD"))
+                == "inv: error: this node lacks the cluster CA key: run `inv peer remove MAD` on the founding node")
+            let decision = try #require(try mad.members()["SEV"]?["decision"])
+            #expect(decision["retired"] == true && decision["issuer"] == "MAD" && decision["user"] == "admin", "\(decision)")
+
+            // MAD refuses SEV's rounds now, but answers its hello with the retirement signed by the cluster CA: SEV
+            // learns it and refuses local writes that no peer would take.
             let refusedSync = try sev.inv("sync")
             #expect(refusedSync.status != 0, "\(refusedSync)")
-            expectSuccess(try sev.inv("receive", "CHAIR-01", "1"))
-            #expect(try sev.json("status")["retired_at"] == nil)
+            let refusedWrite = try sev.inv("receive", "CHAIR-01", "1")
+            #expect(refusedWrite.status != 0 && refusedWrite.stderr.contains("this warehouse was retired on "), "\(refusedWrite)")
+            #expect(try sev.json("status")["retired_at"] != nil)
 
             // Adding it again is not re-admitting it.
             let added = expectOneLineError(try mad.inv("peer", "add", sev.peerURL))
             #expect(added.hasPrefix("inv: error: SEV was retired on ") && added.hasSuffix("; re-admit it with `inv peer readmit SEV`"), "\(added)")
             let readmitted = try mad.inv("peer", "readmit", "SEV")
             expectSuccess(readmitted)
-            #expect(readmitted.lines == ["re-admitted SEV on this node; this node syncs with it again"])
+            #expect(readmitted.lines == ["re-admitted SEV; members learn it at their next sync"])
+            // MAD dials SEV again; its hello carries the re-admission, and SEV writes again.
+            try Self.syncUntil(mad) { try sev.json("status")["retired_at"] == nil }
             expectSuccess(try sev.inv("accept", transferID))
             try cluster.converge([mad, sev])
             #expect(try mad.inv("transfers").lines == ["no transfers in transit"])

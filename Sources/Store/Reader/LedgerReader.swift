@@ -238,6 +238,11 @@ public struct LedgerReader: Sendable {
         try pool.read { db in try MemberRecord.fetchAll(db, sql: "SELECT * FROM members ORDER BY warehouse") }
     }
 
+    /// The newest retirement or re-admission held per warehouse, as signed with the cluster CA key.
+    public func membershipDecisions() throws -> [MembershipDecision] {
+        try pool.read { db in try MembershipDecisionRecord.fetchAll(in: db) }
+    }
+
     /// The operations a peer holding `vector` lacks: per origin in sequence order, at most `limit` in all.
     ///
     /// `vector` may come from a peer: an entry beyond any storable sequence (up to `UInt64.max`) means "holds all

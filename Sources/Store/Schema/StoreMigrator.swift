@@ -381,6 +381,20 @@ public enum StoreMigrator {
                               WHERE o.sku = alerts.sku AND o.warehouse = alerts.warehouse), 0));
                 """)
         }
+        migrator.registerMigration("v15-membership-decisions") { db in
+            // Retirements and re-admissions signed with the cluster CA key (`MembershipDecision`): the newest per
+            // warehouse, kept as signed to forward in every hello.
+            try db.execute(sql: """
+                CREATE TABLE membership_decisions (
+                    warehouse TEXT PRIMARY KEY NOT NULL,
+                    retired INTEGER NOT NULL CHECK (retired IN (0, 1)),
+                    hlc INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    issuer TEXT NOT NULL,
+                    signature BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -133,6 +133,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 let before = try ChainRecords.checkpoint(in: db)
                 try ChainRecords.saveCheckpoint(checkpoint, in: db)
                 return .proofs(added: before == nil ? 1 : 0)
+            case let .decideMembership(decisions):
+                return .members(changed: try decideMembership(decisions, in: db))
             case let .setMember(warehouse, peerURL, retired):
                 guard ReplicaID.isValid(warehouse) else { throw StoreError.invalidInput("warehouse id must be 1-32 characters of A-Z a-z 0-9 _ -") }
                 guard PeerURL.isValid(peerURL) else { throw StoreError.invalidInput(PeerURL.refusal(peerURL)) }
@@ -354,6 +356,29 @@ struct LedgerApplier<Clock: PhysicalClock> {
     ///
     /// A retired warehouse's operations are refused by every peer, so a local write here would be acknowledged and
     /// then never reach anyone: it is refused instead, until an admin re-admits the warehouse (`inv peer readmit`).
+    /// Applies each decision signed by the cluster CA that supersedes the one held about its warehouse: stored as
+    /// signed (to forward), and the member's record retired or re-admitted, stamped with the decision's time. A
+    /// decision with a bad signature, or about a warehouse this node has no record of, changes no member.
+    private func decideMembership(_ decisions: [MembershipDecision], in db: Database) throws -> [MemberRecord] {
+        guard let clusterKey else { return [] }
+        var changed: [MemberRecord] = []
+        for decision in decisions where ReplicaID.isValid(decision.warehouse) && decision.isSigned(by: clusterKey) {
+            if let held = try MembershipDecisionRecord.fetch(warehouse: decision.warehouse, in: db), !decision.supersedes(held) {
+                continue
+            }
+            try MembershipDecisionRecord.save(decision, in: db)
+            guard var member = try MemberRecord.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM members WHERE warehouse = ?"), arguments: [decision.warehouse])
+            else { continue }
+            member.retired = decision.retired
+            member.timestamp = max(member.timestamp, decision.timestamp)
+            member.replica = decision.issuer
+            try MemberRecord.replace(member, in: db)
+            changed.append(member)
+        }
+        return changed
+    }
+
     static func retirement(of replica: ReplicaID, in db: Database) throws -> UInt64? {
         let statement = try db.cachedStatement(sql: "SELECT hlc FROM members WHERE warehouse = ? AND retired = 1")
         return try Int64.fetchOne(statement, arguments: [replica.rawValue]).map { HLCTimestamp(rawValue: UInt64($0)).physicalMilliseconds }

@@ -37,6 +37,9 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case addOriginCertificates([OriginCertificate])
     /// A checkpoint signed with the cluster CA key, covering the ledger written before operations were signed.
     case saveCheckpoint(ChainCheckpoint)
+    /// Retirements and re-admissions signed with the cluster CA key, issued here or forwarded by a peer: each one
+    /// whose signature holds and which supersedes the one held is applied to the membership.
+    case decideMembership([MembershipDecision])
 
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
@@ -44,7 +47,7 @@ public enum WriteCommand: Hashable, Codable, Sendable {
         case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document,
              .importProducts: true
         case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers, .mergeSigned,
-             .addOriginCertificates, .saveCheckpoint: false
+             .addOriginCertificates, .saveCheckpoint, .decideMembership: false
         }
     }
 }

@@ -445,12 +445,19 @@ public final class PeerSyncer: Sendable {
             try await checkIdentity(of: warehouse, at: url)
             let hello = SyncHello(
                 from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
-                certificates: try OriginProofs.base64Certificates(of: node, own: credentials.current.node.certificate))
-            // A peer that refuses this node as retired is not believed to speak for the cluster: the round fails, and
-            // this node keeps its own record (no member may retire another by saying so).
+                certificates: try OriginProofs.base64Certificates(of: node, own: credentials.current.node.certificate),
+                decisions: try node.store.reader.membershipDecisions())
             let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
             guard reply.from == warehouse else {
                 throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
+            }
+            // Retirements and re-admissions count only with the cluster CA's signature (the writer checks it): a
+            // peer's word alone retires no one, but a retirement signed by the CA reaches this node through any peer.
+            if let decisions = reply.decisions, !decisions.isEmpty {
+                _ = try await node.store.submit(.decideMembership(Array(decisions.prefix(SyncProtocol.maxMembers))))
+            }
+            if let own = try node.store.reader.members().first(where: { $0.warehouse == me }), own.retired {
+                throw SyncFailure("this warehouse was retired from the cluster on \(API.timestamp(own.timestamp))")
             }
             var peerVector = try reply.versionVector()
             let announcedVector = peerVector

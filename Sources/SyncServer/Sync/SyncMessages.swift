@@ -72,13 +72,20 @@ public struct SyncHello: Codable, Sendable {
     /// Every member certificate the sender knows, current and superseded (base64 DER), so that any node can check
     /// any origin's heads, transitively. A receiver keeps only those the cluster CA signed.
     public var certificates: [String]?
+    /// Every retirement and re-admission the sender holds, as signed with the cluster CA key: a receiver applies
+    /// those whose signature holds, whoever forwarded them (see ``MembershipDecision``).
+    public var decisions: [MembershipDecision]?
 
-    public init(from: String, vector: VersionVector, members: [MemberRecord], certificates: [String]? = nil) {
+    public init(
+        from: String, vector: VersionVector, members: [MemberRecord], certificates: [String]? = nil,
+        decisions: [MembershipDecision]? = nil
+    ) {
         v = SyncProtocol.version
         self.from = from
         self.vector = Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) })
         self.members = members
         self.certificates = certificates
+        self.decisions = decisions
     }
 
     /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).

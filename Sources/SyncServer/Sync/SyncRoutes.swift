@@ -23,8 +23,9 @@ struct SyncRoutes {
         sync.post("push", use: push)
     }
 
-    /// Checks the caller's certificate against its claim, and that it is not retired.
-    private func authorize(claimed: String?, context: InvRequestContext) async throws -> String {
+    /// Checks the caller's certificate against its claim, and that it is not retired (unless `allowingRetired`:
+    /// a retired warehouse's hello is answered, so that it learns its retirement).
+    private func authorize(claimed: String?, context: InvRequestContext, allowingRetired: Bool = false) async throws -> String {
         guard !syncer.isPaused else { throw APIError(.serviceUnavailable, "sync_paused", "sync is paused on this node") }
         guard let certified = await PeerIdentity.warehouse(on: context.channel) else {
             throw APIError(.forbidden, "no_peer_certificate", "peer sync needs a cluster certificate")
@@ -32,7 +33,7 @@ struct SyncRoutes {
         if let claimed, claimed != certified {
             throw APIError(.forbidden, "peer_mismatch", "certificate is for \(certified), not \(claimed)")
         }
-        if try node.store.reader.members().contains(where: { $0.warehouse == certified && $0.retired }) {
+        if !allowingRetired, try node.store.reader.members().contains(where: { $0.warehouse == certified && $0.retired }) {
             throw APIError(.forbidden, "retired", "warehouse \(certified) is retired from the cluster")
         }
         return certified
@@ -48,10 +49,18 @@ struct SyncRoutes {
         guard message.v == SyncProtocol.version else {
             throw APIError(.unprocessableContent, "unsupported_version", "sync protocol version \(message.v) is not supported")
         }
-        let peer = try await authorize(claimed: message.from, context: context)
+        let peer = try await authorize(claimed: message.from, context: context, allowingRetired: true)
         let vector = try Self.checked(message.versionVector)
-        guard message.members.count <= SyncProtocol.maxMembers else {
-            throw APIError(.badRequest, "invalid_members", "a hello carries at most \(SyncProtocol.maxMembers) members")
+        guard message.members.count <= SyncProtocol.maxMembers, (message.decisions?.count ?? 0) <= SyncProtocol.maxMembers else {
+            throw APIError(.badRequest, "invalid_members", "a hello carries at most \(SyncProtocol.maxMembers) members and decisions")
+        }
+        // Decisions are taken from anyone: each one is checked against the cluster CA key by the writer.
+        if let decisions = message.decisions, !decisions.isEmpty { _ = try await node.store.submit(.decideMembership(decisions)) }
+        let decisions = try node.store.reader.membershipDecisions()
+        if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) {
+            // A retired warehouse learns its retirement, signed by the cluster CA, and nothing else.
+            return try JSONResponse.make(SyncHello(
+                from: node.config.warehouse, vector: VersionVector(), members: [], decisions: decisions))
         }
         // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
@@ -61,7 +70,7 @@ struct SyncRoutes {
         syncer.heard(from: peer, vector: vector)
         let reply = SyncHello(
             from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
-            certificates: try OriginProofs.base64Certificates(of: node, own: syncer.ownCertificate))
+            certificates: try OriginProofs.base64Certificates(of: node, own: syncer.ownCertificate), decisions: decisions)
         return try JSONResponse.make(reply)
     }
 

@@ -178,7 +178,9 @@ struct PeerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Retire a warehouse: no node contacts it any more; its history stays.",
             discussion: """
-                The retired node refuses local writes once it learns it (at its next sync). Refused while goods are in \
+                Run it on the node that holds the cluster CA key (the one the cluster was founded on): the retirement \
+                is signed with that key, and every member, the retired one included, takes it from whichever peer \
+                passes it on. The retired node refuses local writes once it learns it (at its next sync). Refused while goods are in \
                 transit to or from the warehouse (only the destination can accept them), unless --force; such goods \
                 are then listed by `inv transfers` as stranded. `inv peer readmit` brings a retired warehouse back.
                 """)
@@ -198,7 +200,10 @@ struct PeerCommand: AsyncParsableCommand {
     struct Readmit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-admit a retired warehouse (admin): the explicit act `inv peer add` never performs.",
-            discussion: "The warehouse learns it at its next sync with a member that has heard of it, and accepts local writes again.")
+            discussion: """
+                Run it on the node that holds the cluster CA key, as `inv peer remove`. Every member learns it at its \
+                next sync, and the warehouse accepts local writes again.
+                """)
         @Argument(help: "The warehouse id.") var warehouse: String
         @OptionGroup var client: ClientOptions
 
@@ -206,7 +211,7 @@ struct PeerCommand: AsyncParsableCommand {
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.POST, "/v1/peers/\(warehouse)/readmit")
                 if client.json { return try JSONOutput.print(raw: reply.body) }
-                print("re-admitted \(warehouse) on this node; this node syncs with it again")
+                print("re-admitted \(warehouse); members learn it at their next sync")
             }
         }
     }

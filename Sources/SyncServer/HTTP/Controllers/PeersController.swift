@@ -28,21 +28,39 @@ struct PeersController {
         var retired: Bool
         var isSelf: Bool
         var status: PeerSyncer.PeerStatus?
+        /// The newest retirement or re-admission of this warehouse signed with the cluster CA key: who, where, when.
+        var decision: Decision?
 
         enum CodingKeys: String, CodingKey {
-            case warehouse, retired, status
+            case warehouse, retired, status, decision
             case peerURL = "peer_url"
             case isSelf = "self"
+        }
+
+        struct Decision: Encodable {
+            var retired: Bool
+            var user: String
+            var issuer: String
+            var timestamp: String
+
+            init(_ decision: MembershipDecision) {
+                retired = decision.retired
+                user = decision.actor
+                issuer = decision.issuer
+                timestamp = API.timestamp(decision.timestamp)
+            }
         }
     }
 
     @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let statuses = Dictionary((syncer?.status() ?? []).map { ($0.warehouse, $0) }) { a, _ in a }
+        let decisions = Dictionary(try node.store.reader.membershipDecisions().map { ($0.warehouse, $0) }) { a, _ in a }
         let members = try node.store.reader.members().map { member in
             Member(
                 warehouse: member.warehouse, peerURL: member.peerURL, retired: member.retired,
-                isSelf: member.warehouse == node.config.warehouse, status: statuses[member.warehouse])
+                isSelf: member.warehouse == node.config.warehouse, status: statuses[member.warehouse],
+                decision: decisions[member.warehouse].map(Member.Decision.init))
         }
         return try JSONResponse.make(members)
     }
@@ -75,8 +93,32 @@ struct PeersController {
         return try JSONResponse.make(Member(warehouse: warehouse, peerURL: body.url, retired: false, isSelf: false, status: nil), status: .created)
     }
 
+    /// Signs a retirement or re-admission of `warehouse` with the cluster CA key and applies it; peers learn it in
+    /// their next hello. Refused (409 `ca_key_absent`) on a node without the key, saying where to run it.
+    private func decide(_ warehouse: String, retired: Bool, actor: String) async throws {
+        let pki = try clusterCAFiles(toDecide: warehouse, retired: retired)
+        let held = try node.store.reader.membershipDecisions().first { $0.warehouse == warehouse }
+        let now = HLCTimestamp(physicalMilliseconds: SystemClock().nowMilliseconds(), logical: 0)
+        let timestamp = held.flatMap { $0.timestamp >= now ? $0.timestamp.successor : nil } ?? now
+        let decision = try MembershipDecision.signed(
+            warehouse: warehouse, retired: retired, timestamp: timestamp, actor: actor, issuer: node.config.warehouse,
+            caKey: try pki.loadCA().privateKey)
+        _ = try await node.store.submit(.decideMembership([decision]))
+    }
+
+    /// The PKI files of a node that holds the cluster CA key, or a 409 saying where to run the command.
+    private func clusterCAFiles(toDecide warehouse: String, retired: Bool) throws -> PKIFiles {
+        let pki = PKIFiles(directory: node.directory.tlsDirectory)
+        guard FileManager.default.fileExists(atPath: pki.caKeyPath) else {
+            let command = retired ? "inv peer remove \(warehouse)" : "inv peer readmit \(warehouse)"
+            throw APIError(
+                .conflict, "ca_key_absent", "this node lacks the cluster CA key: run `\(command)` on the founding node")
+        }
+        return pki
+    }
+
     @Sendable func retire(_ request: Request, context: InvRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
+        let identity = try context.require(.admin)
         let warehouse = context.parameters.get("warehouse") ?? ""
         guard warehouse != node.config.warehouse else {
             throw APIError(.conflict, "self", "a node cannot retire itself; retire it from another node")
@@ -84,6 +126,7 @@ struct PeersController {
         guard let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }) else {
             throw APIError.notFound("no member \(warehouse)")
         }
+        _ = try clusterCAFiles(toDecide: warehouse, retired: true)
         // Only a transfer's destination may accept it: goods in transit to or from a retired warehouse are stranded.
         if request.query("force") != "true" {
             let stranded = try node.store.reader.openTransfers().filter { $0.from == warehouse || $0.to == warehouse }
@@ -95,7 +138,7 @@ struct PeersController {
                     "\(warehouse) has \(units) units in transit to or from it (\(transfers)); they would be stranded: retire it anyway with --force")
             }
         }
-        _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: member.peerURL, retired: true))
+        try await decide(warehouse, retired: true, actor: identity.name)
         syncer?.refreshMembers()
         syncer?.triggerAll()
         return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
@@ -103,16 +146,17 @@ struct PeersController {
 
     /// Re-admits a retired warehouse: the explicit act `inv peer add` never performs on its own.
     ///
-    /// The same authority as retiring it (an admin token). The warehouse learns it at the next sync with any member
-    /// that has heard of it, and accepts local writes again from then on.
+    /// The same authority as retiring it: an admin token on the node holding the cluster CA key, whose signature
+    /// every member checks. The warehouse learns it at the next hello from any member that has heard of it, and
+    /// accepts local writes again from then on.
     @Sendable func readmit(_ request: Request, context: InvRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
+        let identity = try context.require(.admin)
         let warehouse = context.parameters.get("warehouse") ?? ""
         guard let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }) else {
             throw APIError.notFound("no member \(warehouse)")
         }
         guard member.retired else { throw APIError(.conflict, "not_retired", "\(warehouse) is not retired") }
-        _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: member.peerURL, retired: false))
+        try await decide(warehouse, retired: false, actor: identity.name)
         syncer?.refreshMembers()
         syncer?.triggerAll(force: true)
         return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: false, isSelf: false, status: nil))
