@@ -103,7 +103,7 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case let .adjustmentBelowZero(sku, warehouse, onHand, delta):
             "cannot adjust \(sku) in \(warehouse) by \(delta): \(onHand) on hand, so the count would fall to \(onHand + delta)"
         case .retired(let milliseconds):
-            "this warehouse was retired on \(Self.day(milliseconds)); writes are refused (an admin of another node re-admits it with `inv peer readmit`)"
+            "this warehouse was retired on \(Self.day(milliseconds)); writes are refused (an admin re-admits it with `inv peer readmit` on the founding node)"
         case let .skuDiffersOnlyByCase(sku, existing):
             "product \(existing) already exists; SKU \(sku) differs from it only by case"
         case .unknownTransfer(let id): "unknown transfer \(id)"
