@@ -234,4 +234,38 @@ import Testing
         noBack.transferBack?.id = MovementID.generate()
         #expect(try LedgerRowBody.encode(noBack) != body)
     }
+
+    /// Goods in transit are created only by their source's transfer and sent back only by their destination: a peer's
+    /// operation that would ship goods back otherwise, or set what a destination accepted or returned, is refused.
+    @Test func forgedReturnsAreRefused() async throws {
+        let shipped = try await Self.ship()
+        defer { shipped.close() }
+        let (mad, sev, id) = (shipped.mad, shipped.sev, shipped.transferID)
+        _ = try await sev.submit(.returnLines(Self.lines(id, sku: "SKU-1", quantity: 2, reason: "damaged")))
+        let genuine = try #require(try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10).last)
+        var forgeries: [LedgerOperation] = []
+        var onATransfer = genuine
+        onATransfer.kind = .transfer
+        forgeries.append(onATransfer)
+        var sameID = genuine
+        sameID.transferBack?.id = id
+        forgeries.append(sameID)
+        var elsewhere = genuine
+        elsewhere.transferBack?.to = rid("BIO")
+        forgeries.append(elsewhere)
+        var acceptedToo = genuine
+        acceptedToo.transfer?.accepted = 6
+        forgeries.append(acceptedToo)
+        let before = try mad.reader.openTransfers()
+        for forged in forgeries {
+            guard case let .merged(report) = try await mad.submit(.merge([forged])) else {
+                Issue.record("merge did not report")
+                continue
+            }
+            #expect(report.applied == 0 && report.refused.count == 1, "\(forged)")
+        }
+        #expect(try mad.reader.openTransfers() == before)
+        guard case let .merged(report) = try await mad.submit(.merge([genuine])) else { return }
+        #expect(report.applied == 1)
+    }
 }

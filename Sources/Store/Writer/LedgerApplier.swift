@@ -747,20 +747,29 @@ struct LedgerApplier<Clock: PhysicalClock> {
         } else if op.kind == .reorderOverride && (op.warehouse == nil || op.product?.reorderPoint == nil) {
             throw .invalidOperation("reorder override \(op.origin):\(op.sequence) names no warehouse or reorder point")
         }
+        // Only a return ships goods back, and only the destination sets what it accepted or returned.
+        if op.transferBack != nil && op.kind != .transferReturn {
+            throw .invalidOperation("\(op.kind.rawValue) \(op.origin):\(op.sequence) may not carry a transfer back")
+        }
         switch op.kind {
         case .transfer:
-            guard let transfer = op.transfer, transfer.from == op.origin, (transfer.shipped ?? 0) > 0 else {
+            guard let transfer = op.transfer, transfer.from == op.origin, (transfer.shipped ?? 0) > 0,
+                  transfer.accepted == nil, transfer.returned == nil
+            else {
                 throw .invalidOperation("transfer \(op.origin):\(op.sequence) must ship from its origin")
             }
         case .accept:
-            guard let transfer = op.transfer, transfer.to == op.origin, transfer.accepted != nil else {
+            guard let transfer = op.transfer, transfer.to == op.origin, transfer.accepted != nil, transfer.shipped == nil,
+                  transfer.returned == nil
+            else {
                 throw .invalidOperation("only the destination may accept transfer \(op.transfer?.id ?? "?")")
             }
         case .transferReturn:
             // Only the destination returns, and what it returns goes back to the source as a transfer from it.
             guard let transfer = op.transfer, transfer.to == op.origin, transfer.returned != nil, op.delta == 0,
+                  transfer.shipped == nil, transfer.accepted == nil,
                   let back = op.transferBack, back.from == op.origin, back.to == transfer.from, (back.shipped ?? 0) > 0,
-                  back.accepted == nil, back.returned == nil
+                  back.accepted == nil, back.returned == nil, back.id != transfer.id
             else {
                 throw .invalidOperation("return \(op.origin):\(op.sequence) must send goods in transit to it back to their source")
             }
