@@ -1,5 +1,6 @@
 import CRDT
 import Foundation
+import GRDB
 import Testing
 @testable import Store
 
@@ -267,5 +268,25 @@ import Testing
         #expect(try mad.reader.openTransfers() == before)
         guard case let .merged(report) = try await mad.submit(.merge([genuine])) else { return }
         #expect(report.applied == 1)
+    }
+
+    /// `v14-transfer-lines` keeps every transfer of an older ledger as its one line, nothing returned.
+    @Test func migrationKeepsEveryTransferAsItsOnlyLine() throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try LedgerSQLFunctions.register(on: db) }
+        let queue = try DatabaseQueue(configuration: configuration)
+        try StoreMigrator.migrator.migrate(queue, upTo: "v13-alert-deciding-time")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO transfers (id, sku, from_warehouse, to_warehouse, shipped, accepted, shipped_hlc)
+                VALUES ('t1', 'SKU-1', 'MAD', 'SEV', 6, 2, 42), ('t2', 'SKU-2', 'SEV', 'MAD', 0, 3, NULL)
+                """)
+        }
+        try StoreMigrator.migrator.migrate(queue)
+        let lines = try queue.read { db in try TransferRecord.fetchAll(db, sql: "SELECT * FROM transfers ORDER BY id, sku") }
+        #expect(lines.map { [$0.id, $0.sku, $0.from, $0.to] } == [["t1", "SKU-1", "MAD", "SEV"], ["t2", "SKU-2", "SEV", "MAD"]])
+        #expect(lines.map(\.shipped) == [6, 0] && lines.map(\.accepted) == [2, 3] && lines.map(\.returned) == [0, 0])
+        #expect(lines.map(\.inTransit) == [4, 0] && lines.allSatisfy { !$0.isLine })
+        #expect(lines.map(\.shippedAt) == [HLCTimestamp(rawValue: 42), nil])
     }
 }
