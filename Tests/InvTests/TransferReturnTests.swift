@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import Testing
 
 extension InvCLITests.ClusterTests {
@@ -46,12 +47,21 @@ extension InvCLITests.ClusterTests {
         expectSuccess(returned)
         #expect(returned.lines == [
             "returned 3 x A to MAD (movement \(back))",
-            "transfer back \(back): accept it at MAD with `inv accept 0190a5c4`",
+            "accept the transfer back at MAD with `inv accept \(back)`",
         ])
         #expect(returned.lines.allSatisfy { $0.count <= 100 })
-        let rest = try sev.json("transfers", "return", transfer, "--sku", "B", "--reason", "not ordered")
-        let restBack = try #require(rest["transfer_back"]?.string)
-        #expect(rest["movements"]?.array?.map { $0["quantity"]?.int } == [4])
+        // Everything left in transit goes back in one transfer back of two lines.
+        let restBack = "0190a5c4-0000-7000-8000-00000000b0c2"
+        let rest = try sev.inv("transfers", "return", String(transfer.prefix(8)), "--reason", "not ordered", "--id", restBack)
+        expectSuccess(rest)
+        #expect(rest.lines == [
+            "returned 1 x A to MAD (movement \(MovementID.line(of: restBack, sku: try SKU("A"))))",
+            "returned 4 x B to MAD (movement \(MovementID.line(of: restBack, sku: try SKU("B"))))",
+            "accept the transfer back at MAD with `inv accept \(restBack)`",
+        ])
+        #expect(rest.lines.allSatisfy { $0.count <= 100 })
+        let ambiguous = try sev.inv("accept", "0190a5c4")
+        #expect(ambiguous.status != 0 && ambiguous.stderrLines.count == 1 && ambiguous.stderrLines[0].contains("starts 2 transfers"), "\(ambiguous)")
         let overReturn = try sev.inv("transfers", "return", transfer, "--sku", "B", "--quantity", "1", "--reason", "again")
         #expect(overReturn.status != 0 && overReturn.stderrLines == ["inv: error: transfer \(transfer) has no B left in transit to return"])
         let noReason = try sev.inv("transfers", "return", transfer, "--sku", "A", "--reason", " ")
@@ -65,14 +75,17 @@ extension InvCLITests.ClusterTests {
         let tookBack = try mad.inv("accept", back)
         expectSuccess(tookBack)
         #expect(tookBack.lines.count == 1 && tookBack.lines[0].hasPrefix("accepted 3 x A from SEV (movement "), "\(tookBack)")
-        expectSuccess(try mad.inv("accept", restBack))
+        let both = try mad.inv("accept", restBack)
+        expectSuccess(both)
+        #expect(both.lines.count == 2 && both.lines[0].hasPrefix("accepted 1 x A from SEV (movement ")
+            && both.lines[1].hasPrefix("accepted 4 x B from SEV (movement "), "\(both)")
         let common = try cluster.converge([mad, sev])
         #expect(Self.conserved(common) == expected)
-        // One unit of A is still on its way to SEV; MAD holds the rest of both.
-        #expect(common["in_transit"]?.array?.map { [$0["id"]?.string, $0["sku"]?.string] } == [[transfer, "A"]])
-        #expect(common["in_transit"]?.array?.first?["quantity"]?.int == 1)
-        #expect(common["in_transit"]?.array?.first?["returned"]?.int == 3)
+        // Nothing is left in transit: SEV kept 2 of A, MAD holds the rest of both.
+        #expect(common["in_transit"]?.array?.isEmpty == true, "\(common)")
         let madStock = try mad.json("stock")
-        #expect(madStock.array?.map { [$0["sku"]?.string, $0["quantity"]?.int.map(String.init)] } == [["A", "7"], ["B", "10"]])
+        #expect(madStock.array?.map { [$0["sku"]?.string, $0["quantity"]?.int.map(String.init)] } == [["A", "8"], ["B", "10"]])
+        let sevStock = try sev.json("stock", "--sku", "A")
+        #expect(sevStock.array?.map { $0["quantity"]?.int } == [2])
     }
 }

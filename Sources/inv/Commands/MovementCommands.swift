@@ -258,7 +258,7 @@ struct Return: AsyncParsableCommand {
                 print("returned \(Formatting.count(recorded.quantity)) x \(recorded.sku) to \(recorded.counterpart.orDash) (movement \(recorded.id))")
             }
             if let back = returned.transferBack, let source = returned.movements.first?.counterpart {
-                print("transfer back \(back): accept it at \(source) with `inv accept \(back.prefix(8))`")
+                print("accept the transfer back at \(source) with `inv accept \(back)`")
             }
         }
     }
