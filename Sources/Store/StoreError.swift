@@ -54,6 +54,10 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
     indirect case onLine(Int, StoreError)
     /// A barcode given to a product here that a live product already holds, or that is a live product's SKU.
     case barcodeTaken(barcode: String, sku: String)
+    /// A transfer has no line for that SKU.
+    case unknownTransferLine(transfer: String, sku: String)
+    /// A return of more than is still in transit on a line (only its destination returns, as it alone accepts).
+    case overReturn(transfer: String, sku: String, inTransit: Int64, requested: Int64)
 
     /// What an adjustment's delta must be, as the CLI and the API say it.
     public static let deltaRule = "delta must be a non-zero whole number from -1000000000 to 1000000000"
@@ -84,6 +88,8 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case .retired: "retired"
         case .onLine(_, let error): error.code
         case .barcodeTaken: "barcode_taken"
+        case .unknownTransferLine: "unknown_transfer"
+        case .overReturn: "over_return"
         }
     }
 
@@ -107,6 +113,11 @@ public enum StoreError: Error, Equatable, Hashable, Codable, Sendable, CustomStr
         case let .skuDiffersOnlyByCase(sku, existing):
             "product \(existing) already exists; SKU \(sku) differs from it only by case"
         case .unknownTransfer(let id): "unknown transfer \(id)"
+        case let .unknownTransferLine(transfer, sku): "transfer \(transfer) has no line for \(sku)"
+        case let .overReturn(transfer, sku, 0, _):
+            "transfer \(transfer) has no \(sku) left in transit to return"
+        case let .overReturn(transfer, sku, inTransit, requested):
+            "transfer \(transfer) has \(inTransit) x \(sku) in transit, \(requested) to return requested"
         case .unknownWarehouse(let warehouse): "unknown warehouse \(warehouse): not a member of this cluster"
         case .retiredWarehouse(let warehouse): "warehouse \(warehouse) is retired"
         case let .notDestination(transfer, destination):

@@ -133,7 +133,7 @@ extension InvCLITests {
             #expect(expectOneLineError(try mad.inv("receive", "--file", cluster.root.file("missing.csv"))).contains("cannot read"))
         }
 
-        @Test("transfer --to W --file ships every line; the destination accepts each")
+        @Test("transfer --to W --file ships every line under the document's id; the destination accepts a line, then the rest")
         func transferFile() throws {
             let cluster = try Cluster()
             defer { cluster.cleanup() }
@@ -159,10 +159,15 @@ extension InvCLITests {
             ])
             _ = try cluster.converge([mad, sev])
             // A transfer is named by its id or a unique prefix of at least 8 characters, in any case.
-            expectSuccess(try sev.inv("accept", ids[0]))
-            #expect(expectOneLineError(try sev.inv("accept", String(ids[1].prefix(7)))) == "inv: error: give the transfer id or at least its first 8 characters, got \"\(ids[1].prefix(7))\"")
+            let first = try sev.inv("accept", id, "--sku", "A")
+            expectSuccess(first)
+            #expect(first.lines.count == 1 && first.lines[0].hasPrefix("accepted 4 x A from MAD (movement "), "\(first)")
+            #expect(expectOneLineError(try sev.inv("accept", String(id.prefix(7)))) == "inv: error: give the transfer id or at least its first 8 characters, got \"\(id.prefix(7))\"")
             #expect(expectOneLineError(try sev.inv("accept", "ffffffff-")).hasPrefix("inv: error: no transfer in transit has an id starting with ffffffff-"))
-            expectSuccess(try sev.inv("accept", String(ids[1].prefix(30)).uppercased()))
+            #expect(expectOneLineError(try sev.inv("accept", id, "--sku", "C")) == "inv: error: transfer \(id) has no line for C")
+            let rest = try sev.inv("accept", String(id.prefix(30)).uppercased())
+            expectSuccess(rest)
+            #expect(rest.lines.count == 1 && rest.lines[0].hasPrefix("accepted 6 x B from MAD (movement "), "\(rest)")
             _ = try cluster.converge([mad, sev])
             #expect(try Self.stock(sev, "A") == 4)
             #expect(try Self.stock(mad, "B") == 4)

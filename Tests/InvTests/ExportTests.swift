@@ -43,9 +43,9 @@ extension InvCLITests {
             expectSuccess(second)
             try Self.expectMirror(postgres, equals: mad)
             let state = try postgres.psql("SELECT schema_version, operations FROM inv_export_state")
-            #expect(state == ["1\t\(try mad.history().count)"], "\(state)")
-            let transfers = try postgres.psql("SELECT sku, from_warehouse, to_warehouse, quantity, shipped, accepted FROM inv_transfers")
-            #expect(transfers == ["W1\tMAD\tSEV\t4\t6\t2"], "\(transfers)")
+            #expect(state == ["2\t\(try mad.history().count)"], "\(state)")
+            let transfers = try postgres.psql("SELECT sku, from_warehouse, to_warehouse, quantity, shipped, accepted, returned FROM inv_transfers")
+            #expect(transfers == ["W1\tMAD\tSEV\t4\t6\t2\t0"], "\(transfers)")
             let products = try postgres.psql("SELECT sku, name, price, deleted FROM inv_products ORDER BY sku")
             #expect(products == ["G2\tGadget\t\\N\tt", "W1\tWidget\twith a tab\t2.50\tf"], "\(products)")
         }

@@ -240,7 +240,7 @@ struct OperationPageTests {
         #expect(operations.map(\.origin.rawValue) == ["MAD", "MAD"])
     }
 
-    @Test("an unknown version is refused as such", arguments: [UInt8(0), 1, 3, 127, 255])
+    @Test("an unknown version is refused as such", arguments: [UInt8(0), 1, 4, 127, 255])
     func unknownVersion(version: UInt8) throws {
         var body = HandPage.valid
         body[0] = version
@@ -359,7 +359,14 @@ enum OperationGenerator {
                 let other = replicas.randomElement(using: &random)!
                 op.transfer = TransferDelta(
                     id: movementID(&random), from: kind == .transfer ? origin : other, to: kind == .transfer ? other : origin,
-                    shipped: kind == .transfer ? quantity(&random) : nil, accepted: kind == .accept ? quantity(&random) : nil)
+                    shipped: kind == .transfer ? quantity(&random) : nil, accepted: kind == .accept ? quantity(&random) : nil,
+                    isLine: Int.random(in: 0..<4, using: &random) == 0)
+            } else if kind == .transferReturn {
+                // A line sent back, and the transfer back that carries it.
+                let other = replicas.randomElement(using: &random)!
+                op.transfer = TransferDelta(
+                    id: movementID(&random), from: other, to: origin, returned: quantity(&random), isLine: Bool.random(using: &random))
+                op.transferBack = TransferDelta(id: movementID(&random), from: origin, to: other, shipped: quantity(&random), isLine: true)
             }
         } else {
             if kind == .reorderOverride { op.warehouse = replicas.randomElement(using: &random) }

@@ -430,7 +430,7 @@ struct TransfersRouterTests {
 
             let open = try await mad.expectStatus(.ok, .get, "/v1/transfers", token: mad.reporter).array()
             #expect(open.count == 1)
-            #expect(open.first?.keySet == ["id", "sku", "from", "to", "quantity", "shipped", "accepted", "shipped_at"])
+            #expect(open.first?.keySet == ["id", "sku", "from", "to", "quantity", "shipped", "accepted", "returned", "shipped_at"])
             #expect(open.first?.string("id") == transferID)
             #expect(open.first?.string("from") == "MAD")
             #expect(open.first?.string("to") == "SEV")

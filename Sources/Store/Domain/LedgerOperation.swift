@@ -6,8 +6,9 @@ import CRDT
 /// the *delta-state* of the CRDTs it touches, not an instruction to replay:
 /// - `counter` is the origin's whole PN-counter entry for `(sku, warehouse)` after the operation, so applying it is a
 ///   pointwise max, which is idempotent, commutative and associative;
-/// - `transfer` carries the transfer's shipped quantity (set once, by its source) or the destination's cumulative
-///   accepted quantity (a max as well);
+/// - `transfer` carries a transfer line's shipped quantity (set once, by its source) or the destination's cumulative
+///   accepted or returned quantity (a max as well); a return also carries `transferBack`, the transfer back to the
+///   source of what the destination would not accept;
 /// - `product` is a patch of LWW fields stamped with `timestamp` and `origin`.
 /// Hence the materialised state is a function of the *set* of operations held, whatever their arrival order.
 public struct LedgerOperation: Hashable, Codable, Sendable {
@@ -25,6 +26,9 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
     /// The origin's PN-counter entry for `(sku, warehouse)` after this operation.
     public var counter: PNCounter.Entry?
     public var transfer: TransferDelta?
+    /// For a return: the line of the transfer back to the source that it ships (its id is the return's transfer
+    /// back, shipped from the destination to the original source).
+    public var transferBack: TransferDelta?
     public var product: ProductPatch?
     /// Who did it: the user (token name) the origin node authenticated.
     public var actor: String
@@ -38,7 +42,7 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
         origin: ReplicaID, sequence: UInt64, timestamp: HLCTimestamp, kind: OperationKind, sku: SKU,
         movementID: String? = nil, warehouse: ReplicaID? = nil, delta: Int64 = 0, counter: PNCounter.Entry? = nil,
         transfer: TransferDelta? = nil, product: ProductPatch? = nil, actor: String, reason: String? = nil,
-        reference: String? = nil, context: VersionVector? = nil
+        reference: String? = nil, context: VersionVector? = nil, transferBack: TransferDelta? = nil
     ) {
         self.origin = origin
         self.sequence = sequence
@@ -50,6 +54,7 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
         self.delta = delta
         self.counter = counter
         self.transfer = transfer
+        self.transferBack = transferBack
         self.product = product
         self.actor = actor
         self.reason = reason
@@ -58,6 +63,13 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
     }
 
     public var dot: Dot { Dot(origin: origin, sequence: sequence) }
+
+    /// The encoding version this operation needs: 1 for every operation a node before multi-line transfers could
+    /// record (so their stored bodies, and the chain hashes over them, never change), 2 for a return and for a line
+    /// of a multi-line transfer (or its acceptance), which such a node would misread.
+    public var encodingVersion: UInt8 {
+        kind == .transferReturn || transferBack != nil || transfer?.isLine == true || transfer?.returned != nil ? 2 : 1
+    }
 
     /// The highest sequence an operation may carry, and so the highest entry of a version vector that means
     /// anything here.
@@ -71,7 +83,10 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
     public static let maxTimestamp = UInt64(Int64.max)
 }
 
-/// The transfer state an operation carries.
+/// The state of one transfer line `(id, sku)` an operation carries (the SKU is the operation's).
+///
+/// `shipped` is set once, by the source; `accepted` and `returned` are cumulative and set only by the destination,
+/// so each merges by max and the destination alone keeps `accepted + returned <= shipped`.
 public struct TransferDelta: Hashable, Codable, Sendable {
     public var id: String
     public var from: ReplicaID
@@ -80,12 +95,35 @@ public struct TransferDelta: Hashable, Codable, Sendable {
     public var shipped: Int64?
     /// The destination's cumulative accepted quantity after an `accept` operation.
     public var accepted: Int64?
+    /// The destination's cumulative returned quantity after a `return` operation.
+    public var returned: Int64?
+    /// Whether the transfer may hold several lines under its id (a transfer document, or a return's transfer
+    /// back): such operations are encoded in version 2, which a node keyed by transfer id alone refuses.
+    public var isLine: Bool
 
-    public init(id: String, from: ReplicaID, to: ReplicaID, shipped: Int64? = nil, accepted: Int64? = nil) {
+    public init(
+        id: String, from: ReplicaID, to: ReplicaID, shipped: Int64? = nil, accepted: Int64? = nil, returned: Int64? = nil,
+        isLine: Bool = false
+    ) {
         self.id = id
         self.from = from
         self.to = to
         self.shipped = shipped
         self.accepted = accepted
+        self.returned = returned
+        self.isLine = isLine
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, from, to, shipped, accepted, returned, isLine }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        from = try container.decode(ReplicaID.self, forKey: .from)
+        to = try container.decode(ReplicaID.self, forKey: .to)
+        shipped = try container.decodeIfPresent(Int64.self, forKey: .shipped)
+        accepted = try container.decodeIfPresent(Int64.self, forKey: .accepted)
+        returned = try container.decodeIfPresent(Int64.self, forKey: .returned)
+        isLine = try container.decodeIfPresent(Bool.self, forKey: .isLine) ?? false
     }
 }

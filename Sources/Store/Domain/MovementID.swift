@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Movement ids: lowercase UUID strings. Clients may supply one to make a retry idempotent.
@@ -33,6 +34,15 @@ public enum MovementID {
     public static func canonical(_ raw: String) -> String? {
         guard let uuid = UUID(uuidString: raw) else { return nil }
         return uuid.uuidString.lowercased()
+    }
+
+    /// The movement id of line `sku` of a request on several transfer lines whose id is `id`: a name-based UUID
+    /// (RFC 9562 version 8 over SHA-256 of both), so that a retried request finds the movements it recorded.
+    public static func line(of id: String, sku: SKU) -> String {
+        var bytes = Array(SHA256.hash(data: Array("inv transfer line\u{0}\(id)\u{0}\(sku.rawValue)".utf8)).prefix(16))
+        bytes[6] = 0x80 | (bytes[6] & 0x0F)  // version 8
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
+        return CanonicalUUIDText.text(bytes)
     }
 
     /// Whether `raw` is already canonical: 8-4-4-4-12 lowercase hexadecimal digits (what ``canonical(_:)`` gives).

@@ -19,7 +19,7 @@ public struct MovementRecord: Hashable, Codable, Sendable {
     public var reason: String?
     public var reference: String?
     public var transferID: String?
-    /// The other warehouse of a transfer (its destination) or of an acceptance (its source).
+    /// The other warehouse of a transfer (its destination) or of an acceptance or a return (its source).
     public var counterpart: String?
 
     public init(
@@ -49,7 +49,12 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         sku = op.sku.rawValue
         warehouse = op.warehouse?.rawValue
         // A merged operation's delta may be `Int64.min` (a hostile peer's): its magnitude is clamped, never trapped on.
-        quantity = op.kind == .adjust ? op.delta : Int64(clamping: op.delta.magnitude)
+        switch op.kind {
+        case .adjust: quantity = op.delta
+        // A return changes no stock: its quantity is what it sends back.
+        case .transferReturn: quantity = op.transferBack?.shipped ?? 0
+        default: quantity = Int64(clamping: op.delta.magnitude)
+        }
         delta = op.delta
         origin = op.origin.rawValue
         sequence = op.sequence
@@ -60,7 +65,7 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         transferID = op.transfer?.id
         switch op.kind {
         case .transfer: counterpart = op.transfer?.to.rawValue
-        case .accept: counterpart = op.transfer?.from.rawValue
+        case .accept, .transferReturn: counterpart = op.transfer?.from.rawValue
         default: counterpart = nil
         }
     }

@@ -14,6 +14,9 @@ public enum OperationKind: String, Hashable, Codable, Sendable, CaseIterable {
     case accept
     /// A warehouse's own reorder point for a product (or its removal): an LWW register per (sku, warehouse).
     case reorderOverride = "reorder.override"
+    /// The destination sends goods in transit back to the source instead of accepting them: the line records them
+    /// as returned and a transfer back carries them (``LedgerOperation/transferBack``).
+    case transferReturn = "return"
 
     public var isMovement: Bool {
         switch self {

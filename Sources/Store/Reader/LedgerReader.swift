@@ -65,8 +65,8 @@ public struct LedgerReader: Sendable {
 
     static func inTransitByDestination(sku: String?, in db: Database) throws -> [(sku: String, to: String, quantity: Int64)] {
         try Row.fetchAll(db, sql: """
-            SELECT sku, to_warehouse AS destination, sum(shipped - accepted) AS quantity FROM transfers
-            WHERE shipped > accepted AND (:sku IS NULL OR sku = :sku)
+            SELECT sku, to_warehouse AS destination, sum(shipped - accepted - returned) AS quantity FROM transfers
+            WHERE shipped > accepted + returned AND (:sku IS NULL OR sku = :sku)
             GROUP BY sku, to_warehouse ORDER BY sku, to_warehouse
             """, arguments: ["sku": sku]).map { row in (sku: row["sku"], to: row["destination"], quantity: row["quantity"]) }
     }
@@ -106,9 +106,9 @@ public struct LedgerReader: Sendable {
             StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
         }
         let moving = try Row.fetchAll(db, sql: """
-            SELECT t.sku AS sku, sum(t.shipped - t.accepted) AS quantity, coalesce(p.deleted, 0) AS deleted
+            SELECT t.sku AS sku, sum(t.shipped - t.accepted - t.returned) AS quantity, coalesce(p.deleted, 0) AS deleted
             FROM transfers t LEFT JOIN products p ON p.sku = t.sku
-            WHERE t.shipped > t.accepted AND (:sku IS NULL OR t.sku = :sku)
+            WHERE t.shipped > t.accepted + t.returned AND (:sku IS NULL OR t.sku = :sku)
               AND (:skus IS NULL OR t.sku IN (SELECT value FROM json_each(:skus)))
             GROUP BY t.sku ORDER BY t.sku
             """, arguments: ["sku": sku, "skus": list]).map { row in
@@ -117,15 +117,23 @@ public struct LedgerReader: Sendable {
         return held + moving
     }
 
-    /// Transfers with goods still in transit, to or from any warehouse.
+    /// Transfer lines with goods still in transit, to or from any warehouse.
     public func openTransfers() throws -> [TransferRecord] {
         try pool.read { db in
-            try TransferRecord.fetchAll(db, sql: "SELECT * FROM transfers WHERE shipped > accepted ORDER BY shipped_hlc, id")
+            try TransferRecord.fetchAll(db, sql: """
+                SELECT * FROM transfers WHERE shipped > accepted + returned ORDER BY shipped_hlc, id, sku
+                """)
         }
     }
 
+    /// The first line (by SKU) of transfer `id`: its only one for a transfer of one SKU.
     public func transfer(id: String) throws -> TransferRecord? {
-        try pool.read { db in try TransferRecord.fetch(id: id, in: db) }
+        try transferLines(id: id).first
+    }
+
+    /// Every line of transfer `id`, by SKU.
+    public func transferLines(id: String) throws -> [TransferRecord] {
+        try pool.read { db in try TransferRecord.lines(id: id, in: db) }
     }
 
     /// Ledger entries in (timestamp, origin, sequence) order, after `cursor`, at most `limit`.

@@ -38,12 +38,12 @@ public final class LedgerSnapshot: Sendable {
         }
     }
 
-    /// Transfers with goods still in transit, by id, after `after`.
-    public func inTransit(after: String?, limit: Int) throws -> [TransferRecord] {
+    /// Transfer lines with goods still in transit, by (id, SKU), after the line `after`.
+    public func inTransit(after: (id: String, sku: String)?, limit: Int) throws -> [TransferRecord] {
         try snapshot.read { db in
             try TransferRecord.fetchAll(db, sql: """
-                SELECT * FROM transfers WHERE shipped > accepted AND id > ? ORDER BY id LIMIT ?
-                """, arguments: [after ?? "", limit])
+                SELECT * FROM transfers WHERE shipped > accepted + returned AND (id, sku) > (?, ?) ORDER BY id, sku LIMIT ?
+                """, arguments: [after?.id ?? "", after?.sku ?? "", limit])
         }
     }
 }

@@ -21,14 +21,26 @@ import Foundation
 /// [text JSON product patch, text JSON causal context]   (flags: product; an empty text is none)
 /// text actor   [text reason]   [text reference]
 /// ```
+///
+/// Version 2, for the operations a node of version 1 would misread (``LedgerOperation/encodingVersion``: returns,
+/// lines of multi-line transfers), is version 1 with the transfer extended and a transfer back after it:
+/// ```
+/// [transfer: … as version 1 …, varint returned+1, u8 is line]
+/// u8 has transfer back   [transfer back: the same layout as the transfer]
+/// ```
+/// Every other operation keeps its version-1 body byte for byte, so the chain hashes over it never change.
+///
 /// Invariant: `decode(encode(op))` gives `op` back, field for field; a body of another version, truncated, with
 /// trailing bytes or invalid UTF-8 is refused with an error, never a crash.
 enum LedgerRowBody {
+    /// The version of the bodies of operations that need no other (``LedgerOperation/encodingVersion``).
     static let version: UInt8 = 1
+    /// The highest body version this node reads.
+    static let latestVersion: UInt8 = 2
     private static let kinds = OperationKind.allCases
 
     static func encode(_ op: LedgerOperation) throws -> [UInt8] {
-        var body = ByteWriter(format: version)
+        var body = ByteWriter(format: op.encodingVersion)
         try encode(op, into: &body)
         return body.bytes
     }
@@ -36,6 +48,7 @@ enum LedgerRowBody {
     /// Encodes `op` into `body`, replacing what it held: one buffer serves a whole merge, without an allocation
     /// per operation.
     static func encode(_ op: LedgerOperation, into body: inout ByteWriter) throws {
+        let version = op.encodingVersion
         body.reset(format: version)
         body.varint(op.timestamp.rawValue)
         body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
@@ -60,18 +73,10 @@ enum LedgerRowBody {
             body.varint(counter.increments)
             body.varint(counter.decrements)
         }
-        if let transfer = op.transfer {
-            if let uuid = CanonicalUUIDText.words(transfer.id) {
-                body.byte(1)
-                body.uuid(words: uuid)
-            } else {
-                body.byte(0)
-                body.text(transfer.id)
-            }
-            body.text(transfer.from.rawValue)
-            body.text(transfer.to.rawValue)
-            body.varint(transfer.shipped.map { UInt64(max($0, 0)) + 1 } ?? 0)
-            body.varint(transfer.accepted.map { UInt64(max($0, 0)) + 1 } ?? 0)
+        if let transfer = op.transfer { encode(transfer, version: version, into: &body) }
+        if version >= 2 {
+            body.byte(op.transferBack == nil ? 0 : 1)
+            if let back = op.transferBack { encode(back, version: version, into: &body) }
         }
         if op.product != nil || op.context != nil {
             let encoder = JSONEncoder()
@@ -82,6 +87,24 @@ enum LedgerRowBody {
         body.text(op.actor)
         if let reason = op.reason { body.text(reason) }
         if let reference = op.reference { body.text(reference) }
+    }
+
+    private static func encode(_ transfer: TransferDelta, version: UInt8, into body: inout ByteWriter) {
+        if let uuid = CanonicalUUIDText.words(transfer.id) {
+            body.byte(1)
+            body.uuid(words: uuid)
+        } else {
+            body.byte(0)
+            body.text(transfer.id)
+        }
+        body.text(transfer.from.rawValue)
+        body.text(transfer.to.rawValue)
+        body.varint(transfer.shipped.map { UInt64(max($0, 0)) + 1 } ?? 0)
+        body.varint(transfer.accepted.map { UInt64(max($0, 0)) + 1 } ?? 0)
+        if version >= 2 {
+            body.varint(transfer.returned.map { UInt64(max($0, 0)) + 1 } ?? 0)
+            body.byte(transfer.isLine ? 1 : 0)
+        }
     }
 
     /// A body's fields located in place, without copying: texts are byte ranges of the body.
@@ -96,6 +119,7 @@ enum LedgerRowBody {
         var delta: Int64 = 0
         var counter: PNCounter.Entry?
         var transfer: Transfer?
+        var transferBack: Transfer?
         var product: Range<Int>?
         var context: Range<Int>?
         var actor: Range<Int> = 0..<0
@@ -109,12 +133,35 @@ enum LedgerRowBody {
             var to: Range<Int>
             var shipped: Int64?
             var accepted: Int64?
+            var returned: Int64?
+            var isLine = false
+
+            init(_ reader: inout RawByteReader, version: UInt8) throws(StoreError) {
+                idIsUUID = try reader.byte() == 1
+                id = idIsUUID ? try reader.fixed(16) : try reader.text()
+                from = try reader.text()
+                to = try reader.text()
+                let shipped = try reader.varint()
+                let accepted = try reader.varint()
+                self.shipped = shipped == 0 ? nil : Int64(clamping: shipped - 1)
+                self.accepted = accepted == 0 ? nil : Int64(clamping: accepted - 1)
+                if version >= 2 {
+                    let returned = try reader.varint()
+                    self.returned = returned == 0 ? nil : Int64(clamping: returned - 1)
+                    switch try reader.byte() {
+                    case 0: isLine = false
+                    case 1: isLine = true
+                    default: throw StoreError.storage("bad transfer line flag in ledger row")
+                    }
+                }
+            }
         }
 
         /// Parses a whole body (every field checked for bounds; texts are checked for UTF-8 when read).
         init(_ body: UnsafeRawBufferPointer) throws(StoreError) {
             var reader = RawByteReader(body)
-            guard try reader.byte() == LedgerRowBody.version else { throw StoreError.storage("unknown ledger row version") }
+            let version = try reader.byte()
+            guard (1...LedgerRowBody.latestVersion).contains(version) else { throw StoreError.storage("unknown ledger row version \(version)") }
             timestamp = try reader.varint()
             let kindIndex = Int(try reader.byte())
             guard kindIndex < LedgerRowBody.kinds.count else { throw StoreError.storage("unknown operation kind \(kindIndex)") }
@@ -128,16 +175,13 @@ enum LedgerRowBody {
             if flags.contains(.warehouse) { warehouse = try reader.text() }
             delta = try reader.zigzag()
             if flags.contains(.counter) { counter = PNCounter.Entry(increments: try reader.varint(), decrements: try reader.varint()) }
-            if flags.contains(.transfer) {
-                let idIsUUID = try reader.byte() == 1
-                let id = idIsUUID ? try reader.fixed(16) : try reader.text()
-                let from = try reader.text()
-                let to = try reader.text()
-                let shipped = try reader.varint()
-                let accepted = try reader.varint()
-                transfer = Transfer(
-                    id: id, idIsUUID: idIsUUID, from: from, to: to, shipped: shipped == 0 ? nil : Int64(clamping: shipped - 1),
-                    accepted: accepted == 0 ? nil : Int64(clamping: accepted - 1))
+            if flags.contains(.transfer) { transfer = try Transfer(&reader, version: version) }
+            if version >= 2 {
+                switch try reader.byte() {
+                case 0: break
+                case 1: transferBack = try Transfer(&reader, version: version)
+                default: throw StoreError.storage("bad transfer back flag in ledger row")
+                }
             }
             if flags.contains(.product) {
                 let product = try reader.text()
@@ -166,12 +210,13 @@ enum LedgerRowBody {
         func id(_ range: Range<Int>, isUUID: Bool) throws(StoreError) -> String {
             isUUID ? CanonicalUUIDText.text(body[range]) : try text(range)
         }
-        var transfer: TransferDelta?
-        if let stored = fields.transfer {
-            transfer = TransferDelta(
+        func delta(_ stored: Fields.Transfer?) throws(StoreError) -> TransferDelta? {
+            guard let stored else { return nil }
+            return TransferDelta(
                 id: try id(stored.id, isUUID: stored.idIsUUID), from: try replica(stored.from), to: try replica(stored.to),
-                shipped: stored.shipped, accepted: stored.accepted)
+                shipped: stored.shipped, accepted: stored.accepted, returned: stored.returned, isLine: stored.isLine)
         }
+        let transfer = try delta(fields.transfer)
         let decoder = JSONDecoder()
         return LedgerOperation(
             origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: fields.timestamp), kind: fields.kind,
@@ -179,7 +224,8 @@ enum LedgerRowBody {
             warehouse: try fields.warehouse.map(replica), delta: fields.delta, counter: fields.counter, transfer: transfer,
             product: try fields.product.map { try decoder.decode(ProductPatch.self, from: Data(body[$0])) },
             actor: try text(fields.actor), reason: try fields.reason.map(text), reference: try fields.reference.map(text),
-            context: try fields.context.map { try decoder.decode(VersionVector.self, from: Data(body[$0])) })
+            context: try fields.context.map { try decoder.decode(VersionVector.self, from: Data(body[$0])) },
+            transferBack: try delta(fields.transferBack))
     }
 
     static func decode(origin: ReplicaID, sequence: UInt64, body: [UInt8]) throws -> LedgerOperation {

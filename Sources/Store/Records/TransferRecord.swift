@@ -1,7 +1,8 @@
 import CRDT
 import GRDB
 
-/// A row of `transfers`: goods shipped from one warehouse to another, and how much the destination accepted.
+/// A row of `transfers`: one line `(id, sku)` of goods shipped from one warehouse to another, and how much of it
+/// the destination accepted or sent back.
 public struct TransferRecord: Hashable, Codable, Sendable, FetchableRecord {
     enum Columns {
         static let id = Column("id")
@@ -10,6 +11,7 @@ public struct TransferRecord: Hashable, Codable, Sendable, FetchableRecord {
         static let toWarehouse = Column("to_warehouse")
         static let shipped = Column("shipped")
         static let accepted = Column("accepted")
+        static let returned = Column("returned")
     }
 
     public var id: String
@@ -18,11 +20,16 @@ public struct TransferRecord: Hashable, Codable, Sendable, FetchableRecord {
     public var to: String
     public var shipped: Int64
     public var accepted: Int64
+    /// What the destination sent back to the source (as a transfer back).
+    public var returned: Int64
+    /// Whether the transfer may hold several lines (a transfer document or a transfer back): its operations are
+    /// encoded in version 2 (``LedgerOperation/encodingVersion``).
+    public var isLine: Bool
     /// When the source shipped it (HLC); `nil` while only the destination's acceptance is held.
     public var shippedAt: HLCTimestamp?
 
-    /// What is still on the road.
-    public var inTransit: Int64 { max(shipped - accepted, 0) }
+    /// What is still on the road: neither accepted nor sent back.
+    public var inTransit: Int64 { max(shipped - accepted - returned, 0) }
 
     public init(row: Row) throws {
         id = row["id"]
@@ -31,26 +38,32 @@ public struct TransferRecord: Hashable, Codable, Sendable, FetchableRecord {
         to = row["to_warehouse"]
         shipped = row["shipped"]
         accepted = row["accepted"]
+        returned = row["returned"]
+        isLine = row["is_line"]
         shippedAt = (row["shipped_hlc"] as Int64?).map { HLCTimestamp(rawValue: UInt64($0)) }
     }
 
-    static func fetch(id: String, in db: Database) throws -> TransferRecord? {
-        try TransferRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM transfers WHERE id = ?"), arguments: [id])
+    /// The lines of transfer `id`, by SKU.
+    static func lines(id: String, in db: Database) throws -> [TransferRecord] {
+        try TransferRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM transfers WHERE id = ? ORDER BY sku"), arguments: [id])
     }
 
-    /// Merges a transfer delta: shipped and accepted are each a max, so any order of arrival gives the same row.
+    /// Merges a transfer line's delta: shipped, accepted and returned are each a max, so any order of arrival gives
+    /// the same row.
     static func merge(_ delta: TransferDelta, sku: SKU, timestamp: HLCTimestamp, in db: Database) throws {
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO transfers (id, sku, from_warehouse, to_warehouse, shipped, accepted, shipped_hlc)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET
+            INSERT INTO transfers (id, sku, from_warehouse, to_warehouse, shipped, accepted, returned, shipped_hlc, is_line)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id, sku) DO UPDATE SET
                 shipped = max(shipped, excluded.shipped),
                 accepted = max(accepted, excluded.accepted),
-                shipped_hlc = coalesce(shipped_hlc, excluded.shipped_hlc)
+                returned = max(returned, excluded.returned),
+                shipped_hlc = coalesce(shipped_hlc, excluded.shipped_hlc),
+                is_line = max(is_line, excluded.is_line)
             """)
         try statement.execute(arguments: [
             delta.id, sku.rawValue, delta.from.rawValue, delta.to.rawValue, delta.shipped ?? 0, delta.accepted ?? 0,
-            delta.shipped == nil ? nil : Int64(timestamp.rawValue),
+            delta.returned ?? 0, delta.shipped == nil ? nil : Int64(timestamp.rawValue), delta.isLine,
         ])
     }
 }

@@ -381,6 +381,31 @@ public enum StoreMigrator {
                               WHERE o.sku = alerts.sku AND o.warehouse = alerts.warehouse), 0));
                 """)
         }
+        migrator.registerMigration("v14-transfer-lines") { db in
+            // A transfer holds lines keyed by (transfer id, SKU): a transfer document ships all its SKUs under one
+            // id. The destination's returned quantity sits beside its accepted one; both are cumulative, set only
+            // by the destination, and merged by max. `is_line` marks a transfer that may hold several lines (its
+            // operations are encoded in version 2).
+            try db.execute(sql: """
+                CREATE TABLE transfer_lines (
+                    id TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    from_warehouse TEXT NOT NULL,
+                    to_warehouse TEXT NOT NULL,
+                    shipped INTEGER NOT NULL DEFAULT 0 CHECK (shipped >= 0),
+                    accepted INTEGER NOT NULL DEFAULT 0 CHECK (accepted >= 0),
+                    returned INTEGER NOT NULL DEFAULT 0 CHECK (returned >= 0),
+                    shipped_hlc INTEGER,
+                    is_line INTEGER NOT NULL DEFAULT 0 CHECK (is_line IN (0, 1)),
+                    PRIMARY KEY (id, sku)
+                ) WITHOUT ROWID;
+                INSERT INTO transfer_lines (id, sku, from_warehouse, to_warehouse, shipped, accepted, shipped_hlc)
+                    SELECT id, sku, from_warehouse, to_warehouse, shipped, accepted, shipped_hlc FROM transfers;
+                DROP TABLE transfers;
+                ALTER TABLE transfer_lines RENAME TO transfers;
+                CREATE INDEX transfers_open ON transfers(to_warehouse) WHERE accepted + returned < shipped;
+                """)
+        }
         migrator.registerMigration("v15-membership-decisions") { db in
             // Retirements and re-admissions signed with the cluster CA key (`MembershipDecision`): the newest per
             // warehouse, kept as signed to forward in every hello.

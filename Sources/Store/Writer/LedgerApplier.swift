@@ -116,6 +116,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 return try movement(request, in: db, events: &events)
             case let .accept(request):
                 return try accept(request, in: db, events: &events)
+            case let .acceptLines(request):
+                return try transferLines(request, returning: false, in: db, events: &events)
+            case let .returnLines(request):
+                return try transferLines(request, returning: true, in: db, events: &events)
             case let .setReorderOverride(sku, warehouse, reorderPoint, actor):
                 return try setReorderOverride(sku, warehouse: warehouse, reorderPoint: reorderPoint, actor: actor, in: db, events: &events)
             case let .merge(operations):
@@ -296,7 +300,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return ProductState(sku: sku, metadata: metadata)
     }
 
-    mutating func movement(_ request: MovementRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
+    /// Records a movement; `transferID`: for a line of a transfer document, the transfer (the document) it ships under.
+    mutating func movement(
+        _ request: MovementRequest, transferID: String? = nil, in db: Database, events: inout CommittedEvents
+    ) throws -> WriteOutcome {
         try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
         if request.type == .adjust { try Quantity.validateDelta(request.quantity) } else { try Quantity.validate(request.quantity) }
         if request.type == .adjust, request.reason?.trimmingSpaces.isEmpty ?? true {
@@ -342,7 +349,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let kind = OperationKind(rawValue: request.type.rawValue)!
         let sequence = nextSequence
         let transfer = request.type == .transfer
-            ? TransferDelta(id: request.id, from: replica, to: request.to!, shipped: request.quantity) : nil
+            ? TransferDelta(
+                id: transferID ?? request.id, from: replica, to: request.to!, shipped: request.quantity, isLine: transferID != nil)
+            : nil
         let op = LedgerOperation(
             origin: replica, sequence: sequence, timestamp: clock.now(), kind: kind, sku: request.sku,
             movementID: request.id, warehouse: replica, delta: delta, counter: counter.entry(for: replica),
@@ -416,41 +425,16 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return try StockCounterRecord.counter(sku: sku, warehouse: replica, in: db)
     }
 
+    /// Accepts a transfer: every open line, or `quantity` of its only line (see ``transferLines(_:returning:in:events:)``).
     private mutating func accept(_ request: AcceptRequest, in db: Database, events: inout CommittedEvents) throws -> WriteOutcome {
-        try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
-        if let quantity = request.quantity { try Quantity.validate(quantity) }
-        if let original = try ownMovement(id: request.id, in: db) {
-            guard original.kind == .accept, original.transfer?.id == request.transferID,
-                  request.quantity == nil || original.delta == request.quantity
-            else { throw StoreError.idempotencyConflict(id: request.id) }
-            return .movement(MovementRecord(original), duplicate: true)
+        let lines = TransferLinesRequest(
+            transferID: request.transferID, quantity: request.quantity, reason: request.reason, reference: request.reference,
+            id: request.id, actor: request.actor)
+        let outcome = try transferLines(lines, returning: false, in: db, events: &events)
+        if case let .transferLines(movements, duplicate) = outcome, movements.count == 1 {
+            return .movement(movements[0], duplicate: duplicate)
         }
-        guard let transfer = try TransferRecord.fetch(id: request.transferID, in: db), transfer.shipped > 0 else {
-            throw StoreError.unknownTransfer(request.transferID)
-        }
-        guard transfer.to == replica.rawValue else {
-            throw StoreError.notDestination(transfer: transfer.id, destination: transfer.to)
-        }
-        let quantity = request.quantity ?? transfer.inTransit
-        guard quantity >= 1, quantity <= transfer.inTransit else {
-            throw StoreError.overAccept(transfer: transfer.id, inTransit: transfer.inTransit, requested: quantity)
-        }
-        let sku = try SKU(transfer.sku)
-        // Goods in transit are accepted even if the product was deleted meanwhile: no movement is ever dropped.
-        let product = try ownSummary(sku, in: db)
-        var counter = try ownCounter(sku, in: db)
-        if counter.value > Int64.max - quantity { throw StoreError.overflow }
-        do { try counter.increment(by: UInt64(quantity), replica: replica) } catch { throw StoreError.overflow }
-        let from: ReplicaID
-        do { from = try ReplicaID(transfer.from) } catch { throw StoreError.storage("bad warehouse id \(transfer.from)") }
-        let op = LedgerOperation(
-            origin: replica, sequence: nextSequence, timestamp: clock.now(), kind: .accept, sku: sku,
-            movementID: request.id, warehouse: replica, delta: quantity, counter: counter.entry(for: replica),
-            transfer: TransferDelta(id: transfer.id, from: from, to: replica, accepted: transfer.accepted + quantity),
-            actor: request.actor, reason: request.reason, reference: request.reference)
-        try record(op, in: db, events: &events, counter: counter, product: product)
-        cache.remember(counter, for: sku)
-        return .movement(MovementRecord(op), duplicate: false)
+        return outcome
     }
 
     // MARK: - Merge
@@ -700,6 +684,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
                 batch.values[slot].counters[target] =
                     batch.values[slot].counters[target]?.adding(entry, at: op.timestamp) ?? CounterMerge(entry: entry, newest: op.timestamp)
                 if let transfer = op.transfer { try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db) }
+                if let back = op.transferBack { try TransferRecord.merge(back, sku: op.sku, timestamp: op.timestamp, in: db) }
             } else {
                 try materialize(op, in: db, events: &events, announced: true)
                 if op.product?.deleted == true { deletedProductsExist = true }
@@ -787,14 +772,31 @@ struct LedgerApplier<Clock: PhysicalClock> {
         } else if op.kind == .reorderOverride && (op.warehouse == nil || op.product?.reorderPoint == nil) {
             throw .invalidOperation("reorder override \(op.origin):\(op.sequence) names no warehouse or reorder point")
         }
+        // Only a return ships goods back, and only the destination sets what it accepted or returned.
+        if op.transferBack != nil && op.kind != .transferReturn {
+            throw .invalidOperation("\(op.kind.rawValue) \(op.origin):\(op.sequence) may not carry a transfer back")
+        }
         switch op.kind {
         case .transfer:
-            guard let transfer = op.transfer, transfer.from == op.origin, (transfer.shipped ?? 0) > 0 else {
+            guard let transfer = op.transfer, transfer.from == op.origin, (transfer.shipped ?? 0) > 0,
+                  transfer.accepted == nil, transfer.returned == nil
+            else {
                 throw .invalidOperation("transfer \(op.origin):\(op.sequence) must ship from its origin")
             }
         case .accept:
-            guard let transfer = op.transfer, transfer.to == op.origin, transfer.accepted != nil else {
+            guard let transfer = op.transfer, transfer.to == op.origin, transfer.accepted != nil, transfer.shipped == nil,
+                  transfer.returned == nil
+            else {
                 throw .invalidOperation("only the destination may accept transfer \(op.transfer?.id ?? "?")")
+            }
+        case .transferReturn:
+            // Only the destination returns, and what it returns goes back to the source as a transfer from it.
+            guard let transfer = op.transfer, transfer.to == op.origin, transfer.returned != nil, op.delta == 0,
+                  transfer.shipped == nil, transfer.accepted == nil,
+                  let back = op.transferBack, back.from == op.origin, back.to == transfer.from, (back.shipped ?? 0) > 0,
+                  back.accepted == nil, back.returned == nil, back.id != transfer.id
+            else {
+                throw .invalidOperation("return \(op.origin):\(op.sequence) must send goods in transit to it back to their source")
             }
         default:
             break
@@ -816,7 +818,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     }
 
     /// Records a new local operation: ledger row, materialised state, version vector.
-    private mutating func record(
+    mutating func record(
         _ op: LedgerOperation, in db: Database, events: inout CommittedEvents, counter: PNCounter? = nil,
         product: ProductRecord.Summary? = nil
     ) throws {
@@ -872,6 +874,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
         if let transfer = op.transfer {
             try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db)
+        }
+        if let back = op.transferBack {
+            try TransferRecord.merge(back, sku: op.sku, timestamp: op.timestamp, in: db)
         }
         if let entry = op.counter, let warehouse = op.warehouse {
             var counter: PNCounter
@@ -962,7 +967,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// The movement this node recorded under `id`, if any. Nearly every lookup finds none (ids are fresh UUIDs
     /// unless a client retries), so a bare existence probe comes first: reading a row through GRDB cost several
     /// times the probe.
-    private func ownMovement(id: String, in db: Database) throws -> LedgerOperation? {
+    func ownMovement(id: String, in db: Database) throws -> LedgerOperation? {
         let probe = try BoundStatement(db, sql: "SELECT 1 FROM movement_index WHERE movement_id = ? AND origin = ?")
         guard try probe.hasRow({ row in
             row.text(id)

@@ -22,12 +22,25 @@ import Foundation
 ///   [proof 0: varint length + signature]
 /// varint   checkpoint length (0: none), then the ``ChainCheckpoint`` encoding
 /// ```
+///
+/// Version 3 is version 2 with, per operation, the transfer extended and a transfer back after it, as in a
+/// ``LedgerRowBody`` of version 2 (`[transfer: …, varint returned+1, u8 is line]`, `u8 has transfer back`,
+/// `[transfer back]`). A batch is written in version 3 only when one of its operations needs it
+/// (``LedgerOperation/encodingVersion``), so a node that reads only version 2 refuses exactly the pages it would
+/// misread, and keeps syncing the others.
+///
 /// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per batch. A reader refuses any other
 /// version, a truncated batch, an index outside the string table, a sequence outside
 /// `1...LedgerOperation.maxSequence` or a timestamp above ``LedgerOperation/maxTimestamp``, with an error and never
 /// a crash: a batch may come from a hostile peer.
 public enum LedgerOperationCodec {
+    /// The version of batches whose operations all keep their first encoding.
     public static let version: UInt8 = 2
+    /// The version of batches holding returns or lines of multi-line transfers; the highest this node reads.
+    public static let latestVersion: UInt8 = 3
+
+    /// Whether this node reads batches of `version`.
+    public static func reads(_ version: UInt8) -> Bool { version == Self.version || version == latestVersion }
     /// The longest signature a head may carry (a raw P-256 signature has 64 bytes).
     static let maxSignatureBytes = 128
 
@@ -54,6 +67,7 @@ public enum LedgerOperationCodec {
             strings.append(text)
             return UInt64(strings.count - 1)
         }
+        let version = operations.contains { $0.encodingVersion >= 2 } ? latestVersion : Self.version
         var body = ByteWriter(format: version)
         body.varint(UInt64(operations.count))
         var lastSequence: [ReplicaID: UInt64] = [:]
@@ -87,7 +101,7 @@ public enum LedgerOperationCodec {
                 body.varint(counter.increments)
                 body.varint(counter.decrements)
             }
-            if let transfer = op.transfer {
+            func writeTransfer(_ transfer: TransferDelta) {
                 if let uuid = CanonicalUUIDText.words(transfer.id) {
                     body.byte(1)
                     body.uuid(words: uuid)
@@ -99,6 +113,15 @@ public enum LedgerOperationCodec {
                 body.varint(intern(transfer.to.rawValue))
                 body.varint(transfer.shipped.map { UInt64(max($0, 0)) + 1 } ?? 0)
                 body.varint(transfer.accepted.map { UInt64(max($0, 0)) + 1 } ?? 0)
+                if version >= latestVersion {
+                    body.varint(transfer.returned.map { UInt64(max($0, 0)) + 1 } ?? 0)
+                    body.byte(transfer.isLine ? 1 : 0)
+                }
+            }
+            if let transfer = op.transfer { writeTransfer(transfer) }
+            if version >= latestVersion {
+                body.byte(op.transferBack == nil ? 0 : 1)
+                if let back = op.transferBack { writeTransfer(back) }
             }
             if let product = op.product {
                 body.blob(Array(try encoder.encode(product)))
@@ -148,7 +171,8 @@ public enum LedgerOperationCodec {
         operations.removeAll(keepingCapacity: true)
         guard start < bytes.count else { throw .invalidOperation("empty operation batch") }
         let first = bytes[start]
-        guard first == version else { throw .invalidOperation("unsupported operation batch version \(first)") }
+        guard reads(first) else { throw .invalidOperation("unsupported operation batch version \(first)") }
+        let version = first
         var reader = ByteReader(bytes, offset: start + 1)
         let stringCount = try reader.count(limit: bytes.count)
         var strings: [String] = []
@@ -216,16 +240,34 @@ public enum LedgerOperationCodec {
             let delta = try reader.zigzag()
             var counter: PNCounter.Entry?
             if flags.contains(.counter) { counter = PNCounter.Entry(increments: try reader.varint(), decrements: try reader.varint()) }
-            var transfer: TransferDelta?
-            if flags.contains(.transfer) {
+            func transferDelta(_ reader: inout ByteReader) throws(StoreError) -> TransferDelta {
                 let id = try reader.byte() == 1 ? try reader.canonicalUUIDText() : try string(&reader)
                 let from = try replica(&reader)
                 let to = try replica(&reader)
                 let shipped = try reader.varint()
                 let accepted = try reader.varint()
-                transfer = TransferDelta(
+                var delta = TransferDelta(
                     id: id, from: from, to: to, shipped: shipped == 0 ? nil : Int64(clamping: shipped - 1),
                     accepted: accepted == 0 ? nil : Int64(clamping: accepted - 1))
+                if version >= latestVersion {
+                    let returned = try reader.varint()
+                    delta.returned = returned == 0 ? nil : Int64(clamping: returned - 1)
+                    switch try reader.byte() {
+                    case 0: break
+                    case 1: delta.isLine = true
+                    default: throw .invalidOperation("bad transfer line flag")
+                    }
+                }
+                return delta
+            }
+            let transfer = flags.contains(.transfer) ? try transferDelta(&reader) : nil
+            var transferBack: TransferDelta?
+            if version >= latestVersion {
+                switch try reader.byte() {
+                case 0: break
+                case 1: transferBack = try transferDelta(&reader)
+                default: throw .invalidOperation("bad transfer back flag")
+                }
             }
             var product: ProductPatch?
             var context: VersionVector?
@@ -245,7 +287,7 @@ public enum LedgerOperationCodec {
             operations.append(LedgerOperation(
                 origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: lastTimestamp), kind: kinds[kindIndex], sku: sku,
                 movementID: movementID, warehouse: warehouse, delta: delta, counter: counter, transfer: transfer, product: product,
-                actor: actor, reason: reason, reference: reference, context: context))
+                actor: actor, reason: reason, reference: reference, context: context, transferBack: transferBack))
         }
         var proofs = PageProofs()
         let headCount = try reader.count(limit: (bytes.count - start) / 35)

@@ -40,12 +40,17 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     /// Retirements and re-admissions signed with the cluster CA key, issued here or forwarded by a peer: each one
     /// whose signature holds and which supersedes the one held is applied to the membership.
     case decideMembership([MembershipDecision])
+    /// Accepts every open line of a transfer, or part of one, in one savepoint: one `accept` movement per line.
+    case acceptLines(TransferLinesRequest)
+    /// Sends goods in transit back to their source (the destination only): one `return` movement per line, whose
+    /// lines together make one transfer back, identified by the request's id.
+    case returnLines(TransferLinesRequest)
 
     /// Whether the command records a new operation of this node (refused while catching up).
     var issuesOperation: Bool {
         switch self {
         case .createProduct, .updateProduct, .deleteProduct, .movement, .accept, .setReorderOverride, .document,
-             .importProducts: true
+             .importProducts, .acceptLines, .returnLines: true
         case .merge, .setMember, .createToken, .revokeToken, .rotateToken, .finishCatchUp, .announcedMembers, .mergeSigned,
              .addOriginCertificates, .saveCheckpoint, .decideMembership: false
         }
@@ -101,6 +106,36 @@ public struct MovementRequest: Hashable, Codable, Sendable {
         self.sku = sku
         self.quantity = quantity
         self.to = to
+        self.reason = reason
+        self.reference = reference
+        self.id = id
+        self.actor = actor
+    }
+}
+
+/// Taking goods in transit into this node's warehouse, or sending them back: every open line of a transfer, or
+/// part of one.
+public struct TransferLinesRequest: Hashable, Codable, Sendable {
+    public var transferID: String
+    /// The line; `nil`: every line with goods in transit (or the only line, when `quantity` is given).
+    public var sku: SKU?
+    /// Defaults to everything still in transit on the line.
+    public var quantity: Int64?
+    /// Required for a return.
+    public var reason: String?
+    public var reference: String?
+    /// The idempotency key: the movement id of a single line, else the seed of each line's (see
+    /// ``MovementID/line(of:sku:)``); for a return, also the id of the transfer back.
+    public var id: String
+    public var actor: String
+
+    public init(
+        transferID: String, sku: SKU? = nil, quantity: Int64? = nil, reason: String? = nil, reference: String? = nil,
+        id: String, actor: String
+    ) {
+        self.transferID = transferID
+        self.sku = sku
+        self.quantity = quantity
         self.reason = reason
         self.reference = reference
         self.id = id

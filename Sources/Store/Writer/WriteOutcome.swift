@@ -16,6 +16,9 @@ public enum WriteOutcome: Hashable, Codable, Sendable {
     case imported(ImportReport)
     /// Certificates or a checkpoint stored: how many were new.
     case proofs(added: Int)
+    /// The movements of an accept or a return of transfer lines, one per line, by SKU; `duplicate` is true when the
+    /// request's id had been recorded before.
+    case transferLines([MovementRecord], duplicate: Bool)
 }
 
 /// The outcome of merging a batch of remote operations.

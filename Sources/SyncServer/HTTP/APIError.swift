@@ -57,9 +57,9 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         switch error {
         case .invalidInput, .invalidQuantity, .invalidDelta, .overflow, .invalidOperation, .unknownWarehouse, .retiredWarehouse:
             status = .unprocessableContent
-        case .unknownSKU, .unknownTransfer, .unknownToken: status = .notFound
+        case .unknownSKU, .unknownTransfer, .unknownToken, .unknownTransferLine: status = .notFound
         case .productExists, .productDeleted, .insufficientStock, .notDestination, .overAccept, .idempotencyConflict, .tokenRevoked,
-             .tokenNameTaken, .adjustmentBelowZero, .skuDiffersOnlyByCase, .barcodeTaken:
+             .tokenNameTaken, .adjustmentBelowZero, .skuDiffersOnlyByCase, .barcodeTaken, .overReturn:
             status = .conflict
         case .storage, .unavailable, .catchingUp: status = .serviceUnavailable
         case .retired: status = .forbidden

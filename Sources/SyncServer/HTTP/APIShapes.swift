@@ -170,6 +170,19 @@ public enum API {
         }
     }
 
+    /// The movements of an accept or a return of several transfer lines.
+    public struct TransferLines: Codable, Sendable {
+        public var transfer: String
+        /// For a return: the id of the transfer back to the source (which the source accepts).
+        public var transferBack: String?
+        public var movements: [Movement]
+
+        enum CodingKeys: String, CodingKey {
+            case transfer, movements
+            case transferBack = "transfer_back"
+        }
+    }
+
     public struct StockRow: Codable, Sendable {
         public var sku: String
         public var warehouse: String
@@ -205,6 +218,8 @@ public enum API {
         public var quantity: Int64
         public var shipped: Int64
         public var accepted: Int64
+        /// Sent back to the source by the destination (as a transfer back).
+        public var returned: Int64?
         public var shippedAt: String?
 
         init(_ record: TransferRecord) {
@@ -215,11 +230,12 @@ public enum API {
             quantity = record.inTransit
             shipped = record.shipped
             accepted = record.accepted
+            returned = record.returned
             shippedAt = record.shippedAt.map(API.timestamp)
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, sku, from, to, quantity, shipped, accepted
+            case id, sku, from, to, quantity, shipped, accepted, returned
             case shippedAt = "shipped_at"
         }
     }

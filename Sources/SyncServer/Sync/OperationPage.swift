@@ -86,7 +86,7 @@ public enum OperationPage {
         }
         let bytes = Array(page.readableBytesView)
         guard let first = bytes.first else { throw Failure.malformed("empty") }
-        guard first == LedgerOperationCodec.version else { throw Failure.unsupportedVersion(first) }
+        guard LedgerOperationCodec.reads(first) else { throw Failure.unsupportedVersion(first) }
         return bytes
     }
 

@@ -179,6 +179,13 @@ struct Transfer: AsyncParsableCommand {
 
 struct Transfers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "List goods in transit, or send goods in transit to this warehouse back to their source.",
+        subcommands: [List.self, Return.self], defaultSubcommand: List.self)
+}
+
+extension Transfers {
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
         abstract: "List goods in transit, to and from every warehouse, with the total per destination.")
     @OptionGroup var client: ClientOptions
 
@@ -219,9 +226,49 @@ struct Transfers: AsyncParsableCommand {
     }
 }
 
+struct Return: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send goods in transit to this warehouse back to their source, as a transfer back it accepts.")
+    @Argument(help: "The transfer id, or a unique prefix of at least 8 characters.") var transferID: String
+    @Option(help: "Return only this product's line (default: every line with goods in transit).") var sku: String?
+    @Option(help: "Return only part of the line (default: everything in transit).") var quantity: Int64?
+    @Option(help: "Why the goods go back (required).") var reason: String
+    @OptionGroup var movement: MovementOptions
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must not be empty") }
+    }
+
+    func run() async throws {
+        struct Body: Encodable {
+            var sku: String?
+            var quantity: Int64?
+            var reason: String
+            var reference: String?
+            var id: String?
+        }
+        try await NodeClient.with(client) { node in
+            let body = Body(sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
+            let transferID = try await node.transferID(matching: transferID)
+            let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/return", json: body)
+            if client.json { return try JSONOutput.print(raw: reply.body) }
+            let returned = try node.decode(API.TransferLines.self, reply)
+            for recorded in returned.movements {
+                print("returned \(Formatting.count(recorded.quantity)) x \(recorded.sku) to \(recorded.counterpart.orDash) (movement \(recorded.id))")
+            }
+            if let back = returned.transferBack, let source = returned.movements.first?.counterpart {
+                print("accept the transfer back at \(source) with `inv accept \(back)`")
+            }
+        }
+    }
+}
+}
+
 struct Accept: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Take goods in transit into this warehouse's stock.")
     @Argument(help: "The transfer id (printed by `inv transfer`), or a unique prefix of at least 8 characters.") var transferID: String
+    @Option(help: "Accept only this product's line (default: every line with goods in transit).") var sku: String?
     @Option(help: "Accept only part (default: everything in transit).") var quantity: Int64?
     @Option(help: "Why, recorded with the movement.") var reason: String?
     @OptionGroup var movement: MovementOptions
@@ -229,18 +276,25 @@ struct Accept: AsyncParsableCommand {
 
     func run() async throws {
         struct Body: Encodable {
+            var sku: String?
             var quantity: Int64?
             var reason: String?
             var reference: String?
             var id: String?
         }
         try await NodeClient.with(client) { node in
-            let body = Body(quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
+            let body = Body(sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
             let transferID = try await node.transferID(matching: transferID)
             let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/accept", json: body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
-            let recorded = try node.decode(API.Movement.self, reply)
-            print("accepted \(recorded.quantity) x \(recorded.sku) from \(recorded.counterpart.orDash) (movement \(recorded.id))")
+            // One line answers its movement; several answer every line's.
+            let movements: [API.Movement]
+            if let lines = try? node.decode(API.TransferLines.self, reply) { movements = lines.movements } else {
+                movements = [try node.decode(API.Movement.self, reply)]
+            }
+            for recorded in movements {
+                print("accepted \(recorded.quantity) x \(recorded.sku) from \(recorded.counterpart.orDash) (movement \(recorded.id))")
+            }
         }
     }
 }

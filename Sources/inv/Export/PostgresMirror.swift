@@ -22,7 +22,7 @@ struct PostgresMirror {
 
     /// The schema this exporter writes. Each step upgrades from the version before it; steps are never edited once
     /// released, only added.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
     static let migrations: [Int: [String]] = [
         1: [
             """
@@ -77,6 +77,12 @@ struct PostgresMirror {
                 shipped_at timestamptz
             )
             """,
+        ],
+        // A transfer holds lines keyed by (id, sku); the destination may send goods back (`returned`).
+        2: [
+            "ALTER TABLE inv_transfers DROP CONSTRAINT inv_transfers_pkey",
+            "ALTER TABLE inv_transfers ADD PRIMARY KEY (id, sku)",
+            "ALTER TABLE inv_transfers ADD COLUMN returned bigint NOT NULL DEFAULT 0",
         ],
     ]
 
@@ -201,10 +207,13 @@ struct PostgresMirror {
                 try await connection.query("DELETE FROM inv_transfers", logger: logger)
                 var transfers = CopyText(capacity: refreshed.count * 96)
                 for t in refreshed {
-                    transfers.row([t.id, t.sku, t.from, t.to, String(t.quantity), String(t.shipped), String(t.accepted), t.shippedAt])
+                    transfers.row([
+                        t.id, t.sku, t.from, t.to, String(t.quantity), String(t.shipped), String(t.accepted), t.shippedAt,
+                        String(t.returned ?? 0),
+                    ])
                 }
                 try await copy(transfers, into: "inv_transfers", columns: [
-                    "id", "sku", "from_warehouse", "to_warehouse", "quantity", "shipped", "accepted", "shipped_at",
+                    "id", "sku", "from_warehouse", "to_warehouse", "quantity", "shipped", "accepted", "shipped_at", "returned",
                 ], on: connection)
             }
             let count = Int64(changes.count)

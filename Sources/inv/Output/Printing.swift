@@ -27,6 +27,7 @@ extension API.Movement {
         switch type {
         case "transfer": return "to \(counterpart)"
         case "accept": return "from \(counterpart)"
+        case "return": return "back to \(counterpart)"
         default: return counterpart
         }
     }

@@ -90,14 +90,14 @@ struct ClusterController {
             }
             try await writer.write(ByteBuffer(string: "],\"in_transit\":["))
             first = true
-            var transferCursor: String?
+            var transferCursor: (id: String, sku: String)?
             while true {
                 let page = try snapshot.inTransit(after: transferCursor, limit: 2_000)
                 guard let last = page.last else { break }
                 let text = try page.map { try json(API.Transfer($0)) }.joined(separator: ",")
                 try await writer.write(ByteBuffer(string: (first ? "" : ",") + text))
                 first = false
-                transferCursor = last.id
+                transferCursor = (last.id, last.sku)
             }
             try await writer.write(ByteBuffer(string: "]}\n"))
             try await writer.finish(nil)

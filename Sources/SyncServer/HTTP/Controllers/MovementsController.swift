@@ -12,6 +12,7 @@ struct MovementsController {
         group.get("movements/{id}", use: show)
         group.get("transfers", use: transfers)
         group.post("transfers/{id}/accept", use: accept)
+        group.post("transfers/{id}/return", use: sendBack)
     }
 
     struct MovementBody: Decodable {
@@ -25,6 +26,7 @@ struct MovementsController {
     }
 
     struct AcceptBody: Decodable {
+        var sku: String?
         var quantity: Int64?
         var reason: String?
         var reference: String?
@@ -87,16 +89,54 @@ struct MovementsController {
         return try JSONResponse.make(try node.store.reader.openTransfers().map(API.Transfer.init))
     }
 
+    /// Accepts every open line of a transfer, or part of one (`sku`, `quantity`). A single line answers its
+    /// movement; several answer `{"transfer", "movements"}`.
     @Sendable func accept(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.staff)
-        let transferID = context.parameters.get("id") ?? ""
         let body = try await request.decodeJSON(AcceptBody.self, context: context)
-        let accept = AcceptRequest(
-            transferID: MovementID.canonical(transferID) ?? transferID, quantity: body.quantity, reason: body.reason,
-            reference: body.reference, id: try Self.movementID(body.id), actor: identity.name)
-        guard case let .movement(record, duplicate) = try await node.store.submit(.accept(accept)) else {
+        let lines = try linesRequest(context, sku: body.sku, quantity: body.quantity, reason: body.reason, reference: body.reference, id: body.id, actor: identity.name)
+        guard case let .transferLines(records, duplicate) = try await node.store.submit(.acceptLines(lines)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return JSONResponse.make(json: API.Movement(record).sortedJSON(), status: duplicate ? .ok : .created)
+        let status: HTTPResponse.Status = duplicate ? .ok : .created
+        if records.count == 1 { return JSONResponse.make(json: API.Movement(records[0]).sortedJSON(), status: status) }
+        return try JSONResponse.make(API.TransferLines(transfer: lines.transferID, transferBack: nil, movements: records.map(API.Movement.init)), status: status)
+    }
+
+    struct ReturnBody: Decodable {
+        var sku: String?
+        var quantity: Int64?
+        var reason: String?
+        var reference: String?
+        var id: String?
+    }
+
+    /// Sends goods in transit back to their source: `{"transfer", "transfer_back", "movements"}`, where
+    /// `transfer_back` is the id of the transfer back, which the source accepts.
+    @Sendable func sendBack(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let identity = try context.require(.staff)
+        let body = try await request.decodeJSON(ReturnBody.self, context: context)
+        let lines = try linesRequest(context, sku: body.sku, quantity: body.quantity, reason: body.reason, reference: body.reference, id: body.id, actor: identity.name)
+        guard case let .transferLines(records, duplicate) = try await node.store.submit(.returnLines(lines)) else {
+            throw StoreError.storage("unexpected outcome")
+        }
+        return try JSONResponse.make(
+            API.TransferLines(transfer: lines.transferID, transferBack: lines.id, movements: records.map(API.Movement.init)),
+            status: duplicate ? .ok : .created)
+    }
+
+    private func linesRequest(
+        _ context: InvRequestContext, sku: String?, quantity: Int64?, reason: String?, reference: String?, id: String?, actor: String
+    ) throws -> TransferLinesRequest {
+        let transferID = context.parameters.get("id") ?? ""
+        var line: SKU?
+        if let sku {
+            let typed = try SKU(sku)
+            // A barcode names its product's line.
+            line = Barcode.isValid(sku) ? (try? node.resolve(typed)) ?? typed : typed
+        }
+        return TransferLinesRequest(
+            transferID: MovementID.canonical(transferID) ?? transferID, sku: line, quantity: quantity, reason: reason,
+            reference: reference, id: try Self.movementID(id), actor: actor)
     }
 }
