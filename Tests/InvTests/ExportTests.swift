@@ -48,6 +48,22 @@ extension InvCLITests {
             #expect(transfers == ["W1\tMAD\tSEV\t4\t6\t2\t0"], "\(transfers)")
             let products = try postgres.psql("SELECT sku, name, price, deleted FROM inv_products ORDER BY sku")
             #expect(products == ["G2\tGadget\t\\N\tt", "W1\tWidget\twith a tab\t2.50\tf"], "\(products)")
+
+            // SEV sends the rest back while a follower runs: a page holding only the return must refresh the
+            // mirror's goods in transit (a new run refreshes every table; a follower only what its pages touched).
+            let follower = try ChildProcess(
+                inv: ["export", "postgres", "--url", postgres.url, "--follow", "--data", mad.data], outputIn: cluster.root.path)
+            defer { _ = follower.stop(signal: SIGTERM, grace: .seconds(5)) }
+            let held = try mad.history().count
+            try Self.waitFor("the follower has caught up") {
+                try postgres.psql("SELECT operations FROM inv_export_state") == ["\(held)"]
+            }
+            expectSuccess(try sev.inv("transfers", "return", transfer, "--reason", "damaged"))
+            try cluster.converge(all)
+            try Self.waitFor("the return reaches inv_transfers") {
+                try postgres.psql("SELECT sku, from_warehouse, to_warehouse, quantity FROM inv_transfers") == ["W1\tSEV\tMAD\t4"]
+            }
+            try Self.expectMirror(postgres, equals: mad)
         }
 
         @Test("kill -9 of the exporter in the middle of a batch, then a restart: equal again, no duplicate, no gap")

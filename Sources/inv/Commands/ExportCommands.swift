@@ -121,7 +121,8 @@ struct Export: AsyncParsableCommand {
                 stockSKUs?.insert(change.movement.sku)
                 if let count = stockSKUs?.count, count > Self.skuReadLimit { stockSKUs = nil }
                 if type.hasPrefix("product.") { products = true }
-                if type == "transfer" || type == "accept" { transfers = true }
+                // A return moves goods back: the line's `returned` rises and a transfer back goes into transit.
+                if type == "transfer" || type == "accept" || type == "return" { transfers = true }
             }
         }
 
