@@ -133,7 +133,7 @@ struct MovementsController {
         if let sku {
             let typed = try SKU(sku)
             // A barcode names its product's line.
-            line = Barcode.isValid(sku) ? (try? node.resolve(typed)) ?? typed : typed
+            line = Barcode.isValid(sku) ? try node.resolve(typed) : typed
         }
         return TransferLinesRequest(
             transferID: MovementID.canonical(transferID) ?? transferID, sku: line, quantity: quantity, reason: reason,
