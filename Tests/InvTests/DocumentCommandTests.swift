@@ -157,7 +157,25 @@ extension InvCLITests {
                 "A           4  \(ids[0])",
                 "B           6  \(ids[1])",
             ])
+            let receipt = cluster.root.file("receipt.csv")
+            try Self.write("sku,quantity\nB,2\n", to: receipt)
+            let receiptID = UUID().uuidString.lowercased()
+            expectSuccess(try mad.inv("receive", "--file", receipt, "--id", receiptID))
+            expectSuccess(try mad.inv("receive", "A", "1"))
             _ = try cluster.converge([mad, sev])
+            // Every node's history and change feed name the document each movement is a line of.
+            for (node, command) in [(sev, ["history", "--json"]), (sev, ["changes", "--format", "json"]), (mad, ["history", "--json"])] {
+                let output = try node.run(command + ["--data", node.data])
+                expectSuccess(output)
+                let parsed = try JSON.parse(output.stdout)
+                let entries = parsed.array ?? parsed["changes"]?.array ?? []
+                let documents = entries.filter { $0["type"]?.string?.hasPrefix("product") == false }.map { entry in
+                    "\(entry["type"]?.string ?? "?") \(entry["sku"]?.string ?? "?") \(entry["document"]?.string ?? "-")"
+                }
+                #expect(documents == [
+                    "receive A -", "receive B -", "transfer A \(id)", "transfer B \(id)", "receive B \(receiptID)", "receive A -",
+                ], "\(node.warehouse) \(command)")
+            }
             // A transfer is named by its id or a unique prefix of at least 8 characters, in any case.
             let first = try sev.inv("accept", id, "--sku", "A")
             expectSuccess(first)
@@ -170,7 +188,7 @@ extension InvCLITests {
             #expect(rest.lines.count == 1 && rest.lines[0].hasPrefix("accepted 6 x B from MAD (movement "), "\(rest)")
             _ = try cluster.converge([mad, sev])
             #expect(try Self.stock(sev, "A") == 4)
-            #expect(try Self.stock(mad, "B") == 4)
+            #expect(try Self.stock(mad, "B") == 6)
         }
     }
 }

@@ -78,7 +78,7 @@ extension InvCLITests {
             let id = "0f6f5a4e-7a1c-4a52-9c1e-3d2b1a0f9e8d"
             expectSuccess(try node.inv("receive", "SKU-1", "7", "--id", id, "--reference", "PO-ü"))
             let line = try #require(try Self.waitForLines(seen + 1, from: watcher, timeout: .seconds(10)).last)
-            #expect(line.hasPrefix("{\"data\":{\"counterpart\":null,\"delta\":7,\"id\":\"\(id)\",\"on_hand\":"), "\(line)")
+            #expect(line.hasPrefix("{\"data\":{\"counterpart\":null,\"delta\":7,\"document\":null,\"id\":\"\(id)\",\"on_hand\":"), "\(line)")
             #expect(line.contains("\"reference\":\"PO-ü\"") && line.hasSuffix("},\"event\":\"movement\"}"), "\(line)")
         }
 

@@ -62,9 +62,15 @@ import Testing
         #expect(lines.map(\.sku) == ["SKU-1", "SKU-2"])
         #expect(lines.map(\.inTransit) == [6, 4])
         #expect(lines.allSatisfy { $0.from == "MAD" && $0.to == "SEV" && $0.isLine })
-        // Each line is an ordinary transfer movement naming the document as its transfer, in the new encoding.
+        // Each line is an ordinary transfer movement naming the document as its transfer and as its document, in
+        // the encoding of document lines.
         let ops = try shipped.mad.reader.operations(origin: rid("MAD"), after: 0, limit: 100).filter { $0.kind == .transfer }
-        #expect(ops.count == 2 && ops.allSatisfy { $0.transfer?.id == shipped.transferID && $0.encodingVersion == 2 })
+        #expect(ops.count == 2 && ops.allSatisfy {
+            $0.transfer?.id == shipped.transferID && $0.transfer?.isLine == true && $0.document == shipped.transferID
+                && $0.encodingVersion == 3
+        })
+        #expect(try LedgerOperationCodec.encode(ops).first == LedgerOperationCodec.latestVersion)
+        #expect(try LedgerRowBody.encode(ops[0]).first == 3)
         #expect(try Self.conserved(shipped.sev) == ["SKU-1": 10, "SKU-2": 10])
     }
 
@@ -225,7 +231,7 @@ import Testing
         #expect(body.first == 2)
         #expect(try LedgerRowBody.decode(origin: op.origin, sequence: op.sequence, body: body) == op)
         let page = try LedgerOperationCodec.encode(ops)
-        #expect(page.first == LedgerOperationCodec.latestVersion)
+        #expect(page.first == LedgerOperationCodec.transferLinesVersion)
         #expect(try LedgerOperationCodec.decode(page) == ops)
         // The new fields are in the hashed body: a different return quantity is a different chain.
         var other = op

@@ -240,7 +240,7 @@ struct OperationPageTests {
         #expect(operations.map(\.origin.rawValue) == ["MAD", "MAD"])
     }
 
-    @Test("an unknown version is refused as such", arguments: [UInt8(0), 1, 4, 127, 255])
+    @Test("an unknown version is refused as such", arguments: [UInt8(0), 1, 5, 127, 255])
     func unknownVersion(version: UInt8) throws {
         var body = HandPage.valid
         body[0] = version
@@ -368,6 +368,8 @@ enum OperationGenerator {
                     id: movementID(&random), from: other, to: origin, returned: quantity(&random), isLine: Bool.random(using: &random))
                 op.transferBack = TransferDelta(id: movementID(&random), from: origin, to: other, shipped: quantity(&random), isLine: true)
             }
+            // A line of a document names it (a UUID, or any text a peer may send).
+            if Int.random(in: 0..<4, using: &random) == 0 { op.document = movementID(&random) }
         } else {
             if kind == .reorderOverride { op.warehouse = replicas.randomElement(using: &random) }
             op.product = patch(&random)

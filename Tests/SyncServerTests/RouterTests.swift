@@ -14,7 +14,7 @@ import Testing
 enum RouterTests {
     static let movementKeys: Set<String> = [
         "id", "type", "sku", "warehouse", "quantity", "delta", "origin", "sequence", "timestamp", "user", "reason",
-        "reference", "transfer_id", "counterpart",
+        "reference", "transfer_id", "counterpart", "document",
     ]
     static let productKeys: Set<String> = ["sku", "name", "description", "price", "reorder_point", "deleted", "updated_at", "barcodes"]
     static let tokenKeys: Set<String> = ["id", "name", "role", "created_at", "revoked"]
@@ -639,12 +639,12 @@ struct ReadRouterTests {
             let response = try await api.expectStatus(.ok, .get, "/v1/history?format=csv", token: api.reporter)
             #expect(response.headers[.contentType] == "text/csv; charset=utf-8")
             let lines = response.text.split(separator: "\n", omittingEmptySubsequences: false)
-            #expect(lines.first.map(String.init) == "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart")
+            #expect(lines.first.map(String.init) == "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,document")
             #expect(lines.count == 5, "header, 3 entries and the final newline: \(response.text)")
             #expect(lines.last == "")
             #expect(lines[1].hasPrefix("MAD:1,product.create,A,,0,0,MAD,1,"))
             #expect(lines[2].contains(",receive,A,MAD,5,5,MAD,2,"))
-            #expect(lines[2].hasSuffix(#",till-1,,"PO 1, ""rush""",,"#))
+            #expect(lines[2].hasSuffix(#",till-1,,"PO 1, ""rush""",,,"#))
             #expect(lines[3].contains(",sell,A,MAD,2,-2,MAD,3,"))
             // Filters and the cursor apply; limit does not.
             let sells = try await api.expectStatus(.ok, .get, "/v1/history?format=csv&type=sell&limit=1", token: api.reporter).text

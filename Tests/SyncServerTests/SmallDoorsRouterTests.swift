@@ -139,7 +139,7 @@ struct SmallDoorsRouterTests {
             try await api.move("sell", "A", 2)
             let csv = try await api.expectStatus(.ok, .get, "/v1/history?format=csv", token: api.reporter).text
             let rows = CSV.read(csv)
-            #expect(rows.first?.count == 14)
+            #expect(rows.first?.count == 15)
             let reasonColumn = try #require(rows.first?.firstIndex(of: "reason"))
             #expect(Set(rows.dropFirst().map { $0[reasonColumn] }) == Set(reasons + [""]))
             for line in csv.split(separator: "\n").dropFirst() {

@@ -37,12 +37,15 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
     /// For product operations: the version vector the origin held when it made the change (its causal context),
     /// so a merge can tell a concurrent overwrite from a later one.
     public var context: VersionVector?
+    /// For a line of a document (a delivery, a sale, a transfer, a stocktake): the document's id, so every node's
+    /// history and reports can tell which document a movement belongs to. `nil` for a movement made on its own.
+    public var document: String?
 
     public init(
         origin: ReplicaID, sequence: UInt64, timestamp: HLCTimestamp, kind: OperationKind, sku: SKU,
         movementID: String? = nil, warehouse: ReplicaID? = nil, delta: Int64 = 0, counter: PNCounter.Entry? = nil,
         transfer: TransferDelta? = nil, product: ProductPatch? = nil, actor: String, reason: String? = nil,
-        reference: String? = nil, context: VersionVector? = nil, transferBack: TransferDelta? = nil
+        reference: String? = nil, context: VersionVector? = nil, transferBack: TransferDelta? = nil, document: String? = nil
     ) {
         self.origin = origin
         self.sequence = sequence
@@ -60,15 +63,18 @@ public struct LedgerOperation: Hashable, Codable, Sendable {
         self.reason = reason
         self.reference = reference
         self.context = context
+        self.document = document
     }
 
     public var dot: Dot { Dot(origin: origin, sequence: sequence) }
 
     /// The encoding version this operation needs: 1 for every operation a node before multi-line transfers could
     /// record (so their stored bodies, and the chain hashes over them, never change), 2 for a return and for a line
-    /// of a multi-line transfer (or its acceptance), which such a node would misread.
+    /// of a multi-line transfer (or its acceptance), which such a node would misread, 3 for a line of a document,
+    /// which a node before document ids travelled would take without its document.
     public var encodingVersion: UInt8 {
-        kind == .transferReturn || transferBack != nil || transfer?.isLine == true || transfer?.returned != nil ? 2 : 1
+        if document != nil { return 3 }
+        return kind == .transferReturn || transferBack != nil || transfer?.isLine == true || transfer?.returned != nil ? 2 : 1
     }
 
     /// The highest sequence an operation may carry, and so the highest entry of a version vector that means

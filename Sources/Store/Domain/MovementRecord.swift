@@ -21,11 +21,13 @@ public struct MovementRecord: Hashable, Codable, Sendable {
     public var transferID: String?
     /// The other warehouse of a transfer (its destination) or of an acceptance or a return (its source).
     public var counterpart: String?
+    /// The document this movement is a line of (``LedgerOperation/document``), if any.
+    public var document: String?
 
     public init(
         id: String, type: OperationKind, sku: String, warehouse: String?, quantity: Int64, delta: Int64, origin: String,
         sequence: UInt64, timestamp: HLCTimestamp, user: String, reason: String?, reference: String?,
-        transferID: String?, counterpart: String?
+        transferID: String?, counterpart: String?, document: String? = nil
     ) {
         self.id = id
         self.type = type
@@ -41,6 +43,7 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         self.reference = reference
         self.transferID = transferID
         self.counterpart = counterpart
+        self.document = document
     }
 
     public init(_ op: LedgerOperation) {
@@ -68,5 +71,6 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         case .accept, .transferReturn: counterpart = op.transfer?.from.rawValue
         default: counterpart = nil
         }
+        document = op.document
     }
 }

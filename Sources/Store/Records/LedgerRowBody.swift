@@ -28,7 +28,13 @@ import Foundation
 /// [transfer: … as version 1 …, varint returned+1, u8 is line]
 /// u8 has transfer back   [transfer back: the same layout as the transfer]
 /// ```
-/// Every other operation keeps its version-1 body byte for byte, so the chain hashes over it never change.
+/// Version 3, for a line of a document (``LedgerOperation/document``), is version 2 with the document's id after the
+/// transfer back:
+/// ```
+/// u8 document form (0: none, 1: 16-byte UUID, 2: text)   [16 bytes | text]
+/// ```
+/// Every other operation keeps its version-1 or version-2 body byte for byte, so the chain hashes over it never
+/// change.
 ///
 /// Invariant: `decode(encode(op))` gives `op` back, field for field; a body of another version, truncated, with
 /// trailing bytes or invalid UTF-8 is refused with an error, never a crash.
@@ -36,7 +42,7 @@ enum LedgerRowBody {
     /// The version of the bodies of operations that need no other (``LedgerOperation/encodingVersion``).
     static let version: UInt8 = 1
     /// The highest body version this node reads.
-    static let latestVersion: UInt8 = 2
+    static let latestVersion: UInt8 = 3
     private static let kinds = OperationKind.allCases
 
     static func encode(_ op: LedgerOperation) throws -> [UInt8] {
@@ -77,6 +83,19 @@ enum LedgerRowBody {
         if version >= 2 {
             body.byte(op.transferBack == nil ? 0 : 1)
             if let back = op.transferBack { encode(back, version: version, into: &body) }
+        }
+        if version >= 3 {
+            if let document = op.document {
+                if let uuid = CanonicalUUIDText.words(document) {
+                    body.byte(1)
+                    body.uuid(words: uuid)
+                } else {
+                    body.byte(2)
+                    body.text(document)
+                }
+            } else {
+                body.byte(0)
+            }
         }
         if op.product != nil || op.context != nil {
             let encoder = JSONEncoder()
@@ -125,6 +144,9 @@ enum LedgerRowBody {
         var actor: Range<Int> = 0..<0
         var reason: Range<Int>?
         var reference: Range<Int>?
+        /// 16 bytes when `documentIsUUID`, else UTF-8.
+        var document: Range<Int>?
+        var documentIsUUID = false
 
         struct Transfer {
             var id: Range<Int>
@@ -183,6 +205,16 @@ enum LedgerRowBody {
                 default: throw StoreError.storage("bad transfer back flag in ledger row")
                 }
             }
+            if version >= 3 {
+                switch try reader.byte() {
+                case 0: break
+                case 1:
+                    documentIsUUID = true
+                    document = try reader.fixed(16)
+                case 2: document = try reader.text()
+                default: throw StoreError.storage("bad document form in ledger row")
+                }
+            }
             if flags.contains(.product) {
                 let product = try reader.text()
                 if !product.isEmpty { self.product = product }
@@ -225,7 +257,8 @@ enum LedgerRowBody {
             product: try fields.product.map { try decoder.decode(ProductPatch.self, from: Data(body[$0])) },
             actor: try text(fields.actor), reason: try fields.reason.map(text), reference: try fields.reference.map(text),
             context: try fields.context.map { try decoder.decode(VersionVector.self, from: Data(body[$0])) },
-            transferBack: try delta(fields.transferBack))
+            transferBack: try delta(fields.transferBack),
+            document: try fields.document.map { range throws(StoreError) in try id(range, isUUID: fields.documentIsUUID) })
     }
 
     static func decode(origin: ReplicaID, sequence: UInt64, body: [UInt8]) throws -> LedgerOperation {

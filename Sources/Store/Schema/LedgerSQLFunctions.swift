@@ -3,7 +3,8 @@ import GRDB
 import GRDBSQLite
 
 /// SQL functions that read one field of a ledger row body (``LedgerRowBody``): `ledger_hlc(body)`,
-/// `ledger_sku(body)`, … one per column of the `operations` view, which is built on them.
+/// `ledger_sku(body)`, … one per column of the `operations` view, which is built on them, and `ledger_document(body)`,
+/// which came after the view.
 ///
 /// Every connection that reads the `operations` view must have them: ``register(on:)`` runs in the
 /// `prepareDatabase` of every configuration the store opens (``NodeStore/openPool(path:durable:)``, backups,
@@ -15,7 +16,7 @@ public enum LedgerSQLFunctions {
     /// The `operations` view's columns computed from the body, in the order of the historical table.
     enum Field: Int, CaseIterable {
         case hlc, kind, sku, movementID, warehouse, delta, counterIncrements, counterDecrements, transferID, transferFrom,
-            transferTo, transferShipped, transferAccepted, product, actor, reason, reference, context
+            transferTo, transferShipped, transferAccepted, product, actor, reason, reference, context, document
 
         var column: String {
             switch self {
@@ -37,6 +38,7 @@ public enum LedgerSQLFunctions {
             case .reason: "reason"
             case .reference: "reference"
             case .context: "context"
+            case .document: "document"
             }
         }
 
@@ -56,11 +58,6 @@ public enum LedgerSQLFunctions {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot register \(field.function)")
             }
         }
-    }
-
-    /// The `SELECT` list of the `operations` view over `ledger`.
-    static var viewColumns: String {
-        (["origin", "sequence"] + Field.allCases.map { "\($0.function)(body) AS \($0.column)" } + ["body"]).joined(separator: ", ")
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -112,6 +109,7 @@ public enum LedgerSQLFunctions {
         case .reason: text(fields.reason)
         case .reference: text(fields.reference)
         case .context: text(fields.context)
+        case .document: id(fields.document, isUUID: fields.documentIsUUID)
         }
     }
 }

@@ -198,9 +198,9 @@ extension LedgerApplier {
                 type: .adjust, sku: group.sku, quantity: difference, reason: request.reason ?? "count",
                 reference: request.reference, id: group.movementID, actor: request.actor)
         }
-        // A transfer document ships all its lines under one transfer: the document's id.
-        let transferID = request.type == .transfer ? request.id : nil
-        guard case let .movement(record, duplicate) = try movement(movementRequest, transferID: transferID, in: db, events: &events) else {
+        guard case let .movement(record, duplicate) = try movement(
+            movementRequest, document: (request.id, request.type), in: db, events: &events)
+        else {
             throw StoreError.storage("unexpected outcome of a document line")
         }
         // A line's movement id is fresh: one already recorded would tie the document to another movement.

@@ -300,9 +300,11 @@ struct LedgerApplier<Clock: PhysicalClock> {
         return ProductState(sku: sku, metadata: metadata)
     }
 
-    /// Records a movement; `transferID`: for a line of a transfer document, the transfer (the document) it ships under.
+    /// Records a movement; `document`: for a line of a document, the document's id (for a transfer document, also
+    /// the transfer it ships under).
     mutating func movement(
-        _ request: MovementRequest, transferID: String? = nil, in db: Database, events: inout CommittedEvents
+        _ request: MovementRequest, document: (id: String, type: DocumentType)? = nil, in db: Database,
+        events: inout CommittedEvents
     ) throws -> WriteOutcome {
         try Self.validateCommon(id: request.id, actor: request.actor, reason: request.reason, reference: request.reference)
         if request.type == .adjust { try Quantity.validateDelta(request.quantity) } else { try Quantity.validate(request.quantity) }
@@ -348,6 +350,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         } catch { throw StoreError.overflow }
         let kind = OperationKind(rawValue: request.type.rawValue)!
         let sequence = nextSequence
+        // A transfer document ships all its lines under one transfer: the document's id.
+        let transferID = document?.type == .transfer ? document?.id : nil
         let transfer = request.type == .transfer
             ? TransferDelta(
                 id: transferID ?? request.id, from: replica, to: request.to!, shipped: request.quantity, isLine: transferID != nil)
@@ -355,7 +359,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         let op = LedgerOperation(
             origin: replica, sequence: sequence, timestamp: clock.now(), kind: kind, sku: request.sku,
             movementID: request.id, warehouse: replica, delta: delta, counter: counter.entry(for: replica),
-            transfer: transfer, actor: request.actor, reason: request.reason, reference: request.reference)
+            transfer: transfer, actor: request.actor, reason: request.reason, reference: request.reference,
+            document: document?.id)
         try record(op, in: db, events: &events, counter: counter, product: product)
         cache.remember(counter, for: request.sku)
         return .movement(MovementRecord(op), duplicate: false)

@@ -29,6 +29,11 @@ import Foundation
 /// (``LedgerOperation/encodingVersion``), so a node that reads only version 2 refuses exactly the pages it would
 /// misread, and keeps syncing the others.
 ///
+/// Version 4 is version 3 with, per operation, the document it is a line of after the transfer back (as in a
+/// ``LedgerRowBody`` of version 3): `u8 document form (0: none, 1: 16-byte UUID, 2: string index)`, `[16 bytes |
+/// varint]`. A batch holding a line of a document is written in version 4, so a node that cannot carry the document
+/// refuses it rather than drop it.
+///
 /// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per batch. A reader refuses any other
 /// version, a truncated batch, an index outside the string table, a sequence outside
 /// `1...LedgerOperation.maxSequence` or a timestamp above ``LedgerOperation/maxTimestamp``, with an error and never
@@ -36,11 +41,20 @@ import Foundation
 public enum LedgerOperationCodec {
     /// The version of batches whose operations all keep their first encoding.
     public static let version: UInt8 = 2
-    /// The version of batches holding returns or lines of multi-line transfers; the highest this node reads.
-    public static let latestVersion: UInt8 = 3
+    /// The version of batches holding lines of documents, the highest this node reads (3: returns or lines of
+    /// multi-line transfers, but no document).
+    public static let latestVersion: UInt8 = 4
+    /// The first version whose transfers carry their returned quantity and line flag, and a transfer back.
+    static let transferLinesVersion: UInt8 = 3
+    /// The first version whose operations carry their document.
+    static let documentsVersion: UInt8 = 4
 
     /// Whether this node reads batches of `version`.
-    public static func reads(_ version: UInt8) -> Bool { version == Self.version || version == latestVersion }
+    public static func reads(_ version: UInt8) -> Bool { (Self.version...latestVersion).contains(version) }
+
+    /// The version a batch of operations needing at most operation encoding `encodingVersion` is written in
+    /// (``LedgerOperation/encodingVersion``: 1 → 2, 2 → 3, 3 → 4).
+    static func batchVersion(forEncoding encodingVersion: UInt8) -> UInt8 { encodingVersion + 1 }
     /// The longest signature a head may carry (a raw P-256 signature has 64 bytes).
     static let maxSignatureBytes = 128
 
@@ -67,7 +81,7 @@ public enum LedgerOperationCodec {
             strings.append(text)
             return UInt64(strings.count - 1)
         }
-        let version = operations.contains { $0.encodingVersion >= 2 } ? latestVersion : Self.version
+        let version = batchVersion(forEncoding: operations.lazy.map(\.encodingVersion).max() ?? 1)
         var body = ByteWriter(format: version)
         body.varint(UInt64(operations.count))
         var lastSequence: [ReplicaID: UInt64] = [:]
@@ -113,15 +127,28 @@ public enum LedgerOperationCodec {
                 body.varint(intern(transfer.to.rawValue))
                 body.varint(transfer.shipped.map { UInt64(max($0, 0)) + 1 } ?? 0)
                 body.varint(transfer.accepted.map { UInt64(max($0, 0)) + 1 } ?? 0)
-                if version >= latestVersion {
+                if version >= transferLinesVersion {
                     body.varint(transfer.returned.map { UInt64(max($0, 0)) + 1 } ?? 0)
                     body.byte(transfer.isLine ? 1 : 0)
                 }
             }
             if let transfer = op.transfer { writeTransfer(transfer) }
-            if version >= latestVersion {
+            if version >= transferLinesVersion {
                 body.byte(op.transferBack == nil ? 0 : 1)
                 if let back = op.transferBack { writeTransfer(back) }
+            }
+            if version >= documentsVersion {
+                if let document = op.document {
+                    if let uuid = CanonicalUUIDText.words(document) {
+                        body.byte(1)
+                        body.uuid(words: uuid)
+                    } else {
+                        body.byte(2)
+                        body.varint(intern(document))
+                    }
+                } else {
+                    body.byte(0)
+                }
             }
             if let product = op.product {
                 body.blob(Array(try encoder.encode(product)))
@@ -249,7 +276,7 @@ public enum LedgerOperationCodec {
                 var delta = TransferDelta(
                     id: id, from: from, to: to, shipped: shipped == 0 ? nil : Int64(clamping: shipped - 1),
                     accepted: accepted == 0 ? nil : Int64(clamping: accepted - 1))
-                if version >= latestVersion {
+                if version >= transferLinesVersion {
                     let returned = try reader.varint()
                     delta.returned = returned == 0 ? nil : Int64(clamping: returned - 1)
                     switch try reader.byte() {
@@ -262,11 +289,20 @@ public enum LedgerOperationCodec {
             }
             let transfer = flags.contains(.transfer) ? try transferDelta(&reader) : nil
             var transferBack: TransferDelta?
-            if version >= latestVersion {
+            if version >= transferLinesVersion {
                 switch try reader.byte() {
                 case 0: break
                 case 1: transferBack = try transferDelta(&reader)
                 default: throw .invalidOperation("bad transfer back flag")
+                }
+            }
+            var document: String?
+            if version >= documentsVersion {
+                switch try reader.byte() {
+                case 0: break
+                case 1: document = try reader.canonicalUUIDText()
+                case 2: document = try string(&reader)
+                default: throw .invalidOperation("bad document form")
                 }
             }
             var product: ProductPatch?
@@ -287,7 +323,8 @@ public enum LedgerOperationCodec {
             operations.append(LedgerOperation(
                 origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: lastTimestamp), kind: kinds[kindIndex], sku: sku,
                 movementID: movementID, warehouse: warehouse, delta: delta, counter: counter, transfer: transfer, product: product,
-                actor: actor, reason: reason, reference: reference, context: context, transferBack: transferBack))
+                actor: actor, reason: reason, reference: reference, context: context, transferBack: transferBack,
+                document: document))
         }
         var proofs = PageProofs()
         let headCount = try reader.count(limit: (bytes.count - start) / 35)

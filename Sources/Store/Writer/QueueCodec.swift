@@ -119,6 +119,7 @@ enum QueueCodec {
             writer.optionalString(record.reference)
             writer.optionalString(record.transferID)
             writer.optionalString(record.counterpart)
+            writer.optionalString(record.document)
             return writer.bytes
         }
         let reply: WriteReply
@@ -146,7 +147,8 @@ enum QueueCodec {
                     quantity: try reader.int64(), delta: try reader.int64(), origin: try reader.string(),
                     sequence: try reader.uint64(), timestamp: HLCTimestamp(rawValue: try reader.uint64()),
                     user: try reader.string(), reason: try reader.optionalString(), reference: try reader.optionalString(),
-                    transferID: try reader.optionalString(), counterpart: try reader.optionalString())
+                    transferID: try reader.optionalString(), counterpart: try reader.optionalString(),
+                    document: try reader.optionalString())
                 return .success(.movement(record, duplicate: duplicate))
             } catch {
                 return .failure(error)

@@ -118,6 +118,8 @@ public enum API {
         public var reference: String?
         public var transferID: String?
         public var counterpart: String?
+        /// The document this movement is a line of (`null` for a movement made on its own).
+        public var document: String?
 
         init(_ record: MovementRecord) {
             id = record.id
@@ -134,10 +136,12 @@ public enum API {
             reference = record.reference
             transferID = record.transferID
             counterpart = record.counterpart
+            document = record.document
         }
 
         enum CodingKeys: String, CodingKey {
             case id, type, sku, warehouse, quantity, delta, origin, sequence, timestamp, user, reason, reference, counterpart
+            case document
             case transferID = "transfer_id"
         }
 
@@ -157,15 +161,16 @@ public enum API {
             try container.encode(reference, forKey: .reference)
             try container.encode(transferID, forKey: .transferID)
             try container.encode(counterpart, forKey: .counterpart)
+            try container.encode(document, forKey: .document)
         }
 
-        public static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart\n"
+        public static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,document\n"
 
         public var csvLine: String {
             CSV.line([
                 .text(id), .text(type), .text(sku), .text(warehouse ?? ""), .number(quantity), .number(delta), .text(origin),
                 .number(Int64(clamping: sequence)), .text(timestamp), .text(user), .text(reason ?? ""), .text(reference ?? ""),
-                .text(transferID ?? ""), .text(counterpart ?? ""),
+                .text(transferID ?? ""), .text(counterpart ?? ""), .text(document ?? ""),
             ])
         }
     }

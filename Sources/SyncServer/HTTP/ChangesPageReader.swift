@@ -54,6 +54,7 @@ enum ChangesPageReader {
         mutating func change() throws -> API.Change {
             var id: String?, type: String?, sku: String?, origin: String?, timestamp: String?, user: String?, hlc: String?
             var warehouse: String?, reason: String?, reference: String?, transferID: String?, counterpart: String?
+            var document: String?
             var quantity: Int64?, delta: Int64?, sequence: UInt64?
             try object { scanner, key in
                 switch key {
@@ -71,6 +72,7 @@ enum ChangesPageReader {
                 case "reference": reference = try scanner.optionalString()
                 case "transfer_id": transferID = try scanner.optionalString()
                 case "counterpart": counterpart = try scanner.optionalString()
+                case "document": document = try scanner.optionalString()
                 case "hlc": hlc = try scanner.string()
                 default: try scanner.skipValue()
                 }
@@ -81,7 +83,7 @@ enum ChangesPageReader {
             let movement = API.Movement(
                 id: id, type: type, sku: sku, warehouse: warehouse, quantity: quantity, delta: delta, origin: origin,
                 sequence: sequence, timestamp: timestamp, user: user, reason: reason, reference: reference,
-                transferID: transferID, counterpart: counterpart)
+                transferID: transferID, counterpart: counterpart, document: document)
             return API.Change(movement: movement, hlc: hlc)
         }
 
@@ -311,7 +313,7 @@ extension API.Movement {
     init(
         id: String, type: String, sku: String, warehouse: String?, quantity: Int64, delta: Int64, origin: String,
         sequence: UInt64, timestamp: String, user: String, reason: String?, reference: String?, transferID: String?,
-        counterpart: String?
+        counterpart: String?, document: String?
     ) {
         self.id = id
         self.type = type
@@ -327,6 +329,7 @@ extension API.Movement {
         self.reference = reference
         self.transferID = transferID
         self.counterpart = counterpart
+        self.document = document
     }
 }
 

@@ -133,6 +133,7 @@ extension API.Movement {
     func writeSortedFields(into json: inout JSONText, hlc: String? = nil) {
         json.field("counterpart", counterpart)
         json.field("delta", delta)
+        json.field("document", document)
         if let hlc { json.field("hlc", hlc) }
         json.field("id", id)
         json.field("origin", origin)

@@ -77,7 +77,7 @@ struct Changes: AsyncParsableCommand {
         return token
     }
 
-    static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,hlc\n"
+    static let csvHeader = "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,hlc,document\n"
 
     /// One change as a CSV line: text cells neutralised by ``CSV`` (the product's one CSV writer), numbers as they are.
     static func csvLine(_ change: API.Change) -> String {
@@ -87,6 +87,7 @@ struct Changes: AsyncParsableCommand {
         cells += [.text(m.timestamp), .text(m.user), .text(m.reason ?? ""), .text(m.reference ?? "")]
         cells += [.text(m.transferID ?? ""), .text(m.counterpart ?? "")]
         cells.append(change.hlcValue.map { .number(Int64(bitPattern: $0)) } ?? .text(change.hlc))
+        cells.append(.text(m.document ?? ""))
         return CSV.line(cells)
     }
 }

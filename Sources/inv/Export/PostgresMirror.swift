@@ -7,7 +7,7 @@ import SyncServer
 /// The PostgreSQL side of `inv export postgres`: the mirror's schema, and each batch written with its cursor in
 /// one transaction.
 ///
-/// Tables (schema version 1, created and upgraded here; see docs/operations.md, "Reporting"):
+/// Tables (schema version 3, created and upgraded here; see docs/operations.md, "Reporting"):
 /// - `inv_ledger`: one row per operation, key `(origin, sequence)`, appended from the change feed;
 /// - `inv_stock`: what `inv stock --all --json` answers, row for row (goods in transit as warehouse `in-transit`);
 /// - `inv_products`, `inv_transfers` (goods in transit): the node's materialised state, replaced whole;
@@ -22,7 +22,7 @@ struct PostgresMirror {
 
     /// The schema this exporter writes. Each step upgrades from the version before it; steps are never edited once
     /// released, only added.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
     static let migrations: [Int: [String]] = [
         1: [
             """
@@ -83,6 +83,11 @@ struct PostgresMirror {
             "ALTER TABLE inv_transfers DROP CONSTRAINT inv_transfers_pkey",
             "ALTER TABLE inv_transfers ADD PRIMARY KEY (id, sku)",
             "ALTER TABLE inv_transfers ADD COLUMN returned bigint NOT NULL DEFAULT 0",
+        ],
+        // A movement names the document it is a line of.
+        3: [
+            "ALTER TABLE inv_ledger ADD COLUMN document text",
+            "CREATE INDEX inv_ledger_document ON inv_ledger (document) WHERE document IS NOT NULL",
         ],
     ]
 
@@ -176,11 +181,12 @@ struct PostgresMirror {
                     rows.field(m.reference)
                     rows.field(m.transferID)
                     rows.field(m.counterpart)
+                    rows.field(m.document)
                     rows.endRow()
                 }
                 try await copy(rows, into: "inv_ledger", columns: [
                     "origin", "sequence", "id", "type", "sku", "warehouse", "quantity", "delta", "timestamp", "hlc",
-                    "user_name", "reason", "reference", "transfer_id", "counterpart",
+                    "user_name", "reason", "reference", "transfer_id", "counterpart", "document",
                 ], on: connection)
             }
             if let refresh {
