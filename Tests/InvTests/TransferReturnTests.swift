@@ -50,6 +50,19 @@ extension InvCLITests.ClusterTests {
             "accept the transfer back at MAD with `inv accept \(back)`",
         ])
         #expect(returned.lines.allSatisfy { $0.count <= 100 })
+        let listed = try sev.inv("transfers")
+        expectSuccess(listed)
+        // One row per line, named by the shortest unique prefix of its transfer's id; the transfer back is listed too.
+        #expect(listed.lines.count == 8, "\(listed)")
+        #expect(listed.lines.first == "ID        SKU  FROM  TO   IN TRANSIT  SHIPPED  ACCEPTED  RETURNED  SHIPPED AT")
+        let rows = [
+            "\(transfer.prefix(8))  A    MAD   SEV           1        6         2         3  ",
+            "\(transfer.prefix(8))  B    MAD   SEV           4        4         0         0  ",
+            "0190a5c4  A    SEV   MAD           3        3         0         0  ",
+        ]
+        for (line, row) in zip(listed.lines.dropFirst(2), rows) { #expect(line.hasPrefix(row), "\(listed)") }
+        #expect(listed.lines.suffix(3) == ["", "in transit to MAD: 3 (1 transfer)", "in transit to SEV: 5 (1 transfer, 2 lines)"])
+        #expect(listed.lines.allSatisfy { $0.count <= 100 })
         // Everything left in transit goes back in one transfer back of two lines.
         let restBack = "0190a5c4-0000-7000-8000-00000000b0c2"
         let rest = try sev.inv("transfers", "return", String(transfer.prefix(8)), "--reason", "not ordered", "--id", restBack)

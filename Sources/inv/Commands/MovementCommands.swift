@@ -201,21 +201,30 @@ struct List: AsyncParsableCommand {
                 var retired: Bool
             }
             let retired = Set(try node.decode([Member].self, try await node.send(.GET, "/v1/peers")).filter(\.retired).map(\.warehouse))
+            // A transfer is shown by the shortest prefix of its id (at least 8 characters) that no other listed one
+            // shares: what `inv accept` and `inv transfers return` take, and it keeps the table within 100 columns.
+            let ids = Self.shortestUniquePrefixes(of: transfers.map(\.id))
             print(Table(
-                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "SHIPPED AT"],
+                headers: ["ID", "SKU", "FROM", "TO", "IN TRANSIT", "SHIPPED", "ACCEPTED", "RETURNED", "SHIPPED AT"],
                 rows: transfers.map {
-                    [$0.id, $0.sku, $0.from, $0.to, Formatting.count($0.quantity), Formatting.count($0.shipped), $0.shippedAt.map { Formatting.time($0) } ?? "-"]
+                    [
+                        ids[$0.id] ?? $0.id, $0.sku, $0.from, $0.to, Formatting.count($0.quantity), Formatting.count($0.shipped),
+                        Formatting.count($0.accepted), Formatting.count($0.returned ?? 0), $0.shippedAt.map { Formatting.time($0) } ?? "-",
+                    ]
                 },
-                numeric: [4, 5], fixed: [0, 6]).render())
-            // Per destination: what each warehouse has yet to accept.
-            var perDestination: [String: (units: Int64, transfers: Int)] = [:]
+                numeric: [4, 5, 6, 7], fixed: [0, 8]).render())
+            // Per destination: what each warehouse has yet to accept, in how many transfers (and lines, when a
+            // transfer holds several).
+            var perDestination: [String: (units: Int64, transfers: Set<String>, lines: Int)] = [:]
             for transfer in transfers {
-                perDestination[transfer.to, default: (0, 0)].units += transfer.quantity
-                perDestination[transfer.to, default: (0, 0)].transfers += 1
+                perDestination[transfer.to, default: (0, [], 0)].units += transfer.quantity
+                perDestination[transfer.to, default: (0, [], 0)].transfers.insert(transfer.id)
+                perDestination[transfer.to, default: (0, [], 0)].lines += 1
             }
             print("")
             for (destination, total) in perDestination.sorted(by: { $0.key < $1.key }) {
-                let count = total.transfers == 1 ? "1 transfer" : "\(Formatting.count(total.transfers)) transfers"
+                var count = total.transfers.count == 1 ? "1 transfer" : "\(Formatting.count(total.transfers.count)) transfers"
+                if total.lines > total.transfers.count { count += ", \(Formatting.count(total.lines)) lines" }
                 print("in transit to \(destination): \(Formatting.count(total.units)) (\(count))")
             }
             for transfer in transfers {
@@ -223,6 +232,22 @@ struct List: AsyncParsableCommand {
                 print("stranded: \(transfer.id) (\(Formatting.count(transfer.quantity)) x \(transfer.sku), \(transfer.from) to \(transfer.to); \(gone) is retired)")
             }
         }
+    }
+
+    /// For each distinct id, its shortest prefix of at least 8 characters that starts no other id of `ids` (the
+    /// whole id when another id starts with it).
+    static func shortestUniquePrefixes(of ids: [String]) -> [String: String] {
+        let distinct = Array(Set(ids)).sorted()
+        var prefixes: [String: String] = [:]
+        for (index, id) in distinct.enumerated() {
+            // In sorted order, the ids sharing the longest prefix with `id` are its neighbours.
+            var shared = 0
+            for neighbour in [index - 1, index + 1] where distinct.indices.contains(neighbour) {
+                shared = max(shared, zip(id, distinct[neighbour]).prefix { $0 == $1 }.count)
+            }
+            prefixes[id] = String(id.prefix(max(8, shared + 1)))
+        }
+        return prefixes
     }
 }
 
