@@ -94,24 +94,34 @@ public struct LedgerReader: Sendable {
 
     /// `list`: the SKUs as a JSON array, read by SQLite's `json_each`.
     static func stockAll(sku: String?, list: String?, in db: Database) throws -> [StockRow] {
+        // Each filter is written only when given: `(:sku IS NULL OR s.sku = :sku)` would keep SQLite from seeking
+        // the counters by SKU, and every request would read them all.
+        func filter(_ table: String) -> String {
+            var terms: [String] = []
+            if sku != nil { terms.append("\(table).sku = :sku") }
+            if list != nil { terms.append("\(table).sku IN (SELECT value FROM json_each(:skus))") }
+            return terms.map { " AND " + $0 }.joined()
+        }
+        var arguments: StatementArguments = [:]
+        if let sku { arguments += ["sku": sku] }
+        if let list { arguments += ["skus": list] }
         let held = try Row.fetchAll(db, sql: """
             SELECT s.sku AS sku, s.warehouse AS warehouse, sum(s.increments) - sum(s.decrements) AS quantity,
                    coalesce(p.deleted, 0) AS deleted
             FROM stock_counters s LEFT JOIN products p ON p.sku = s.sku
-            WHERE (:sku IS NULL OR s.sku = :sku) AND (:skus IS NULL OR s.sku IN (SELECT value FROM json_each(:skus)))
+            WHERE 1\(filter("s"))
             GROUP BY s.sku, s.warehouse
             HAVING coalesce(p.deleted, 0) = 0 OR quantity <> 0
             ORDER BY s.sku, s.warehouse
-            """, arguments: ["sku": sku, "skus": list]).map { row in
+            """, arguments: arguments).map { row in
             StockRow(sku: row["sku"], warehouse: row["warehouse"], quantity: row["quantity"], productDeleted: row["deleted"])
         }
         let moving = try Row.fetchAll(db, sql: """
             SELECT t.sku AS sku, sum(t.shipped - t.accepted - t.returned) AS quantity, coalesce(p.deleted, 0) AS deleted
             FROM transfers t LEFT JOIN products p ON p.sku = t.sku
-            WHERE t.shipped > t.accepted + t.returned AND (:sku IS NULL OR t.sku = :sku)
-              AND (:skus IS NULL OR t.sku IN (SELECT value FROM json_each(:skus)))
+            WHERE t.shipped > t.accepted + t.returned\(filter("t"))
             GROUP BY t.sku ORDER BY t.sku
-            """, arguments: ["sku": sku, "skus": list]).map { row in
+            """, arguments: arguments).map { row in
             StockRow(sku: row["sku"], warehouse: StockRow.inTransit, quantity: row["quantity"], productDeleted: row["deleted"])
         }
         return held + moving

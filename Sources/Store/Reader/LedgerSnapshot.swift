@@ -93,11 +93,15 @@ extension LedgerReader {
 
     static func lastHeard(in db: Database) throws -> [String: HLCTimestamp] {
         var result: [String: HLCTimestamp] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT v.origin, ledger_hlc(l.body) FROM version_vector v
-            JOIN ledger l ON l.origin = v.origin AND l.sequence = v.sequence
-            """) {
-            result[row[0]] = HLCTimestamp(rawValue: UInt64(row[1] as Int64))
+        // One seek into the ledger per origin. As a join, SQLite's planner (with no statistics) scanned the whole
+        // ledger and looked each row up in the version vector: a million-operation node spent about 400 ms on it
+        // for every `GET /v1/stock?scope=all`.
+        for row in try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT v.origin, (SELECT ledger_hlc(l.body) FROM ledger l WHERE l.origin = v.origin AND l.sequence = v.sequence)
+            FROM version_vector v
+            """)) {
+            guard let hlc = row[1] as Int64? else { continue }
+            result[row[0]] = HLCTimestamp(rawValue: UInt64(hlc))
         }
         return result
     }
