@@ -56,7 +56,8 @@ struct HandWrittenJSONTests {
                 id: MovementID.generate(), type: kinds[kind], sku: "SKU-1", warehouse: reason == nil ? nil : "MAD",
                 quantity: Int64(abs(delta)), delta: Int64(delta), origin: "MAD", sequence: UInt64(abs(delta)),
                 timestamp: HLCTimestamp(rawValue: UInt64(abs(delta)) << 16), user: user ?? "admin", reason: reason,
-                reference: reference, transferID: reference == nil ? nil : MovementID.generate(), counterpart: user == nil ? nil : "SEV")
+                reference: reference, transferID: reference == nil ? nil : MovementID.generate(), counterpart: user == nil ? nil : "SEV",
+                document: reason == nil ? nil : MovementID.generate())
             let movement = API.Movement(record)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -78,7 +79,7 @@ struct HandWrittenJSONTests {
                 sequence: index % 3 == 0 ? UInt64.max : UInt64(abs(number)),
                 timestamp: HLCTimestamp(rawValue: UInt64(abs(number)) << 16), user: text ?? "admin", reason: text,
                 reference: texts[(index + 1) % texts.count], transferID: text == nil ? nil : MovementID.generate(),
-                counterpart: texts[(index + 2) % texts.count])
+                counterpart: texts[(index + 2) % texts.count], document: texts[(index + 3) % texts.count])
             var change = API.Change(movement: API.Movement(record), hlc: String(UInt64(abs(number)) << 16))
             if index % 4 == 1 { change.hlc = text ?? "" }
             changes.append(change)
@@ -131,9 +132,13 @@ struct HandWrittenJSONTests {
             entry.replacingOccurrences(of: #""quantity":1"#, with: #""quantity":1.0"#),
             entry.replacingOccurrences(of: #""sku":"A","#, with: ""),
             entry.replacingOccurrences(of: #""user":"u""#, with: #""user":"\ud83d""#),
+            // A key written with an escape (JSONDecoder reads it as "sku").
+            entry.replacingOccurrences(of: #""sku":"A","#, with: #""\u0073ku":"A","#),
         ] {
             #expect(ChangesPageReader.read(Data((head + bad + "}" + tail).utf8)) == nil, "\(bad)")
         }
+        let escapedKey = Data((head + entry.replacingOccurrences(of: #""sku":"A","#, with: #""\u0073ku":"A","#) + "}" + tail).utf8)
+        #expect(try API.ChangesPage.decode(json: escapedKey).changes.first?.movement.sku == "A")
         var invalid = Data((head + entry + "}" + tail).utf8)
         invalid[try #require(invalid.firstIndex(of: UInt8(ascii: "u")))] = 0xFF
         #expect(ChangesPageReader.read(invalid) == nil)

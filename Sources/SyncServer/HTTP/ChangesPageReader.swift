@@ -26,9 +26,44 @@ enum ChangesPageReader {
 
     private struct Mismatch: Error {}
 
+    /// An object key as read, compared without building a string: its length and first eight bytes, which tell
+    /// every key of the feed's objects apart. A key written with an escape is not matched, so its object falls back
+    /// to `JSONDecoder`.
+    private struct Key: Equatable {
+        var length: Int
+        var prefix: UInt64
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            length = bytes.count
+            if length >= 8, let start = bytes.baseAddress {
+                prefix = UInt64(littleEndian: UnsafeRawPointer(start).loadUnaligned(as: UInt64.self))
+                return
+            }
+            prefix = 0
+            for position in 0..<length { prefix |= UInt64(bytes[position]) << (8 * position) }
+        }
+
+        init(_ text: StaticString) {
+            self.init(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
+
+    }
+
+    /// The keys the reader knows, built once per page: as `static let`s, each comparison paid for a check that the
+    /// constant was initialised.
+    private struct Keys {
+        let changes = Key("changes"), next = Key("next"), waitingFor = Key("waiting_for"), more = Key("more")
+        let id = Key("id"), type = Key("type"), sku = Key("sku"), warehouse = Key("warehouse")
+        let quantity = Key("quantity"), delta = Key("delta"), origin = Key("origin"), sequence = Key("sequence")
+        let timestamp = Key("timestamp"), user = Key("user"), reason = Key("reason"), reference = Key("reference")
+        let transferID = Key("transfer_id"), counterpart = Key("counterpart"), document = Key("document")
+        let hlc = Key("hlc")
+    }
+
     private struct Scanner {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        let keys = Keys()
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -39,10 +74,10 @@ enum ChangesPageReader {
             var more: Bool?
             try object { scanner, key in
                 switch key {
-                case "changes": changes = try scanner.array { try $0.change() }
-                case "next": next = try scanner.string()
-                case "waiting_for": waitingFor = try scanner.array { try $0.string() }
-                case "more": more = try scanner.bool()
+                case scanner.keys.changes: changes = try scanner.array { try $0.change() }
+                case scanner.keys.next: next = try scanner.string()
+                case scanner.keys.waitingFor: waitingFor = try scanner.array { try $0.string() }
+                case scanner.keys.more: more = try scanner.bool()
                 default: try scanner.skipValue()
                 }
             }
@@ -58,22 +93,22 @@ enum ChangesPageReader {
             var quantity: Int64?, delta: Int64?, sequence: UInt64?
             try object { scanner, key in
                 switch key {
-                case "id": id = try scanner.string()
-                case "type": type = try scanner.string()
-                case "sku": sku = try scanner.string()
-                case "warehouse": warehouse = try scanner.optionalString()
-                case "quantity": quantity = try scanner.integer()
-                case "delta": delta = try scanner.integer()
-                case "origin": origin = try scanner.string()
-                case "sequence": sequence = try scanner.unsignedInteger()
-                case "timestamp": timestamp = try scanner.string()
-                case "user": user = try scanner.string()
-                case "reason": reason = try scanner.optionalString()
-                case "reference": reference = try scanner.optionalString()
-                case "transfer_id": transferID = try scanner.optionalString()
-                case "counterpart": counterpart = try scanner.optionalString()
-                case "document": document = try scanner.optionalString()
-                case "hlc": hlc = try scanner.string()
+                case scanner.keys.id: id = try scanner.string()
+                case scanner.keys.type: type = try scanner.string()
+                case scanner.keys.sku: sku = try scanner.string()
+                case scanner.keys.warehouse: warehouse = try scanner.optionalString()
+                case scanner.keys.quantity: quantity = try scanner.integer()
+                case scanner.keys.delta: delta = try scanner.integer()
+                case scanner.keys.origin: origin = try scanner.string()
+                case scanner.keys.sequence: sequence = try scanner.unsignedInteger()
+                case scanner.keys.timestamp: timestamp = try scanner.string()
+                case scanner.keys.user: user = try scanner.string()
+                case scanner.keys.reason: reason = try scanner.optionalString()
+                case scanner.keys.reference: reference = try scanner.optionalString()
+                case scanner.keys.transferID: transferID = try scanner.optionalString()
+                case scanner.keys.counterpart: counterpart = try scanner.optionalString()
+                case scanner.keys.document: document = try scanner.optionalString()
+                case scanner.keys.hlc: hlc = try scanner.string()
                 default: try scanner.skipValue()
                 }
             }
@@ -110,14 +145,14 @@ enum ChangesPageReader {
         }
 
         /// Calls `member` with each key of an object; `member` reads the value from the scanner it is given.
-        mutating func object(_ member: (inout Scanner, String) throws -> Void) throws {
+        mutating func object(_ member: (inout Scanner, Key) throws -> Void) throws {
             try consume(UInt8(ascii: "{"))
             if peek() == UInt8(ascii: "}") {
                 index += 1
                 return
             }
             while true {
-                let key = try string()
+                let key = try key()
                 try consume(UInt8(ascii: ":"))
                 try member(&self, key)
                 guard let separator = peek() else { throw Mismatch() }
@@ -205,6 +240,19 @@ enum ChangesPageReader {
                 }
             }
             return value
+        }
+
+        /// An object key of ASCII with no escape (any other key makes the caller fall back to `JSONDecoder`).
+        mutating func key() throws -> Key {
+            try consume(UInt8(ascii: "\""))
+            let start = index
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                guard bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20, bytes[index] < 0x80 else { throw Mismatch() }
+                index += 1
+            }
+            guard index < bytes.count else { throw Mismatch() }
+            defer { index += 1 }
+            return Key(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         }
 
         mutating func string() throws -> String {

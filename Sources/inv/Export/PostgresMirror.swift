@@ -254,11 +254,19 @@ struct PostgresMirror {
 /// Written field by field (``field(_:)`` then ``endRow()``), with no array per row: the mirror writes a million rows in
 /// a catch-up.
 struct CopyText {
-    private(set) var buffer: ByteBuffer
+    // Bytes in an array, handed to NIO once per batch: each small `ByteBuffer` write paid for a capacity check and
+    // an exclusivity check on its storage.
+    private var bytes: [UInt8]
     private(set) var count = 0
     private var fieldsInRow = 0
 
-    init(capacity: Int) { buffer = ByteBufferAllocator().buffer(capacity: max(capacity, 64)) }
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(max(capacity, 64))
+    }
+
+    /// The rows written so far.
+    var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
 
     /// A row of `fields`.
     mutating func row(_ fields: [String?]) {
@@ -266,42 +274,66 @@ struct CopyText {
         endRow()
     }
 
-    mutating func field(_ value: some BinaryInteger) {
+    mutating func field(_ value: UInt64) {
         separate()
-        buffer.writeString(String(value))
+        writeDecimal(value)
+    }
+
+    mutating func field(_ value: Int64) {
+        separate()
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        writeDecimal(value.magnitude)
     }
 
     mutating func field(_ value: String?) {
         separate()
-        guard let value else {
-            buffer.writeStaticString("\\N")
+        guard var value else {
+            bytes.append(UInt8(ascii: "\\"))
+            bytes.append(UInt8(ascii: "N"))
             return
         }
-        let utf8 = value.utf8
-        // Almost every field needs no escape: write it whole.
-        if !utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
-            buffer.writeString(value)
-            return
-        }
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-            default: buffer.writeInteger(byte)
+        value.withUTF8 { utf8 in
+            // Almost every field needs no escape: write it whole.
+            guard utf8.contains(where: Self.needsEscape) else { return bytes.append(contentsOf: utf8) }
+            for byte in utf8 {
+                switch byte {
+                case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case UInt8(ascii: "\n"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case UInt8(ascii: "\r"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                default: bytes.append(byte)
+                }
             }
         }
     }
 
     mutating func endRow() {
-        buffer.writeInteger(UInt8(ascii: "\n"))
+        bytes.append(UInt8(ascii: "\n"))
         fieldsInRow = 0
         count += 1
     }
 
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+    }
+
     private mutating func separate() {
-        if fieldsInRow > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+        if fieldsInRow > 0 { bytes.append(UInt8(ascii: "\t")) }
         fieldsInRow += 1
+    }
+
+    /// `value` in decimal, without a string.
+    private mutating func writeDecimal(_ value: UInt64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of UInt64.max
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var position = buffer.count
+            var rest = value
+            repeat {
+                position -= 1
+                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            bytes.append(contentsOf: buffer[position...])
+        }
     }
 }
