@@ -143,26 +143,6 @@ extension InvCLITests {
             #expect(staying.stderr.contains("inv watch: reconnected to \(node.url)"), "\(staying.result())")
         }
 
-        @Test("the event-stream reader reassembles every multi-byte character split across chunks")
-        func splitCharacters() {
-            let events = [
-                EventStreamParser.Event(name: "movement", data: #"{"reference":"Lieferschein Nr. 7 – Müller","user":"José"}"#),
-                EventStreamParser.Event(name: "alert", data: #"{"sku":"CHAIR-01","note":"椅子 🪑 ok"}"#),
-            ]
-            let stream = Array((": connected to MAD\n\n" + events.map { "event: \($0.name)\r\ndata: \($0.data)\n\n" }.joined()).utf8)
-            // Every split point: those inside a multi-byte character among them.
-            var splitsInsideCharacters = 0
-            for split in 1..<stream.count {
-                if stream[split] & 0b1100_0000 == 0b1000_0000 { splitsInsideCharacters += 1 }
-                var parser = EventStreamParser()
-                let parsed = parser.feed(stream[..<split]) + parser.feed(stream[split...])
-                #expect(parsed == events, "split at byte \(split)")
-            }
-            #expect(splitsInsideCharacters >= 10, "the stream must hold multi-byte characters to split")
-            var parser = EventStreamParser()
-            #expect(stream.flatMap { parser.feed([$0]) } == events, "one byte at a time")
-        }
-
         /// Receives 1 unit at a time until `watcher` prints an event (it may not be subscribed yet when it starts).
         ///
         /// - Returns: how many lines the watcher has printed so far.
