@@ -14,7 +14,9 @@ extension InvCLITests {
                 for pid in Self.processes(mentioning: directory) { kill(pid, SIGKILL) }
                 try? FileManager.default.removeItem(atPath: directory)
             }
-            usleep(1_500_000)
+            // Interrupt once all three nodes run (the interrupt handler is installed before the first starts).
+            let running = waitUntil(.seconds(60)) { Self.processes(mentioning: directory).count >= 3 }
+            try #require(running, "the demo's three nodes did not start: \(demo.result())")
             let status = demo.stop(signal: SIGINT, grace: .seconds(20))
             let result = demo.result()
 

@@ -102,8 +102,7 @@ extension InvCLITests {
                 _ = try Self.receiveUntilWatched(node: node, watcher: watcher)
                 let onHand = try #require(try JSON.parse(try node.inv("stock", "SKU-1", "--json").stdout).array?.first?["quantity"]?.int)
                 expectSuccess(try node.inv("sell", "SKU-1", "\(onHand)"))
-                let deadline = ContinuousClock.now + .seconds(10)
-                while !watcher.stdout.contains("ALERT"), ContinuousClock.now < deadline { usleep(20_000) }
+                waitUntil(.seconds(10)) { watcher.stdout.contains("ALERT") }
                 let printed = watcher.stdout.replacingOccurrences(of: "\r\n", with: "\n")
                 let alert = try #require(printed.split(separator: "\n").last { $0.contains("ALERT") }, "\(watcher.result())")
                 #expect(alert.hasPrefix("\u{1B}[1;31m") == !noColour, "\(alert.debugDescription)")
@@ -129,13 +128,11 @@ extension InvCLITests {
             let said = InvResult.lines(once.stderr)
             #expect(said.count == 1 && said.first?.hasPrefix("inv watch: the node at \(node.url) went away") == true, "\(once.result())")
 
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !staying.stderr.contains("went away"), ContinuousClock.now < deadline { usleep(20_000) }
+            waitUntil(.seconds(30)) { staying.stderr.contains("went away") }
             #expect(staying.process.isRunning, "\(staying.result())")
             try node.start()
             // Events from before it is back are not replayed: wait until it says it is back.
-            let back = ContinuousClock.now + .seconds(60)
-            while !staying.stderr.contains("reconnected"), ContinuousClock.now < back { usleep(20_000) }
+            waitUntil(.seconds(60)) { staying.stderr.contains("reconnected") }
             let printed = InvResult.lines(staying.stdout).count
             expectSuccess(try node.inv("receive", "SKU-1", "2"))
             _ = try Self.waitForLines(printed + 1, from: staying, timeout: .seconds(60))
@@ -143,37 +140,27 @@ extension InvCLITests {
             #expect(staying.stderr.contains("inv watch: reconnected to \(node.url)"), "\(staying.result())")
         }
 
-        @Test("the event-stream reader reassembles every multi-byte character split across chunks")
-        func splitCharacters() {
-            let events = [
-                EventStreamParser.Event(name: "movement", data: #"{"reference":"Lieferschein Nr. 7 – Müller","user":"José"}"#),
-                EventStreamParser.Event(name: "alert", data: #"{"sku":"CHAIR-01","note":"椅子 🪑 ok"}"#),
-            ]
-            let stream = Array((": connected to MAD\n\n" + events.map { "event: \($0.name)\r\ndata: \($0.data)\n\n" }.joined()).utf8)
-            // Every split point: those inside a multi-byte character among them.
-            var splitsInsideCharacters = 0
-            for split in 1..<stream.count {
-                if stream[split] & 0b1100_0000 == 0b1000_0000 { splitsInsideCharacters += 1 }
-                var parser = EventStreamParser()
-                let parsed = parser.feed(stream[..<split]) + parser.feed(stream[split...])
-                #expect(parsed == events, "split at byte \(split)")
-            }
-            #expect(splitsInsideCharacters >= 10, "the stream must hold multi-byte characters to split")
-            var parser = EventStreamParser()
-            #expect(stream.flatMap { parser.feed([$0]) } == events, "one byte at a time")
-        }
-
         /// Receives 1 unit at a time until `watcher` prints an event (it may not be subscribed yet when it starts).
+        ///
+        /// Each receive carries its own reference. Once a line is printed, the watcher subscribed before the receive
+        /// it shows, so before the last receive too: once the last one's line is printed, no event of these receives
+        /// is still on its way, and the count is exact.
         ///
         /// - Returns: how many lines the watcher has printed so far.
         static func receiveUntilWatched(node: NodeFixture, watcher: ChildProcess) throws -> Int {
-            for _ in 0..<30 {
-                expectSuccess(try node.inv("receive", "SKU-1", "1"))
+            for attempt in 0..<30 {
+                let reference = "PROBE\(attempt)END"
+                expectSuccess(try node.inv("receive", "SKU-1", "1", "--reference", reference))
                 let lines = try waitForLines(1, from: watcher, timeout: .milliseconds(500))
                 if !lines.isEmpty {
-                    // Let any other in-flight event arrive before counting.
-                    usleep(200_000)
-                    return InvResult.lines(watcher.stdout).count
+                    // Complete lines only: the last one may still be being written.
+                    var printed: [String] = []
+                    let last = try waitUntil(.seconds(10)) {
+                        printed = try waitForLines(0, from: watcher, timeout: .zero)
+                        return printed.contains { $0.contains(reference) }
+                    }
+                    guard last else { throw HarnessError("inv watch never printed receive \(reference):\n\(watcher.result())") }
+                    return printed.count
                 }
             }
             throw HarnessError("inv watch printed nothing after 30 receives:\n\(watcher.result())")

@@ -16,7 +16,8 @@ struct BackupCatchUpTests {
             let writes = Task {
                 for _ in 0..<200 { try await store.move(.receive, "A", 1) }
             }
-            try await Task.sleep(for: .milliseconds(20))
+            // Copy once some have committed, so the copy is taken among writes (a count, not a time).
+            for _ in 0..<100_000 where try store.reader.operationCount() < 21 { await Task.yield() }
             let committedBefore = try store.reader.operationCount()
             let summary = try DatabaseBackup.write(from: store.pool, to: backup)
             try await writes.value

@@ -15,8 +15,11 @@ struct LoopWakerTests {
     @Test func aWakeEndsAWaitInProgress() async throws {
         let waker = LoopWaker()
         let waiting = Task { await waker.wait(seconds: 3_600) }
-        try await Task.sleep(for: .milliseconds(50))
+        // Wake only once the wait is under way (a wake before it is kept: another test).
+        while !waker.isWaiting { await Task.yield() }
+        #expect(waker.isWaiting)
         waker.wake()
+        #expect(!waker.isWaiting)
         // Only the wake can end this wait within the suite's one-minute limit.
         await waiting.value
         // The wake was used up: the next wait lasts until its own deadline.

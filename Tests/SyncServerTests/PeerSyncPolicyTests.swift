@@ -6,9 +6,15 @@ import Testing
 /// monotonic clock) and checks the action it returns. No sockets, no sleeping.
 @Suite("PeerSyncPolicy: when to sync with one peer")
 struct PeerSyncPolicyTests {
-    /// The delay before the retry after the `failures`-th failure in a row, with a neutral jitter of 1.
-    static func backoff(_ policy: PeerSyncPolicy, failures: Int) -> Double {
-        min(policy.baseBackoff * pow(2, Double(failures - 1)), policy.maxBackoff)
+    /// The delay before the retry after the `failures`-th failure in a row, with a neutral jitter of 1 (the
+    /// documented rule, in seconds, independent of `BackoffSchedule`).
+    static func backoff(base: Double, cap: Double, failures: Int) -> Double {
+        min(base * pow(2, Double(min(failures - 1, 30))), cap)
+    }
+
+    /// A policy whose backoff starts at `base` seconds and is capped at `cap` seconds.
+    static func schedule(base: Double, cap: Double) -> BackoffSchedule {
+        BackoffSchedule(first: .seconds(base), cap: .seconds(cap))
     }
 
     @Test("a new policy syncs at once and is not yet reachable")
@@ -20,7 +26,8 @@ struct PeerSyncPolicyTests {
         #expect(policy.lastSuccess == nil)
         #expect(policy.nextDue == 100)
         #expect(!policy.isReachable, "no round has succeeded yet")
-        #expect(policy.antiEntropyInterval == 10 && policy.baseBackoff == 0.5 && policy.maxBackoff == 30, "the documented defaults")
+        #expect(policy.antiEntropyInterval == 10, "the documented default")
+        #expect(policy.backoff == BackoffSchedule(first: .milliseconds(500), cap: .seconds(30), maxAttempts: nil), "the documented defaults")
     }
 
     @Test("after a success the next round is due one anti-entropy interval later; a trigger brings it forward")
@@ -85,7 +92,7 @@ struct PeerSyncPolicyTests {
 
     @Test("a failing round keeps its backoff for a plain trigger, but owes a forced one a round at once")
     func triggerDuringAFailingRound() {
-        var policy = PeerSyncPolicy(antiEntropyInterval: 7, baseBackoff: 2, maxBackoff: 30, now: 0)
+        var policy = PeerSyncPolicy(antiEntropyInterval: 7, backoff: Self.schedule(base: 2, cap: 30), now: 0)
         policy.roundStarted(now: 0)
         policy.trigger(now: 0.5)
         policy.roundFailed(now: 1, jitter: 1)
@@ -100,7 +107,7 @@ struct PeerSyncPolicyTests {
 
     @Test("failures back off exponentially from the base, capped at the maximum")
     func backoffGrowthAndCap() {
-        var policy = PeerSyncPolicy(antiEntropyInterval: 10, baseBackoff: 0.5, maxBackoff: 30, now: 0)
+        var policy = PeerSyncPolicy(antiEntropyInterval: 10, backoff: Self.schedule(base: 0.5, cap: 30), now: 0)
         var now = 0.0
         var delays: [Double] = []
         for _ in 1...12 {
@@ -115,20 +122,20 @@ struct PeerSyncPolicyTests {
 
     @Test("the exponent stops growing: thousands of failures neither overflow nor pass the cap")
     func manyFailures() {
-        var policy = PeerSyncPolicy(baseBackoff: 1e-9, maxBackoff: 1e9, now: 0)
+        var policy = PeerSyncPolicy(backoff: BackoffSchedule(first: .nanoseconds(1), cap: .seconds(1_000_000_000)), now: 0)
         for _ in 0..<5_000 { policy.roundFailed(now: 0, jitter: 1) }
         #expect(policy.failures == 5_000)
         // min(failures - 1, 30): the delay stays at base * 2^30 (here below the cap), finite and positive.
-        #expect(policy.nextDue == 1e-9 * Double(1 << 30))
+        #expect(abs(policy.nextDue - 1e-9 * Double(1 << 30)) < 1e-15)
         #expect(policy.nextDue.isFinite && policy.nextDue > 0)
     }
 
     @Test("a custom base and cap are used", arguments: [(0.25, 2.0), (1.0, 5.0), (3.0, 3.0), (10.0, 60.0)])
     func customBaseAndCap(base: Double, cap: Double) {
-        var policy = PeerSyncPolicy(baseBackoff: base, maxBackoff: cap, now: 50)
+        var policy = PeerSyncPolicy(backoff: Self.schedule(base: base, cap: cap), now: 50)
         for failures in 1...10 {
             policy.roundFailed(now: 50, jitter: 1)
-            #expect(policy.nextDue - 50 == Self.backoff(policy, failures: failures), "after \(failures) failures")
+            #expect(policy.nextDue - 50 == Self.backoff(base: base, cap: cap, failures: failures), "after \(failures) failures")
             #expect(policy.nextDue - 50 <= cap)
         }
     }
@@ -138,10 +145,10 @@ struct PeerSyncPolicyTests {
         for (jitter, factor) in [(0.5, 0.5), (1.5, 1.5), (0.75, 0.75), (0.0, 0.5), (-3.0, 0.5), (2.0, 1.5), (100.0, 1.5),
                                  (Double.infinity, 1.5), (-Double.infinity, 0.5), (Double.nan, 1.0)] {
             for failures in [1, 3, 8] {
-                var policy = PeerSyncPolicy(baseBackoff: 0.5, maxBackoff: 30, now: 0)
+                var policy = PeerSyncPolicy(backoff: Self.schedule(base: 0.5, cap: 30), now: 0)
                 for _ in 1..<failures { policy.roundFailed(now: 0, jitter: 1) }
                 policy.roundFailed(now: 1_000, jitter: jitter)
-                let expected = Self.backoff(policy, failures: failures) * factor
+                let expected = Self.backoff(base: 0.5, cap: 30, failures: failures) * factor
                 #expect(abs((policy.nextDue - 1_000) - expected) < 1e-9, "jitter \(jitter), \(failures) failures")
             }
         }
@@ -151,7 +158,7 @@ struct PeerSyncPolicyTests {
     func randomJitterStaysInBounds() {
         let seed = SplitMix64.testSeed()
         var random = SplitMix64(seed: seed)
-        var policy = PeerSyncPolicy(baseBackoff: 0.5, maxBackoff: 30, now: 0)
+        var policy = PeerSyncPolicy(backoff: Self.schedule(base: 0.5, cap: 30), now: 0)
         var now = 0.0
         for round in 0..<2_000 {
             if Double.random(in: 0..<1, using: &random) < 0.1 {
@@ -161,10 +168,10 @@ struct PeerSyncPolicyTests {
             }
             let jitter = Double.random(in: 0.5...1.5, using: &random)
             policy.roundFailed(now: now, jitter: jitter)
-            let nominal = Self.backoff(policy, failures: policy.failures)
+            let nominal = Self.backoff(base: 0.5, cap: 30, failures: policy.failures)
             let delay = policy.nextDue - now
             #expect(delay >= nominal * 0.5 - 1e-9 && delay <= nominal * 1.5 + 1e-9, "seed \(seed), round \(round): \(delay) vs \(nominal)")
-            #expect(delay <= policy.maxBackoff * 1.5 + 1e-9, "seed \(seed), round \(round)")
+            #expect(delay <= 30 * 1.5 + 1e-9, "seed \(seed), round \(round)")
             now += delay
         }
     }
@@ -189,7 +196,7 @@ struct PeerSyncPolicyTests {
 
     @Test("a success resets the failures: the next failure starts again from the base delay")
     func successResets() {
-        var policy = PeerSyncPolicy(antiEntropyInterval: 10, baseBackoff: 0.5, maxBackoff: 30, now: 0)
+        var policy = PeerSyncPolicy(antiEntropyInterval: 10, backoff: Self.schedule(base: 0.5, cap: 30), now: 0)
         for _ in 0..<9 { policy.roundFailed(now: 0, jitter: 1) }
         #expect(policy.nextDue == 30)
         policy.roundSucceeded(now: 40)
@@ -216,7 +223,7 @@ struct PeerSyncPolicyTests {
             let base = [0.1, 0.5, 1, 2][Int.random(in: 0..<4, using: &random)]
             let cap = base * Double(Int.random(in: 1...100, using: &random))
             var now = Double(Int.random(in: 0...1_000, using: &random))
-            var policy = PeerSyncPolicy(antiEntropyInterval: interval, baseBackoff: base, maxBackoff: cap, now: now)
+            var policy = PeerSyncPolicy(antiEntropyInterval: interval, backoff: Self.schedule(base: base, cap: cap), now: now)
             var failures = 0
             var nextDue = now
             var lastSuccess: Double?

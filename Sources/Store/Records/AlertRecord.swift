@@ -7,11 +7,6 @@ import GRDB
 /// moment this node noticed it: so every node holding the same operations shows the same time, whatever the order
 /// they arrived in.
 public struct AlertRecord: Hashable, Codable, Sendable, FetchableRecord {
-    enum Columns {
-        static let sku = Column("sku")
-        static let warehouse = Column("warehouse")
-    }
-
     public var sku: String
     public var warehouse: String
     public var quantity: Int64

@@ -8,10 +8,6 @@ import GRDB
 /// ``MemberAnnouncementPolicy`` allows (its own address, unknown members as hints). Among local writes the newer stamp
 /// wins.
 public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
-    enum Columns {
-        static let warehouse = Column("warehouse")
-    }
-
     public var warehouse: String
     /// Where peers reach this warehouse's sync listener (`https://host:port`).
     public var peerURL: String

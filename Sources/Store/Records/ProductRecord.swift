@@ -3,12 +3,6 @@ import GRDB
 
 /// A row of `products`: the product's metadata as one LWW register per field.
 enum ProductRecord {
-    enum Columns {
-        static let sku = Column("sku")
-        static let name = Column("name")
-        static let deleted = Column("deleted")
-    }
-
     /// Reads the registers of one product, or `nil` when no operation for it is held.
     static func metadata(sku: SKU, in db: Database) throws -> ProductMetadata? {
         let statement = try db.cachedStatement(sql: "SELECT * FROM products WHERE sku = ?")

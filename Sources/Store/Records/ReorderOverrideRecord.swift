@@ -3,11 +3,6 @@ import GRDB
 
 /// A row of `reorder_overrides`: one warehouse's own reorder point for a product, an LWW register.
 public struct ReorderOverrideRecord: Hashable, Codable, Sendable, FetchableRecord {
-    enum Columns {
-        static let sku = Column("sku")
-        static let warehouse = Column("warehouse")
-    }
-
     public var sku: String
     public var warehouse: String
     /// `nil`: the product's reorder point applies.

@@ -7,14 +7,6 @@ import GRDB
 /// the operations held (a maximum, so neither their order nor a replay changes it), and dates the counter's alert
 /// (see ``AlertRecord/decidingTimeSQL``).
 enum StockCounterRecord {
-    enum Columns {
-        static let sku = Column("sku")
-        static let warehouse = Column("warehouse")
-        static let replica = Column("replica")
-        static let increments = Column("increments")
-        static let decrements = Column("decrements")
-    }
-
     /// The whole counter of `(sku, warehouse)` as held here.
     static func counter(sku: SKU, warehouse: ReplicaID, in db: Database) throws -> PNCounter {
         let statement = try db.cachedStatement(

@@ -14,14 +14,6 @@ public struct TokenRecord: Hashable, Codable, Sendable, FetchableRecord {
         case reporter
     }
 
-    enum Columns {
-        static let id = Column("id")
-        static let revokedAt = Column("revoked_at")
-        static let previousSecretHash = Column("previous_secret_hash")
-        static let previousExpiresAt = Column("previous_expires_at")
-        static let rotatedAt = Column("rotated_at")
-    }
-
     public var id: String
     public var name: String
     public var role: Role

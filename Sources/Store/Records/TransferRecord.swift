@@ -4,16 +4,6 @@ import GRDB
 /// A row of `transfers`: one line `(id, sku)` of goods shipped from one warehouse to another, and how much of it
 /// the destination accepted or sent back.
 public struct TransferRecord: Hashable, Codable, Sendable, FetchableRecord {
-    enum Columns {
-        static let id = Column("id")
-        static let sku = Column("sku")
-        static let fromWarehouse = Column("from_warehouse")
-        static let toWarehouse = Column("to_warehouse")
-        static let shipped = Column("shipped")
-        static let accepted = Column("accepted")
-        static let returned = Column("returned")
-    }
-
     public var id: String
     public var sku: String
     public var from: String

@@ -8,12 +8,15 @@ import Store
 /// POSTs restock alerts to a webhook URL, retrying with exponential backoff and jitter.
 ///
 /// Runs beside the writer, fed by the event hub: a slow or failing webhook never blocks or loses a write. An
-/// alert whose delivery still fails after `maxAttempts` is logged and dropped (it stays visible in
+/// alert whose delivery still fails after `retries.maxAttempts` attempts is logged and dropped (it stays visible in
 /// `GET /v1/alerts`). At shutdown (the task is cancelled) the alert being delivered and those still queued are
 /// dropped the same way, without another attempt.
 public struct AlertWebhook: Sendable {
     public var url: String
-    public var retries = WebhookRetrySchedule()
+    /// 8 attempts, waiting 0.5 s doubling up to 30 s between them.
+    public var retries = Self.defaultRetries
+
+    public static let defaultRetries = BackoffSchedule(first: .milliseconds(500), cap: .seconds(30), maxAttempts: 8)
 
     public init(url: String) { self.url = url }
 
@@ -37,8 +40,10 @@ public struct AlertWebhook: Sendable {
     }
 
     func deliver(_ body: String, client: HTTPClient, warehouse: String, logger: Logger) async {
-        let maxAttempts = retries.maxAttempts
-        for attempt in 1...max(maxAttempts, 1) {
+        let of = retries.maxAttempts.map { " of \($0)" } ?? ""
+        var random = SystemRandomNumberGenerator()
+        var attempt = 1
+        while true {
             do {
                 var request = HTTPClientRequest(url: url)
                 request.method = .POST
@@ -47,15 +52,16 @@ public struct AlertWebhook: Sendable {
                 request.body = .bytes(ByteBuffer(string: body))
                 let response = try await client.execute(request, timeout: .seconds(10))
                 if (200..<300).contains(response.status.code) { return }
-                logger.warning("alert webhook answered \(response.status.code) (attempt \(attempt) of \(maxAttempts))")
+                logger.warning("alert webhook answered \(response.status.code) (attempt \(attempt)\(of))")
             } catch {
                 // Shutting down: not a failure of the webhook, and no time for another attempt.
                 if Task.isCancelled { return }
-                logger.warning("alert webhook failed: \(error) (attempt \(attempt) of \(maxAttempts))")
+                logger.warning("alert webhook failed: \(error) (attempt \(attempt)\(of))")
             }
-            guard let delay = retries.delay(afterFailedAttempt: attempt, jitter: Double.random(in: 0.5...1.5)) else { break }
+            guard let delay = retries.delay(afterFailures: attempt, using: &random) else { break }
             do { try await Task.sleep(for: delay) } catch { return }
+            attempt += 1
         }
-        logger.error("alert webhook gave up after \(maxAttempts) attempts; the alert stays in GET /v1/alerts")
+        logger.error("alert webhook gave up after \(attempt) attempts; the alert stays in GET /v1/alerts")
     }
 }

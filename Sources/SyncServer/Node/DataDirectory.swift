@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// The files of a node's data directory (mode 0700).
 ///
@@ -56,12 +57,12 @@ public struct DataDirectory: Sendable {
     public func saveConfig(_ config: NodeConfig) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try SecureFile.write(try encoder.encode(config), to: configFile, mode: 0o600)
+        try Self.write(try encoder.encode(config), to: configFile)
     }
 
     /// Writes `admin.token` (0600), replacing any previous one atomically.
     public func writeAdminToken(_ token: String) throws {
-        try SecureFile.write(Data((token + "\n").utf8), to: adminTokenFile, mode: 0o600)
+        try Self.write(Data((token + "\n").utf8), to: adminTokenFile)
     }
 
     public func readAdminToken() -> String? {
@@ -81,32 +82,13 @@ public struct DataDirectory: Sendable {
     }
 }
 
-/// Writes files that are created with their final permissions, never briefly readable by others.
-///
-/// Invariant: the file at `path` is always either the old contents or the new, never a half-written mix: the data
-/// goes to a temporary file in the same directory (created with `mode`), is synced, and is renamed over `path`.
-/// Replacing `admin.token` after a rotation relies on this.
-enum SecureFile {
-    static func write(_ data: Data, to path: String, mode: mode_t) throws {
-        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
-        var renamed = false
-        defer { if !renamed { unlink(temporary) } }
-        do {
-            defer { close(fd) }
-            fchmod(fd, mode)
-            try data.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                    guard written > 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
-                    offset += written
-                }
-            }
-            guard fsync(fd) == 0 else { throw NodeError.other("cannot sync \(path): \(String(cString: strerror(errno)))") }
+extension DataDirectory {
+    /// Writes an owner-only (0600) file of the data directory, or a join bundle, atomically and durably
+    /// (`DurableFile.write`): the file is the old contents or the new, never a mix, and never readable by others.
+    /// Replacing `admin.token` after a rotation relies on this.
+    static func write(_ data: Data, to path: String) throws {
+        do { try DurableFile.write(Array(data), to: path, mode: 0o600, replacing: true) } catch {
+            throw NodeError.other("cannot write \(path): \(error)")
         }
-        guard rename(temporary, path) == 0 else { throw NodeError.other("cannot write \(path): \(String(cString: strerror(errno)))") }
-        renamed = true
     }
 }

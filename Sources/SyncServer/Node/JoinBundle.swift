@@ -65,7 +65,7 @@ public struct JoinBundle: Codable, Sendable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try SecureFile.write(try encoder.encode(self), to: path, mode: 0o600)
+        try DataDirectory.write(try encoder.encode(self), to: path)
     }
 
     public static func read(from path: String) throws -> JoinBundle {

@@ -5,13 +5,15 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Store
 
 /// The POSIX file operations behind ``PKIFiles``, written so a private key is never readable by anyone but its owner.
 ///
-/// Invariants: a file is written under a temporary name created with `O_EXCL` and mode 0600, filled, given its
-/// final mode with `fchmod`, synced, and only then given its final name (so there is no moment when a key sits
-/// under its real name half-written, nor any moment when it is group- or world-readable); without `overwrite`, an
-/// existing file is never replaced; the temporary file never outlives the call.
+/// Invariants (those of `DurableFile.write`, which does the writing): a file is written under a temporary name
+/// created with `O_EXCL` and mode 0600, filled, given its final mode with `fchmod`, synced, and only then given its
+/// final name, and the directory is synced (so there is no moment when a key sits under its real name half-written,
+/// nor any moment when it is group- or world-readable); without `overwrite`, an existing file is never replaced; the
+/// temporary file never outlives the call.
 enum SecureFileIO {
     /// The largest file ``contents(of:)`` accepts: PEM files here are a few hundred bytes.
     static let maximumFileSize = 1 << 20
@@ -28,46 +30,26 @@ enum SecureFileIO {
         }
     }
 
-    /// Writes `bytes` to `path` with permission bits exactly `mode`.
+    /// Writes `bytes` to `path` with permission bits exactly `mode` (`DurableFile.write`: atomic and durable).
     ///
     /// - Throws: ``PKIError/fileExists(path:)`` if `path` exists and `overwrite` is false;
     ///   ``PKIError/fileSystem(path:operation:errno:)`` if a system call fails.
     static func store(_ bytes: [UInt8], at path: String, mode: UInt16, overwrite: Bool) throws(PKIError) {
-        let temporary = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw .fileSystem(path: temporary, operation: "open", errno: errno) }
-        var isOpen = true
-        defer {
-            if isOpen { close(descriptor) }
-            unlink(temporary)
+        do {
+            try DurableFile.write(bytes, to: path, mode: mode_t(mode), replacing: overwrite)
+        } catch {
+            if error.destinationExists { throw .fileExists(path: path) }
+            throw .fileSystem(path: error.path, operation: error.operation, errno: error.code)
         }
-        try writeAll(bytes, to: descriptor, path: temporary)
-        guard fchmod(descriptor, mode_t(mode)) == 0 else {
-            throw .fileSystem(path: temporary, operation: "fchmod", errno: errno)
-        }
-        guard fsync(descriptor) == 0 else { throw .fileSystem(path: temporary, operation: "fsync", errno: errno) }
-        isOpen = false
-        guard close(descriptor) == 0 else { throw .fileSystem(path: temporary, operation: "close", errno: errno) }
-        if overwrite {
-            guard rename(temporary, path) == 0 else { throw .fileSystem(path: path, operation: "rename", errno: errno) }
-        } else {
-            // link(2) fails with EEXIST rather than replace: an atomic "create if absent" under the final name.
-            guard link(temporary, path) == 0 else {
-                if errno == EEXIST { throw .fileExists(path: path) }
-                throw .fileSystem(path: path, operation: "link", errno: errno)
-            }
-        }
-        syncDirectory(containing: path)
     }
 
     /// Renames `source` to `destination`, replacing it atomically, and makes the change durable.
     ///
     /// - Throws: ``PKIError/fileSystem(path:operation:errno:)``.
     static func move(_ source: String, to destination: String) throws(PKIError) {
-        guard rename(source, destination) == 0 else {
-            throw .fileSystem(path: destination, operation: "rename", errno: errno)
+        do { try DurableFile.move(source, to: destination) } catch {
+            throw .fileSystem(path: error.path, operation: error.operation, errno: error.code)
         }
-        syncDirectory(containing: destination)
     }
 
     /// Removes the file at `path` if there is one; best effort (used to tidy up after a failure).
@@ -111,26 +93,5 @@ enum SecureFileIO {
     /// The message for C error code `code`.
     static func errorString(_ code: Int32) -> String {
         String(cString: strerror(code))
-    }
-
-    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(PKIError) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .fileSystem(path: path, operation: "write", errno: errno)
-            }
-            offset += count
-        }
-    }
-
-    /// Makes the new directory entry durable; best effort, as some file systems refuse to sync a directory.
-    private static func syncDirectory(containing path: String) {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
     }
 }

@@ -17,6 +17,9 @@ final class LoopWaker: Sendable {
 
     init() {}
 
+    /// Whether a wait is under way (a wake now ends it rather than being kept for the next).
+    var isWaiting: Bool { state.withLock { $0.waiter != nil } }
+
     /// Ends the current wait, or the next one if none is under way.
     func wake() {
         let (waiter, timer) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Task<Void, Never>?) in

@@ -2,8 +2,8 @@
 ///
 /// - A trigger (a local commit, `inv sync`) makes a round due at once, unless the peer is in backoff.
 /// - After a successful round the next is due after the anti-entropy interval.
-/// - After a failed round the next waits `base * 2^(failures-1)`, capped at `maxBackoff`, times a jitter factor
-///   the caller draws in `0.5...1.5`, so many nodes do not retry a returning peer in lockstep.
+/// - After a failed round the next waits as `backoff` says (a `BackoffSchedule`: `first * 2^(failures-1)`, capped,
+///   times a jitter factor the caller draws in `0.5...1.5`), so many nodes do not retry a returning peer in lockstep.
 /// - A forced round (`inv sync`) ignores backoff.
 /// - Rounds start at least `minRoundSpacing` apart: a lone commit after a quiet spell is pushed at once, while a
 ///   stream of commits is pushed in batches, at most one round per spacing (each round costs a hello, a pull and
@@ -20,8 +20,8 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     }
 
     public var antiEntropyInterval: Double
-    public var baseBackoff: Double
-    public var maxBackoff: Double
+    /// The wait after failures in a row; it has no `maxAttempts`: a peer is tried again forever.
+    public var backoff: BackoffSchedule
     public var minRoundSpacing: Double
     public private(set) var lastRoundStart: Double?
     public private(set) var failures = 0
@@ -32,15 +32,17 @@ public struct PeerSyncPolicy: Sendable, Equatable {
     private var forcedDuringRound = false
 
     public init(
-        antiEntropyInterval: Double = 10, baseBackoff: Double = 0.5, maxBackoff: Double = 30, minRoundSpacing: Double = 0.05,
+        antiEntropyInterval: Double = 10, backoff: BackoffSchedule = Self.defaultBackoff, minRoundSpacing: Double = 0.05,
         now: Double
     ) {
         self.antiEntropyInterval = antiEntropyInterval
-        self.baseBackoff = baseBackoff
-        self.maxBackoff = maxBackoff
+        self.backoff = backoff
         self.minRoundSpacing = minRoundSpacing
         nextDue = now
     }
+
+    /// 0.5 s doubling up to 30 s, retried forever.
+    public static let defaultBackoff = BackoffSchedule(first: .milliseconds(500), cap: .seconds(30))
 
     public var isReachable: Bool { failures == 0 && lastSuccess != nil }
 
@@ -75,12 +77,11 @@ public struct PeerSyncPolicy: Sendable, Equatable {
         roundEnded()
     }
 
-    /// - Parameter jitter: a factor in `0.5...1.5` drawn by the caller.
+    /// - Parameter jitter: a factor in `BackoffSchedule.jitterRange` (`0.5...1.5`) drawn by the caller.
     public mutating func roundFailed(now: Double, jitter: Double) {
         failures += 1
-        let exponent = min(failures - 1, 30)
-        let factor = jitter.isNaN ? 1 : min(max(jitter, 0.5), 1.5)
-        let delay = min(baseBackoff * Double(1 << exponent), maxBackoff) * factor
+        // `backoff` has no attempt limit, so there is always a next wait; a schedule given one waits its cap.
+        let delay = (backoff.delay(afterFailures: failures, jitter: jitter) ?? backoff.cap * BackoffSchedule.clamped(jitter)).inSeconds
         // A forced round asked for during a failing one is still owed to whoever forced it.
         nextDue = forcedDuringRound ? now : now + delay
         roundEnded()

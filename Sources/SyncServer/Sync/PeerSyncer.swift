@@ -416,7 +416,8 @@ public final class PeerSyncer: Sendable {
                         peer.lastSuccessAt = end
                         peer.lastError = nil
                     } else {
-                        peer.policy.roundFailed(now: end, jitter: Double.random(in: 0.5...1.5))
+                        var random = SystemRandomNumberGenerator()
+                        peer.policy.roundFailed(now: end, jitter: BackoffSchedule.drawJitter(using: &random))
                         peer.lastError = report.error
                     }
                     peer.finished = generation

@@ -15,20 +15,7 @@ struct NodeClient {
     /// Runs `body` with a client and always shuts the client down.
     static func with<T>(_ options: ClientOptions, _ body: (NodeClient) async throws -> T) async throws -> T {
         let target = try options.target()
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
-        tls.certificateVerification = .fullVerification
-        do {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(target.caFile))
-        } catch {
-            throw CLIError("cannot read the cluster CA certificate \(target.caFile): \(error)")
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
-        // One command, one node: a refused connection or a failed handshake is the answer, not something to retry
-        // with backoff until the connect timeout (which made "node not running" take 5 seconds).
-        configuration.connectionPool.retryConnectionEstablishment = false
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: try configuration(trusting: target.caFile))
         let client = NodeClient(target: target, http: http)
         do {
             let result = try await body(client)
@@ -38,6 +25,26 @@ struct NodeClient {
             do { try await http.shutdown() } catch { /* the original error matters more */ }
             throw error
         }
+    }
+
+    /// How a command talks to its node: TLS 1.2 or later, verified against the cluster CA in `caFile` only.
+    ///
+    /// - Throws: `CLIError` when `caFile` holds no certificate.
+    static func configuration(trusting caFile: String) throws -> HTTPClient.Configuration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateVerification = .fullVerification
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        } catch {
+            throw CLIError("cannot read the cluster CA certificate \(caFile): \(error)")
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        // One command, one node: a refused connection or a failed handshake is the answer, not something to retry
+        // with backoff until the connect timeout (which made "node not running" take 5 seconds).
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
     }
 
     struct Reply {

@@ -15,13 +15,15 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Exit with status 1 when the node goes away, instead of reconnecting.") var once = false
     @OptionGroup var client: ClientOptions
 
-    /// Longest wait between reconnection attempts.
-    static let maximumBackoff: Duration = .seconds(30)
+    /// The wait between reconnection attempts: 1 s doubling up to 30 s, without jitter (one watcher per person,
+    /// not a fleet retrying in lockstep), for as long as it takes.
+    static let reconnection = BackoffSchedule(first: .seconds(1), cap: .seconds(30))
 
     func run() async throws {
         let colour = !client.json && Terminal.colour
         var connected = false
-        var delay: Duration = .seconds(1)
+        // Reconnection attempts that failed in a row since the stream last delivered anything.
+        var failures = 0
         // What was last said about the node going away (not repeated for every failed attempt).
         var reasonShown = ""
         let url = try client.target().url
@@ -37,7 +39,7 @@ struct Watch: AsyncParsableCommand {
                             Self.say("reconnected to \(url)")
                             reasonShown = ""
                         }
-                        delay = .seconds(1)
+                        failures = 0
                         for event in parser.feed(chunk.readableBytesView) {
                             guard let line = Self.line(event, json: client.json, colour: colour) else { continue }
                             FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -54,13 +56,14 @@ struct Watch: AsyncParsableCommand {
                 Self.say("the node at \(url) went away: \(reason)")
                 throw ExitCode(1)
             }
+            failures += 1
+            let delay = Self.reconnection.delay(afterFailures: failures, jitter: 1) ?? Self.reconnection.cap
             let seconds = delay.components.seconds
             if reasonShown != reason {
                 Self.say("the node at \(url) went away: \(reason); reconnecting (retrying every \(seconds) s at first, then less often)")
                 reasonShown = reason
             }
             try await Task.sleep(for: delay)
-            delay = min(delay * 2, Self.maximumBackoff)
         }
     }
 
