@@ -56,7 +56,8 @@ struct Export: AsyncParsableCommand {
             // ledger rows reach what they reflect, and only the tables the batch touched; a new run refreshes all.
             var dirty = Dirty.all
             var caughtUp = false
-            // While catching up, the next page is read and decoded while this one is written to PostgreSQL.
+            // The next page is read and decoded while this one is written to PostgreSQL: while catching up, and when
+            // following (a long-poll), so a write that commits during a PostgreSQL transaction is on its way at once.
             var prefetched: Task<API.ChangesPage, any Error>?
             defer { prefetched?.cancel() }
             let limit = String(batchSize)
@@ -68,9 +69,10 @@ struct Export: AsyncParsableCommand {
                 } else {
                     page = try await Self.page(from: node, since: cursor, limit: limit, wait: follow && caughtUp ? Self.followWait : nil)
                 }
-                if page.more {
+                if page.more || follow {
                     let since = page.next
-                    prefetched = Task { try await Self.page(from: node, since: since, limit: limit, wait: nil) }
+                    let wait = page.more ? nil : Self.followWait
+                    prefetched = Task { try await Self.page(from: node, since: since, limit: limit, wait: wait) }
                 }
                 for change in page.changes {
                     guard change.hlcValue != nil else { throw CLIError("the node answered an invalid hlc: \(change.hlc)") }
