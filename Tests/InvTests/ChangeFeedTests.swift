@@ -107,7 +107,7 @@ extension InvCLITests {
             let deadline = ContinuousClock.now + .seconds(30)
             while !follower.stdout.contains("receive"), ContinuousClock.now < deadline, follower.wait(upTo: .milliseconds(50)) == nil {}
             let lines = InvResult.lines(follower.stdout)
-            #expect(lines.first == "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,hlc")
+            #expect(lines.first == "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,hlc,document")
             let receipt = try #require(lines.first { $0.contains(",receive,") }, "\(follower.result())")
             // Spreadsheet formulas are neutralised; the numbers stay numbers.
             #expect(receipt.contains(",'=1+1,") && receipt.contains(",7,7,MAD,2,"), "\(receipt)")

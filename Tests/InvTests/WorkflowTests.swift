@@ -96,10 +96,10 @@ extension InvCLITests {
             let csv = try node.inv("history", "--format", "csv")
             expectSuccess(csv)
             #expect(csv.stdout.hasSuffix("\n"))
-            #expect(csv.lines.first == "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart")
+            #expect(csv.lines.first == "id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,document")
             #expect(csv.lines.count == 5, "\(csv)")
             if csv.lines.count == 5, let adjusted, let timestamp = timestamps.last {
-                #expect(csv.lines[4] == "\(adjusted),adjust,SKU-1,MAD,-3,-3,MAD,4,\(timestamp),admin,damaged,,,")
+                #expect(csv.lines[4] == "\(adjusted),adjust,SKU-1,MAD,-3,-3,MAD,4,\(timestamp),admin,damaged,,,,")
             }
 
             // The movements report: opening, in, out, closing.
@@ -170,7 +170,7 @@ extension InvCLITests {
             }
             let csv = try mad.inv("history", "--format", "csv")
             expectSuccess(csv)
-            #expect(csv.lines == ["id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart"])
+            #expect(csv.lines == ["id,type,sku,warehouse,quantity,delta,origin,sequence,timestamp,user,reason,reference,transfer_id,counterpart,document"])
 
             // The table once there is something to show: a transfer, until it is accepted.
             expectSuccess(try mad.inv("product", "add", "SKU-1", "--name", "Widget"))
@@ -179,8 +179,9 @@ extension InvCLITests {
             let id = try #require(shipped.lines.first, "\(shipped)")
             let inTransit = try mad.inv("transfers")
             expectSuccess(inTransit)
-            #expect(inTransit.lines.first?.split(separator: " ") == ["ID", "SKU", "FROM", "TO", "IN", "TRANSIT", "SHIPPED", "SHIPPED", "AT"])
-            #expect(inTransit.lines.count == 5 && inTransit.lines[2].hasPrefix(id) == true, "\(inTransit)")
+            #expect(inTransit.lines.first?.split(separator: " ") == ["ID", "SKU", "FROM", "TO", "IN", "TRANSIT", "SHIPPED", "ACCEPTED", "RETURNED", "SHIPPED", "AT"])
+            // A transfer is named by the shortest unique prefix of its id, at least 8 characters.
+            #expect(inTransit.lines.count == 5 && inTransit.lines[2].hasPrefix(id.prefix(8) + "  ") == true, "\(inTransit)")
             #expect(inTransit.lines.suffix(2) == ["", "in transit to SEV: 5 (1 transfer)"], "\(inTransit)")
             #expect(try sev.inv("sync").status == 0)
             expectSuccess(try sev.inv("accept", id))
