@@ -2,7 +2,7 @@ import CRDT
 import Foundation
 import NIOCore
 import PropertyBased
-import Store
+@testable import Store
 @testable import SyncServer
 import Testing
 
@@ -109,6 +109,50 @@ struct HandWrittenJSONTests {
                 #expect(try encoder.encode(fast) == encoder.encode(slow))
                 #expect(try encoder.encode(fast) == expected)
             }
+        }
+    }
+
+    @Test("change-feed entries written straight from stored rows: the bytes JSONEncoder writes for the operation")
+    func changesFromStoredRows() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let operations = OperationGenerator.operations(count: 3_000, using: &random)
+        var json = JSONText.changesPage(capacity: 1 << 20)
+        for op in operations {
+            let body = try LedgerRowBody.encode(op)
+            try body.withUnsafeBytes { try json.change(try LedgerRowView(origin: op.origin, sequence: op.sequence, body: $0)) }
+        }
+        let written = json.finishChangesPage(more: true, next: "n", waitingFor: ["MAD"])
+        let expected = try encoder.encode(API.ChangesPage(changes: operations.map(API.Change.init), next: "n", waitingFor: ["MAD"], more: true))
+        guard Array(written.readableBytesView) != Array(expected) else { return }
+        // Name the first operation that differs.
+        for (index, op) in operations.enumerated() {
+            var one = JSONText.changesPage(capacity: 512)
+            let body = try LedgerRowBody.encode(op)
+            try body.withUnsafeBytes { try one.change(try LedgerRowView(origin: op.origin, sequence: op.sequence, body: $0)) }
+            let mine = String(buffer: one.finishChangesPage(more: false, next: "", waitingFor: []))
+            let theirs = String(decoding: try encoder.encode(API.ChangesPage(changes: [API.Change(op)], next: "", waitingFor: [], more: false)), as: UTF8.self)
+            if mine != theirs {
+                Issue.record("seed \(seed), operation \(index):\n  rows: \(mine)\n   API: \(theirs)")
+                return
+            }
+        }
+        Issue.record("seed \(seed): the pages differ, no single operation does")
+    }
+
+    @Test("a stored text that is not UTF-8 is an error, never invalid JSON")
+    func changeFromARowWithInvalidUTF8() throws {
+        let op = LedgerOperation(
+            origin: try ReplicaID("MAD"), sequence: 1, timestamp: HLCTimestamp(rawValue: 1 << 20), kind: .receive,
+            sku: try SKU("A"), movementID: MovementID.generate(), warehouse: try ReplicaID("MAD"), delta: 1, actor: "José")
+        var body = try LedgerRowBody.encode(op)
+        let accent = try #require(body.firstIndex(of: 0xC3))
+        body[accent] = 0xFF
+        var json = JSONText.changesPage(capacity: 512)
+        #expect(throws: JSONText.InvalidUTF8.self) {
+            try body.withUnsafeBytes { try json.change(try LedgerRowView(origin: op.origin, sequence: op.sequence, body: $0)) }
         }
     }
 

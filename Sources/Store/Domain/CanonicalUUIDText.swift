@@ -56,6 +56,21 @@ enum CanonicalUUIDText {
         }
     }
 
+    /// Writes the canonical text of `bytes` (16 bytes) into `out` (36 bytes), with no string made.
+    static func write(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        precondition(bytes.count == 16 && out.count >= 36, "a UUID has 16 bytes and 36 characters")
+        var position = 0
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 {
+                out[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            out[position] = hexDigits[Int(byte >> 4)]
+            out[position + 1] = hexDigits[Int(byte & 0x0F)]
+            position += 2
+        }
+    }
+
     private static func nibble(_ character: UInt8) -> UInt8? {
         switch character {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): character &- UInt8(ascii: "0")

@@ -51,13 +51,7 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         type = op.kind
         sku = op.sku.rawValue
         warehouse = op.warehouse?.rawValue
-        // A merged operation's delta may be `Int64.min` (a hostile peer's): its magnitude is clamped, never trapped on.
-        switch op.kind {
-        case .adjust: quantity = op.delta
-        // A return changes no stock: its quantity is what it sends back.
-        case .transferReturn: quantity = op.transferBack?.shipped ?? 0
-        default: quantity = Int64(clamping: op.delta.magnitude)
-        }
+        quantity = Self.quantity(kind: op.kind, delta: op.delta, returned: op.transferBack?.shipped)
         delta = op.delta
         origin = op.origin.rawValue
         sequence = op.sequence
@@ -66,11 +60,35 @@ public struct MovementRecord: Hashable, Codable, Sendable {
         reason = op.reason
         reference = op.reference
         transferID = op.transfer?.id
-        switch op.kind {
-        case .transfer: counterpart = op.transfer?.to.rawValue
-        case .accept, .transferReturn: counterpart = op.transfer?.from.rawValue
-        default: counterpart = nil
+        switch Self.counterpart(of: op.kind) {
+        case .destination: counterpart = op.transfer?.to.rawValue
+        case .source: counterpart = op.transfer?.from.rawValue
+        case nil: counterpart = nil
         }
         document = op.document
+    }
+
+    /// The quantity as entered of an operation of `kind` changing stock by `delta`; `returned`: what a return's
+    /// transfer back ships.
+    public static func quantity(kind: OperationKind, delta: Int64, returned: Int64?) -> Int64 {
+        switch kind {
+        case .adjust: delta
+        // A return changes no stock: its quantity is what it sends back.
+        case .transferReturn: returned ?? 0
+        // A merged operation's delta may be `Int64.min` (a hostile peer's): its magnitude is clamped, never trapped on.
+        default: Int64(clamping: delta.magnitude)
+        }
+    }
+
+    /// One end of a transfer.
+    public enum TransferEnd: Sendable { case source, destination }
+
+    /// Which end of its transfer an operation of `kind` names as its counterpart, if any.
+    public static func counterpart(of kind: OperationKind) -> TransferEnd? {
+        switch kind {
+        case .transfer: .destination
+        case .accept, .transferReturn: .source
+        default: nil
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CRDT
+import Foundation
 import GRDB
 
 /// One answer of the change feed: what a ``ChangeCursor`` had not covered, in per-origin sequence order.
@@ -27,17 +28,29 @@ extension LedgerReader {
     ///
     /// - Complexity: one seek per origin held and one per origin read, plus the operations answered.
     public func changes(after cursor: ChangeCursor, limit: Int) throws -> ChangePage {
+        var operations: [LedgerOperation] = []
+        var page = try changes(after: cursor, limit: limit) { row in operations.append(try row.operation()) }
+        page.operations = operations
+        return page
+    }
+
+    /// The same page as ``changes(after:limit:)``, each operation given to `each` as a view of its stored row, in
+    /// order, inside the read transaction; the answer's `operations` is empty. For a reader that copies fields
+    /// straight out (the change feed's JSON), with no operation decoded.
+    public func changes(
+        after cursor: ChangeCursor, limit: Int, each: (LedgerRowView) throws -> Void
+    ) throws -> ChangePage {
         try pool.read { db in
             let held = try VersionVectorRecord.load(db)
             var next = cursor
-            var operations: [LedgerOperation] = []
+            var delivered = 0
             var more = false
             let range = try db.cachedStatement(sql: """
-                SELECT \(OperationRecord.selectColumns) FROM ledger
+                SELECT sequence, body FROM ledger
                 WHERE origin = ? AND sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?
                 """)
             for (origin, top) in held.entries.sorted(by: { $0.key < $1.key }) where top > cursor.vector[origin] {
-                let remaining = limit - operations.count
+                let remaining = limit - delivered
                 guard remaining > 0 else {
                     more = true
                     break
@@ -45,14 +58,18 @@ extension LedgerReader {
                 let rows = try Row.fetchCursor(range, arguments: [origin.rawValue, Int64(cursor.vector[origin]), Int64(top), remaining])
                 var last = cursor.vector[origin]
                 while let row = try rows.next() {
-                    let op = try OperationRecord.operation(from: row)
+                    let sequence = UInt64(row[0] as Int64)
                     // The vector promises density; a hole here would be a broken store, and skipping it a lost
                     // operation for the reader.
-                    guard op.sequence == last + 1 else {
+                    guard sequence == last + 1 else {
                         throw StoreError.storage("ledger of \(origin) lacks sequence \(last + 1) below its version vector")
                     }
-                    operations.append(op)
-                    last = op.sequence
+                    try row.withUnsafeData(atIndex: 1) { data in
+                        guard let data else { throw StoreError.storage("ledger row \(origin):\(sequence) has no body") }
+                        try data.withUnsafeBytes { body in try each(try LedgerRowView(origin: origin, sequence: sequence, body: body)) }
+                    }
+                    delivered += 1
+                    last = sequence
                 }
                 next.advance(origin, to: last)
                 if last < top { more = true }
@@ -63,7 +80,7 @@ extension LedgerReader {
                 guard let origin = try? ReplicaID(raw) else { continue }
                 if try Bool.fetchOne(beyond, arguments: [raw, Int64(held[origin])]) != nil { heldBeyondGap.append(origin) }
             }
-            return ChangePage(operations: operations, next: next, held: held, heldBeyondGap: heldBeyondGap, more: more)
+            return ChangePage(operations: [], next: next, held: held, heldBeyondGap: heldBeyondGap, more: more)
         }
     }
 }

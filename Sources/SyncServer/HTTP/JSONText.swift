@@ -1,4 +1,6 @@
+import CRDT
 import NIOCore
+import Store
 
 /// A minimal JSON writer for the hottest answers (`POST /v1/movements`), where `JSONEncoder` was a measurable
 /// share of each request. It writes exactly what `JSONEncoder` with `.sortedKeys` writes for the same value —
@@ -32,6 +34,18 @@ struct JSONText {
         guard let value else { return append("null") }
         writeString(value)
     }
+
+    /// A text given as its UTF-8 bytes (`nil`: `null`).
+    /// - Throws: ``InvalidUTF8`` when the bytes are not UTF-8, as `JSONEncoder` could not have been given them.
+    mutating func field(_ name: StaticString, utf8 value: UnsafeRawBufferPointer?) throws {
+        key(name)
+        guard let value else { return append("null") }
+        // ASCII, almost every text, needs no further check.
+        if !value.allSatisfy({ $0 < 0x80 }), String(validating: value, as: UTF8.self) == nil { throw InvalidUTF8() }
+        writeString(utf8: value)
+    }
+
+    struct InvalidUTF8: Error {}
 
     mutating func field(_ name: StaticString, _ value: Int64?) {
         key(name)
@@ -115,30 +129,32 @@ struct JSONText {
     }
 
     private mutating func writeString(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
         var value = value
-        value.withUTF8 { utf8 in
-            // Almost every text needs no escape: then it is copied whole, not byte by byte.
-            guard utf8.contains(where: Self.needsEscape) else { return bytes.append(contentsOf: utf8) }
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): append("\\\"")
-                case UInt8(ascii: "\\"): append("\\\\")
-                case UInt8(ascii: "/"): append("\\/")
-                case 0x08: append("\\b")
-                case 0x0C: append("\\f")
-                case 0x0A: append("\\n")
-                case 0x0D: append("\\r")
-                case 0x09: append("\\t")
-                case 0..<0x20:
-                    append("\\u00")
-                    bytes.append(Self.hex[Int(byte >> 4)])
-                    bytes.append(Self.hex[Int(byte & 0x0F)])
-                default: bytes.append(byte)
-                }
+        value.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    private mutating func writeString(utf8: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "\""))
+        defer { bytes.append(UInt8(ascii: "\"")) }
+        // Almost every text needs no escape: then it is copied whole, not byte by byte.
+        guard utf8.contains(where: Self.needsEscape) else { return bytes.append(contentsOf: utf8) }
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): append("\\\"")
+            case UInt8(ascii: "\\"): append("\\\\")
+            case UInt8(ascii: "/"): append("\\/")
+            case 0x08: append("\\b")
+            case 0x0C: append("\\f")
+            case 0x0A: append("\\n")
+            case 0x0D: append("\\r")
+            case 0x09: append("\\t")
+            case 0..<0x20:
+                append("\\u00")
+                bytes.append(Self.hex[Int(byte >> 4)])
+                bytes.append(Self.hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
 
@@ -175,19 +191,65 @@ extension API.ChangesPage {
     /// This page as `JSONEncoder` with `.sortedKeys` writes it, without `JSONEncoder` (which cost the node about
     /// three quarters of its CPU serving a catch-up of the PostgreSQL mirror).
     func sortedJSON() -> ByteBuffer {
-        var json = JSONText(capacity: 128 + changes.count * 320)
-        json.beginArray("changes")
+        var json = JSONText.changesPage(capacity: 128 + changes.count * 320)
         for change in changes {
             json.beginObjectElement()
             change.movement.writeSortedFields(into: &json, hlc: change.hlc)
             json.endObject()
         }
-        json.endArray()
-        json.field("more", more)
-        json.field("next", next)
-        json.beginArray("waiting_for")
-        for origin in waitingFor { json.stringElement(origin) }
-        json.endArray()
-        return json.finish()
+        return json.finishChangesPage(more: more, next: next, waitingFor: waitingFor)
+    }
+}
+
+extension JSONText {
+    /// A change-feed page up to its first entry: `{"changes":[`.
+    static func changesPage(capacity: Int) -> JSONText {
+        var json = JSONText(capacity: capacity)
+        json.beginArray("changes")
+        return json
+    }
+
+    /// Closes a page opened by ``changesPage(capacity:)``, with the keys after `changes`.
+    mutating func finishChangesPage(more: Bool, next: String, waitingFor: [String]) -> ByteBuffer {
+        endArray()
+        field("more", more)
+        field("next", next)
+        beginArray("waiting_for")
+        for origin in waitingFor { stringElement(origin) }
+        endArray()
+        return finish()
+    }
+
+    /// A change-feed entry written straight from its stored row: the bytes `API.Change(operation)` encodes to,
+    /// with no operation, history entry or string built (``LedgerRowView``). A test compares the two on random
+    /// operations.
+    /// - Throws: ``InvalidUTF8`` for a stored text that is not UTF-8.
+    mutating func change(_ row: LedgerRowView) throws {
+        beginObjectElement()
+        let end: MovementRecord.TransferEnd? = MovementRecord.counterpart(of: row.kind)
+        try row.withUTF8(end == .destination ? .transferTo : .transferFrom) { try field("counterpart", utf8: end == nil ? nil : $0) }
+        field("delta", row.delta)
+        try row.withUTF8(.document) { try field("document", utf8: $0) }
+        // A number as a string, as `API.Change` holds it.
+        key("hlc")
+        bytes.append(UInt8(ascii: "\""))
+        writeDecimal(row.timestamp.rawValue)
+        bytes.append(UInt8(ascii: "\""))
+        try row.withUTF8(.movementID) { id in
+            guard id == nil else { return try field("id", utf8: id) }
+            field("id", "\(row.origin.rawValue):\(row.sequence)")
+        }
+        field("origin", row.origin.rawValue)
+        field("quantity", MovementRecord.quantity(kind: row.kind, delta: row.delta, returned: row.transferBackShipped))
+        try row.withUTF8(.reason) { try field("reason", utf8: $0) }
+        try row.withUTF8(.reference) { try field("reference", utf8: $0) }
+        field("sequence", row.sequence)
+        try row.withUTF8(.sku) { try field("sku", utf8: $0) }
+        field("timestamp", API.timestamp(row.timestamp))
+        try row.withUTF8(.transferID) { try field("transfer_id", utf8: $0) }
+        field("type", row.kind.rawValue)
+        try row.withUTF8(.actor) { try field("user", utf8: $0) }
+        try row.withUTF8(.warehouse) { try field("warehouse", utf8: $0) }
+        endObject()
     }
 }
