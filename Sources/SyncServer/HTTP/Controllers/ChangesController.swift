@@ -71,7 +71,7 @@ struct ChangesController {
     }
 
     /// Reads a page, writing each entry's JSON straight from its stored row (``JSONText/change(_:)``): building
-    /// operations and history entries first was most of the node's CPU serving a mirror's catch-up.
+    /// operations and history entries first was a third of the node's CPU serving a mirror's catch-up.
     private func read(after cursor: ChangeCursor, limit: Int) throws -> Read {
         var json = JSONText.changesPage(capacity: 128 + min(limit, 1_000) * 400)
         var count = 0
