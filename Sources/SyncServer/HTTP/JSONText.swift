@@ -51,12 +51,12 @@ struct JSONText {
         key(name)
         guard let value else { return append("null") }
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        writeDecimal(value.magnitude)
+        bytes.appendDecimal(value.magnitude)
     }
 
     mutating func field(_ name: StaticString, _ value: UInt64) {
         key(name)
-        writeDecimal(value)
+        bytes.appendDecimal(value)
     }
 
     mutating func field(_ name: StaticString, _ value: Bool) {
@@ -107,21 +107,6 @@ struct JSONText {
 
     private mutating func append(_ text: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    /// `value` in decimal, as `String(value)` writes it, without the string.
-    private mutating func writeDecimal(_ value: UInt64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of UInt64.max
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var position = buffer.count
-            var rest = value
-            repeat {
-                position -= 1
-                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            bytes.append(contentsOf: buffer[position...])
-        }
     }
 
     private static func needsEscape(_ byte: UInt8) -> Bool {
@@ -233,7 +218,7 @@ extension JSONText {
         // A number as a string, as `API.Change` holds it.
         key("hlc")
         bytes.append(UInt8(ascii: "\""))
-        writeDecimal(row.timestamp.rawValue)
+        bytes.appendDecimal(row.timestamp.rawValue)
         bytes.append(UInt8(ascii: "\""))
         try row.withUTF8(.movementID) { id in
             guard id == nil else { return try field("id", utf8: id) }

@@ -276,13 +276,13 @@ struct CopyText {
 
     mutating func field(_ value: UInt64) {
         separate()
-        writeDecimal(value)
+        bytes.appendDecimal(value)
     }
 
     mutating func field(_ value: Int64) {
         separate()
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        writeDecimal(value.magnitude)
+        bytes.appendDecimal(value.magnitude)
     }
 
     mutating func field(_ value: String?) {
@@ -320,20 +320,5 @@ struct CopyText {
     private mutating func separate() {
         if fieldsInRow > 0 { bytes.append(UInt8(ascii: "\t")) }
         fieldsInRow += 1
-    }
-
-    /// `value` in decimal, without a string.
-    private mutating func writeDecimal(_ value: UInt64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of UInt64.max
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var position = buffer.count
-            var rest = value
-            repeat {
-                position -= 1
-                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            bytes.append(contentsOf: buffer[position...])
-        }
     }
 }
