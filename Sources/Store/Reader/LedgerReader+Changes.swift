@@ -2,11 +2,12 @@ import CRDT
 import Foundation
 import GRDB
 
-/// One answer of the change feed: what a ``ChangeCursor`` had not covered, in per-origin sequence order.
+/// One answer of the change feed, after its operations were given one by one: what a ``ChangeCursor`` had not
+/// covered, in per-origin sequence order.
 public struct ChangePage: Sendable {
-    /// The operations, origin by origin (origins in ascending order), each origin's in sequence order.
-    public var operations: [LedgerOperation]
-    /// The cursor covering everything before it and these operations.
+    /// How many operations were given.
+    public var count: Int
+    /// The cursor covering everything before it and the operations given.
     public var next: ChangeCursor
     /// The node's version vector when read: per origin, the highest contiguous sequence it holds.
     public var held: VersionVector
@@ -18,7 +19,9 @@ public struct ChangePage: Sendable {
 }
 
 extension LedgerReader {
-    /// The operations `cursor` does not cover, at most `limit`, from one read transaction.
+    /// The operations `cursor` does not cover, at most `limit`, from one read transaction, each given to `each` as
+    /// a view of its stored row (``LedgerRowView``), in order, inside the read transaction: a reader copies fields
+    /// straight out (the change feed's JSON), or decodes the operation (``LedgerRowView/operation()``).
     ///
     /// Per origin, only sequences in `(cursor[origin], held[origin]]` are answered, `held` being the node's version
     /// vector — the highest *contiguous* sequence it holds of each origin, updated in the same transaction as the
@@ -27,16 +30,6 @@ extension LedgerReader {
     /// primary key `(origin, sequence)`, whatever the history indexes' backlog.
     ///
     /// - Complexity: one seek per origin held and one per origin read, plus the operations answered.
-    public func changes(after cursor: ChangeCursor, limit: Int) throws -> ChangePage {
-        var operations: [LedgerOperation] = []
-        var page = try changes(after: cursor, limit: limit) { row in operations.append(try row.operation()) }
-        page.operations = operations
-        return page
-    }
-
-    /// The same page as ``changes(after:limit:)``, each operation given to `each` as a view of its stored row, in
-    /// order, inside the read transaction; the answer's `operations` is empty. For a reader that copies fields
-    /// straight out (the change feed's JSON), with no operation decoded.
     public func changes(
         after cursor: ChangeCursor, limit: Int, each: (LedgerRowView) throws -> Void
     ) throws -> ChangePage {
@@ -80,7 +73,7 @@ extension LedgerReader {
                 guard let origin = try? ReplicaID(raw) else { continue }
                 if try Bool.fetchOne(beyond, arguments: [raw, Int64(held[origin])]) != nil { heldBeyondGap.append(origin) }
             }
-            return ChangePage(operations: [], next: next, held: held, heldBeyondGap: heldBeyondGap, more: more)
+            return ChangePage(count: delivered, next: next, held: held, heldBeyondGap: heldBeyondGap, more: more)
         }
     }
 }

@@ -43,7 +43,7 @@ struct ChangesController {
         })
         let deadline = ContinuousClock.now + .seconds(wait)
         var page = try read(after: cursor, limit: limit)
-        while page.count == 0, ContinuousClock.now < deadline {
+        while page.page.count == 0, ContinuousClock.now < deadline {
             let woken = await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     for await _ in commits { return true }
@@ -66,7 +66,6 @@ struct ChangesController {
     /// A page read, its entries already written as JSON.
     private struct Read {
         var page: ChangePage
-        var count = 0
         var json: JSONText
     }
 
@@ -74,12 +73,8 @@ struct ChangesController {
     /// operations and history entries first was a third of the node's CPU serving a mirror's catch-up.
     private func read(after cursor: ChangeCursor, limit: Int) throws -> Read {
         var json = JSONText.changesPage(capacity: 128 + min(limit, 1_000) * 400)
-        var count = 0
-        let page = try node.store.reader.changes(after: cursor, limit: limit) { row in
-            try json.change(row)
-            count += 1
-        }
-        return Read(page: page, count: count, json: json)
+        let page = try node.store.reader.changes(after: cursor, limit: limit) { row in try json.change(row) }
+        return Read(page: page, json: json)
     }
 
     private func answer(_ read: Read, since cursor: ChangeCursor) -> Response {
