@@ -57,6 +57,49 @@ struct ChangesRouterTests {
         }
     }
 
+    @Test func tabSeparatedPagesCarryTheEntriesAndCursorsOfTheJSONOnes() async throws {
+        try await APISession.with { api in
+            try await api.createProduct("A")
+            try await api.move("receive", "A", 5, extra: #", "reason": "tab\there, new\nline, back\\slash""#)
+            for _ in 0..<4 { try await api.move("sell", "A", 1) }
+            let columns = TabSeparatedText.changeColumns
+            for limit in [1, 2, 1_000] {
+                var jsonCursor: String?
+                var tsvCursor: String?
+                while true {
+                    let suffix = "limit=\(limit)" + (jsonCursor.map { "&since=\($0)" } ?? "")
+                    let json = try await api.expectStatus(.ok, .get, "/v1/changes?\(suffix)", token: api.reporter).object()
+                    let tsv = try await api.expectStatus(
+                        .ok, .get, "/v1/changes?format=tsv&limit=\(limit)" + (tsvCursor.map { "&since=\($0)" } ?? ""), token: api.reporter)
+                    #expect(tsv.headers[.contentType] == "text/tab-separated-values; charset=utf-8")
+                    let header = { (name: API.ChangesPage.Header) in tsv.headers[HTTPField.Name(name.rawValue)!] }
+                    #expect(header(.next) == json.string("next"))
+                    #expect(header(.more) == (json.bool("more") == true ? "true" : "false"))
+                    #expect(header(.waitingFor) == (json["waiting_for"] as? [String])?.joined(separator: ","))
+                    var rows: [[String?]] = []
+                    tsv.body.withUnsafeReadableBytes { text in
+                        TabSeparatedText.forEachRow(in: text) { row in
+                            #expect(row.fieldCount == columns.count)
+                            rows.append((0..<columns.count).map { row.text(at: $0) })
+                        }
+                    }
+                    #expect(rows.first == columns)
+                    let entries = try #require(json["changes"] as? [JSONObject])
+                    #expect(rows.count == entries.count + 1)
+                    for (row, entry) in zip(rows.dropFirst(), entries) {
+                        for (column, value) in zip(columns, row) {
+                            let expected = entry[column].flatMap { $0 is NSNull ? nil : "\($0)" }
+                            #expect(value == expected, "\(column)")
+                        }
+                    }
+                    jsonCursor = json.string("next")
+                    tsvCursor = header(.next)
+                    if json.bool("more") != true { break }
+                }
+            }
+        }
+    }
+
     @Test func aGapInAnOriginIsNeverSkipped() async throws {
         try await APISession.with(warehouse: "SEV") { sev in
             try await APISession.with { api in
@@ -96,7 +139,7 @@ struct ChangesRouterTests {
             for bad in ["x", "AQ", "AgA", "!!!!", next + "A", String(next.dropLast()), "AQE", String(repeating: "A", count: 70_000)] {
                 try await api.expectRefused(.get, "/v1/changes?since=\(bad)", token: api.reporter, status: .badRequest, code: "invalid_cursor")
             }
-            for query in ["limit=0", "limit=10001", "limit=x", "wait=-1", "wait=56", "wait=x"] {
+            for query in ["limit=0", "limit=10001", "limit=x", "wait=-1", "wait=56", "wait=x", "format=csv", "format=TSV"] {
                 try await api.expectRefused(.get, "/v1/changes?\(query)", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
             }
         }

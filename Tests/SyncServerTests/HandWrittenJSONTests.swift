@@ -88,7 +88,7 @@ struct HandWrittenJSONTests {
             changes: changes, next: texts.compactMap { $0 }.first ?? "", waitingFor: texts.compactMap { $0 }, more: more)
     }
 
-    @Test("change-feed pages: same bytes as JSONEncoder; the feed's reader reads what JSONDecoder reads")
+    @Test("change-feed pages: same bytes as JSONEncoder, read back by JSONDecoder as they were")
     func changePages() async throws {
         await propertyCheck(
             count: 300, input: Self.awkward.array(of: 1...6),
@@ -99,16 +99,8 @@ struct HandWrittenJSONTests {
             encoder.outputFormatting = [.sortedKeys]
             let expected = try encoder.encode(page)
             #expect(Array(page.sortedJSON().readableBytesView) == Array(expected))
-            // Read back by the feed's reader and by JSONDecoder, from the sorted form and from a pretty-printed one
-            // (whitespace, unescaped slashes).
-            let pretty = JSONEncoder()
-            pretty.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-            for json in [expected, try pretty.encode(page)] {
-                let fast = try #require(ChangesPageReader.read(json), "\(String(decoding: json, as: UTF8.self))")
-                let slow = try JSONDecoder().decode(API.ChangesPage.self, from: json)
-                #expect(try encoder.encode(fast) == encoder.encode(slow))
-                #expect(try encoder.encode(fast) == expected)
-            }
+            let read = try JSONDecoder().decode(API.ChangesPage.self, from: expected)
+            #expect(try encoder.encode(read) == expected)
         }
     }
 
@@ -142,6 +134,57 @@ struct HandWrittenJSONTests {
         Issue.record("seed \(seed): the pages differ, no single operation does")
     }
 
+    @Test("change-feed rows as tab-separated text, written from stored rows: the values of API.Change, read back")
+    func tabSeparatedChangesFromStoredRows() throws {
+        let seed = SplitMix64.testSeed()
+        var random = SplitMix64(seed: seed)
+        let operations = OperationGenerator.operations(count: 3_000, using: &random)
+        var written = TabSeparatedText(capacity: 1 << 20)
+        var expected = TabSeparatedText(capacity: 1 << 20)
+        var values: [[String?]] = []
+        for op in operations {
+            let body = try LedgerRowBody.encode(op)
+            try body.withUnsafeBytes { try written.change(try LedgerRowView(origin: op.origin, sequence: op.sequence, body: $0)) }
+            let change = API.Change(op)
+            let m = change.movement
+            let row: [String?] = [
+                m.id, m.type, m.sku, m.warehouse, String(m.quantity), String(m.delta), m.origin, String(m.sequence), m.timestamp,
+                m.user, m.reason, m.reference, m.transferID, m.counterpart, change.hlc, m.document,
+            ]
+            expected.row(row)
+            values.append(row)
+        }
+        #expect(Array(written.buffer.readableBytesView) == Array(expected.buffer.readableBytesView), "seed \(seed)")
+        var read: [[String?]] = []
+        written.buffer.withUnsafeReadableBytes { text in
+            TabSeparatedText.forEachRow(in: text) { row in
+                read.append((0..<row.fieldCount).map { row.text(at: $0) })
+            }
+        }
+        #expect(read.count == values.count)
+        for (index, (mine, theirs)) in zip(read, values).enumerated() where mine != theirs {
+            Issue.record("seed \(seed), operation \(index):\n  read: \(mine)\n   API: \(theirs)")
+            return
+        }
+    }
+
+    @Test("tab-separated text: every escape and a null read back as written; a short row has no field beyond it")
+    func tabSeparatedEscapes() {
+        var text = TabSeparatedText(capacity: 64)
+        let fields: [String?] = ["a\tb\nc\rd\\e\\N", nil, "", "\\N", "é📦", "t\\"]
+        text.row(fields)
+        text.row(["only"])
+        #expect(String(buffer: text.buffer) == "a\\tb\\nc\\rd\\\\e\\\\N\t\\N\t\t\\\\N\té📦\tt\\\\\nonly\n")
+        var rows: [[String?]] = []
+        text.buffer.withUnsafeReadableBytes { bytes in
+            TabSeparatedText.forEachRow(in: bytes) { row in rows.append((0..<row.fieldCount).map { row.text(at: $0) }) }
+        }
+        #expect(rows == [fields, ["only"]])
+        text.buffer.withUnsafeReadableBytes { bytes in
+            TabSeparatedText.forEachRow(in: bytes) { row in #expect(row.text(at: 7) == nil) }
+        }
+    }
+
     @Test("a stored text that is not UTF-8 is an error, never invalid JSON")
     func changeFromARowWithInvalidUTF8() throws {
         let op = LedgerOperation(
@@ -154,39 +197,9 @@ struct HandWrittenJSONTests {
         #expect(throws: JSONText.InvalidUTF8.self) {
             try body.withUnsafeBytes { try json.change(try LedgerRowView(origin: op.origin, sequence: op.sequence, body: $0)) }
         }
-    }
-
-    @Test("the feed's reader leaves to JSONDecoder what it does not read, and skips unknown keys")
-    func changePageReaderEdges() throws {
-        let entry = #"{"counterpart":null,"delta":-1,"hlc":"7","id":"x","origin":"MAD","quantity":1,"reason":null,"reference":null,"sequence":1,"sku":"A","timestamp":"t","transfer_id":null,"type":"sell","user":"u","warehouse":"MAD""#
-        let head = #"{"changes":["#
-        let tail = #"],"more":false,"next":"c","waiting_for":[]}"#
-        // Unknown keys of any shape are skipped, as Decodable does.
-        let unknown = Data((head + entry + #","extra":{"a":[1,{"b":null}],"c":"\u00e9\ud83d\udce6"}}"# + tail + "\n").utf8)
-        #expect(ChangesPageReader.read(unknown)?.changes.first?.movement.sku == "A")
-        #expect(try API.ChangesPage.decode(json: unknown).changes.count == 1)
-        // Escapes, a surrogate pair among them, read as JSONDecoder reads them.
-        let user = #""user":"a\"b\\c\/d\n\u00e9\ud83d\udce6""#
-        let escaped = Data((head + entry.replacingOccurrences(of: #""user":"u""#, with: user) + "}" + tail).utf8)
-        let read = ChangesPageReader.read(escaped)?.changes.first?.movement.user
-        #expect(read == (try JSONDecoder().decode(API.ChangesPage.self, from: escaped)).changes.first?.movement.user)
-        #expect(read == "a\"b\\c/d\né📦")
-        // What it does not read goes to JSONDecoder: a fraction, a missing key, a lone surrogate, bad UTF-8.
-        for bad in [
-            entry.replacingOccurrences(of: #""quantity":1"#, with: #""quantity":1.0"#),
-            entry.replacingOccurrences(of: #""sku":"A","#, with: ""),
-            entry.replacingOccurrences(of: #""user":"u""#, with: #""user":"\ud83d""#),
-            // A key written with an escape (JSONDecoder reads it as "sku").
-            entry.replacingOccurrences(of: #""sku":"A","#, with: #""\u0073ku":"A","#),
-        ] {
-            #expect(ChangesPageReader.read(Data((head + bad + "}" + tail).utf8)) == nil, "\(bad)")
+        var text = TabSeparatedText(capacity: 512)
+        #expect(throws: TabSeparatedText.InvalidUTF8.self) {
+            try body.withUnsafeBytes { try text.change(try LedgerRowView(origin: op.origin, sequence: op.sequence, body: $0)) }
         }
-        let escapedKey = Data((head + entry.replacingOccurrences(of: #""sku":"A","#, with: #""\u0073ku":"A","#) + "}" + tail).utf8)
-        #expect(try API.ChangesPage.decode(json: escapedKey).changes.first?.movement.sku == "A")
-        var invalid = Data((head + entry + "}" + tail).utf8)
-        invalid[try #require(invalid.firstIndex(of: UInt8(ascii: "u")))] = 0xFF
-        #expect(ChangesPageReader.read(invalid) == nil)
-        #expect(throws: (any Error).self) { try API.ChangesPage.decode(json: invalid) }
-        #expect(throws: (any Error).self) { try API.ChangesPage.decode(json: Data("[]".utf8)) }
     }
 }

@@ -15,6 +15,11 @@ extension API {
             hlc = String(op.timestamp.rawValue)
         }
 
+        init(movement: Movement, hlc: String) {
+            self.movement = movement
+            self.hlc = hlc
+        }
+
         /// The timestamp, once checked to be a number the ledger can hold.
         public var hlcValue: UInt64? { UInt64(hlc).flatMap { $0 <= UInt64(Int64.max) ? $0 : nil } }
 
@@ -46,6 +51,16 @@ extension API {
         enum CodingKeys: String, CodingKey {
             case changes, next, more
             case waitingFor = "waiting_for"
+        }
+
+        /// The headers of a page answered as tab-separated text (`format=tsv`), which carry what the JSON's keys do.
+        public enum Header: String, Sendable {
+            /// ``next``.
+            case next = "Inv-Next-Cursor"
+            /// ``more``: `true` or `false`.
+            case more = "Inv-More"
+            /// ``waitingFor``, comma-separated (a replica id has no comma); empty when it is.
+            case waitingFor = "Inv-Waiting-For"
         }
     }
 }

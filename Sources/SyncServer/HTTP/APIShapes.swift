@@ -10,6 +10,11 @@ public enum API {
     /// fractional seconds writes it, computed directly: it is written for every movement answered or listed, and
     /// the format style was a measurable share of those requests.
     public static func timestamp(milliseconds: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 24) { out in writeTimestamp(milliseconds: milliseconds, into: out) }
+    }
+
+    /// Writes ``timestamp(milliseconds:)``'s text into `out` (at least 24 bytes) and returns its length.
+    static func writeTimestamp(milliseconds: UInt64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let totalSeconds = Int64(milliseconds / 1_000)
         let millisecond = Int(milliseconds % 1_000)
         let days = totalSeconds / 86_400
@@ -24,36 +29,34 @@ public enum API {
         let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
         let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
         let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
-        return String(unsafeUninitializedCapacity: 24) { out in
-            var index = 0
-            func digits(_ value: Int, _ count: Int) {
-                var value = value
-                for position in stride(from: count - 1, through: 0, by: -1) {
-                    out[index + position] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-                index += count
+        var index = 0
+        func digits(_ value: Int, _ count: Int) {
+            var value = value
+            for position in stride(from: count - 1, through: 0, by: -1) {
+                out[index + position] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
             }
-            func literal(_ character: Unicode.Scalar) {
-                out[index] = UInt8(ascii: character)
-                index += 1
-            }
-            digits(year, 4)
-            literal("-")
-            digits(month, 2)
-            literal("-")
-            digits(day, 2)
-            literal("T")
-            digits(secondOfDay / 3_600, 2)
-            literal(":")
-            digits(secondOfDay / 60 % 60, 2)
-            literal(":")
-            digits(secondOfDay % 60, 2)
-            literal(".")
-            digits(millisecond, 3)
-            literal("Z")
-            return index
+            index += count
         }
+        func literal(_ character: Unicode.Scalar) {
+            out[index] = UInt8(ascii: character)
+            index += 1
+        }
+        digits(year, 4)
+        literal("-")
+        digits(month, 2)
+        literal("-")
+        digits(day, 2)
+        literal("T")
+        digits(secondOfDay / 3_600, 2)
+        literal(":")
+        digits(secondOfDay / 60 % 60, 2)
+        literal(":")
+        digits(secondOfDay % 60, 2)
+        literal(".")
+        digits(millisecond, 3)
+        literal("Z")
+        return index
     }
 
     public struct Product: Codable, Sendable {

@@ -14,4 +14,12 @@ extension Array where Element == UInt8 {
             append(contentsOf: buffer[position...])
         }
     }
+
+    /// Appends ``API/timestamp(milliseconds:)``'s text, without the string.
+    mutating func appendTimestamp(milliseconds: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { text in
+            let count = API.writeTimestamp(milliseconds: milliseconds, into: text)
+            append(contentsOf: UnsafeBufferPointer(rebasing: text[..<count]))
+        }
+    }
 }

@@ -230,7 +230,10 @@ extension JSONText {
         try row.withUTF8(.reference) { try field("reference", utf8: $0) }
         field("sequence", row.sequence)
         try row.withUTF8(.sku) { try field("sku", utf8: $0) }
-        field("timestamp", API.timestamp(row.timestamp))
+        key("timestamp")
+        bytes.append(UInt8(ascii: "\""))
+        bytes.appendTimestamp(milliseconds: row.timestamp.physicalMilliseconds)
+        bytes.append(UInt8(ascii: "\""))
         try row.withUTF8(.transferID) { try field("transfer_id", utf8: $0) }
         field("type", row.kind.rawValue)
         try row.withUTF8(.actor) { try field("user", utf8: $0) }

@@ -49,6 +49,7 @@ struct NodeClient {
 
     struct Reply {
         var status: Int
+        var headers: HTTPHeaders = [:]
         var body: Data
     }
 
@@ -88,7 +89,7 @@ struct NodeClient {
             }
             throw CLIError(failure.error.message, status: Int(response.status.code), line: failure.error.line)
         }
-        return Reply(status: Int(response.status.code), body: data)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: data)
     }
 
     /// Streams a response body to `handle`, chunk by chunk (event streams, CSV exports).
@@ -114,13 +115,6 @@ struct NodeClient {
 
     func decode<T: Decodable>(_ type: T.Type, _ reply: Reply) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: reply.body) } catch {
-            throw CLIError("unexpected answer from the node: \(error)")
-        }
-    }
-
-    /// A change-feed page, read by the feed's own reader (the mirror reads the feed in bulk).
-    func decodeChanges(_ reply: Reply) throws -> API.ChangesPage {
-        do { return try API.ChangesPage.decode(json: reply.body) } catch {
             throw CLIError("unexpected answer from the node: \(error)")
         }
     }

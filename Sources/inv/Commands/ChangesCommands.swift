@@ -41,7 +41,7 @@ struct Changes: AsyncParsableCommand {
                 let reply = try await node.send(.GET, "/v1/changes", query: [
                     ("since", cursor), ("limit", String(Self.pageLimit)), ("wait", follow ? String(Self.followWait) : nil),
                 ])
-                let page = try node.decodeChanges(reply)
+                let page = try node.decode(API.ChangesPage.self, reply)
                 switch format {
                 case .json:
                     if !page.changes.isEmpty || (!follow && !printedPage) {

@@ -58,11 +58,11 @@ struct Export: AsyncParsableCommand {
             var caughtUp = false
             // The next page is read and decoded while this one is written to PostgreSQL: while catching up, and when
             // following (a long-poll), so a write that commits during a PostgreSQL transaction is on its way at once.
-            var prefetched: Task<API.ChangesPage, any Error>?
+            var prefetched: Task<ChangeFeedPage, any Error>?
             defer { prefetched?.cancel() }
             let limit = String(batchSize)
             while true {
-                let page: API.ChangesPage
+                let page: ChangeFeedPage
                 if let next = prefetched {
                     page = try await next.value
                     prefetched = nil
@@ -74,19 +74,16 @@ struct Export: AsyncParsableCommand {
                     let wait = page.more ? nil : Self.followWait
                     prefetched = Task { try await Self.page(from: node, since: since, limit: limit, wait: wait) }
                 }
-                for change in page.changes {
-                    guard change.hlcValue != nil else { throw CLIError("the node answered an invalid hlc: \(change.hlc)") }
-                    dirty.note(change)
-                }
+                page.forEachEntry { type, sku in dirty.note(type: type, sku: sku) }
                 var refresh: PostgresMirror.Refresh?
                 if !page.more && !dirty.isEmpty {
                     refresh = try await Self.materialized(from: node, dirty: dirty)
                     dirty = Dirty()
                 }
-                if !page.changes.isEmpty || refresh != nil || page.next != cursor {
-                    try await mirror.apply(page.changes, next: page.next, node: node.target.url, refresh: refresh)
+                if page.count > 0 || refresh != nil || page.next != cursor {
+                    try await mirror.apply(page, node: node.target.url, refresh: refresh)
                 }
-                written += page.changes.count
+                written += page.count
                 cursor = page.next
                 caughtUp = !page.more
                 if let progress {
@@ -99,11 +96,12 @@ struct Export: AsyncParsableCommand {
             print("mirrored \(written) operations; the mirror is up to date with the node")
         }
 
-        static func page(from node: NodeClient, since cursor: String, limit: String, wait: Int?) async throws -> API.ChangesPage {
+        /// A page of the feed as tab-separated text: its rows go to `COPY` as they came.
+        static func page(from node: NodeClient, since cursor: String, limit: String, wait: Int?) async throws -> ChangeFeedPage {
             let reply = try await node.send(.GET, "/v1/changes", query: [
-                ("since", cursor.isEmpty ? nil : cursor), ("limit", limit), ("wait", wait.map(String.init)),
+                ("since", cursor.isEmpty ? nil : cursor), ("limit", limit), ("wait", wait.map(String.init)), ("format", "tsv"),
             ])
-            return try node.decodeChanges(reply)
+            return try ChangeFeedPage(reply, from: node.target.url)
         }
 
         /// Which materialised tables a batch changed.
@@ -117,10 +115,9 @@ struct Export: AsyncParsableCommand {
             static let skuReadLimit = 5_000
             var isEmpty: Bool { stockSKUs?.isEmpty == true && !products && !transfers }
 
-            mutating func note(_ change: API.Change) {
-                let type = change.movement.type
+            mutating func note(type: String, sku: String) {
                 // Deleting or restoring a product changes how its stock rows are flagged or shown.
-                stockSKUs?.insert(change.movement.sku)
+                stockSKUs?.insert(sku)
                 if let count = stockSKUs?.count, count > Self.skuReadLimit { stockSKUs = nil }
                 if type.hasPrefix("product.") { products = true }
                 // A return moves goods back: the line's `returned` rises and a transfer back goes into transit.

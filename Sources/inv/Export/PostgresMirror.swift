@@ -158,81 +158,59 @@ struct PostgresMirror {
         var transfers: [API.Transfer]?
     }
 
-    /// Appends `changes` to `inv_ledger`, replaces the materialised tables when `refresh` is given, and records
-    /// `next`: all in one transaction.
-    func apply(_ changes: [API.Change], next: String, node: String, refresh: Refresh?) async throws {
+    /// `inv_ledger`'s columns in the order of the change feed's (``TabSeparatedText/changeColumns``).
+    static let ledgerColumns = TabSeparatedText.changeColumns.map { $0 == "user" ? "user_name" : $0 }
+
+    /// Appends the page's entries to `inv_ledger`, replaces the materialised tables when `refresh` is given, and
+    /// records the page's `next`: all in one transaction.
+    func apply(_ page: ChangeFeedPage, node: String, refresh: Refresh?) async throws {
         try await connection.withTransaction(logger: logger) { connection in
-            if !changes.isEmpty {
-                var rows = CopyText(capacity: changes.count * 200)
-                for change in changes {
-                    let m = change.movement
-                    rows.field(m.origin)
-                    rows.field(m.sequence)
-                    rows.field(m.id)
-                    rows.field(m.type)
-                    rows.field(m.sku)
-                    rows.field(m.warehouse)
-                    rows.field(m.quantity)
-                    rows.field(m.delta)
-                    rows.field(m.timestamp)
-                    rows.field(change.hlc)
-                    rows.field(m.user)
-                    rows.field(m.reason)
-                    rows.field(m.reference)
-                    rows.field(m.transferID)
-                    rows.field(m.counterpart)
-                    rows.field(m.document)
-                    rows.endRow()
-                }
-                try await copy(rows, into: "inv_ledger", columns: [
-                    "origin", "sequence", "id", "type", "sku", "warehouse", "quantity", "delta", "timestamp", "hlc",
-                    "user_name", "reason", "reference", "transfer_id", "counterpart", "document",
-                ], on: connection)
-            }
+            // The feed's rows are in COPY's text format already, and PostgreSQL checks every field as it reads it.
+            if page.count > 0 { try await copy(page.rows, into: "inv_ledger", columns: Self.ledgerColumns, on: connection) }
             if let refresh {
                 if let skus = refresh.skus {
                     try await connection.query("DELETE FROM inv_stock WHERE sku = ANY(\(skus))", logger: logger)
                 } else {
                     try await connection.query("DELETE FROM inv_stock", logger: logger)
                 }
-                var stock = CopyText(capacity: refresh.stock.count * 48)
+                var stock = TabSeparatedText(capacity: refresh.stock.count * 48)
                 for row in refresh.stock { stock.row([row.sku, row.warehouse, String(row.quantity), row.productDeleted ? "t" : "f"]) }
-                try await copy(stock, into: "inv_stock", columns: ["sku", "warehouse", "quantity", "product_deleted"], on: connection)
+                try await copy(stock.buffer, into: "inv_stock", columns: ["sku", "warehouse", "quantity", "product_deleted"], on: connection)
             }
             if let refreshed = refresh?.products {
                 try await connection.query("DELETE FROM inv_products", logger: logger)
-                var products = CopyText(capacity: refreshed.count * 96)
+                var products = TabSeparatedText(capacity: refreshed.count * 96)
                 for p in refreshed {
                     products.row([p.sku, p.name, p.description, p.price, p.reorderPoint.map(String.init), p.deleted ? "t" : "f", p.updatedAt])
                 }
-                try await copy(products, into: "inv_products", columns: [
+                try await copy(products.buffer, into: "inv_products", columns: [
                     "sku", "name", "description", "price", "reorder_point", "deleted", "updated_at",
                 ], on: connection)
             }
             if let refreshed = refresh?.transfers {
                 try await connection.query("DELETE FROM inv_transfers", logger: logger)
-                var transfers = CopyText(capacity: refreshed.count * 96)
+                var transfers = TabSeparatedText(capacity: refreshed.count * 96)
                 for t in refreshed {
                     transfers.row([
                         t.id, t.sku, t.from, t.to, String(t.quantity), String(t.shipped), String(t.accepted), t.shippedAt,
                         String(t.returned ?? 0),
                     ])
                 }
-                try await copy(transfers, into: "inv_transfers", columns: [
+                try await copy(transfers.buffer, into: "inv_transfers", columns: [
                     "id", "sku", "from_warehouse", "to_warehouse", "quantity", "shipped", "accepted", "shipped_at", "returned",
                 ], on: connection)
             }
-            let count = Int64(changes.count)
+            let count = Int64(page.count)
             try await connection.query("""
-                UPDATE inv_export_state SET cursor = \(next), node = \(node), operations = operations + \(count), updated_at = now()
+                UPDATE inv_export_state SET cursor = \(page.next), node = \(node), operations = operations + \(count), updated_at = now()
                 """, logger: logger)
         }
     }
 
-    private func copy(_ rows: CopyText, into table: String, columns: [String], on connection: PostgresConnection) async throws {
-        guard rows.count > 0 else { return }
+    private func copy(_ rows: ByteBuffer, into table: String, columns: [String], on connection: PostgresConnection) async throws {
+        guard rows.readableBytes > 0 else { return }
         try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
-            try await writer.write(rows.buffer)
+            try await writer.write(rows)
         }
     }
 
@@ -246,79 +224,5 @@ struct PostgresMirror {
             return "\(error.code)"
         }
         return String(describing: error)
-    }
-}
-
-/// Rows in the text format of `COPY ... FROM STDIN`: tab-separated, `\N` for NULL, backslash escapes.
-///
-/// Written field by field (``field(_:)`` then ``endRow()``), with no array per row: the mirror writes a million rows in
-/// a catch-up.
-struct CopyText {
-    // Bytes in an array, handed to NIO once per batch: each small `ByteBuffer` write paid for a capacity check and
-    // an exclusivity check on its storage.
-    private var bytes: [UInt8]
-    private(set) var count = 0
-    private var fieldsInRow = 0
-
-    init(capacity: Int) {
-        bytes = []
-        bytes.reserveCapacity(max(capacity, 64))
-    }
-
-    /// The rows written so far.
-    var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
-
-    /// A row of `fields`.
-    mutating func row(_ fields: [String?]) {
-        for field in fields { self.field(field) }
-        endRow()
-    }
-
-    mutating func field(_ value: UInt64) {
-        separate()
-        bytes.appendDecimal(value)
-    }
-
-    mutating func field(_ value: Int64) {
-        separate()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        bytes.appendDecimal(value.magnitude)
-    }
-
-    mutating func field(_ value: String?) {
-        separate()
-        guard var value else {
-            bytes.append(UInt8(ascii: "\\"))
-            bytes.append(UInt8(ascii: "N"))
-            return
-        }
-        value.withUTF8 { utf8 in
-            // Almost every field needs no escape: write it whole.
-            guard utf8.contains(where: Self.needsEscape) else { return bytes.append(contentsOf: utf8) }
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                case UInt8(ascii: "\n"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                case UInt8(ascii: "\r"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                default: bytes.append(byte)
-                }
-            }
-        }
-    }
-
-    mutating func endRow() {
-        bytes.append(UInt8(ascii: "\n"))
-        fieldsInRow = 0
-        count += 1
-    }
-
-    private static func needsEscape(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
-    }
-
-    private mutating func separate() {
-        if fieldsInRow > 0 { bytes.append(UInt8(ascii: "\t")) }
-        fieldsInRow += 1
     }
 }
