@@ -3,7 +3,7 @@
 /// GS1's rule: weight the digits before the check digit 3, 1, 3, 1, … counting from the rightmost one, sum them, and
 /// the check digit is what takes the sum to the next multiple of 10. The rule catches every single wrong digit and
 /// most swaps of two neighbours, which is why a scanner's misread is refused here rather than stored.
-public struct Barcode: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+public struct Barcode: Hashable, Comparable, Sendable, CheckedText {
     public let rawValue: String
 
     /// The symbologies taken, by length: EAN-8 (8 digits), UPC-A (12), EAN-13 (13).
@@ -43,18 +43,5 @@ public struct Barcode: Hashable, Comparable, Codable, Sendable, CustomStringConv
 
     public static func isValid(_ raw: String) -> Bool { (try? Barcode(raw)) != nil }
 
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(raw) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
     public static func < (lhs: Barcode, rhs: Barcode) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var description: String { rawValue }
 }

@@ -2,7 +2,7 @@
 ///
 /// Canonical form: no sign, no leading zeros before the point (except a single `0`), at most 4 fraction digits,
 /// the fraction digits as given (so `12.50` stays `12.50`). At most 12 integer digits.
-public struct Price: Hashable, Codable, Sendable, CustomStringConvertible {
+public struct Price: Hashable, Sendable, CheckedText {
     public let rawValue: String
 
     public init(_ raw: String) throws(StoreError) {
@@ -18,18 +18,4 @@ public struct Price: Hashable, Codable, Sendable, CustomStringConvertible {
         guard trimmed.count <= 12 else { throw .invalidInput("price is too large (at most 12 integer digits)") }
         rawValue = fraction.map { "\(trimmed).\($0)" } ?? String(trimmed)
     }
-
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(raw) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
 }

@@ -1,5 +1,5 @@
 /// A stock-keeping unit code: 1–64 characters of `[A-Za-z0-9._-]`.
-public struct SKU: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+public struct SKU: Hashable, Comparable, Sendable, CheckedText {
     public let rawValue: String
 
     public init(_ raw: String) throws(StoreError) {
@@ -16,18 +16,5 @@ public struct SKU: Hashable, Comparable, Codable, Sendable, CustomStringConverti
         }
     }
 
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(raw) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
     public static func < (lhs: SKU, rhs: SKU) -> Bool { lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8) }
-    public var description: String { rawValue }
 }
