@@ -5,6 +5,11 @@ import GRDBSQLite
 /// merge, a counter upsert per operation): building GRDB `StatementArguments`, an array of `DatabaseValue` per
 /// row, cost about a tenth of a catching-up node's CPU.
 ///
+/// Records on every write's path (the ledger, stock counters, products, the version vector, the node's clock) are
+/// therefore namespaces of cached statements with positional reads, not GRDB record types: a `FetchableRecord` or
+/// `PersistableRecord` builds a `Row` or a `PersistenceContainer` of `DatabaseValue`s per row. Records off that path
+/// (members, tokens, alerts, transfers, decisions) are GRDB records.
+///
 /// The statement comes from GRDB's cache, and its SQL is run only through this type. Every parameter is bound on
 /// each run, so a run never sees an earlier run's values; a failed step throws the `DatabaseError` GRDB would (a
 /// constraint violation included) and leaves the statement reset.

@@ -26,6 +26,8 @@ import GRDB
 /// Invariant: every ledger operation is in each index, or inside a backlog range, or both (a range may also cover
 /// operations indexed already, or not held: readers deduplicate, and indexing ignores both). So a reader's snapshot
 /// finds every operation by reading an index and the backlog ranges (``backlogOperations``).
+///
+/// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 enum LedgerIndexes {
     /// Records that `origin`'s operations `first...last` (those the ledger holds) are not indexed yet.
     static func deferIndexing(origin: ReplicaID, first: UInt64, last: UInt64, in db: Database) throws {

@@ -2,32 +2,54 @@ import CRDT
 import Foundation
 import GRDB
 
-/// The table `membership_decisions` (migration `v15-membership-decisions`): per warehouse, the newest
+/// A row of `membership_decisions` (migration `v15-membership-decisions`): per warehouse, the newest
 /// ``MembershipDecision`` held, as signed, to forward in every hello.
-enum MembershipDecisionRecord {
+struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
+    static let databaseTableName = "membership_decisions"
+
+    enum Columns {
+        static let warehouse = Column("warehouse")
+        static let retired = Column("retired")
+        static let hlc = Column("hlc")
+        static let actor = Column("actor")
+        static let issuer = Column("issuer")
+        static let signature = Column("signature")
+    }
+
+    var decision: MembershipDecision
+
+    init(_ decision: MembershipDecision) {
+        self.decision = decision
+    }
+
+    init(row: Row) {
+        decision = MembershipDecision(
+            warehouse: row[Columns.warehouse], retired: row[Columns.retired],
+            timestamp: HLCTimestamp(rawValue: UInt64(bitPattern: row[Columns.hlc])), actor: row[Columns.actor],
+            issuer: row[Columns.issuer], signature: Array(row[Columns.signature] as Data))
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container[Columns.warehouse] = decision.warehouse
+        container[Columns.retired] = decision.retired
+        container[Columns.hlc] = Int64(bitPattern: decision.timestamp.rawValue)
+        container[Columns.actor] = decision.actor
+        container[Columns.issuer] = decision.issuer
+        container[Columns.signature] = Data(decision.signature)
+    }
+
+    /// A decision replaces the one held for its warehouse (the caller decided it is newer).
+    static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace)
+
     static func fetch(warehouse: String, in db: Database) throws -> MembershipDecision? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT * FROM membership_decisions WHERE warehouse = ?"), arguments: [warehouse]
-        ).map(decision)
+        try filter(Columns.warehouse == warehouse).fetchOne(db)?.decision
     }
 
     static func fetchAll(in db: Database) throws -> [MembershipDecision] {
-        try Row.fetchAll(db, sql: "SELECT * FROM membership_decisions ORDER BY warehouse").map(decision)
+        try order(Columns.warehouse).fetchAll(db).map(\.decision)
     }
 
     static func save(_ decision: MembershipDecision, in db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO membership_decisions (warehouse, retired, hlc, actor, issuer, signature)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                decision.warehouse, decision.retired, Int64(bitPattern: decision.timestamp.rawValue), decision.actor,
-                decision.issuer, Data(decision.signature),
-            ])
-    }
-
-    private static func decision(_ row: Row) -> MembershipDecision {
-        MembershipDecision(
-            warehouse: row["warehouse"], retired: row["retired"], timestamp: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])),
-            actor: row["actor"], issuer: row["issuer"], signature: Array(row["signature"] as Data))
+        try MembershipDecisionRecord(decision).insert(db)
     }
 }

@@ -3,6 +3,8 @@ import GRDB
 
 /// The single row of `node`: this node's replica id, the last HLC it issued and whether it is catching up after a
 /// restore.
+///
+/// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 enum NodeRecord {
     static func load(_ db: Database) throws -> (replica: ReplicaID, lastHLC: HLCTimestamp)? {
         guard let row = try Row.fetchOne(db, sql: "SELECT replica, last_hlc FROM node WHERE id = 1") else { return nil }

@@ -6,6 +6,8 @@ import GRDB
 ///
 /// Queries select ``selectColumns`` from `ledger` or from the `operations` view (which also exposes every field as
 /// a column, for filters) and decode rows with ``operation(from:)``.
+///
+/// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 struct OperationRecord {
     static let insertSQL = "INSERT INTO ledger (origin, sequence, body) VALUES (?, ?, ?)"
 

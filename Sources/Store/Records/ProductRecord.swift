@@ -2,6 +2,8 @@ import CRDT
 import GRDB
 
 /// A row of `products`: the product's metadata as one LWW register per field.
+///
+/// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 enum ProductRecord {
     /// Reads the registers of one product, or `nil` when no operation for it is held.
     static func metadata(sku: SKU, in db: Database) throws -> ProductMetadata? {

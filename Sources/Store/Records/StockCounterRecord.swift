@@ -6,6 +6,8 @@ import GRDB
 /// Beside each entry, `newest_hlc`: the greatest timestamp among the operations merged into it. It is a function of
 /// the operations held (a maximum, so neither their order nor a replay changes it), and dates the counter's alert
 /// (see ``AlertRecord/decidingTimeSQL``).
+///
+/// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 enum StockCounterRecord {
     /// The whole counter of `(sku, warehouse)` as held here.
     static func counter(sku: SKU, warehouse: ReplicaID, in db: Database) throws -> PNCounter {

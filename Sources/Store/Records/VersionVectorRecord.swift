@@ -2,6 +2,8 @@ import CRDT
 import GRDB
 
 /// Rows of `version_vector`: the highest contiguous sequence held per origin.
+///
+/// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 enum VersionVectorRecord {
     static func load(_ db: Database) throws -> VersionVector {
         var entries: [ReplicaID: UInt64] = [:]
