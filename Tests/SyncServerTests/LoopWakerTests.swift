@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import SyncServer
@@ -47,9 +48,12 @@ struct LoopWakerTests {
 
     @Test func manyWakesAndWaitsNeverHang() async {
         let waker = LoopWaker()
+        final class Flag: Sendable { let value = Atomic(false) }
+        let waiterDone = Flag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for _ in 0..<2_000 { await waker.wait(seconds: 30) }
+                waiterDone.value.store(true, ordering: .releasing)
             }
             group.addTask {
                 // More wakes than waits, from another task, in bursts.
@@ -57,8 +61,9 @@ struct LoopWakerTests {
                     waker.wake()
                     if round % 100 == 0 { await Task.yield() }
                 }
-                // The waiter may still be short of its 2,000 waits: keep waking until it is done.
-                for _ in 0..<200_000 {
+                // The waiter may still be short of its 2,000 waits: keep waking until it is done (a lost wake
+                // leaves a wait of 30 s, and the suite's time limit fails the test).
+                for _ in 0..<200_000 where !waiterDone.value.load(ordering: .acquiring) {
                     waker.wake()
                     await Task.yield()
                 }
