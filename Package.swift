@@ -118,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CRDTTests",
-            dependencies: ["CRDT", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["CRDT", "Store", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
         // The child process the crash-safety test kills mid-burst.

@@ -1,6 +1,7 @@
 import CRDT
 import Foundation
 import PropertyBased
+import Store
 import Testing
 
 /// The sequential model of product metadata: the winning write per field.
@@ -60,6 +61,46 @@ enum ProductMetadataSubject: LawSubject {
             deleted: state.deleted.map(Write.init),
             barcodes: state.barcodes.map(Write.init))
     }
+
+    private struct Stamp: Hashable {
+        var timestamp: HLCTimestamp
+        var replica: ReplicaID
+    }
+
+    /// One product operation per write held: the fields written together, as one patch stamped with the write's
+    /// timestamp and origin (a timestamp and replica name one write).
+    static func operations(carrying metadata: ProductMetadata) -> [LedgerOperation] {
+        var patches: [Stamp: ProductPatch] = [:]
+        func add<Value>(_ register: LWWRegister<Value>?, _ set: (inout ProductPatch, Value) -> Void) {
+            guard let register else { return }
+            set(&patches[Stamp(timestamp: register.timestamp, replica: register.replica), default: ProductPatch()], register.value)
+        }
+        add(metadata.name) { $0.name = $1 }
+        add(metadata.description) { $0.description = $1 }
+        add(metadata.price) { $0.price = .some($1) }
+        add(metadata.reorderPoint) { $0.reorderPoint = .some($1) }
+        add(metadata.deleted) { $0.deleted = $1 }
+        add(metadata.barcodes) { $0.barcodes = $1 }
+        let ordered = patches.sorted { ($0.key.timestamp, $0.key.replica) < ($1.key.timestamp, $1.key.replica) }
+        return numbered(
+            ordered.map { stamp, patch in
+                LedgerOperation(
+                    origin: stamp.replica, sequence: 1, timestamp: stamp.timestamp, kind: .productUpdate, sku: lawSKU,
+                    product: patch, actor: "law")
+            })
+    }
+
+    /// As the applier merges a product operation: the patch applied at its timestamp by its origin, merged.
+    static func state(mergedFrom operations: [LedgerOperation]) -> ProductMetadata {
+        var metadata = ProductMetadata()
+        for op in operations {
+            guard let patch = op.product else { continue }
+            var delta = ProductMetadata()
+            delta.apply(patch, at: op.timestamp, by: op.origin)
+            metadata.merge(delta)
+        }
+        return metadata
+    }
 }
 
 @Suite struct ProductMetadataTests {
@@ -82,8 +123,8 @@ enum ProductMetadataSubject: LawSubject {
         left.apply(ProductPatch(name: "Green tea"), at: stamp(10), by: a)
         right.apply(ProductPatch(price: "4.50"), at: stamp(9), by: b)
         let merged = left.merged(with: right)
-        #expect(merged.currentName == "Green tea")
-        #expect(merged.currentPrice == "4.50")
+        #expect(merged.name?.value == "Green tea")
+        #expect(merged.price?.value == "4.50")
         #expect(merged == right.merged(with: left))
     }
 
@@ -97,16 +138,16 @@ enum ProductMetadataSubject: LawSubject {
         #expect(delta.price == LWWRegister(value: nil, timestamp: stamp(2), replica: a))
         #expect(delta.deleted == LWWRegister(value: true, timestamp: stamp(2), replica: a))
         #expect(metadata.isDeleted)
-        #expect(metadata.currentPrice == nil)
-        #expect(metadata.currentName == "Tea")
-        #expect(metadata.currentDescription == "Loose leaf")
+        #expect((metadata.price?.value ?? nil) == nil)
+        #expect(metadata.name?.value == "Tea")
+        #expect(metadata.description?.value == "Loose leaf")
     }
 
     @Test func olderWriteLoses() {
         var metadata = ProductMetadata()
         metadata.apply(ProductPatch(reorderPoint: 5), at: stamp(10), by: a)
         metadata.apply(ProductPatch(reorderPoint: 8), at: stamp(3), by: b)
-        #expect(metadata.currentReorderPoint == 5)
+        #expect(metadata.reorderPoint?.value == 5)
     }
 
     @Test func laterUndeleteWins() {
@@ -119,9 +160,9 @@ enum ProductMetadataSubject: LawSubject {
 
     @Test func emptyMetadataReadsAsNothing() {
         let metadata = ProductMetadata()
-        #expect(metadata.currentName == nil)
-        #expect(metadata.currentPrice == nil)
-        #expect(metadata.currentReorderPoint == nil)
+        #expect(metadata.name == nil)
+        #expect((metadata.price?.value ?? nil) == nil)
+        #expect(metadata.reorderPoint == nil)
         #expect(!metadata.isDeleted)
     }
 

@@ -7,7 +7,3 @@ extension VersionVector: Codable {
         try entries.encodeReplicaKeyed(to: encoder)
     }
 }
-
-extension VersionVector: WireVersioned {
-    public static var wireFormatVersion: Int { 1 }
-}

@@ -2,7 +2,7 @@
 /// all of that origin's events `1...n` are held.
 ///
 /// Version vectors drive anti-entropy: a replica sends its vector, and the peer answers with the
-/// events the vector does not cover (see ``OperationLog/delta(since:)``).
+/// events the vector does not cover.
 ///
 /// ## Invariants
 ///
@@ -12,9 +12,7 @@
 ///
 /// ## Laws
 ///
-/// Merge is the pointwise maximum, so it is commutative, associative and idempotent (see ``StateCRDT``),
-/// and ``compare(_:)`` is the partial order whose least upper bound it is:
-/// `a.compare(a.merged(with: b))` is `.before` or `.equal`.
+/// Merge is the pointwise maximum, so it is commutative, associative and idempotent (see ``StateCRDT``).
 ///
 /// Encodes as a JSON object from replica ID to sequence, for example `{"shop-1": 4, "hq": 17}`.
 public struct VersionVector: Hashable, Sendable {
@@ -43,29 +41,6 @@ public struct VersionVector: Hashable, Sendable {
     /// Whether the event named by `dot` is covered (`dot.sequence <= self[dot.origin]`).
     public func contains(_ dot: Dot) -> Bool {
         dot.sequence <= self[dot.origin]
-    }
-
-    /// Compares the histories summarised by the two vectors.
-    ///
-    /// - Returns: `.equal` if all entries are equal, `.before` if every entry of `self` is at most the
-    ///   matching entry of `other` (and some is smaller), `.after` in the mirror case, `.concurrent` otherwise.
-    /// - Complexity: O(n + m) for vectors of n and m entries.
-    public func compare(_ other: VersionVector) -> CausalOrder {
-        var selfAhead = false
-        var otherAhead = false
-        for (replica, sequence) in entries {
-            let theirs = other[replica]
-            if sequence > theirs { selfAhead = true } else if sequence < theirs { otherAhead = true }
-        }
-        for (replica, _) in other.entries where entries[replica] == nil {
-            otherAhead = true
-        }
-        switch (selfAhead, otherAhead) {
-        case (false, false): return .equal
-        case (false, true): return .before
-        case (true, false): return .after
-        case (true, true): return .concurrent
-        }
     }
 }
 

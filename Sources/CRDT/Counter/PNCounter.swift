@@ -14,10 +14,7 @@
 /// the totals: merging totals would lose concurrent updates.
 /// Commutative, associative and idempotent; deltas from ``increment(by:replica:)`` and
 /// ``decrement(by:replica:)`` follow the delta law of ``StateCRDT``.
-///
-/// Encodes as a JSON object from replica ID to entry:
-/// `{"shop-1": {"increments": 10, "decrements": 3}}`.
-public struct PNCounter: StateCRDT, Hashable, Codable {
+public struct PNCounter: StateCRDT, Hashable {
     /// One replica's running totals.
     public struct Entry: Hashable, Codable, Sendable {
         /// Sum of all amounts this replica added.

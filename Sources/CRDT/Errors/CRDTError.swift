@@ -13,9 +13,6 @@ public enum CRDTError: Error, Equatable, Sendable {
     /// into the future, so ``HybridLogicalClock/receive(_:)`` refuses it instead.
     case clockDrift(remote: HLCTimestamp, localPhysicalMilliseconds: UInt64, maxOffsetMilliseconds: UInt64)
 
-    /// A wire envelope carries a format version this build does not understand.
-    case unsupportedFormatVersion(Int)
-
     /// A per-replica counter would exceed `UInt64.max`.
     case counterOverflow
 
@@ -32,8 +29,6 @@ extension CRDTError: CustomStringConvertible {
         case .clockDrift(let remote, let local, let maxOffset):
             "clock drift: remote timestamp \(remote) is \(remote.physicalMilliseconds &- local) ms ahead of "
                 + "the local clock (\(local) ms), more than the allowed \(maxOffset) ms"
-        case .unsupportedFormatVersion(let version):
-            "unsupported wire format version \(version)"
         case .counterOverflow:
             "counter overflow: a replica's total would exceed \(UInt64.max)"
         case .invalidAmount(let amount):

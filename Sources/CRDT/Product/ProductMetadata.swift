@@ -10,9 +10,7 @@
 /// Fieldwise ``LWWRegister`` merge, with `nil` as the identity. Commutative, associative and idempotent
 /// under the register's precondition (equal `(timestamp, replica)` implies equal value), which holds when
 /// every ``apply(_:at:by:)`` uses a fresh timestamp from the writer's ``HybridLogicalClock``.
-///
-/// Encodes as an object with one optional register per field.
-public struct ProductMetadata: StateCRDT, Hashable, Codable {
+public struct ProductMetadata: StateCRDT, Hashable {
     /// The product's display name.
     public var name: LWWRegister<String>?
     /// Free-text description.
@@ -29,14 +27,6 @@ public struct ProductMetadata: StateCRDT, Hashable, Codable {
     /// Creates metadata with no field written.
     public init() {}
 
-    /// The current name, if one was ever written.
-    public var currentName: String? { name?.value }
-    /// The current description, if one was ever written.
-    public var currentDescription: String? { description?.value }
-    /// The current price, if set and not cleared.
-    public var currentPrice: String? { price?.value ?? nil }
-    /// The current reorder point, if set and not cleared.
-    public var currentReorderPoint: Int64? { reorderPoint?.value ?? nil }
     /// Whether the latest write of `deleted` was `true`.
     public var isDeleted: Bool { deleted?.value ?? false }
     /// The current barcodes (none until first written).
@@ -97,8 +87,4 @@ public struct ProductMetadata: StateCRDT, Hashable, Codable {
             field = other
         }
     }
-}
-
-extension ProductMetadata: WireVersioned {
-    public static var wireFormatVersion: Int { 1 }
 }

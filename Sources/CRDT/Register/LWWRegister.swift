@@ -10,9 +10,7 @@
 /// timestamp twice. Under this precondition merge is commutative, associative and idempotent on full state.
 /// If it is violated anyway, merge is still deterministic: it keeps `self` (the receiver), so the result
 /// depends on the merge direction.
-///
-/// Encodes as `{"value": …, "timestamp": 123, "replica": "shop-1"}`.
-public struct LWWRegister<Value: Hashable & Codable & Sendable>: StateCRDT, Hashable, Codable {
+public struct LWWRegister<Value: Hashable & Sendable>: StateCRDT, Hashable {
     /// The written value.
     public let value: Value
     /// When it was written (the writer's HLC).
@@ -43,8 +41,4 @@ public struct LWWRegister<Value: Hashable & Codable & Sendable>: StateCRDT, Hash
             self = other
         }
     }
-}
-
-extension LWWRegister: WireVersioned {
-    public static var wireFormatVersion: Int { 1 }
 }

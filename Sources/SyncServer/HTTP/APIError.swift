@@ -22,17 +22,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
 
     public var description: String { "\(status.code) \(code): \(message)" }
 
-    struct Body: Codable {
-        struct Detail: Codable {
-            var code: String
-            var message: String
-            var line: Int?
-        }
-        var error: Detail
-    }
-
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, line: line)))
+        let data = try JSONEncoder().encode(API.ErrorBody(error: .init(code: code, message: message, line: line)))
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"inv\"" }

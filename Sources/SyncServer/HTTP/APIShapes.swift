@@ -357,6 +357,18 @@ public enum API {
         }
     }
 
+    /// Every refusal: `{"error": {"code": "...", "message": "..."}}`, with `line` (from 1) when it is about one line
+    /// of a document or an import.
+    public struct ErrorBody: Codable, Sendable {
+        public struct Detail: Codable, Sendable {
+            public var code: String
+            public var message: String
+            public var line: Int?
+        }
+
+        public var error: Detail
+    }
+
     public struct HistoryPage: Codable, Sendable {
         public var movements: [Movement]
         public var nextCursor: String?

@@ -75,16 +75,8 @@ struct NodeClient {
         }
         let data = Data(buffer: try await response.body.collect(upTo: 256 << 20))
         guard (200..<300).contains(response.status.code) else {
-            struct Failure: Decodable {
-                struct Detail: Decodable {
-                    var code: String
-                    var message: String
-                    var line: Int?
-                }
-                var error: Detail
-            }
-            let failure: Failure
-            do { failure = try JSONDecoder().decode(Failure.self, from: data) } catch {
+            let failure: API.ErrorBody
+            do { failure = try JSONDecoder().decode(API.ErrorBody.self, from: data) } catch {
                 throw CLIError("the node answered \(response.status.code) \(response.status.reasonPhrase)", status: Int(response.status.code))
             }
             throw CLIError(failure.error.message, status: Int(response.status.code), line: failure.error.line)

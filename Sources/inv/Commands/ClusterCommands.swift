@@ -22,8 +22,7 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         try await NodeClient.with(client) { node in
             if pause || resume {
-                struct Body: Codable { var paused: Bool }
-                let reply = try await node.send(.PUT, "/v1/sync/paused", json: Body(paused: pause))
+                let reply = try await node.send(.PUT, "/v1/sync/paused", json: API.SyncPaused(paused: pause))
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 return print(pause ? "sync paused: this node neither calls nor answers its peers" : "sync resumed")
             }
@@ -89,24 +88,18 @@ extension Sync {
 
     /// Each member's sync URL, from `/v1/peers`.
     static func peerURLs(_ node: NodeClient) async throws -> [String: String] {
-        struct Member: Decodable {
-            var warehouse: String
-            var peer_url: String
-        }
-        let members = try node.decode([Member].self, try await node.send(.GET, "/v1/peers"))
-        return Dictionary(members.map { ($0.warehouse, $0.peer_url) }) { first, _ in first }
+        let members = try node.decode([API.Member].self, try await node.send(.GET, "/v1/peers"))
+        return Dictionary(members.map { ($0.warehouse, $0.peerURL) }) { first, _ in first }
     }
 
     /// How many operations the node's ledger holds, from `/v1/status`.
     static func operationsHeld(_ node: NodeClient) async throws -> Int {
-        struct StatusView: Decodable { var operations: Int }
-        return try node.decode(StatusView.self, try await node.send(.GET, "/v1/status")).operations
+        try node.decode(API.Status.self, try await node.send(.GET, "/v1/status")).operations
     }
 
     /// The peers with a round in progress in a `/v1/status` body, sorted by warehouse.
     static func progress(inStatus body: Data) -> [SyncProgress] {
-        struct StatusView: Decodable { var peers: [PeerSyncer.PeerStatus]? }
-        guard let status = try? JSONDecoder().decode(StatusView.self, from: body) else { return [] }
+        guard let status = try? JSONDecoder().decode(API.Status.self, from: body) else { return [] }
         return (status.peers ?? []).compactMap { peer in
             peer.roundMerged.map { SyncProgress(peer: peer.warehouse, merged: $0, behind: peer.operationsAhead ?? 0) }
         }
@@ -124,12 +117,10 @@ struct PeerCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            struct Body: Encodable { var url: String }
             try await NodeClient.with(client) { node in
-                let reply = try await node.send(.POST, "/v1/peers", json: Body(url: url))
+                let reply = try await node.send(.POST, "/v1/peers", json: API.PeerBody(url: url))
                 if client.json { return try JSONOutput.print(raw: reply.body) }
-                struct Added: Decodable { var warehouse: String }
-                print("added peer \(try node.decode(Added.self, reply).warehouse) at \(url)")
+                print("added peer \(try node.decode(API.Member.self, reply).warehouse) at \(url)")
             }
         }
     }
@@ -142,18 +133,7 @@ struct PeerCommand: AsyncParsableCommand {
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.GET, "/v1/peers")
                 if client.json { return try JSONOutput.print(raw: reply.body) }
-                struct Member: Decodable {
-                    var warehouse: String
-                    var peer_url: String
-                    var retired: Bool
-                    var isSelf: Bool
-                    var status: PeerSyncer.PeerStatus?
-                    enum CodingKeys: String, CodingKey {
-                        case warehouse, peer_url, retired, status
-                        case isSelf = "self"
-                    }
-                }
-                let members = try node.decode([Member].self, reply)
+                let members = try node.decode([API.Member].self, reply)
                 print(Table(
                     headers: ["WAREHOUSE", "PEER URL", "STATE", "LAST SYNC", "BEHIND"],
                     rows: members.map { member in
@@ -166,7 +146,7 @@ struct PeerCommand: AsyncParsableCommand {
                             state = PeerMessage.state(reachable: member.status?.reachable ?? false, error: member.status?.lastError)
                         }
                         return [
-                            member.warehouse, member.peer_url, state, member.status?.lastSync.map { Formatting.time($0) } ?? "-",
+                            member.warehouse, member.peerURL, state, member.status?.lastSync.map { Formatting.time($0) } ?? "-",
                             member.status?.operationsBehind.map(Formatting.count) ?? "-",
                         ]
                     }).render())
@@ -370,20 +350,11 @@ struct Conflicts: AsyncParsableCommand {
         try await NodeClient.with(client) { node in
             let reply = try await node.send(.GET, "/v1/conflicts")
             if client.json { return try JSONOutput.print(raw: reply.body) }
-            struct Conflict: Decodable {
-                var kind: String
-                var sku: String
-                var field: String
-                var kept: String?
-                var kept_origin: String
-                var overwritten: String?
-                var overwritten_origin: String
-            }
-            let conflicts = try node.decode([Conflict].self, reply)
+            let conflicts = try node.decode([API.Conflict].self, reply)
             if conflicts.isEmpty { return print("no conflicts") }
             print(Table(
                 headers: ["KIND", "SKU", "FIELD", "KEPT", "BY", "OVERWRITTEN", "BY"],
-                rows: conflicts.map { [$0.kind, $0.sku, $0.field, $0.kept.orDash, $0.kept_origin, $0.overwritten.orDash, $0.overwritten_origin] }).render())
+                rows: conflicts.map { [$0.kind, $0.sku, $0.field, $0.kept.orDash, $0.keptOrigin, $0.overwritten.orDash, $0.overwrittenOrigin] }).render())
         }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Store
 import SyncServer
 
 /// `inv demo`: three warehouse nodes on 127.0.0.1, made as a user would, and the story of an outage.
@@ -81,48 +82,46 @@ struct Demo: AsyncParsableCommand {
 
         step("MAD adds the catalogue; each warehouse receives its stock")
         for (sku, title, price, reorder) in [("CHAIR-01", "Oak chair", "49.90", 5), ("TABLE-01", "Oak table", "189.00", 2), ("LAMP-01", "Desk lamp", "24.50", 5)] {
-            struct Body: Encodable { var sku, name, price: String; var reorder_point: Int }
-            _ = try await node("MAD").send(.POST, "/v1/products", json: Body(sku: sku, name: title, price: price, reorder_point: reorder))
+            _ = try await node("MAD").send(
+                .POST, "/v1/products", json: API.ProductBody(sku: sku, name: title, price: price, reorderPoint: Int64(reorder)))
             say("MAD: product \(sku) \(title) at \(price), reorder point \(reorder)")
         }
         try await DemoWait.converged(names.map(node), label: "catalogue")
         for (name, sku, quantity) in [("MAD", "CHAIR-01", Int64(40)), ("MAD", "TABLE-01", 10), ("SEV", "CHAIR-01", 12), ("SEV", "TABLE-01", 4), ("BIO", "LAMP-01", 20)] {
-            let movement = try await move(node(name), "receive", sku, quantity)
+            let movement = try await move(node(name), .receive, sku, quantity)
             say("\(name): \(movement.summary)")
         }
         try await DemoWait.converged(names.map(node), label: "receipts")
         say("all three nodes hold the same ledger (real-time push over mutual TLS)")
 
         step("SEV's WAN link goes down (inv sync --pause on SEV): it keeps selling on its own")
-        struct Paused: Codable { var paused: Bool }
-        _ = try await node("SEV").send(.PUT, "/v1/sync/paused", json: Paused(paused: true))
-        say("SEV: \(try await move(node("SEV"), "sell", "CHAIR-01", 8).summary)")
-        say("SEV: \(try await move(node("SEV"), "sell", "TABLE-01", 3).summary)")
+        _ = try await node("SEV").send(.PUT, "/v1/sync/paused", json: API.SyncPaused(paused: true))
+        say("SEV: \(try await move(node("SEV"), .sell, "CHAIR-01", 8).summary)")
+        say("SEV: \(try await move(node("SEV"), .sell, "TABLE-01", 3).summary)")
         do {
-            _ = try await move(node("SEV"), "sell", "CHAIR-01", 10)
+            _ = try await move(node("SEV"), .sell, "CHAIR-01", 10)
         } catch {
             say("SEV: selling 10 more chairs is refused, offline too: \(error)")
         }
-        struct PriceBody: Encodable { var price: String }
-        _ = try await node("MAD").send(.PATCH, "/v1/products/CHAIR-01", json: PriceBody(price: "44.90"))
+        _ = try await node("MAD").send(.PATCH, "/v1/products/CHAIR-01", json: API.ProductUpdate(price: "44.90"))
         say("MAD: the price of CHAIR-01 is now 44.90")
-        let transfer = try await move(node("MAD"), "transfer", "CHAIR-01", 10, to: "SEV")
+        let transfer = try await move(node("MAD"), .transfer, "CHAIR-01", 10, to: "SEV")
         say("MAD: ships 10 x CHAIR-01 to SEV — in transit, transfer \(transfer.id)")
-        say("BIO: \(try await move(node("BIO"), "sell", "LAMP-01", 17).summary)")
+        say("BIO: \(try await move(node("BIO"), .sell, "LAMP-01", 17).summary)")
         let alerts = try node("BIO").decode([API.Alert].self, try await node("BIO").send(.GET, "/v1/alerts"))
         for alert in alerts { say("BIO: restock alert — \(alert.sku) at \(alert.warehouse) is down to \(alert.quantity) (reorder point \(alert.reorderPoint))") }
         let seen = try node("MAD").decode([API.StockRow].self, try await node("MAD").send(.GET, "/v1/stock", query: [("scope", "all"), ("sku", "CHAIR-01")]))
         for row in seen where row.warehouse == "SEV" { say("MAD still sees SEV with \(row.quantity) chairs (last heard \(row.lastHeard ?? "-"))") }
 
         step("The link returns (inv sync --resume): the nodes exchange only what the others lack")
-        _ = try await node("SEV").send(.PUT, "/v1/sync/paused", json: Paused(paused: false))
+        _ = try await node("SEV").send(.PUT, "/v1/sync/paused", json: API.SyncPaused(paused: false))
         for name in names {
             let reports = try node(name).decode([PeerSyncer.RoundReport].self, try await node(name).send(.POST, "/v1/sync"))
             say("\(name): " + reports.map { "\($0.peer) \($0.ok ? "+\($0.pulled) merged, \($0.pushed) sent" : "unreachable")" }.joined(separator: "; "))
         }
         try await DemoWait.converged(names.map(node), label: "after the outage")
-        struct Accept: Encodable { var id: String? }
-        let accepted = try node("SEV").decode(API.Movement.self, try await node("SEV").send(.POST, "/v1/transfers/\(transfer.id)/accept", json: Accept(id: nil)))
+        let accepted = try node("SEV").decode(
+            API.Movement.self, try await node("SEV").send(.POST, "/v1/transfers/\(transfer.id)/accept", json: API.TransferLinesBody()))
         say("SEV: accepts the transfer: \(accepted.quantity) chairs into stock")
         try await DemoWait.converged(names.map(node), label: "after the acceptance")
         let snapshots = try await names.asyncMap { try await DemoWait.snapshotWithoutNode(node($0)) }
@@ -137,8 +136,8 @@ struct Demo: AsyncParsableCommand {
         guard Set(snapshots).count == 1, Set(history).count == 1 else { throw CLIError("the nodes did not converge") }
     }
 
-    private func move(_ node: NodeClient, _ type: String, _ sku: String, _ quantity: Int64, to: String? = nil) async throws -> API.Movement {
-        let body = MovementBody(type: type, sku: sku, quantity: quantity, to: to)
+    private func move(_ node: NodeClient, _ type: MovementType, _ sku: String, _ quantity: Int64, to: String? = nil) async throws -> API.Movement {
+        let body = API.MovementBody(type: type, sku: sku, quantity: quantity, to: to)
         return try node.decode(API.Movement.self, try await node.send(.POST, "/v1/movements", json: body))
     }
 }
@@ -239,13 +238,11 @@ enum DemoWait {
         throw CLIError("a demo node did not start in 20 s")
     }
 
-    struct Status: Decodable { var version_vector: [String: UInt64] }
-
     /// Waits (bounded) until every node holds the same version vector.
     static func converged(_ nodes: [NodeClient], label: String) async throws {
         for _ in 0..<300 {
             var vectors: [[String: UInt64]] = []
-            for node in nodes { vectors.append(try node.decode(Status.self, try await node.send(.GET, "/v1/status")).version_vector) }
+            for node in nodes { vectors.append(try node.decode(API.Status.self, try await node.send(.GET, "/v1/status")).versionVector) }
             if Set(vectors).count == 1 { return }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -6,14 +6,9 @@ import SyncServer
 
 /// A document's lines read from a CSV file with the header `sku,quantity`, and where each came from.
 struct DocumentFile {
-    struct Line: Encodable {
-        var sku: String
-        var quantity: Int64
-    }
-
     /// The name used in messages (`-` is "standard input").
     var name: String
-    var lines: [Line]
+    var lines: [API.DocumentBody.Line]
     /// The file's line number of each document line (the header is line 1; blank lines are skipped).
     var fileLines: [Int]
 
@@ -56,7 +51,7 @@ struct DocumentFile {
             guard let quantity = Int64(cells[1]) else {
                 throw CLIError("\(name) line \(number): quantity must be a whole number, got \(cells[1].debugDescription.prefix(40))")
             }
-            file.lines.append(Line(sku: cells[0], quantity: quantity))
+            file.lines.append(API.DocumentBody.Line(sku: cells[0], quantity: quantity))
             file.fileLines.append(number)
         }
         guard header != nil else { throw CLIError("\(name) is empty: it needs the header sku,quantity and one line per product") }
@@ -73,23 +68,6 @@ struct DocumentFile {
     }
 }
 
-/// The body of `POST /v1/documents`.
-struct DocumentBody: Encodable {
-    var type: String
-    var lines: [DocumentFile.Line]
-    var to: String?
-    var reason: String?
-    var reference: String?
-    var id: String?
-    /// A count only: when counting started (ISO 8601), so that its adjustments leave sales made meanwhile alone.
-    var startedAt: String?
-
-    enum CodingKeys: String, CodingKey {
-        case type, lines, to, reason, reference, id
-        case startedAt = "started_at"
-    }
-}
-
 /// Options of every command that records a document from a file.
 struct DocumentFileOption: ParsableArguments {
     @Option(help: ArgumentHelp("A CSV file with the header sku,quantity (- reads standard input).", valueName: "file"))
@@ -98,10 +76,10 @@ struct DocumentFileOption: ParsableArguments {
 
 /// Posts a document read from `file` and prints it (a sentence and a table, or the node's JSON).
 func postDocument(
-    type: String, file path: String, to: String? = nil, reason: String?, movement: MovementOptions, client: ClientOptions
+    type: DocumentType, file path: String, to: String? = nil, reason: String?, movement: MovementOptions, client: ClientOptions
 ) async throws {
     let file = try DocumentFile.read(path)
-    let body = DocumentBody(type: type, lines: file.lines, to: to, reason: reason, reference: movement.reference, id: movement.id)
+    let body = API.DocumentBody(type: type, lines: file.lines, to: to, reason: reason, reference: movement.reference, id: movement.id)
     try await NodeClient.with(client) { node in
         try await node.submitDocument(body, json: client.json, restate: file.restate)
     }
@@ -110,7 +88,7 @@ func postDocument(
 extension NodeClient {
     /// Posts a document and prints it: a sentence, its id and a table, or with `json` the node's answer.
     /// `restate` rewrites a refusal about one line in the words of where the lines came from.
-    func submitDocument(_ body: DocumentBody, json: Bool, restate: (CLIError) -> CLIError) async throws {
+    func submitDocument(_ body: API.DocumentBody, json: Bool, restate: (CLIError) -> CLIError) async throws {
         let reply: NodeClient.Reply
         do {
             reply = try await send(.POST, "/v1/documents", json: body)
@@ -172,7 +150,7 @@ struct Count: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await postDocument(type: "count", file: file.file ?? "-", reason: reason, movement: movement, client: client)
+        try await postDocument(type: .count, file: file.file ?? "-", reason: reason, movement: movement, client: client)
     }
 }
 

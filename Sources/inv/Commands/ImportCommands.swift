@@ -16,29 +16,19 @@ enum CatalogueCSV {
         ])
     }
 
-    /// A row of `POST /v1/imports/products`.
-    struct Row: Encodable {
-        var sku: String
-        var name: String
-        var description: String
-        var price: String?
-        var reorder_point: Int64?
-        var barcodes: [String]
-    }
-
     /// The rows of a catalogue CSV, with the file line of each.
     ///
     /// - Throws: `CLIError` naming the line: a header other than the catalogue's columns (`barcodes` may be left
     ///   out), a row with another number of cells, a reorder point that is not a whole number. Barcodes are separated
     ///   by spaces.
-    static func parse(_ text: String, name: String) throws -> (rows: [Row], lines: [Int]) {
+    static func parse(_ text: String, name: String) throws -> (rows: [API.ProductBody], lines: [Int]) {
         let records = SyncServer.CSV.read(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text)
         guard let header = records.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }),
               header == columns || header == Array(columns.dropLast())
         else {
             throw CLIError("\(name) line 1: the header must be \(columns.joined(separator: ","))")
         }
-        var rows: [Row] = []
+        var rows: [API.ProductBody] = []
         var lines: [Int] = []
         for (index, record) in records.enumerated().dropFirst() {
             let number = index + 1
@@ -55,9 +45,10 @@ enum CatalogueCSV {
                 reorderPoint = value
             }
             let price = record[3].trimmingCharacters(in: .whitespaces)
-            rows.append(Row(
+            // Description and barcodes are always sent, empty or not.
+            rows.append(API.ProductBody(
                 sku: record[0].trimmingCharacters(in: .whitespaces), name: record[1], description: record[2],
-                price: price.isEmpty ? nil : price, reorder_point: reorderPoint,
+                price: price.isEmpty ? nil : price, reorderPoint: reorderPoint,
                 barcodes: header.count == 6 ? record[5].split(separator: " ").map(String.init) : []))
             lines.append(number)
         }
@@ -90,11 +81,10 @@ struct Import: AsyncParsableCommand {
             }
             guard let text = String(data: data, encoding: .utf8) else { throw CLIError("\(name) is not UTF-8 text") }
             let parsed = try CatalogueCSV.parse(text, name: name)
-            struct Body: Encodable { var products: [CatalogueCSV.Row] }
             try await NodeClient.with(client) { node in
                 let reply: NodeClient.Reply
                 do {
-                    reply = try await node.send(.POST, "/v1/imports/products", json: Body(products: parsed.rows))
+                    reply = try await node.send(.POST, "/v1/imports/products", json: API.ImportBody(products: parsed.rows))
                 } catch let error as CLIError {
                     guard let line = error.line, line >= 1, line <= parsed.lines.count else { throw error }
                     var message = error.description

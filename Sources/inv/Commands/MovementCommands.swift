@@ -4,17 +4,6 @@ import NIOHTTP1
 import Store
 import SyncServer
 
-/// The body of `POST /v1/movements`.
-struct MovementBody: Encodable {
-    var type: String
-    var sku: String
-    var quantity: Int64
-    var to: String? = nil
-    var reason: String? = nil
-    var reference: String? = nil
-    var id: String? = nil
-}
-
 /// The QUANTITY of a receipt, sale or transfer, checked on the client.
 ///
 /// A negative number looks like an option to ArgumentParser, which then reported "Missing expected argument"; the
@@ -47,7 +36,7 @@ func validateSingleOrFile(sku: String?, quantityArguments: [String], file: Strin
 }
 
 /// Posts a movement and prints what was recorded.
-func postMovement(_ body: MovementBody, client: ClientOptions, describe: (API.Movement) -> String) async throws {
+func postMovement(_ body: API.MovementBody, client: ClientOptions, describe: (API.Movement) -> String) async throws {
     try await NodeClient.with(client) { node in
         let reply = try await node.postMovement(body)
         if client.json { return try JSONOutput.print(raw: reply.body) }
@@ -75,11 +64,11 @@ struct Receive: AsyncParsableCommand {
 
     func run() async throws {
         if let path = file.file {
-            return try await postDocument(type: "receive", file: path, reason: reason, movement: movement, client: client)
+            return try await postDocument(type: .receive, file: path, reason: reason, movement: movement, client: client)
         }
         let sku = sku ?? ""
         try await postMovement(
-            MovementBody(type: "receive", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
+            API.MovementBody(type: .receive, sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
@@ -103,11 +92,11 @@ struct Sell: AsyncParsableCommand {
 
     func run() async throws {
         if let path = file.file {
-            return try await postDocument(type: "sell", file: path, reason: reason, movement: movement, client: client)
+            return try await postDocument(type: .sell, file: path, reason: reason, movement: movement, client: client)
         }
         let sku = sku ?? ""
         try await postMovement(
-            MovementBody(type: "sell", sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
+            API.MovementBody(type: .sell, sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
@@ -137,7 +126,7 @@ struct Adjust: AsyncParsableCommand {
 
     func run() async throws {
         try await postMovement(
-            MovementBody(type: "adjust", sku: sku, quantity: delta, reason: reason, reference: movement.reference, id: movement.id),
+            API.MovementBody(type: .adjust, sku: sku, quantity: delta, reason: reason, reference: movement.reference, id: movement.id),
             client: client) { "adjusted \($0.sku) by \($0.delta) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
@@ -162,12 +151,12 @@ struct Transfer: AsyncParsableCommand {
 
     func run() async throws {
         if let path = file.file {
-            return try await postDocument(type: "transfer", file: path, to: to, reason: reason, movement: movement, client: client)
+            return try await postDocument(type: .transfer, file: path, to: to, reason: reason, movement: movement, client: client)
         }
         let sku = sku ?? ""
         try await NodeClient.with(client) { node in
-            let body = MovementBody(
-                type: "transfer", sku: sku, quantity: quantity, to: to, reason: reason, reference: movement.reference, id: movement.id)
+            let body = API.MovementBody(
+                type: .transfer, sku: sku, quantity: quantity, to: to, reason: reason, reference: movement.reference, id: movement.id)
             let reply = try await node.postMovement(body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
             let recorded = try node.decode(API.Movement.self, reply)
@@ -196,11 +185,7 @@ struct List: AsyncParsableCommand {
             let transfers = try node.decode([API.Transfer].self, reply)
             if transfers.isEmpty { return print("no transfers in transit") }
             // Goods to or from a retired warehouse are stranded: only the destination may accept them.
-            struct Member: Decodable {
-                var warehouse: String
-                var retired: Bool
-            }
-            let retired = Set(try node.decode([Member].self, try await node.send(.GET, "/v1/peers")).filter(\.retired).map(\.warehouse))
+            let retired = Set(try node.decode([API.Member].self, try await node.send(.GET, "/v1/peers")).filter(\.retired).map(\.warehouse))
             // A transfer is shown by the shortest prefix of its id (at least 8 characters) that no other listed one
             // shares: what `inv accept` and `inv transfers return` take, and it keeps the table within 100 columns.
             let ids = Self.shortestUniquePrefixes(of: transfers.map(\.id))
@@ -266,15 +251,8 @@ struct Return: AsyncParsableCommand {
     }
 
     func run() async throws {
-        struct Body: Encodable {
-            var sku: String?
-            var quantity: Int64?
-            var reason: String
-            var reference: String?
-            var id: String?
-        }
         try await NodeClient.with(client) { node in
-            let body = Body(sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
+            let body = API.TransferLinesBody(sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
             let transferID = try await node.transferID(matching: transferID)
             let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/return", json: body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
@@ -300,15 +278,8 @@ struct Accept: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        struct Body: Encodable {
-            var sku: String?
-            var quantity: Int64?
-            var reason: String?
-            var reference: String?
-            var id: String?
-        }
         try await NodeClient.with(client) { node in
-            let body = Body(sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
+            let body = API.TransferLinesBody(sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id)
             let transferID = try await node.transferID(matching: transferID)
             let reply = try await node.send(.POST, "/v1/transfers/\(transferID)/accept", json: body)
             if client.json { return try JSONOutput.print(raw: reply.body) }
@@ -345,7 +316,7 @@ extension NodeClient {
 
     /// Posts a movement; a SKU the node does not know is retried once as the one product it names in another case
     /// (`chair-01` for `CHAIR-01`), so that look-ups accept any case without a round trip when the case is right.
-    func postMovement(_ body: MovementBody) async throws -> Reply {
+    func postMovement(_ body: API.MovementBody) async throws -> Reply {
         do {
             return try await send(.POST, "/v1/movements", json: body)
         } catch let error as CLIError where error.status == 404 {

@@ -34,16 +34,8 @@ struct ProductCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            struct Body: Encodable {
-                var sku: String
-                var name: String
-                var description: String?
-                var price: String?
-                var reorder_point: Int64?
-                var barcodes: [String]?
-            }
-            let body = Body(
-                sku: sku, name: name, description: fields.description, price: fields.price, reorder_point: fields.reorderPoint,
+            let body = API.ProductBody(
+                sku: sku, name: name, description: fields.description, price: fields.price, reorderPoint: fields.reorderPoint,
                 barcodes: barcodes.isEmpty ? nil : barcodes)
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.POST, "/v1/products", json: body)
@@ -81,16 +73,15 @@ struct ProductCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var body: [String: JSONValue] = [:]
-            if let name = fields.name { body["name"] = .string(name) }
-            if let description = fields.description { body["description"] = .string(description) }
-            if let price = fields.price { body["price"] = .string(price) }
-            if clearPrice { body["price"] = .null }
-            if let point = fields.reorderPoint { body["reorder_point"] = .int(point) }
-            if clearReorderPoint { body["reorder_point"] = .null }
-            if !barcodes.isEmpty { body["barcodes"] = .strings(barcodes) }
-            if noBarcodes { body["barcodes"] = .strings([]) }
-            let payload = body
+            var update = API.ProductUpdate(name: fields.name, description: fields.description)
+            if let price = fields.price { update.price = .some(price) }
+            if clearPrice { update.price = .some(nil) }
+            if let point = fields.reorderPoint { update.reorderPoint = .some(point) }
+            if clearReorderPoint { update.reorderPoint = .some(nil) }
+            if !barcodes.isEmpty { update.barcodes = barcodes }
+            if noBarcodes { update.barcodes = [] }
+            // `validate()` lets only a reorder point (or its removal) through with --warehouse.
+            let payload: any Encodable = warehouse == nil ? update : API.ReorderPointBody(reorderPoint: update.reorderPoint ?? nil)
             try await NodeClient.with(client) { node in
                 let path = warehouse.map { "/v1/products/\(sku)/reorder-points/\($0)" } ?? "/v1/products/\(sku)"
                 let reply = try await node.send(warehouse == nil ? .PATCH : .PUT, path, json: payload)
@@ -165,24 +156,6 @@ struct ProductCommand: AsyncParsableCommand {
                 lines += ["deleted:       \(product.deleted ? "yes" : "no")", "updated:       \(product.updatedAt)"]
                 print(lines.joined(separator: "\n"))
             }
-        }
-    }
-}
-
-/// A JSON value for hand-built request bodies (where `null` must be sent explicitly).
-enum JSONValue: Encodable {
-    case string(String)
-    case int(Int64)
-    case strings([String])
-    case null
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let value): try container.encode(value)
-        case .int(let value): try container.encode(value)
-        case .strings(let value): try container.encode(value)
-        case .null: try container.encodeNil()
         }
     }
 }

@@ -293,37 +293,23 @@ struct Status: AsyncParsableCommand {
         try await NodeClient.with(client) { node in
             let reply = try await node.send(.GET, "/v1/status")
             if client.json { return try JSONOutput.print(raw: reply.body) }
-            struct StatusView: Decodable {
-                var warehouse: String
-                var name: String
-                var url: String
-                var version: String
-                var operations: Int
-                var version_vector: [String: UInt64]
-                var alerts: Int
-                var peers: [PeerSyncer.PeerStatus]?
-                var certificate: API.Certificate?
-                var catching_up: Bool?
-                var history_index_backlog: Int?
-                var retired_at: String?
-            }
-            let status = try node.decode(StatusView.self, reply)
+            let status = try node.decode(API.Status.self, reply)
             print("""
                 warehouse:  \(status.warehouse) (\(status.name))
                 url:        \(status.url)
                 version:    \(status.version)
                 operations: \(Formatting.count(status.operations))
                 alerts:     \(Formatting.count(status.alerts))
-                holds:      \(status.version_vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
+                holds:      \(status.versionVector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))
                 """)
-            if let retired = status.retired_at {
+            if let retired = status.retiredAt {
                 print("writes:     refused: this warehouse was retired on \(Formatting.time(retired))")
                 print("            (an admin re-admits it from another node: inv peer readmit \(status.warehouse))")
             }
-            if status.catching_up == true {
+            if status.catchingUp == true {
                 print("writes:     refused: restored from a backup, catching up with every active member first")
             }
-            if let backlog = status.history_index_backlog, backlog > 0 {
+            if let backlog = status.historyIndexBacklog, backlog > 0 {
                 let operations = backlog == 1 ? "operation" : "operations"
                 print("history:    indexing up to \(Formatting.count(backlog)) \(operations) (history stays complete, slower meanwhile)")
             }
@@ -348,7 +334,17 @@ struct Status: AsyncParsableCommand {
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "token", abstract: "Manage API tokens (admin).", subcommands: [Create.self, List.self, Revoke.self, Rotate.self])
 
-    enum Role: String, ExpressibleByArgument, CaseIterable { case admin, staff, reporter }
+    enum Role: String, ExpressibleByArgument, CaseIterable {
+        case admin, staff, reporter
+
+        var tokenRole: TokenRecord.Role {
+            switch self {
+            case .admin: .admin
+            case .staff: .staff
+            case .reporter: .reporter
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a token; its secret is printed once.")
@@ -357,12 +353,8 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            struct Body: Encodable {
-                var role: String
-                var name: String?
-            }
             try await NodeClient.with(client) { node in
-                let reply = try await node.send(.POST, "/v1/tokens", json: Body(role: role.rawValue, name: name))
+                let reply = try await node.send(.POST, "/v1/tokens", json: API.TokenBody(role: role.tokenRole, name: name))
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 let token = try node.decode(API.Token.self, reply)
                 print(token.token ?? "")
@@ -426,15 +418,12 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            struct Body: Encodable {
-                var grace_seconds: Int64?
-            }
             // The admin token file of the data directory, if it holds this token: it must follow the rotation.
             let directory = client.dataDirectory
             let storedToken = directory?.readAdminToken()
             let rewritesFile = storedToken.map { $0.split(separator: "_").dropFirst().first == Substring(id) } ?? false
             try await NodeClient.with(client) { node in
-                let reply = try await node.send(.POST, "/v1/tokens/\(id)/rotate", json: Body(grace_seconds: grace?.seconds))
+                let reply = try await node.send(.POST, "/v1/tokens/\(id)/rotate", json: API.RotationBody(graceSeconds: grace?.seconds))
                 let token = try node.decode(API.Token.self, reply)
                 var notes: [String] = []
                 if rewritesFile, let directory, let secret = token.token {

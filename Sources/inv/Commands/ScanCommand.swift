@@ -58,6 +58,15 @@ struct Scan: AsyncParsableCommand {
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
         case receive, sell, count, transfer
+
+        var documentType: DocumentType {
+            switch self {
+            case .receive: .receive
+            case .sell: .sell
+            case .count: .count
+            case .transfer: .transfer
+            }
+        }
     }
 
     @Argument(help: "receive, sell, count or transfer.") var kind: Kind
@@ -74,7 +83,7 @@ struct Scan: AsyncParsableCommand {
     func run() async throws {
         let interactive = isatty(STDIN_FILENO) != 0
         try await NodeClient.with(client) { node in
-            var lines: [DocumentFile.Line] = []
+            var lines: [API.DocumentBody.Line] = []
             // A count's adjustments are taken against the stock on hand at the first scan.
             var firstScan: Date?
             func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
@@ -98,7 +107,7 @@ struct Scan: AsyncParsableCommand {
                 case let .item(code, quantity):
                     if firstScan == nil { firstScan = Date() }
                     guard interactive else {
-                        lines.append(DocumentFile.Line(sku: code, quantity: quantity))
+                        lines.append(API.DocumentBody.Line(sku: code, quantity: quantity))
                         continue
                     }
                     // On a terminal every code is looked up at once: an unknown one is refused and the batch kept.
@@ -109,7 +118,7 @@ struct Scan: AsyncParsableCommand {
                         say("unknown code \(code) (not added)")
                         continue
                     }
-                    lines.append(DocumentFile.Line(sku: product.sku, quantity: quantity))
+                    lines.append(API.DocumentBody.Line(sku: product.sku, quantity: quantity))
                     let total = lines.filter { $0.sku == product.sku }.reduce(Int64(0)) { $0 + $1.quantity }
                     say("\(Table.cut(product.name, to: 40)) (\(product.sku)): \(Formatting.count(total))")
                     continue
@@ -117,8 +126,8 @@ struct Scan: AsyncParsableCommand {
                 break
             }
             guard !lines.isEmpty else { throw CLIError("nothing scanned: no document recorded") }
-            let body = DocumentBody(
-                type: kind.rawValue, lines: lines, to: to, reason: reason, reference: movement.reference, id: movement.id,
+            let body = API.DocumentBody(
+                type: kind.documentType, lines: lines, to: to, reason: reason, reference: movement.reference, id: movement.id,
                 startedAt: kind == .count ? firstScan.map { Date.ISO8601FormatStyle(includingFractionalSeconds: true).format($0) } : nil)
             try await node.submitDocument(body, json: client.json) { error in
                 guard let line = error.line, line >= 1, line <= lines.count else { return error }

@@ -12,41 +12,9 @@ struct ClusterController {
         group.get("snapshot", use: snapshot)
     }
 
-    struct Conflict: Codable {
-        var kind: String
-        var sku: String
-        var field: String
-        var kept: String?
-        var keptOrigin: String
-        var keptAt: String
-        var overwritten: String?
-        var overwrittenOrigin: String
-        var overwrittenAt: String
-
-        init(_ record: ConflictRecord) {
-            kind = record.kind.rawValue
-            sku = record.sku
-            field = record.field
-            kept = record.kept
-            keptOrigin = record.keptOrigin
-            keptAt = API.timestamp(record.keptAt)
-            overwritten = record.overwritten
-            overwrittenOrigin = record.overwrittenOrigin
-            overwrittenAt = API.timestamp(record.overwrittenAt)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case kind, sku, field, kept, overwritten
-            case keptOrigin = "kept_origin"
-            case keptAt = "kept_at"
-            case overwrittenOrigin = "overwritten_origin"
-            case overwrittenAt = "overwritten_at"
-        }
-    }
-
     @Sendable func conflicts(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        return try JSONResponse.make(try node.store.reader.conflicts().map(Conflict.init))
+        return try JSONResponse.make(try node.store.reader.conflicts().map(API.Conflict.init))
     }
 
     /// Streams `{"v":1,"node":…,"version_vector":…,"products":[…],"stock":[…],"in_transit":[…]}` from one read

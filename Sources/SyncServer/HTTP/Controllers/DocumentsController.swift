@@ -15,30 +15,9 @@ struct DocumentsController {
         group.get("documents/{id}", use: show)
     }
 
-    struct Body: Decodable {
-        var type: DocumentType
-        var lines: [Line]
-        var to: String?
-        var reason: String?
-        var reference: String?
-        var id: String?
-        /// A count only: when counting started, as an ISO 8601 time (`inv scan count` sends its first scan's).
-        var startedAt: String?
-
-        enum CodingKeys: String, CodingKey {
-            case type, lines, to, reason, reference, id
-            case startedAt = "started_at"
-        }
-
-        struct Line: Decodable {
-            var sku: String
-            var quantity: Int64
-        }
-    }
-
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.staff)
-        let body = try await request.decodeJSON(Body.self, context: context, limit: Self.maxBodySize)
+        let body = try await request.decodeJSON(API.DocumentBody.self, context: context, limit: Self.maxBodySize)
         guard body.lines.count <= DocumentRequest.maxLines else {
             throw APIError(.unprocessableContent, "invalid_input", "a document holds at most \(DocumentRequest.maxLines) lines, got \(body.lines.count)")
         }

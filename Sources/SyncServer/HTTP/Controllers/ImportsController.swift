@@ -14,13 +14,9 @@ struct ImportsController {
         group.post("imports/products", use: importProducts)
     }
 
-    struct Body: Decodable {
-        var products: [ProductsController.CreateBody]
-    }
-
     @Sendable func importProducts(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
-        let body = try await request.decodeJSON(Body.self, context: context, limit: Self.maxBodySize)
+        let body = try await request.decodeJSON(API.ImportBody.self, context: context, limit: Self.maxBodySize)
         var drafts: [ProductDraft] = []
         drafts.reserveCapacity(body.products.count)
         for (index, row) in body.products.enumerated() {

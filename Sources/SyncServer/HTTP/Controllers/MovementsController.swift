@@ -15,24 +15,6 @@ struct MovementsController {
         group.post("transfers/{id}/return", use: sendBack)
     }
 
-    struct MovementBody: Decodable {
-        var type: MovementType
-        var sku: String
-        var quantity: Int64
-        var to: String?
-        var reason: String?
-        var reference: String?
-        var id: String?
-    }
-
-    struct AcceptBody: Decodable {
-        var sku: String?
-        var quantity: Int64?
-        var reason: String?
-        var reference: String?
-        var id: String?
-    }
-
     static func movementID(_ raw: String?) throws -> String {
         guard let raw else { return MovementID.generate() }
         guard let canonical = MovementID.canonical(raw) else {
@@ -43,7 +25,7 @@ struct MovementsController {
 
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.staff)
-        let body = try await request.decodeJSON(MovementBody.self, context: context)
+        let body = try await request.decodeJSON(API.MovementBody.self, context: context)
         let to: ReplicaID?
         do { to = try body.to.map { try ReplicaID($0) } } catch {
             throw APIError(.unprocessableContent, "invalid_input", "to must be a warehouse id (1-32 characters of A-Z a-z 0-9 _ -)")
@@ -93,7 +75,7 @@ struct MovementsController {
     /// movement; several answer `{"transfer", "movements"}`.
     @Sendable func accept(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.staff)
-        let body = try await request.decodeJSON(AcceptBody.self, context: context)
+        let body = try await request.decodeJSON(API.TransferLinesBody.self, context: context)
         let lines = try linesRequest(context, sku: body.sku, quantity: body.quantity, reason: body.reason, reference: body.reference, id: body.id, actor: identity.name)
         guard case let .transferLines(records, duplicate) = try await node.store.submit(.acceptLines(lines)) else {
             throw StoreError.storage("unexpected outcome")
@@ -103,19 +85,11 @@ struct MovementsController {
         return try JSONResponse.make(API.TransferLines(transfer: lines.transferID, transferBack: nil, movements: records.map(API.Movement.init)), status: status)
     }
 
-    struct ReturnBody: Decodable {
-        var sku: String?
-        var quantity: Int64?
-        var reason: String?
-        var reference: String?
-        var id: String?
-    }
-
     /// Sends goods in transit back to their source: `{"transfer", "transfer_back", "movements"}`, where
     /// `transfer_back` is the id of the transfer back, which the source accepts.
     @Sendable func sendBack(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.staff)
-        let body = try await request.decodeJSON(ReturnBody.self, context: context)
+        let body = try await request.decodeJSON(API.TransferLinesBody.self, context: context)
         let lines = try linesRequest(context, sku: body.sku, quantity: body.quantity, reason: body.reason, reference: body.reference, id: body.id, actor: identity.name)
         guard case let .transferLines(records, duplicate) = try await node.store.submit(.returnLines(lines)) else {
             throw StoreError.storage("unexpected outcome")

@@ -22,56 +22,22 @@ struct PeersController {
         return syncer
     }
 
-    struct Member: Encodable {
-        var warehouse: String
-        var peerURL: String
-        var retired: Bool
-        var isSelf: Bool
-        var status: PeerSyncer.PeerStatus?
-        /// The newest retirement or re-admission of this warehouse signed with the cluster CA key: who, where, when.
-        var decision: Decision?
-
-        enum CodingKeys: String, CodingKey {
-            case warehouse, retired, status, decision
-            case peerURL = "peer_url"
-            case isSelf = "self"
-        }
-
-        struct Decision: Encodable {
-            var retired: Bool
-            var user: String
-            var issuer: String
-            var timestamp: String
-
-            init(_ decision: MembershipDecision) {
-                retired = decision.retired
-                user = decision.actor
-                issuer = decision.issuer
-                timestamp = API.timestamp(decision.timestamp)
-            }
-        }
-    }
-
     @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let statuses = Dictionary((syncer?.status() ?? []).map { ($0.warehouse, $0) }) { a, _ in a }
         let decisions = Dictionary(try node.store.reader.membershipDecisions().map { ($0.warehouse, $0) }) { a, _ in a }
         let members = try node.store.reader.members().map { member in
-            Member(
+            API.Member(
                 warehouse: member.warehouse, peerURL: member.peerURL, retired: member.retired,
                 isSelf: member.warehouse == node.config.warehouse, status: statuses[member.warehouse],
-                decision: decisions[member.warehouse].map(Member.Decision.init))
+                decision: decisions[member.warehouse].map(API.Member.Decision.init))
         }
         return try JSONResponse.make(members)
     }
 
-    struct AddBody: Decodable {
-        var url: String
-    }
-
     @Sendable func add(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.admin)
-        let body = try await request.decodeJSON(AddBody.self, context: context)
+        let body = try await request.decodeJSON(API.PeerBody.self, context: context)
         guard PeerURL.isValid(body.url) else {
             throw APIError(.badRequest, "invalid_url", "url must be https://HOST:PORT of a peer's sync listener (nothing after the port)")
         }
@@ -90,7 +56,7 @@ struct PeersController {
         _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: body.url, retired: false))
         syncer.refreshMembers()
         syncer.triggerAll(force: true)
-        return try JSONResponse.make(Member(warehouse: warehouse, peerURL: body.url, retired: false, isSelf: false, status: nil), status: .created)
+        return try JSONResponse.make(API.Member(warehouse: warehouse, peerURL: body.url, retired: false, isSelf: false, status: nil), status: .created)
     }
 
     /// Signs a retirement or re-admission of `warehouse` with the cluster CA key and applies it; peers learn it in
@@ -141,7 +107,7 @@ struct PeersController {
         try await decide(warehouse, retired: true, actor: identity.name)
         syncer?.refreshMembers()
         syncer?.triggerAll()
-        return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
+        return try JSONResponse.make(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
     }
 
     /// Re-admits a retired warehouse: the explicit act `inv peer add` never performs on its own.
@@ -159,20 +125,16 @@ struct PeersController {
         try await decide(warehouse, retired: false, actor: identity.name)
         syncer?.refreshMembers()
         syncer?.triggerAll(force: true)
-        return try JSONResponse.make(Member(warehouse: warehouse, peerURL: member.peerURL, retired: false, isSelf: false, status: nil))
-    }
-
-    struct PausedBody: Codable {
-        var paused: Bool
+        return try JSONResponse.make(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: false, isSelf: false, status: nil))
     }
 
     /// Pauses or resumes peer sync (maintenance, or to rehearse a WAN outage).
     @Sendable func setPaused(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.admin)
-        let body = try await request.decodeJSON(PausedBody.self, context: context)
+        let body = try await request.decodeJSON(API.SyncPaused.self, context: context)
         let syncer = try running()
         if body.paused { syncer.pause() } else { syncer.resume() }
-        return try JSONResponse.make(PausedBody(paused: syncer.isPaused))
+        return try JSONResponse.make(API.SyncPaused(paused: syncer.isPaused))
     }
 
     @Sendable func syncNow(_ request: Request, context: InvRequestContext) async throws -> Response {

@@ -16,51 +16,6 @@ struct ProductsController {
         group.put("products/{sku}/reorder-points/{warehouse}", use: setWarehouseReorderPoint)
     }
 
-    struct CreateBody: Decodable {
-        var sku: String
-        var name: String
-        var description: String?
-        var price: String?
-        var reorderPoint: Int64?
-        var barcodes: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case sku, name, description, price, barcodes
-            case reorderPoint = "reorder_point"
-        }
-    }
-
-    /// A partial update: an absent key leaves the field alone; `null` clears a price or reorder point.
-    struct UpdateBody: Decodable {
-        var name: String?
-        var description: String?
-        var price: String??
-        var reorderPoint: Int64??
-        /// Replaces the set; `[]` removes every barcode.
-        var barcodes: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case name, description, price, barcodes
-            case reorderPoint = "reorder_point"
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            name = try container.decodeIfPresent(String.self, forKey: .name)
-            description = try container.decodeIfPresent(String.self, forKey: .description)
-            barcodes = try container.decodeIfPresent([String].self, forKey: .barcodes)
-            if container.contains(.price) { price = .some(try container.decodeNil(forKey: .price) ? nil : try container.decode(String.self, forKey: .price)) }
-            if container.contains(.reorderPoint) {
-                reorderPoint = .some(try container.decodeNil(forKey: .reorderPoint) ? nil : try container.decode(Int64.self, forKey: .reorderPoint))
-            }
-        }
-    }
-
-    struct OverrideBody: Decodable {
-        var reorderPoint: Int64?
-        enum CodingKeys: String, CodingKey { case reorderPoint = "reorder_point" }
-    }
-
     @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let includeDeleted: Bool
@@ -82,7 +37,7 @@ struct ProductsController {
 
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
-        let body = try await request.decodeJSON(CreateBody.self, context: context)
+        let body = try await request.decodeJSON(API.ProductBody.self, context: context)
         let draft = ProductDraft(
             sku: try SKU(body.sku), name: body.name, description: body.description ?? "", price: try body.price.map { try Price($0) },
             reorderPoint: body.reorderPoint, barcodes: body.barcodes)
@@ -95,7 +50,7 @@ struct ProductsController {
     @Sendable func update(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
         let sku = try node.resolve(try context.parameters.sku())
-        let body = try await request.decodeJSON(UpdateBody.self, context: context)
+        let body = try await request.decodeJSON(API.ProductUpdate.self, context: context)
         let price: String?? = try body.price.map { value in try value.map { try Price($0).rawValue } }
         let patch = ProductPatch(
             name: body.name, description: body.description, price: price, reorderPoint: body.reorderPoint, barcodes: body.barcodes)
@@ -135,28 +90,10 @@ struct ProductsController {
         do { warehouse = try ReplicaID(context.parameters.get("warehouse") ?? "") } catch {
             throw APIError(.unprocessableContent, "invalid_input", "warehouse must be 1-32 characters of A-Z a-z 0-9 _ -")
         }
-        let body = try await request.decodeJSON(OverrideBody.self, context: context)
+        let body = try await request.decodeJSON(API.ReorderPointBody.self, context: context)
         let command = WriteCommand.setReorderOverride(sku: sku, warehouse: warehouse, reorderPoint: body.reorderPoint, actor: identity.name)
         guard case .product(let state) = try await node.store.submit(command) else { throw StoreError.storage("unexpected outcome") }
         return try JSONResponse.make(API.Product(state, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)))
-    }
-}
-
-/// JSON responses with the API's content type.
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        // Stable key order: a repeated request answers byte-identical JSON.
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(value)
-        return make(json: ByteBuffer(bytes: data), status: status)
-    }
-
-    /// A response carrying JSON already written.
-    static func make(json: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: json))
     }
 }
 

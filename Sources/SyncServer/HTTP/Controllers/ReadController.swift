@@ -168,58 +168,15 @@ struct ReadController {
         return try JSONResponse.make(try node.store.reader.alerts().filter { warehouse == nil || $0.warehouse == warehouse }.map(API.Alert.init))
     }
 
-    struct Status: Encodable {
-        var warehouse: String
-        var name: String
-        var url: String
-        var version: String
-        var operations: Int
-        var versionVector: [String: UInt64]
-        var writeQueue: Queue
-        var alerts: Int
-        var eventSubscribers: Int
-        var peers: [PeerSyncer.PeerStatus]
-        /// The certificate new connections are served with; absent when the router is served without TLS.
-        var certificate: API.Certificate?
-        /// Restored from a backup and refusing local writes until caught up with every active member.
-        var catchingUp: Bool
-        /// Operations not yet in the SKU history index (an upper bound); the writer indexes them when idle.
-        var historyIndexBacklog: Int
-        /// When this warehouse was retired from the cluster (its local writes are then refused); absent otherwise.
-        var retiredAt: String?
-
-        struct Queue: Encodable {
-            var batches: Int
-            var commands: Int
-            var lastBatchSize: Int
-            var largestBatch: Int
-            enum CodingKeys: String, CodingKey {
-                case batches, commands
-                case lastBatchSize = "last_batch_size"
-                case largestBatch = "largest_batch"
-            }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case warehouse, name, url, version, operations, alerts, peers, certificate
-            case versionVector = "version_vector"
-            case writeQueue = "write_queue"
-            case eventSubscribers = "event_subscribers"
-            case catchingUp = "catching_up"
-            case historyIndexBacklog = "history_index_backlog"
-            case retiredAt = "retired_at"
-        }
-    }
-
     @Sendable func status(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let stats = node.store.writer.stats
         let vector = try node.store.reader.versionVector()
-        let status = Status(
+        let status = API.Status(
             warehouse: node.config.warehouse, name: node.config.name, url: node.config.url, version: InvNode.version,
             operations: try node.store.reader.operationCount(),
             versionVector: Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) }),
-            writeQueue: .init(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
+            writeQueue: API.Status.Queue(batches: stats.batches, commands: stats.commands, lastBatchSize: stats.lastBatchSize, largestBatch: stats.largestBatch),
             alerts: try node.store.reader.alerts().count, eventSubscribers: node.events.subscriberCount,
             peers: syncer?.status() ?? [],
             certificate: credentials.map { API.Certificate(CertificateSummary($0.current.node.certificate), reloads: $0.generation) },

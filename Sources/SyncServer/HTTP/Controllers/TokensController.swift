@@ -14,14 +14,9 @@ struct TokensController {
         group.post("tokens/{id}/rotate", use: rotate)
     }
 
-    struct CreateBody: Decodable {
-        var role: TokenRecord.Role
-        var name: String?
-    }
-
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
-        let body = try await request.decodeJSON(CreateBody.self, context: context)
+        let body = try await request.decodeJSON(API.TokenBody.self, context: context)
         let name = try body.name ?? defaultName(role: body.role, creator: identity.name)
         let (record, secret) = try await node.tokens.create(name: name, role: body.role, nowMilliseconds: InvNode.nowMilliseconds())
         context.logger.notice("token created", metadata: [
@@ -44,15 +39,6 @@ struct TokensController {
         return name
     }
 
-    struct RotateBody: Decodable {
-        /// How long the old secret keeps working, in seconds; absent or 0: it stops at once.
-        var graceSeconds: Int64?
-
-        enum CodingKeys: String, CodingKey {
-            case graceSeconds = "grace_seconds"
-        }
-    }
-
     /// The longest grace period a rotation may give the old secret: 30 days.
     static let maximumGraceSeconds: Int64 = 30 * 86_400
 
@@ -67,7 +53,7 @@ struct TokensController {
         if buffer.readableBytes == 0 {
             grace = nil
         } else {
-            grace = try await body.decodeJSON(RotateBody.self, context: context).graceSeconds
+            grace = try await body.decodeJSON(API.RotationBody.self, context: context).graceSeconds
         }
         if let grace, !(0...Self.maximumGraceSeconds).contains(grace) {
             throw APIError(
