@@ -45,8 +45,8 @@ func postMovement(_ body: API.MovementBody, client: ClientOptions, describe: (AP
     }
 }
 
-struct Receive: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record goods arriving (a purchase or a return).")
+/// The arguments of a command that records one movement (`SKU QUANTITY`) or a document of them (`--file FILE`).
+struct MovementOrDocument: ParsableArguments {
     @Argument(help: "SKU (or --file for many).") var sku: String?
     // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
@@ -56,48 +56,43 @@ struct Receive: AsyncParsableCommand {
     @OptionGroup var movement: MovementOptions
     @OptionGroup var client: ClientOptions
 
-    var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
-
-    func validate() throws {
-        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "receive")
+    func validate(command: String) throws {
+        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: command)
     }
 
-    func run() async throws {
+    /// Posts the movement, or the document read from `--file`, and prints what was recorded.
+    func record(_ type: MovementType, as document: DocumentType, describe: (API.Movement) -> String) async throws {
         if let path = file.file {
-            return try await postDocument(type: .receive, file: path, reason: reason, movement: movement, client: client)
+            return try await postDocument(type: document, file: path, reason: reason, movement: movement, client: client)
         }
-        let sku = sku ?? ""
+        let quantity = (try? positiveQuantity(quantityArguments)) ?? 0
         try await postMovement(
-            API.MovementBody(type: .receive, sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
-            client: client) { "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
+            API.MovementBody(type: type, sku: sku ?? "", quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
+            client: client, describe: describe)
+    }
+}
+
+struct Receive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record goods arriving (a purchase or a return).")
+    @OptionGroup var arguments: MovementOrDocument
+
+    func validate() throws { try arguments.validate(command: "receive") }
+
+    func run() async throws {
+        try await arguments.record(.receive, as: .receive) {
+            "received \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))"
+        }
     }
 }
 
 struct Sell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record a sale (refused if more than is on hand).")
-    @Argument(help: "SKU (or --file for many).") var sku: String?
-    // A negative number looks like an option to the parser: collect what it does not recognise (see `positiveQuantity`).
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Quantity, 1 to 1000000000.", valueName: "quantity"))
-    var quantityArguments: [String] = []
-    @Option(help: "Why, recorded with the movement.") var reason: String?
-    @OptionGroup var file: DocumentFileOption
-    @OptionGroup var movement: MovementOptions
-    @OptionGroup var client: ClientOptions
+    @OptionGroup var arguments: MovementOrDocument
 
-    var quantity: Int64 { (try? positiveQuantity(quantityArguments)) ?? 0 }
-
-    func validate() throws {
-        try validateSingleOrFile(sku: sku, quantityArguments: quantityArguments, file: file.file, command: "sell")
-    }
+    func validate() throws { try arguments.validate(command: "sell") }
 
     func run() async throws {
-        if let path = file.file {
-            return try await postDocument(type: .sell, file: path, reason: reason, movement: movement, client: client)
-        }
-        let sku = sku ?? ""
-        try await postMovement(
-            API.MovementBody(type: .sell, sku: sku, quantity: quantity, reason: reason, reference: movement.reference, id: movement.id),
-            client: client) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
+        try await arguments.record(.sell, as: .sell) { "sold \($0.quantity) x \($0.sku) at \($0.warehouse.orDash) (movement \($0.id))" }
     }
 }
 
