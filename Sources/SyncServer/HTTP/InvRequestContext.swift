@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import Store
@@ -17,6 +18,20 @@ public struct InvRequestContext: RequestContext {
 
     /// Request bodies over 1 MiB are refused with 413.
     public var maxUploadSize: Int { 1 << 20 }
+
+    /// Answers are JSON with sorted keys: a repeated request answers byte-identical JSON.
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// `value` as JSON by ``responseEncoder`` (Hummingbird's `ResponseEncoder`), with `status`.
+    public func respond(_ value: some Encodable, status: HTTPResponse.Status = .ok, to request: Request) throws -> Response {
+        var response = try responseEncoder.encode(value, from: request, context: self)
+        response.status = status
+        return response
+    }
 
     /// The caller's identity if its role is at least `minimum` (admin ⊇ staff ⊇ reporter).
     ///

@@ -59,8 +59,8 @@ struct SyncRoutes {
         let decisions = try node.store.reader.membershipDecisions()
         if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) {
             // A retired warehouse learns its retirement, signed by the cluster CA, and nothing else.
-            return try JSONResponse.make(SyncHello(
-                from: node.config.warehouse, vector: VersionVector(), members: [], decisions: decisions))
+            return try context.respond(SyncHello(
+                from: node.config.warehouse, vector: VersionVector(), members: [], decisions: decisions), to: request)
         }
         // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
@@ -71,7 +71,7 @@ struct SyncRoutes {
         let reply = SyncHello(
             from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
             certificates: try OriginProofs.base64Certificates(of: node, own: syncer.ownCertificate), decisions: decisions)
-        return try JSONResponse.make(reply)
+        return try context.respond(reply, to: request)
     }
 
     @Sendable func pull(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -112,6 +112,6 @@ struct SyncRoutes {
         }
         syncer.logUnproven(report.unproven, forwardedBy: peer, verb: "pushed by")
         let refused = report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
-        return try JSONResponse.make(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: refused))
+        return try context.respond(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: refused), to: request)
     }
 }

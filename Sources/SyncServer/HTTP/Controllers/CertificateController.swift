@@ -29,6 +29,6 @@ struct CertificateController {
         }
         let certificate = API.Certificate(CertificateSummary(loaded.node.certificate), reloads: credentials.generation)
         context.logger.notice("node certificate reloaded", metadata: ["serial": .string(certificate.serial), "not_after": .string(certificate.notAfter)])
-        return try JSONResponse.make(certificate)
+        return try context.respond(certificate, to: request)
     }
 }

@@ -14,7 +14,7 @@ struct ClusterController {
 
     @Sendable func conflicts(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        return try JSONResponse.make(try node.store.reader.conflicts().map(API.Conflict.init))
+        return try context.respond(try node.store.reader.conflicts().map(API.Conflict.init), to: request)
     }
 
     /// Streams `{"v":1,"node":…,"version_vector":…,"products":[…],"stock":[…],"in_transit":[…]}` from one read

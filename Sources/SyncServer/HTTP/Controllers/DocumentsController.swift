@@ -46,7 +46,7 @@ struct DocumentsController {
         guard case let .document(record, duplicate) = try await node.store.submit(.document(document)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.Document(record), status: duplicate ? .ok : .created)
+        return try context.respond(API.Document(record), status: duplicate ? .ok : .created, to: request)
     }
 
     @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -55,6 +55,6 @@ struct DocumentsController {
         guard let record = try node.store.reader.document(id: MovementID.canonical(id) ?? id) else {
             throw APIError.notFound("no document \(id)")
         }
-        return try JSONResponse.make(API.Document(record))
+        return try context.respond(API.Document(record), to: request)
     }
 }

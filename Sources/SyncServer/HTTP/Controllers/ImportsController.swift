@@ -31,6 +31,6 @@ struct ImportsController {
         guard case let .imported(report) = try await node.store.submit(.importProducts(drafts, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.ImportResult(report))
+        return try context.respond(API.ImportResult(report), to: request)
     }
 }

@@ -68,7 +68,7 @@ struct MovementsController {
 
     @Sendable func transfers(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        return try JSONResponse.make(try node.store.reader.openTransfers().map(API.Transfer.init))
+        return try context.respond(try node.store.reader.openTransfers().map(API.Transfer.init), to: request)
     }
 
     /// Accepts every open line of a transfer, or part of one (`sku`, `quantity`). A single line answers its
@@ -82,7 +82,7 @@ struct MovementsController {
         }
         let status: HTTPResponse.Status = duplicate ? .ok : .created
         if records.count == 1 { return JSONResponse.make(json: API.Movement(records[0]).sortedJSON(), status: status) }
-        return try JSONResponse.make(API.TransferLines(transfer: lines.transferID, transferBack: nil, movements: records.map(API.Movement.init)), status: status)
+        return try context.respond(API.TransferLines(transfer: lines.transferID, transferBack: nil, movements: records.map(API.Movement.init)), status: status, to: request)
     }
 
     /// Sends goods in transit back to their source: `{"transfer", "transfer_back", "movements"}`, where
@@ -94,9 +94,9 @@ struct MovementsController {
         guard case let .transferLines(records, duplicate) = try await node.store.submit(.returnLines(lines)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(
+        return try context.respond(
             API.TransferLines(transfer: lines.transferID, transferBack: lines.id, movements: records.map(API.Movement.init)),
-            status: duplicate ? .ok : .created)
+            status: duplicate ? .ok : .created, to: request)
     }
 
     private func linesRequest(

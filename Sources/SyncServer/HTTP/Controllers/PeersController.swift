@@ -32,7 +32,7 @@ struct PeersController {
                 isSelf: member.warehouse == node.config.warehouse, status: statuses[member.warehouse],
                 decision: decisions[member.warehouse].map(API.Member.Decision.init))
         }
-        return try JSONResponse.make(members)
+        return try context.respond(members, to: request)
     }
 
     @Sendable func add(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -56,7 +56,7 @@ struct PeersController {
         _ = try await node.store.submit(.setMember(warehouse: warehouse, peerURL: body.url, retired: false))
         syncer.refreshMembers()
         syncer.triggerAll(force: true)
-        return try JSONResponse.make(API.Member(warehouse: warehouse, peerURL: body.url, retired: false, isSelf: false, status: nil), status: .created)
+        return try context.respond(API.Member(warehouse: warehouse, peerURL: body.url, retired: false, isSelf: false, status: nil), status: .created, to: request)
     }
 
     /// Signs a retirement or re-admission of `warehouse` with the cluster CA key and applies it; peers learn it in
@@ -107,7 +107,7 @@ struct PeersController {
         try await decide(warehouse, retired: true, actor: identity.name)
         syncer?.refreshMembers()
         syncer?.triggerAll()
-        return try JSONResponse.make(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil))
+        return try context.respond(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil), to: request)
     }
 
     /// Re-admits a retired warehouse: the explicit act `inv peer add` never performs on its own.
@@ -125,7 +125,7 @@ struct PeersController {
         try await decide(warehouse, retired: false, actor: identity.name)
         syncer?.refreshMembers()
         syncer?.triggerAll(force: true)
-        return try JSONResponse.make(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: false, isSelf: false, status: nil))
+        return try context.respond(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: false, isSelf: false, status: nil), to: request)
     }
 
     /// Pauses or resumes peer sync (maintenance, or to rehearse a WAN outage).
@@ -134,7 +134,7 @@ struct PeersController {
         let body = try await request.decodeJSON(API.SyncPaused.self, context: context)
         let syncer = try running()
         if body.paused { syncer.pause() } else { syncer.resume() }
-        return try JSONResponse.make(API.SyncPaused(paused: syncer.isPaused))
+        return try context.respond(API.SyncPaused(paused: syncer.isPaused), to: request)
     }
 
     @Sendable func syncNow(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -142,6 +142,6 @@ struct PeersController {
         let syncer = try running()
         let timeout = try request.queryInt("timeout", range: 1...3_600)
         let reports = await syncer.syncNow(timeout: timeout.map { .seconds($0) })
-        return try JSONResponse.make(reports)
+        return try context.respond(reports, to: request)
     }
 }

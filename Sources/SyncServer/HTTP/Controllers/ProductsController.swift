@@ -25,14 +25,14 @@ struct ProductsController {
         default: throw APIError(.unprocessableContent, "invalid_input", "include_deleted must be true or false")
         }
         let products = try node.store.reader.products(includeDeleted: includeDeleted).map { API.Product($0) }
-        return try JSONResponse.make(products)
+        return try context.respond(products, to: request)
     }
 
     @Sendable func show(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let sku = try node.resolve(try context.parameters.sku())
         guard let product = try node.store.reader.product(sku) else { throw APIError(.unknownSKU(sku.rawValue)) }
-        return try JSONResponse.make(API.Product(product, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)))
+        return try context.respond(API.Product(product, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)), to: request)
     }
 
     @Sendable func create(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -44,7 +44,7 @@ struct ProductsController {
         guard case .product(let state) = try await node.store.submit(.createProduct(draft, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.Product(state), status: .created)
+        return try context.respond(API.Product(state), status: .created, to: request)
     }
 
     @Sendable func update(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -57,7 +57,7 @@ struct ProductsController {
         guard case .product(let state) = try await node.store.submit(.updateProduct(sku: sku, patch, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.Product(state))
+        return try context.respond(API.Product(state), to: request)
     }
 
     @Sendable func remove(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -80,7 +80,7 @@ struct ProductsController {
         guard case .product(let state) = try await node.store.submit(.deleteProduct(sku: sku, actor: identity.name)) else {
             throw StoreError.storage("unexpected outcome")
         }
-        return try JSONResponse.make(API.Product(state))
+        return try context.respond(API.Product(state), to: request)
     }
 
     @Sendable func setWarehouseReorderPoint(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -93,7 +93,7 @@ struct ProductsController {
         let body = try await request.decodeJSON(API.ReorderPointBody.self, context: context)
         let command = WriteCommand.setReorderOverride(sku: sku, warehouse: warehouse, reorderPoint: body.reorderPoint, actor: identity.name)
         guard case .product(let state) = try await node.store.submit(command) else { throw StoreError.storage("unexpected outcome") }
-        return try JSONResponse.make(API.Product(state, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)))
+        return try context.respond(API.Product(state, overrides: try node.store.reader.reorderOverrides(sku: sku.rawValue)), to: request)
     }
 }
 

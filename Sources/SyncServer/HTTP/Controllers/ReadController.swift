@@ -52,12 +52,12 @@ struct ReadController {
             heard[node.config.warehouse] = API.timestamp(milliseconds: SystemClock().nowMilliseconds())
         }
         if let sku, rows.isEmpty, try node.store.reader.product(try SKU(sku)) == nil { throw APIError(.unknownSKU(sku)) }
-        return try JSONResponse.make(rows.map {
+        return try context.respond(rows.map {
             var row = API.StockRow(sku: $0.sku, warehouse: $0.warehouse, quantity: $0.quantity, productDeleted: $0.productDeleted)
             row.lastHeard = heard[$0.warehouse]
             if $0.warehouse == StockRow.inTransit { row.inTransitTo = destinations[$0.sku] }
             return row
-        })
+        }, to: request)
     }
 
     /// The SKU `typed` names where a SKU is expected: a barcode names its product, but a SKU (even of a removed
@@ -121,7 +121,7 @@ struct ReadController {
             let limit = try request.queryInt("limit", range: 1...1_000) ?? 100
             let page = try node.store.reader.history(filter, after: cursor, limit: limit)
             let next = page.count == limit ? page.last.map { HistoryCursor(hlc: $0.timestamp.rawValue, origin: $0.origin, sequence: $0.sequence).token } : nil
-            return try JSONResponse.make(API.HistoryPage(movements: page.map(API.Movement.init), nextCursor: next))
+            return try context.respond(API.HistoryPage(movements: page.map(API.Movement.init), nextCursor: next), to: request)
         case "csv":
             // Streamed page by page: memory stays bounded however long the history.
             let reader = node.store.reader
@@ -153,7 +153,7 @@ struct ReadController {
         guard from < to else { throw APIError(.unprocessableContent, "invalid_input", "from must be before to") }
         let rows = try node.store.reader.movementReport(fromMilliseconds: from, toMilliseconds: to).map(API.ReportRow.init)
         switch request.query("format") ?? "json" {
-        case "json": return try JSONResponse.make(rows)
+        case "json": return try context.respond(rows, to: request)
         case "csv":
             var headers = HTTPFields()
             headers[.contentType] = "text/csv; charset=utf-8"
@@ -165,7 +165,7 @@ struct ReadController {
     @Sendable func alerts(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let warehouse = request.query("warehouse")
-        return try JSONResponse.make(try node.store.reader.alerts().filter { warehouse == nil || $0.warehouse == warehouse }.map(API.Alert.init))
+        return try context.respond(try node.store.reader.alerts().filter { warehouse == nil || $0.warehouse == warehouse }.map(API.Alert.init), to: request)
     }
 
     @Sendable func status(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -183,6 +183,6 @@ struct ReadController {
             catchingUp: try node.store.reader.isCatchingUp(), historyIndexBacklog: try node.store.reader.historyIndexBacklog(),
             retiredAt: try node.store.reader.members().first { $0.warehouse == node.config.warehouse && $0.retired }
                 .map { API.timestamp($0.timestamp) })
-        return try JSONResponse.make(status)
+        return try context.respond(status, to: request)
     }
 }

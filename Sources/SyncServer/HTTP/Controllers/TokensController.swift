@@ -23,7 +23,7 @@ struct TokensController {
             "token": .string(record.id), "name": .string(record.name), "role": .string(record.role.rawValue),
             "by": .string(identity.tokenID), "by_name": .string(identity.name),
         ])
-        return try JSONResponse.make(API.Token(record, secret: secret), status: .created)
+        return try context.respond(API.Token(record, secret: secret), status: .created, to: request)
     }
 
     /// `<role>-by-<creator>`, or with `-2`, `-3`... after it when a live token has that name (names are unique).
@@ -62,12 +62,12 @@ struct TokensController {
         let (record, secret) = try await node.tokens.rotate(
             id: id, graceMilliseconds: grace.map { $0 * 1_000 }, nowMilliseconds: InvNode.nowMilliseconds())
         context.logger.info("token rotated", metadata: ["rotated": .string(record.id)])
-        return try JSONResponse.make(API.Token(record, secret: secret))
+        return try context.respond(API.Token(record, secret: secret), to: request)
     }
 
     @Sendable func list(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.admin)
-        return try JSONResponse.make(try node.store.reader.tokens().map { API.Token($0) })
+        return try context.respond(try node.store.reader.tokens().map { API.Token($0) }, to: request)
     }
 
     @Sendable func revoke(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -81,6 +81,6 @@ struct TokensController {
             "token": .string(record.id), "name": .string(record.name), "role": .string(record.role.rawValue),
             "by": .string(identity.tokenID), "by_name": .string(identity.name),
         ])
-        return try JSONResponse.make(API.Token(record))
+        return try context.respond(API.Token(record), to: request)
     }
 }
