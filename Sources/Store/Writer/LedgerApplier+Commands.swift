@@ -95,12 +95,7 @@ extension LedgerApplier {
         if request.type == .adjust, request.reason?.trimmingSpaces.isEmpty ?? true {
             throw StoreError.invalidInput("an adjustment needs a reason")
         }
-        if request.type == .transfer {
-            guard let to = request.to else { throw StoreError.invalidInput("a transfer needs a destination warehouse (to)") }
-            guard to != replica else { throw StoreError.invalidInput("a transfer must go to another warehouse") }
-        } else if request.to != nil {
-            throw StoreError.invalidInput("only a transfer takes a destination (to)")
-        }
+        try validateDestination(request.to, isTransfer: request.type == .transfer)
         if let original = try ownMovement(id: request.id, in: db) {
             let same = original.kind.rawValue == request.type.rawValue && original.sku == request.sku
                 && (request.type == .adjust ? original.delta == request.quantity : original.delta.magnitude == request.quantity.magnitude)
@@ -205,6 +200,16 @@ extension LedgerApplier {
         try TextLimits.validate(actor, field: "user", limit: TextLimits.actor, allowEmpty: false)
         if let reason { try TextLimits.validate(reason, field: "reason", limit: TextLimits.reason) }
         if let reference { try TextLimits.validate(reference, field: "reference", limit: TextLimits.reference) }
+    }
+
+    /// Refuses a transfer without a destination or to this very warehouse, and a destination on anything else.
+    func validateDestination(_ to: ReplicaID?, isTransfer: Bool) throws(StoreError) {
+        if isTransfer {
+            guard let to else { throw .invalidInput("a transfer needs a destination warehouse (to)") }
+            guard to != replica else { throw .invalidInput("a transfer must go to another warehouse") }
+        } else if to != nil {
+            throw .invalidInput("only a transfer takes a destination (to)")
+        }
     }
 
     static func validateReorderPoint(_ point: Int64) throws(StoreError) {
