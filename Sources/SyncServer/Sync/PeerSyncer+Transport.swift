@@ -12,12 +12,7 @@ import X509
 /// The HTTP requests of a round: JSON messages and pages of operations.
 extension PeerSyncer {
     func postJSON<Reply: Decodable>(_ url: String, _ body: some Encodable) async throws -> Reply {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-        let response = try await http.execute(request, timeout: .seconds(30))
-        let data = try await response.body.collect(upTo: 16 << 20)
+        let (response, data) = try await post(url, body, timeout: .seconds(30), upTo: 16 << 20)
         guard response.status == .ok else {
             let code = try? JSONDecoder().decode(PeerRefusal.self, from: data).error.code
             throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))", code: code)
@@ -40,16 +35,23 @@ extension PeerSyncer {
     }
 
     private func postForPage(_ url: String, _ body: some Encodable) async throws -> FetchedPage {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-        let response = try await http.execute(request, timeout: .seconds(120))
-        let data = try await response.body.collect(upTo: 64 << 20)
+        let (response, data) = try await post(url, body, timeout: .seconds(120), upTo: 64 << 20)
         guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
         return FetchedPage(
             page: data, more: response.headers.first(name: SyncProtocol.moreHeader) == "1",
             highest: response.headers.first(name: SyncProtocol.highestHeader).flatMap(OperationPage.highest(fromHeader:)))
+    }
+
+    /// POSTs `body` as JSON to `url`; answers the response and up to `limit` bytes of its body.
+    private func post(
+        _ url: String, _ body: some Encodable, timeout: TimeAmount, upTo limit: Int
+    ) async throws -> (HTTPClientResponse, ByteBuffer) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        let response = try await http.execute(request, timeout: timeout)
+        return (response, try await response.body.collect(upTo: limit))
     }
 }
 
