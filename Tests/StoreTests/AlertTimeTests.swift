@@ -68,4 +68,35 @@ import Testing
             #expect(try store.reader.alerts().first?.raisedAt == ops.last?.timestamp)
         }
     }
+
+    /// A return changes no stock at its warehouse, yet it is a stock operation there: the alert standing at SEV takes
+    /// the return's time, on SEV that made it and on MAD that merges it alone, in a batch of its own.
+    @Test func aReturnMergedAloneMovesTheAlertTimeAsWhereItWasMade() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let mad = try openStore("MAD", in: directory)
+        let sev = try openStore("SEV", in: directory)
+        defer {
+            mad.close()
+            sev.close()
+        }
+        try await mad.addMember("SEV")
+        try await mad.addProduct("A", reorderPoint: 5)
+        try await mad.move(.receive, "A", 10)
+        let (shipment, _) = try await mad.move(.transfer, "A", 4, to: "SEV")
+        let transferID = try #require(shipment.transferID)
+        _ = try await sev.submit(.merge(try mad.reader.operations(origin: rid("MAD"), after: 0, limit: 10)))
+        _ = try await sev.submit(.acceptLines(TransferLinesRequest(
+            transferID: transferID, quantity: 3, id: MovementID.generate(), actor: "t")))
+        _ = try await mad.submit(.merge(try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10)))
+        #expect(try mad.reader.alerts() == sev.reader.alerts())
+        _ = try await sev.submit(.returnLines(TransferLinesRequest(
+            transferID: transferID, quantity: 1, reason: "damaged", id: MovementID.generate(), actor: "t")))
+        let returned = try #require(try sev.reader.operations(origin: rid("SEV"), after: 0, limit: 10).last)
+        #expect(returned.kind == .transferReturn && returned.delta == 0)
+        _ = try await mad.submit(.merge([returned]))
+        let expected = [AlertRecord(sku: "A", warehouse: "SEV", quantity: 3, reorderPoint: 5, raisedAt: returned.timestamp)]
+        #expect(try sev.reader.alerts() == expected)
+        #expect(try mad.reader.alerts() == expected)
+    }
 }

@@ -51,22 +51,4 @@ enum StockCounterRecord {
             row.integer(Int64(bitPattern: newest.rawValue))
         }
     }
-
-    /// Writes one replica's entry (already merged by the caller), merged from an operation of time `timestamp`.
-    static func save(
-        _ entry: PNCounter.Entry, at timestamp: HLCTimestamp, sku: SKU, warehouse: ReplicaID, replica: ReplicaID,
-        in db: Database
-    ) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements, newest_hlc) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
-                increments = excluded.increments, decrements = excluded.decrements,
-                newest_hlc = max(newest_hlc, excluded.newest_hlc)
-            """)
-        guard entry.increments <= UInt64(Int64.max), entry.decrements <= UInt64(Int64.max) else { throw StoreError.overflow }
-        try statement.execute(arguments: [
-            sku.rawValue, warehouse.rawValue, replica.rawValue, Int64(entry.increments), Int64(entry.decrements),
-            Int64(bitPattern: timestamp.rawValue),
-        ])
-    }
 }

@@ -29,12 +29,7 @@ extension LedgerApplier {
         guard request.movementIDs.count == request.lines.count else {
             throw StoreError.invalidInput("a document needs one movement id per line")
         }
-        if request.type == .transfer {
-            guard let to = request.to else { throw StoreError.invalidInput("a transfer needs a destination warehouse (to)") }
-            guard to != replica else { throw StoreError.invalidInput("a transfer must go to another warehouse") }
-        } else if request.to != nil {
-            throw StoreError.invalidInput("only a transfer takes a destination (to)")
-        }
+        try validateDestination(request.to, isTransfer: request.type == .transfer)
         let groups = try Self.group(try Self.resolvingCase(request, in: db))
         if let stored = try DocumentRecord.fetch(id: request.id, in: db) {
             let same = stored.type == request.type && stored.to == request.to?.rawValue

@@ -1,0 +1,160 @@
+import CRDT
+import GRDB
+
+/// Materialisation: the one path by which operations change the materialised tables (products, reorder
+/// overrides, transfer lines, stock counters, alerts, and the conflicts found on the way).
+extension LedgerApplier {
+    /// Where a batch under materialisation comes from.
+    enum BatchSource {
+        /// The operation a local command just recorded, with the counter and the product summary the command
+        /// computed for it, when it has them (a movement), so that neither is read again.
+        case local(counter: PNCounter?, product: ProductRecord.Summary?)
+        /// Operations merged from peers, checked and accepted.
+        case merged
+    }
+
+    /// Applies a batch of operations to the materialised tables and re-evaluates the alerts they touch.
+    ///
+    /// Every change of the materialised state goes through here, and only here: a local command's operation as a
+    /// batch of one (``record(_:in:events:counter:product:)``), a merge's accepted operations as one batch
+    /// (``applyBulk(_:knownTips:bodies:in:events:)``). The state is therefore a function of the set of operations
+    /// held, whatever their arrival order or batching.
+    ///
+    /// Operation by operation, in order: its ledger row (`writeRow`), its product fields or reorder override (with
+    /// the alerts a changed reorder point touches) and its transfer lines. Its stock-counter entry is folded with
+    /// the batch's other entries of the same origin, SKU and warehouse; at the end each folded entry is written once
+    /// (the pointwise max with the held one) and its alert evaluated once. A merged page of tens of thousands of
+    /// movements thus costs one counter write per counter it touches, not one per operation.
+    ///
+    /// The batch's operations are announced first, before the alerts they cause: a local one as its own event, a
+    /// merged batch as one slice (see ``CommittedEvents``).
+    /// - Parameters:
+    ///   - operations: the batch, in the order its rows are written.
+    ///   - writeRow: writes an operation's ledger row, given its position in the batch, just before it is
+    ///     materialised (a conflict check looks for the rows written before it); a local operation's row is
+    ///     written already.
+    func materialize(
+        _ operations: ArraySlice<LedgerOperation>, from source: BatchSource, in db: Database, events: inout CommittedEvents,
+        writingRows writeRow: (LedgerOperation, Int) throws -> Void = { _, _ in }
+    ) throws {
+        // A local movement is on a live product (checked by its command): no conflict to look for, and its product
+        // summary is known or read. A merged batch asks once whether any product is deleted, so that most batches
+        // need no per-movement conflict lookup, and whether any reorder point exists, so that without one counters
+        // are merged without reading products; a product operation inside the batch turns either on for the rest.
+        var deletedProductsExist = false
+        var reorderPointsExist = true
+        switch source {
+        case .local:
+            for op in operations { events.append(.operation(op)) }
+        case .merged:
+            deletedProductsExist = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM products WHERE deleted = 1)")) ?? true
+            reorderPointsExist = try Bool.fetchOne(db.cachedStatement(sql: """
+                SELECT EXISTS (SELECT 1 FROM products WHERE reorder_point IS NOT NULL) OR EXISTS (SELECT 1 FROM reorder_overrides)
+                """)) ?? true
+            events.append(merged: operations)
+        }
+        var counters = PerOrigin<[CounterTarget: CounterChange]>()
+        for (position, op) in operations.enumerated() {
+            try writeRow(op, position)
+            // Every origin is met in batch order, so counters are written origin by origin in that order.
+            let slot = counters.index(of: op.origin) { [:] }
+            if let entry = op.counter, let warehouse = op.warehouse {
+                if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
+                let target = CounterTarget(sku: op.sku, warehouse: warehouse)
+                counters.values[slot][target] =
+                    counters.values[slot][target]?.adding(entry, at: op.timestamp) ?? CounterChange(entry: entry, newest: op.timestamp)
+            } else if op.product != nil {
+                try materializeProduct(op, in: db, events: &events)
+                if op.product?.deleted == true { deletedProductsExist = true }
+                // Only a reorder point being set (not one cleared, as every product created without one is).
+                if case .some(.some) = op.product?.reorderPoint { reorderPointsExist = true }
+            }
+            if let transfer = op.transfer {
+                try TransferRecord.merge(transfer, sku: op.sku, timestamp: op.timestamp, in: db)
+            }
+            if let back = op.transferBack {
+                try TransferRecord.merge(back, sku: op.sku, timestamp: op.timestamp, in: db)
+            }
+        }
+        let upsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
+        for (origin, changes) in zip(counters.origins, counters.values) where !changes.isEmpty {
+            // In key order: consecutive upserts then land on the same or the next leaf of `stock_counters`.
+            for (target, change) in changes.sorted(by: { ($0.key.sku.rawValue, $0.key.warehouse.rawValue) < ($1.key.sku.rawValue, $1.key.warehouse.rawValue) }) {
+                var product: ProductRecord.Summary?
+                var counter: PNCounter?
+                if case let .local(known, summary) = source {
+                    (counter, product) = (known, summary)
+                }
+                if product == nil, reorderPointsExist {
+                    product = try ProductRecord.summary(sku: target.sku, warehouse: target.warehouse, in: db)
+                }
+                try materialize(
+                    change, of: origin, into: target, product: product, counter: counter, using: upsert, in: db, events: &events)
+            }
+        }
+    }
+
+    /// Applies a product or reorder-override operation's registers, and re-evaluates the alerts of its SKU when
+    /// they change its reorder point or deletion.
+    private func materializeProduct(_ op: LedgerOperation, in db: Database, events: inout CommittedEvents) throws {
+        cache.forgetProduct(op.sku)
+        if op.kind == .reorderOverride, let warehouse = op.warehouse, let patch = op.product, let point = patch.reorderPoint {
+            if try ReorderOverrideRecord.merge(
+                sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),
+                let metadata = try ProductRecord.metadata(sku: op.sku, in: db)
+            {
+                try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
+            }
+        } else if let patch = op.product {
+            var metadata = try ProductRecord.metadata(sku: op.sku, in: db) ?? ProductMetadata()
+            var delta = ProductMetadata()
+            delta.apply(patch, at: op.timestamp, by: op.origin)
+            if op.origin != replica { try ConflictDetector.productFields(incoming: op, delta: delta, held: metadata, in: db) }
+            let before = metadata
+            metadata.merge(delta)
+            if metadata != before {
+                try ProductRecord.save(metadata, sku: op.sku, in: db)
+                if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted {
+                    try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
+                }
+            }
+        }
+    }
+
+    /// Writes one origin's folded entry of a stock counter, the pointwise max with the held one, and evaluates the
+    /// counter's alert when a reorder point applies.
+    /// - Parameters:
+    ///   - product: the product as the counter's warehouse sees it; `nil` when no reorder point exists anywhere.
+    ///   - counter: the whole counter after the change, when the caller knows it; read otherwise.
+    private func materialize(
+        _ change: CounterChange, of origin: ReplicaID, into target: CounterTarget, product: ProductRecord.Summary?,
+        counter: PNCounter?, using upsert: BoundStatement, in db: Database, events: inout CommittedEvents
+    ) throws {
+        try StockCounterRecord.mergeMax(
+            change.entry, newest: change.newest, sku: target.sku, warehouse: target.warehouse, replica: origin, using: upsert)
+        // Without a reorder point there is no alert to raise or clear: a change of the reorder point re-evaluates
+        // every warehouse (see `reevaluateAlerts`).
+        guard let product, let reorderPoint = product.reorderPoint, !product.deleted else { return }
+        let quantity = try counter?.value ?? StockCounterRecord.counter(sku: target.sku, warehouse: target.warehouse, in: db).value
+        try evaluateAlert(
+            sku: target.sku, warehouse: target.warehouse.rawValue, quantity: quantity, reorderPoint: reorderPoint,
+            in: db, events: &events)
+    }
+
+    /// One origin's entry of a counter as a batch leaves it, and the newest of the batch's operations on it.
+    fileprivate struct CounterChange {
+        var entry: PNCounter.Entry
+        var newest: HLCTimestamp
+
+        func adding(_ other: PNCounter.Entry, at timestamp: HLCTimestamp) -> CounterChange {
+            CounterChange(entry: entry.joined(with: other), newest: max(newest, timestamp))
+        }
+    }
+
+    /// A stock counter: a product in a warehouse.
+    fileprivate struct CounterTarget: Hashable {
+        var sku: SKU
+        var warehouse: ReplicaID
+    }
+}
