@@ -48,27 +48,51 @@ public struct ConflictRecord: Hashable, Codable, Sendable, FetchableRecord {
     }
 
     public init(row: Row) throws {
-        let raw: String = row["kind"]
+        let raw: String = row[Columns.kind]
         guard let kind = Kind(rawValue: raw) else { throw StoreError.storage("unknown conflict kind \(raw)") }
         self.kind = kind
-        sku = row["sku"]
-        field = row["field"]
-        kept = row["kept"]
-        keptOrigin = row["kept_origin"]
-        keptAt = HLCTimestamp(rawValue: UInt64(row["kept_hlc"] as Int64))
-        overwritten = row["overwritten"]
-        overwrittenOrigin = row["overwritten_origin"]
-        overwrittenAt = HLCTimestamp(rawValue: UInt64(row["overwritten_hlc"] as Int64))
+        sku = row[Columns.sku]
+        field = row[Columns.field]
+        kept = row[Columns.kept]
+        keptOrigin = row[Columns.keptOrigin]
+        keptAt = HLCTimestamp(rawValue: UInt64(row[Columns.keptHLC] as Int64))
+        overwritten = row[Columns.overwritten]
+        overwrittenOrigin = row[Columns.overwrittenOrigin]
+        overwrittenAt = HLCTimestamp(rawValue: UInt64(row[Columns.overwrittenHLC] as Int64))
     }
 
     /// Records the conflict once (the same pair seen again, from either side, is one row).
     func save(in db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO conflicts (kind, sku, field, kept, kept_origin, kept_hlc, overwritten, overwritten_origin, overwritten_hlc)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-            kind.rawValue, sku, field, kept, keptOrigin, Int64(keptAt.rawValue), overwritten, overwrittenOrigin,
-            Int64(overwrittenAt.rawValue),
-        ])
+        try insert(db)
+    }
+}
+
+extension ConflictRecord: PersistableRecord {
+    public static let databaseTableName = "conflicts"
+    /// The same conflict seen again, from either side, is the row already held.
+    public static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .ignore)
+
+    public enum Columns {
+        public static let kind = Column("kind")
+        public static let sku = Column("sku")
+        public static let field = Column("field")
+        public static let kept = Column("kept")
+        public static let keptOrigin = Column("kept_origin")
+        public static let keptHLC = Column("kept_hlc")
+        public static let overwritten = Column("overwritten")
+        public static let overwrittenOrigin = Column("overwritten_origin")
+        public static let overwrittenHLC = Column("overwritten_hlc")
+    }
+
+    public func encode(to container: inout PersistenceContainer) {
+        container[Columns.kind] = kind.rawValue
+        container[Columns.sku] = sku
+        container[Columns.field] = field
+        container[Columns.kept] = kept
+        container[Columns.keptOrigin] = keptOrigin
+        container[Columns.keptHLC] = Int64(keptAt.rawValue)
+        container[Columns.overwritten] = overwritten
+        container[Columns.overwrittenOrigin] = overwrittenOrigin
+        container[Columns.overwrittenHLC] = Int64(overwrittenAt.rawValue)
     }
 }

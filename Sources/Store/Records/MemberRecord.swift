@@ -25,11 +25,11 @@ public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
     }
 
     public init(row: Row) throws {
-        warehouse = row["warehouse"]
-        peerURL = row["peer_url"]
-        retired = row["retired"]
-        timestamp = HLCTimestamp(rawValue: UInt64(row["hlc"] as Int64))
-        replica = row["replica"]
+        warehouse = row[Columns.warehouse]
+        peerURL = row[Columns.peerURL]
+        retired = row[Columns.retired]
+        timestamp = HLCTimestamp(rawValue: UInt64(row[Columns.hlc] as Int64))
+        replica = row[Columns.replica]
     }
 
     enum CodingKeys: String, CodingKey {
@@ -51,21 +51,39 @@ public struct MemberRecord: Hashable, Codable, Sendable, FetchableRecord {
 
     /// Writes `member` whatever the stored stamp (a policy decided, see ``MemberAnnouncementPolicy``).
     static func replace(_ member: MemberRecord, in db: Database) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO members (warehouse, peer_url, retired, hlc, replica) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [member.warehouse, member.peerURL, member.retired, Int64(clamping: member.timestamp.rawValue), member.replica])
+        try member.insert(db)
     }
 
     /// Merges one register; returns whether the stored row changed.
     static func merge(_ incoming: MemberRecord, in db: Database) throws -> Bool {
-        if let existing = try MemberRecord.fetchOne(db, sql: "SELECT * FROM members WHERE warehouse = ?", arguments: [incoming.warehouse]),
+        if let existing = try MemberRecord.filter(Columns.warehouse == incoming.warehouse).fetchOne(db),
            !(try incoming.isNewer(than: existing))
         {
             return false
         }
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO members (warehouse, peer_url, retired, hlc, replica) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [incoming.warehouse, incoming.peerURL, incoming.retired, Int64(clamping: incoming.timestamp.rawValue), incoming.replica])
+        try incoming.insert(db)
         return true
+    }
+}
+
+extension MemberRecord: PersistableRecord {
+    public static let databaseTableName = "members"
+    /// A write replaces the warehouse's row: the caller decided it wins.
+    public static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace)
+
+    public enum Columns {
+        public static let warehouse = Column("warehouse")
+        public static let peerURL = Column("peer_url")
+        public static let retired = Column("retired")
+        public static let hlc = Column("hlc")
+        public static let replica = Column("replica")
+    }
+
+    public func encode(to container: inout PersistenceContainer) {
+        container[Columns.warehouse] = warehouse
+        container[Columns.peerURL] = peerURL
+        container[Columns.retired] = retired
+        container[Columns.hlc] = Int64(clamping: timestamp.rawValue)
+        container[Columns.replica] = replica
     }
 }

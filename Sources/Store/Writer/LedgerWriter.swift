@@ -86,40 +86,23 @@ public final class LedgerWriter: Sendable {
     ///
     /// - Throws: a `ZMQError` when an endpoint cannot be bound, or the store's error when the ledger cannot be read.
     public func start() throws {
-        let started = DispatchSemaphore(value: 0)
-        let failure = Mutex<(any Error)?>(nil)
-        let thread = Thread { [self] in
-            let socket: ZMQSocket
-            var applier: LedgerApplier<AnyPhysicalClock>
-            var indexing: HistoryIndexingPolicy
-            do {
-                socket = try ZMQSocket(context: context, kind: .router)
-                for endpoint in endpoints { try socket.bind(endpoint) }
-                (applier, indexing) = try pool.read { db in
-                    let applier = try LedgerApplier(
-                        replica: replica, clock: AnyPhysicalClock(clock),
-                        maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds,
-                        signingKey: configuration.signingKey, clusterKey: configuration.clusterKey, in: db)
-                    let indexing = HistoryIndexingPolicy(
-                        batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
-                        unindexed: try LedgerIndexes.backlog(in: db))
-                    return (applier, indexing)
-                }
-            } catch {
-                failure.withLock { $0 = error }
-                started.signal()
-                done.signal()
-                return
+        try SocketThread.start(name: "inv-writer", done: done) { [self] in
+            let socket = try ZMQSocket(context: context, kind: .router)
+            for endpoint in endpoints { try socket.bind(endpoint) }
+            let loop = try pool.read { db in
+                let applier = try LedgerApplier(
+                    replica: replica, clock: AnyPhysicalClock(clock),
+                    maxClockOffsetMilliseconds: configuration.maxClockOffsetMilliseconds,
+                    signingKey: configuration.signingKey, clusterKey: configuration.clusterKey, in: db)
+                let indexing = HistoryIndexingPolicy(
+                    batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
+                    unindexed: try LedgerIndexes.backlog(in: db))
+                return (applier, indexing)
             }
-            started.signal()
-            run(socket: socket, applier: &applier, indexing: &indexing)
-            socket.close()
-            done.signal()
+            return (socket, loop)
+        } run: { [self] socket, loop in
+            run(socket: socket, applier: &loop.0, indexing: &loop.1)
         }
-        thread.name = "inv-writer"
-        thread.start()
-        started.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     /// Stops taking requests once those already queued are answered, and waits for the thread to end.

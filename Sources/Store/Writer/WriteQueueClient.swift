@@ -35,28 +35,15 @@ public final class WriteQueueClient: Sendable {
         replies = PendingReplies(depth: metrics.queueDepth)
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard wakeFD >= 0 else { throw StoreError.unavailable("eventfd failed: errno \(errno)") }
-        let started = DispatchSemaphore(value: 0)
-        let failure = Mutex<(any Error)?>(nil)
-        let thread = Thread { [self] in
-            let socket: ZMQSocket
-            do {
-                socket = try ZMQSocket(context: context, kind: .dealer)
+        do {
+            try SocketThread.start(name: "inv-write-client", done: done) {
+                let socket = try ZMQSocket(context: context, kind: .dealer)
                 try socket.connect(endpoint)
-            } catch {
-                failure.withLock { $0 = error }
-                started.signal()
-                done.signal()
-                return
+                return (socket, ())
+            } run: { [self] socket, _ in
+                run(socket: socket, logger: logger)
             }
-            started.signal()
-            run(socket: socket, logger: logger)
-            socket.close()
-            done.signal()
-        }
-        thread.name = "inv-write-client"
-        thread.start()
-        started.wait()
-        if let error = failure.withLock({ $0 }) {
+        } catch {
             close(wakeFD)
             throw error
         }
