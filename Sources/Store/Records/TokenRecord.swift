@@ -45,16 +45,44 @@ public struct TokenRecord: Hashable, Codable, Sendable, FetchableRecord {
     }
 
     public init(row: Row) throws {
-        id = row["id"]
-        name = row["name"]
-        let raw: String = row["role"]
+        id = row[Columns.id]
+        name = row[Columns.name]
+        let raw: String = row[Columns.role]
         guard let role = Role(rawValue: raw) else { throw StoreError.storage("unknown token role \(raw)") }
         self.role = role
-        secretHash = row["secret_hash"]
-        createdAt = row["created_at"]
-        revokedAt = row["revoked_at"]
-        previousSecretHash = row["previous_secret_hash"]
-        previousExpiresAt = row["previous_expires_at"]
-        rotatedAt = row["rotated_at"]
+        secretHash = row[Columns.secretHash]
+        createdAt = row[Columns.createdAt]
+        revokedAt = row[Columns.revokedAt]
+        previousSecretHash = row[Columns.previousSecretHash]
+        previousExpiresAt = row[Columns.previousExpiresAt]
+        rotatedAt = row[Columns.rotatedAt]
+    }
+}
+
+extension TokenRecord: PersistableRecord {
+    public static let databaseTableName = "tokens"
+
+    public enum Columns {
+        public static let id = Column("id")
+        public static let name = Column("name")
+        public static let role = Column("role")
+        public static let secretHash = Column("secret_hash")
+        public static let createdAt = Column("created_at")
+        public static let revokedAt = Column("revoked_at")
+        public static let previousSecretHash = Column("previous_secret_hash")
+        public static let previousExpiresAt = Column("previous_expires_at")
+        public static let rotatedAt = Column("rotated_at")
+    }
+
+    public func encode(to container: inout PersistenceContainer) {
+        container[Columns.id] = id
+        container[Columns.name] = name
+        container[Columns.role] = role.rawValue
+        container[Columns.secretHash] = secretHash
+        container[Columns.createdAt] = createdAt
+        container[Columns.revokedAt] = revokedAt
+        container[Columns.previousSecretHash] = previousSecretHash
+        container[Columns.previousExpiresAt] = previousExpiresAt
+        container[Columns.rotatedAt] = rotatedAt
     }
 }

@@ -10,11 +10,11 @@ extension LedgerApplier {
     func createToken(_ token: TokenRecord, in db: Database) throws -> WriteOutcome {
         try TextLimits.validate(token.name, field: "token name", limit: TextLimits.actor, allowEmpty: false)
         // Names are unique among live tokens: the name is what logs, history (`user`) and `inv token list` show.
-        let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ? AND revoked_at IS NULL)", arguments: [token.name])
-        if taken == true { throw StoreError.tokenNameTaken(token.name) }
-        try db.execute(sql: """
-            INSERT INTO tokens (id, name, role, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)
-            """, arguments: [token.id, token.name, token.role.rawValue, token.secretHash, token.createdAt])
+        let taken = try TokenRecord.filter(TokenRecord.Columns.name == token.name && TokenRecord.Columns.revokedAt == nil).fetchCount(db) > 0
+        if taken { throw StoreError.tokenNameTaken(token.name) }
+        var created = token
+        created.revokedAt = nil
+        try created.insert(db)
         return .token(token)
     }
 
