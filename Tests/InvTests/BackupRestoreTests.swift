@@ -49,10 +49,10 @@ extension InvCLITests {
             }
         }
 
-        /// Runs `arguments` as a child while the burst goes on; returns its result and the receipts acknowledged
-        /// before it started.
-        static func runDuringBurst(_ burst: Burst, _ arguments: [String]) throws -> (InvResult, Set<String>) {
-            for _ in 0..<10_000 where burst.acknowledged.count < 10 { try burst.step() }
+        /// Runs `arguments` as a child while the burst goes on, once at least `acknowledged` receipts are; returns
+        /// its result and the receipts acknowledged before it started.
+        static func runDuringBurst(_ burst: Burst, after acknowledged: Int, _ arguments: [String]) throws -> (InvResult, Set<String>) {
+            for _ in 0..<10_000 where burst.acknowledged.count < acknowledged { try burst.step() }
             let before = Set(burst.acknowledged.keys)
             let child = try ChildProcess(inv: arguments, outputIn: burst.node.root.path)
             let deadline = ContinuousClock.now + .seconds(60)
@@ -70,9 +70,10 @@ extension InvCLITests {
             let burst = Burst(node: node)
             let direct = node.root.file("direct.sqlite")
             let streamed = node.root.file("streamed.sqlite")
-            let (directRun, beforeDirect) = try Self.runDuringBurst(burst, ["backup", "--out", direct, "--json", "--data", node.data])
+            let (directRun, beforeDirect) = try Self.runDuringBurst(burst, after: 10, ["backup", "--out", direct, "--json", "--data", node.data])
             let token = try node.adminToken
-            let (streamedRun, beforeStreamed) = try Self.runDuringBurst(burst, [
+            // The second backup starts only once a receipt after the first one's start is acknowledged: it must cover more.
+            let (streamedRun, beforeStreamed) = try Self.runDuringBurst(burst, after: beforeDirect.count + 1, [
                 "backup", "--out", streamed, "--json", "--node", node.url, "--ca", node.caFile, "--token", token,
             ])
             try burst.drain()
