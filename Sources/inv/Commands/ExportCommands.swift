@@ -74,7 +74,7 @@ struct Export: AsyncParsableCommand {
                     let wait = page.more ? nil : Self.followWait
                     prefetched = Task { try await Self.page(from: node, since: since, limit: limit, wait: wait) }
                 }
-                page.forEachEntry { type, sku in dirty.note(type: type, sku: sku) }
+                dirty.add(page.touched)
                 var refresh: PostgresMirror.Refresh?
                 if !page.more && !dirty.isEmpty {
                     refresh = try await Self.materialized(from: node, dirty: dirty)
@@ -122,6 +122,14 @@ struct Export: AsyncParsableCommand {
                 if type.hasPrefix("product.") { products = true }
                 // A return moves goods back: the line's `returned` rises and a transfer back goes into transit.
                 if type == "transfer" || type == "accept" || type == "return" { transfers = true }
+            }
+
+            /// Adds what another batch touched.
+            mutating func add(_ other: Dirty) {
+                if let skus = other.stockSKUs { stockSKUs?.formUnion(skus) } else { stockSKUs = nil }
+                if let count = stockSKUs?.count, count > Self.skuReadLimit { stockSKUs = nil }
+                products = products || other.products
+                transfers = transfers || other.transfers
             }
         }
 

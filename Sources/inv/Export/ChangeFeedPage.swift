@@ -14,11 +14,14 @@ struct ChangeFeedPage {
     var next: String
     var more: Bool
     var waitingFor: [String]
+    /// The materialised tables the entries change.
+    var touched = Export.Postgres.Dirty()
 
     static let typeColumn = TabSeparatedText.changeColumns.firstIndex(of: "type")!
     static let skuColumn = TabSeparatedText.changeColumns.firstIndex(of: "sku")!
 
-    /// Checks a reply of the feed: its headers, the row naming the columns, and that every row has as many fields.
+    /// Checks a reply of the feed: its headers, the row naming the columns, and that every row has as many fields;
+    /// notes in the same pass what each row touches (its type and SKU).
     /// - Throws: `CLIError` naming what differs, for a node that answers another format or other columns.
     init(_ reply: NodeClient.Reply, from node: String) throws {
         let contentType = reply.headers.first(name: "Content-Type") ?? ""
@@ -53,22 +56,17 @@ struct ChangeFeedPage {
         rows = body
         var count = 0
         var badRow: Int?
+        var touched = Export.Postgres.Dirty()
         rows.withUnsafeReadableBytes { text in
             TabSeparatedText.forEachRow(in: text) { row in
                 count += 1
-                if badRow == nil, row.fieldCount != columns.count { badRow = count }
+                guard badRow == nil else { return }
+                guard row.fieldCount == columns.count else { return badRow = count }
+                touched.note(type: row.text(at: Self.typeColumn) ?? "", sku: row.text(at: Self.skuColumn) ?? "")
             }
         }
+        self.touched = touched
         if let badRow { throw CLIError("unexpected answer from the node: change-feed row \(badRow) has not \(columns.count) fields") }
         self.count = count
-    }
-
-    /// Calls `body` with the type and SKU of each entry.
-    func forEachEntry(_ body: (_ type: String, _ sku: String) -> Void) {
-        rows.withUnsafeReadableBytes { text in
-            TabSeparatedText.forEachRow(in: text) { row in
-                body(row.text(at: Self.typeColumn) ?? "", row.text(at: Self.skuColumn) ?? "")
-            }
-        }
     }
 }
