@@ -732,6 +732,12 @@ struct ReadRouterTests {
             let stock = try #require(snapshot["stock"] as? [JSONObject])
             #expect(stock.map { "\($0.string("sku") ?? "?")@\($0.string("warehouse") ?? "?")=\($0.int("quantity") ?? -1)" } == ["A@MAD=7"])
             #expect((snapshot["in_transit"] as? [JSONObject])?.isEmpty == true)
+            // The streamed document is the shape clients decode.
+            let decoded = try JSONDecoder().decode(API.Snapshot.self, from: Data(response.text.utf8))
+            #expect(decoded.v == API.Snapshot.version && decoded.node == "MAD" && decoded.versionVector == ["MAD": 3])
+            #expect(decoded.products.map(\.sku) == ["A", "B"])
+            #expect(decoded.stock.map { "\($0.sku)@\($0.warehouse)=\($0.quantity)" } == ["A@MAD=7"])
+            #expect(decoded.inTransit.isEmpty)
         }
     }
 

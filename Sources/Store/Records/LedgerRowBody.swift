@@ -59,16 +59,9 @@ enum LedgerRowBody {
         body.varint(op.timestamp.rawValue)
         body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
         body.text(op.sku.rawValue)
-        var flags: LedgerOperationCodec.Flags = []
         let movementUUID = op.movementID.flatMap(CanonicalUUIDText.words)
-        if op.movementID != nil { flags.insert(.movementID) }
-        if movementUUID != nil { flags.insert(.movementIDIsUUID) }
-        if op.warehouse != nil { flags.insert(.warehouse) }
-        if op.counter != nil { flags.insert(.counter) }
-        if op.transfer != nil { flags.insert(.transfer) }
-        if op.product != nil || op.context != nil { flags.insert(.product) }
-        if op.reason != nil { flags.insert(.reason) }
-        if op.reference != nil { flags.insert(.reference) }
+        let flags = LedgerOperationCodec.Flags(
+            op, movementIDIsUUID: movementUUID != nil, product: op.product != nil || op.context != nil)
         body.byte(flags.rawValue)
         if let id = op.movementID {
             if let movementUUID { body.uuid(words: movementUUID) } else { body.text(id) }

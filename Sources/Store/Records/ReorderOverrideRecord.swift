@@ -1,38 +1,71 @@
 import CRDT
 import GRDB
 
-/// A row of `reorder_overrides`: one warehouse's own reorder point for a product, an LWW register.
+/// A row of `reorder_overrides`: one warehouse's own reorder point for a product, an LWW register stamped
+/// `(hlc, replica)`.
 public struct ReorderOverrideRecord: Hashable, Codable, Sendable, FetchableRecord {
     public var sku: String
     public var warehouse: String
     /// `nil`: the product's reorder point applies.
     public var reorderPoint: Int64?
+    public var timestamp: HLCTimestamp
+    public var replica: String
 
     public init(row: Row) throws {
-        sku = row["sku"]
-        warehouse = row["warehouse"]
-        reorderPoint = row["reorder_point"]
+        sku = row[Columns.sku]
+        warehouse = row[Columns.warehouse]
+        reorderPoint = row[Columns.reorderPoint]
+        timestamp = HLCTimestamp(rawValue: UInt64(row[Columns.hlc] as Int64))
+        replica = row[Columns.replica]
     }
 
-    /// Merges an override stamped `(timestamp, replica)`; the newer stamp wins.
+    init(sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, timestamp: HLCTimestamp, replica: ReplicaID) {
+        self.sku = sku.rawValue
+        self.warehouse = warehouse.rawValue
+        self.reorderPoint = reorderPoint
+        self.timestamp = timestamp
+        self.replica = replica.rawValue
+    }
+
+    private func register() throws -> LWWRegister<Int64?> {
+        do { return LWWRegister(value: reorderPoint, timestamp: timestamp, replica: try ReplicaID(replica)) } catch {
+            throw StoreError.storage("bad replica id in overrides: \(replica)")
+        }
+    }
+
+    /// Merges `incoming` into the stored register of its `(sku, warehouse)`; the newer stamp wins.
     ///
     /// - Returns: whether the stored value changed.
-    static func merge(sku: SKU, warehouse: ReplicaID, reorderPoint: Int64?, timestamp: HLCTimestamp, replica: ReplicaID, in db: Database) throws -> Bool {
-        let existing = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT reorder_point, hlc, replica FROM reorder_overrides WHERE sku = ? AND warehouse = ?"),
-            arguments: [sku.rawValue, warehouse.rawValue])
-        let incoming = LWWRegister(value: reorderPoint, timestamp: timestamp, replica: replica)
-        if let existing {
-            let raw: String = existing[2]
-            let held: ReplicaID
-            do { held = try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in overrides: \(raw)") }
-            let current = LWWRegister(value: existing[0] as Int64?, timestamp: HLCTimestamp(rawValue: UInt64(existing[1] as Int64)), replica: held)
-            let merged = current.merged(with: incoming)
-            guard merged != current else { return false }
+    static func merge(_ incoming: ReorderOverrideRecord, in db: Database) throws -> Bool {
+        if let existing = try ReorderOverrideRecord.fetchOne(db, key: [
+            Columns.sku.name: incoming.sku, Columns.warehouse.name: incoming.warehouse,
+        ]) {
+            let current = try existing.register()
+            guard current.merged(with: try incoming.register()) != current else { return false }
         }
-        try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO reorder_overrides (sku, warehouse, reorder_point, hlc, replica) VALUES (?, ?, ?, ?, ?)
-            """).execute(arguments: [sku.rawValue, warehouse.rawValue, reorderPoint, Int64(timestamp.rawValue), replica.rawValue])
+        try incoming.insert(db)
         return true
+    }
+}
+
+extension ReorderOverrideRecord: PersistableRecord {
+    public static let databaseTableName = "reorder_overrides"
+    /// A write replaces the register's row: ``merge(_:in:)`` decided it wins.
+    public static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace)
+
+    public enum Columns {
+        public static let sku = Column("sku")
+        public static let warehouse = Column("warehouse")
+        public static let reorderPoint = Column("reorder_point")
+        public static let hlc = Column("hlc")
+        public static let replica = Column("replica")
+    }
+
+    public func encode(to container: inout PersistenceContainer) {
+        container[Columns.sku] = sku
+        container[Columns.warehouse] = warehouse
+        container[Columns.reorderPoint] = reorderPoint
+        container[Columns.hlc] = Int64(clamping: timestamp.rawValue)
+        container[Columns.replica] = replica
     }
 }

@@ -100,8 +100,9 @@ extension LedgerApplier {
     private func materializeProduct(_ op: LedgerOperation, in db: Database, events: inout CommittedEvents) throws {
         cache.forgetProduct(op.sku)
         if op.kind == .reorderOverride, let warehouse = op.warehouse, let patch = op.product, let point = patch.reorderPoint {
-            if try ReorderOverrideRecord.merge(
-                sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin, in: db),
+            let incoming = ReorderOverrideRecord(
+                sku: op.sku, warehouse: warehouse, reorderPoint: point, timestamp: op.timestamp, replica: op.origin)
+            if try ReorderOverrideRecord.merge(incoming, in: db),
                 let metadata = try ProductRecord.metadata(sku: op.sku, in: db)
             {
                 try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)

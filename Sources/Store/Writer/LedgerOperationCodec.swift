@@ -68,6 +68,24 @@ public enum LedgerOperationCodec {
         static let product = Flags(rawValue: 1 << 5)
         static let reason = Flags(rawValue: 1 << 6)
         static let reference = Flags(rawValue: 1 << 7)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        /// The fields `op` carries. Whether its product patch and causal context are written (`product`) is the
+        /// caller's: a batch writes them only with a patch, a stored row body whenever either is present, and the
+        /// chain hashes over stored bodies fix that difference for good.
+        init(_ op: LedgerOperation, movementIDIsUUID: Bool, product: Bool) {
+            var flags: Flags = []
+            if op.movementID != nil { flags.insert(.movementID) }
+            if movementIDIsUUID { flags.insert(.movementIDIsUUID) }
+            if op.warehouse != nil { flags.insert(.warehouse) }
+            if op.counter != nil { flags.insert(.counter) }
+            if op.transfer != nil { flags.insert(.transfer) }
+            if product { flags.insert(.product) }
+            if op.reason != nil { flags.insert(.reason) }
+            if op.reference != nil { flags.insert(.reference) }
+            self = flags
+        }
     }
 
     private static let kinds = OperationKind.allCases
@@ -95,16 +113,8 @@ public enum LedgerOperationCodec {
             lastTimestamp = op.timestamp.rawValue
             body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
             body.varint(intern(op.sku.rawValue))
-            var flags: Flags = []
             let movementUUID = op.movementID.flatMap(CanonicalUUIDText.words)
-            if op.movementID != nil { flags.insert(.movementID) }
-            if movementUUID != nil { flags.insert(.movementIDIsUUID) }
-            if op.warehouse != nil { flags.insert(.warehouse) }
-            if op.counter != nil { flags.insert(.counter) }
-            if op.transfer != nil { flags.insert(.transfer) }
-            if op.product != nil { flags.insert(.product) }
-            if op.reason != nil { flags.insert(.reason) }
-            if op.reference != nil { flags.insert(.reference) }
+            let flags = Flags(op, movementIDIsUUID: movementUUID != nil, product: op.product != nil)
             body.byte(flags.rawValue)
             if let id = op.movementID {
                 if let movementUUID { body.uuid(words: movementUUID) } else { body.varint(intern(id)) }

@@ -217,6 +217,28 @@ public enum API {
         }
     }
 
+    /// `GET /v1/snapshot`: a consistent cut of the catalogue, stock and goods in transit, from one read transaction.
+    ///
+    /// The node streams this shape page by page (``ClusterController``) rather than encoding one value, so that a
+    /// large catalogue is never held in memory whole. Its keys are this type's coding keys, each element's keys are
+    /// sorted, and rows come in key order, so that equal version vectors give byte-identical documents apart from
+    /// `node`.
+    public struct Snapshot: Codable, Sendable {
+        public static let version = 1
+        public var v: Int
+        public var node: String
+        public var versionVector: [String: UInt64]
+        public var products: [Product]
+        public var stock: [StockRow]
+        public var inTransit: [Transfer]
+
+        enum CodingKeys: String, CodingKey {
+            case v, node, products, stock
+            case versionVector = "version_vector"
+            case inTransit = "in_transit"
+        }
+    }
+
     public struct Transfer: Codable, Sendable {
         public var id: String
         public var sku: String

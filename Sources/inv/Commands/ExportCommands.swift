@@ -152,21 +152,11 @@ struct Export: AsyncParsableCommand {
                 refresh.stock = try node.decode([API.StockRow].self, try await node.send(.GET, "/v1/stock", query: [("scope", "all")]))
             }
             if dirty.products || dirty.transfers {
-                let snapshot = try node.decode(SnapshotTables.self, try await node.send(.GET, "/v1/snapshot"))
+                let snapshot = try node.decode(API.Snapshot.self, try await node.send(.GET, "/v1/snapshot"))
                 refresh.products = snapshot.products
                 refresh.transfers = snapshot.inTransit
             }
             return refresh
-        }
-
-        /// The parts of `GET /v1/snapshot` the mirror keeps.
-        struct SnapshotTables: Decodable {
-            var products: [API.Product]
-            var inTransit: [API.Transfer]
-            enum CodingKeys: String, CodingKey {
-                case products
-                case inTransit = "in_transit"
-            }
         }
     }
 }

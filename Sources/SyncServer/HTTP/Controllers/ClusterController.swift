@@ -17,9 +17,8 @@ struct ClusterController {
         return try context.respond(try node.store.reader.conflicts().map(API.Conflict.init), to: request)
     }
 
-    /// Streams `{"v":1,"node":…,"version_vector":…,"products":[…],"stock":[…],"in_transit":[…]}` from one read
-    /// transaction, page by page, with sorted keys: equal version vectors give byte-identical documents apart from
-    /// `node`.
+    /// Streams an ``API/Snapshot`` from one read transaction, page by page: equal version vectors give
+    /// byte-identical documents apart from `node`.
     @Sendable func snapshot(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let snapshot = try node.store.reader.snapshot()
@@ -30,9 +29,12 @@ struct ClusterController {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+            typealias Key = API.Snapshot.CodingKeys
+            func key(_ key: Key) -> String { "\"\(key.stringValue)\":" }
             let vector = try snapshot.versionVector()
             let vectorJSON = try json(Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) }))
-            try await writer.write(ByteBuffer(string: "{\"v\":1,\"node\":\(try json(warehouse)),\"version_vector\":\(vectorJSON),\"products\":["))
+            try await writer.write(ByteBuffer(string: "{" + key(.v) + "\(API.Snapshot.version)," + key(.node) + (try json(warehouse))
+                + "," + key(.versionVector) + vectorJSON + "," + key(.products) + "["))
             var first = true
             var productCursor: String?
             while true {
@@ -43,7 +45,7 @@ struct ClusterController {
                 first = false
                 productCursor = last.sku
             }
-            try await writer.write(ByteBuffer(string: "],\"stock\":["))
+            try await writer.write(ByteBuffer(string: "]," + key(.stock) + "["))
             first = true
             var stockCursor: (String, String)?
             while true {
@@ -56,7 +58,7 @@ struct ClusterController {
                 first = false
                 stockCursor = (last.sku, last.warehouse)
             }
-            try await writer.write(ByteBuffer(string: "],\"in_transit\":["))
+            try await writer.write(ByteBuffer(string: "]," + key(.inTransit) + "["))
             first = true
             var transferCursor: (id: String, sku: String)?
             while true {
