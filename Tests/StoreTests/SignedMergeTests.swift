@@ -37,7 +37,7 @@ struct SignedMergeTests {
         #expect(try a.reader.chainTip(of: rid("A")).sequence == 6)
 
         // Without A's key, B applies nothing and says why.
-        var batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 100)
+        var batch = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 100)
         #expect(batch.operations.count == 6)
         guard case .merged(let unknown) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
         #expect(unknown.applied == 0)
@@ -55,14 +55,14 @@ struct SignedMergeTests {
             for _ in 0..<1_200 { group.addTask { _ = try await a.move(.receive, "SKU-1", 1) } }
             try await group.waitForAll()
         }
-        batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 500)
+        batch = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 500)
         #expect(!batch.operations.isEmpty)
         let last = batch.operations.last!.sequence
         #expect(batch.proofs.heads.map(\.sequence) == [last])
         while !batch.operations.isEmpty {
             guard case .merged(let page) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
             #expect(page.unproven.isEmpty && page.applied == batch.operations.count)
-            batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 500)
+            batch = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 500)
         }
         #expect(try b.reader.versionVector()[rid("A")] == 1_206)
         #expect(try b.reader.stock(warehouse: "A", sku: "SKU-1").first?.quantity == 1_215)
@@ -83,7 +83,7 @@ struct SignedMergeTests {
         try await a.addProduct("SKU-1")
         try await a.move(.receive, "SKU-1", 3)
         try await a.move(.sell, "SKU-1", 1)
-        let batch = try a.reader.provenOperationsMissing(from: VersionVector(), limit: 100)
+        let batch = try a.reader.provenRowsMissing(from: VersionVector(), limit: 100)
         var tampered = batch.operations
         tampered[2].counter = PNCounter.Entry(increments: 3, decrements: 0)  // the sale undone
         tampered[2].delta = 0
@@ -112,7 +112,7 @@ struct SignedMergeTests {
         // Operations of a retired warehouse W that never signed, merged as a trusted local batch.
         let legacy = ChainVerifierTests.receipts(rid("W"), count: 25_000)
         _ = try await a.submit(.merge(legacy))
-        #expect(try a.reader.provenOperationsMissing(from: VersionVector(), limit: 100).operations.isEmpty)
+        #expect(try a.reader.provenRowsMissing(from: VersionVector(), limit: 100).operations.isEmpty)
         let marks = try #require(try a.reader.checkpointMarksNeeded())
         #expect(marks[rid("W")]?.map(\.sequence) == [10_000, 20_000, 25_000])
         // Only the CA key's checkpoint is taken.
@@ -123,7 +123,7 @@ struct SignedMergeTests {
         #expect(try a.reader.checkpointMarksNeeded() == nil)
         var pages = 0
         while true {
-            let batch = try a.reader.provenOperationsMissing(from: try b.reader.versionVector(), limit: 12_000)
+            let batch = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 12_000)
             if batch.operations.isEmpty { break }
             pages += 1
             #expect(batch.proofs.checkpoint != nil)
@@ -134,6 +134,11 @@ struct SignedMergeTests {
         #expect(pages == 3)
         #expect(try b.reader.versionVector()[rid("W")] == 25_000)
         // B stored the checkpoint: it serves the same operations to a third node.
-        #expect(try b.reader.provenOperationsMissing(from: VersionVector(), limit: 100_000).operations.count == 25_000)
+        #expect(try b.reader.provenRowsMissing(from: VersionVector(), limit: 100_000).operations.count == 25_000)
     }
+}
+
+extension ProvenBatch {
+    /// The batch's operations, decoded from the rows it would send (rows this store wrote itself: they decode).
+    var operations: [LedgerOperation] { try! rows.operations() }
 }

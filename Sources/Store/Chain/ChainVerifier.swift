@@ -82,11 +82,15 @@ public struct ChainVerifier {
     ///   - tip: where each origin's chain stands on the receiver.
     ///   - keys: each origin's certified public keys.
     ///   - checkpointIsValid: whether `proofs.checkpoint` is signed by the cluster CA (asked only when a head needs it).
+    ///   - receivedBodies: the row bodies that carried the operations, by position, when the batch carried them
+    ///     (pages of version 5): the chain is computed over these bytes, as the origin signed them. Otherwise each
+    ///     operation's body is encoded here.
     ///   - skip: origins not to check (the receiver's own, whose operations it made).
-    /// - Complexity: one row-body encoding and one SHA-256 per operation above its tip; one signature check per
-    ///   origin.
+    /// - Complexity: one SHA-256 (and, without received bodies, one row-body encoding) per operation above its tip;
+    ///   one signature check per origin.
     public static func verify(
-        _ operations: [LedgerOperation], proofs: PageProofs, tip: (ReplicaID) throws -> ChainTip,
+        _ operations: [LedgerOperation], proofs: PageProofs, receivedBodies: EncodedBodies = EncodedBodies(),
+        tip: (ReplicaID) throws -> ChainTip,
         keys: (ReplicaID) throws -> [P256.Signing.PublicKey], checkpointIsValid: () throws -> Bool,
         skip: (ReplicaID) -> Bool = { _ in false }
     ) throws -> Verdict {
@@ -108,7 +112,8 @@ public struct ChainVerifier {
         verdict.bodies.reserve(operations.count)
         // Pages hold each origin's operations together: the walk of the current origin stays out of the dictionary.
         var current: (origin: ReplicaID, walk: Walk)?
-        for op in operations {
+        let received = receivedBodies.count == operations.count ? receivedBodies : nil
+        for (position, op) in operations.enumerated() {
             defer { verdict.bodies.endOperation() }
             guard !skip(op.origin) else { continue }
             if current?.origin != op.origin {
@@ -127,9 +132,14 @@ public struct ChainVerifier {
                 current!.walk.broken = .gap(expected: current!.walk.next, found: op.sequence)
                 continue
             }
-            try LedgerRowBody.encode(op, into: &buffer)
-            buffer.bytes.withUnsafeBytes { current!.walk.chain.extend(sequence: op.sequence, body: $0) }
-            verdict.bodies.append(buffer.bytes)
+            if let body = received?[position] {
+                body.withUnsafeBytes { current!.walk.chain.extend(sequence: op.sequence, body: $0) }
+                verdict.bodies.append(body)
+            } else {
+                try LedgerRowBody.encode(op, into: &buffer)
+                buffer.bytes.withUnsafeBytes { current!.walk.chain.extend(sequence: op.sequence, body: $0) }
+                verdict.bodies.append(buffer.bytes)
+            }
             current!.walk.last = op.sequence
             current!.walk.next += 1
             if op.sequence == current!.walk.head { current!.walk.hashAtHead = current!.walk.chain.hash }
@@ -181,30 +191,5 @@ public struct ChainVerifier {
             }
         }
         return verdict
-    }
-}
-
-/// Row bodies of a batch's operations, by position, in one buffer.
-struct EncodedBodies: Sendable {
-    private var bytes: [UInt8] = []
-    private var ends: [Int] = []
-
-    mutating func reserve(_ operations: Int) {
-        ends.reserveCapacity(operations)
-        bytes.reserveCapacity(operations * 96)
-    }
-
-    mutating func append(_ body: [UInt8]) { bytes.append(contentsOf: body) }
-
-    /// Closes the current operation's body (empty when nothing was appended).
-    mutating func endOperation() { ends.append(bytes.count) }
-
-    var count: Int { ends.count }
-
-    /// The body of the operation at `position`, `nil` when it was not encoded.
-    subscript(position: Int) -> ArraySlice<UInt8>? {
-        guard position < ends.count else { return nil }
-        let start = position == 0 ? 0 : ends[position - 1]
-        return start == ends[position] ? nil : bytes[start..<ends[position]]
     }
 }

@@ -1,9 +1,9 @@
 import CRDT
 import GRDB
 
-/// A batch of operations to send a peer, cut so that the heads it carries cover every operation in it.
+/// A batch of operations to send a peer, as stored, cut so that the heads it carries cover every operation in it.
 public struct ProvenBatch: Sendable {
-    public var operations: [LedgerOperation]
+    public var rows: StoredRows
     public var proofs: PageProofs
     /// More operations the peer lacks could follow (provable ones: operations no head covers are never sent).
     public var more: Bool
@@ -18,9 +18,9 @@ extension LedgerReader {
     /// apart: an origin signs every ``SignedHead/signingInterval`` operations and the heads it forwards are its own
     /// pages' ends), so every batch makes progress. Operations that no head covers, and what follows a gap, stay
     /// here: a receiver could not apply them.
-    public func provenOperationsMissing(from vector: VersionVector, limit: Int) throws -> ProvenBatch {
+    public func provenRowsMissing(from vector: VersionVector, limit: Int) throws -> ProvenBatch {
         try pool.read { db in
-            var batch = ProvenBatch(operations: [], proofs: PageProofs(), more: false)
+            var batch = ProvenBatch(rows: StoredRows(), proofs: PageProofs(), more: false)
             var usesCheckpoint = false
             let statement = try db.cachedStatement(sql: """
                 SELECT \(OperationRecord.selectColumns) FROM ledger
@@ -33,23 +33,27 @@ extension LedgerReader {
                 guard from < LedgerOperation.maxSequence,
                       let newest = try ChainRecords.head(of: origin, in: (from + 1)...LedgerOperation.maxSequence, in: db)
                 else { continue }
-                let remaining = limit - batch.operations.count
+                let remaining = limit - batch.rows.count
                 guard remaining > 0 else {
                     batch.more = true
                     break
                 }
-                func fetch(through last: UInt64, limit: Int) throws -> [LedgerOperation] {
-                    var part: [LedgerOperation] = []
+                // Bodies are copied as stored, never decoded: the receiver hashes and stores these very bytes.
+                func fetch(through last: UInt64, limit: Int) throws -> StoredRows {
+                    var part = StoredRows()
                     let rows = try Row.fetchCursor(statement, arguments: [raw, Int64(from), Int64(last), limit])
                     while let row = try rows.next() {
-                        let op = try OperationRecord.operation(from: row)
-                        guard op.sequence == from + UInt64(part.count) + 1 else { break }  // a gap: what follows is unprovable
-                        part.append(op)
+                        let sequence = UInt64(row[1] as Int64)
+                        guard sequence == from + UInt64(part.count) + 1 else { break }  // a gap: what follows is unprovable
+                        try row.withUnsafeData(atIndex: 2) { data in
+                            guard let data else { throw StoreError.storage("ledger row \(raw):\(sequence) has no body") }
+                            part.append(origin: origin, sequence: sequence, body: data)
+                        }
                     }
                     return part
                 }
                 var part = try fetch(through: newest.sequence, limit: remaining)
-                guard let last = part.last?.sequence else { continue }
+                guard let last = part.keys.last?.sequence else { continue }
                 var head: SignedHead
                 if let within = try ChainRecords.head(of: origin, in: (from + 1)...last, in: db) {
                     head = within
@@ -59,14 +63,14 @@ extension LedgerReader {
                     head = beyond
                     part = try fetch(through: beyond.sequence, limit: Int(clamping: beyond.sequence - from))
                 }
-                guard part.last?.sequence ?? 0 >= head.sequence else {
+                guard part.keys.last?.sequence ?? 0 >= head.sequence else {
                     // A gap before the head: nothing of this origin can be proven from here.
                     continue
                 }
-                part.removeLast(part.count - Int(head.sequence - from))
+                part.keepFirst(Int(head.sequence - from))
                 if head.sequence < newest.sequence { batch.more = true }
                 if head.proof == .checkpoint { usesCheckpoint = true }
-                batch.operations.append(contentsOf: part)
+                batch.rows.append(contentsOf: part)
                 batch.proofs.heads.append(head)
             }
             if usesCheckpoint { batch.proofs.checkpoint = try ChainRecords.checkpoint(in: db) }

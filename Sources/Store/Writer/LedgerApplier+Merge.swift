@@ -13,14 +13,17 @@ extension LedgerApplier {
     /// With `proofs` (a peer's batch), an operation is applied only if a valid head of its origin covers it
     /// (``ChainVerifier``), whoever forwarded it; the others are reported per origin in ``MergeReport/unproven``.
     /// Without (`.merge`: a local, trusted caller), operations are taken as they are.
+    /// `receivedBodies`: the row bodies that carried `operations`, by position, when the page carried them; the
+    /// verifier hashes them and they are stored as they came.
     mutating func merge(
-        _ operations: [LedgerOperation], proofs: PageProofs?, in db: Database, events: inout CommittedEvents
+        _ operations: [LedgerOperation], proofs: PageProofs?, receivedBodies: EncodedBodies = EncodedBodies(), in db: Database,
+        events: inout CommittedEvents
     ) throws -> MergeReport {
         var report = MergeReport()
         var progress = PerOrigin<MergeProgress>()
         let verdict = try proofs.map { proofs in
             try ChainVerifier.verify(
-                operations, proofs: proofs, tip: { try ChainRecords.tip(of: $0, in: db) },
+                operations, proofs: proofs, receivedBodies: receivedBodies, tip: { try ChainRecords.tip(of: $0, in: db) },
                 keys: { try ChainRecords.keys(of: $0, in: db) },
                 checkpointIsValid: { [clusterKey] in
                     guard let checkpoint = proofs.checkpoint else { return false }

@@ -107,7 +107,12 @@ struct LedgerApplier<Clock: PhysicalClock> {
 
     /// Applies one write command inside the writer's transaction: each kind goes to the file of its concept
     /// (`+Commands`, `+Transfers`, `+Documents`, `+Import`, `+Administration`, `+Merge`).
-    mutating func apply(_ command: WriteCommand, in db: Database, events: inout CommittedEvents) throws(StoreError) -> WriteOutcome {
+    ///
+    /// `receivedBodies`: for a merge decoded from a page that carried row bodies, those bodies by position, hashed
+    /// and stored as they came (empty otherwise).
+    mutating func apply(
+        _ command: WriteCommand, receivedBodies: EncodedBodies = EncodedBodies(), in db: Database, events: inout CommittedEvents
+    ) throws(StoreError) -> WriteOutcome {
         if catchingUp && command.issuesOperation { throw .catchingUp }
         do {
             if command.issuesOperation, let retiredAt = try Self.retirement(of: replica, in: db) {
@@ -133,7 +138,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
             case let .merge(operations):
                 return .merged(try merge(operations, proofs: nil, in: db, events: &events))
             case let .mergeSigned(operations, proofs):
-                return .merged(try merge(operations, proofs: proofs, in: db, events: &events))
+                return .merged(try merge(operations, proofs: proofs, receivedBodies: receivedBodies, in: db, events: &events))
             case let .addOriginCertificates(certificates):
                 return try addOriginCertificates(certificates, in: db)
             case let .saveCheckpoint(checkpoint):

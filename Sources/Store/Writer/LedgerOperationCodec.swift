@@ -1,14 +1,27 @@
 import CRDT
 import Foundation
 
-/// The compact binary form of a batch of ledger operations: used on the write queue for merges, and (deflated)
-/// as the peer-sync page format.
+/// The binary form of a batch of ledger operations: the peer-sync page format (deflated, ``OperationPage``), and
+/// the form merges take over the node's write queue.
 ///
-/// Version 2 (version 1 lacked the proofs at the end):
+/// Version 5, the one this node writes, carries each operation as the row body its origin stores
+/// (``LedgerRowBody``), so an operation is encoded once, at its origin: a sender copies stored bodies into the page
+/// without decoding them, and a receiver hashes and stores the bytes it received (``StoredRows``).
 /// ```
-/// u8       format version (2)
-/// varint   string-table size, then each string: varint length + UTF-8
+/// u8       format version (5)
+/// varint   string-table size, then each string: varint length + UTF-8     (the origins of operations and heads)
 /// varint   operation count, then per operation:
+///   varint origin (string index)   zigzag sequence delta from the previous operation of the same origin
+///   varint body length, then the row body as stored
+/// varint   head count, then per head (``SignedHead``):
+///   varint origin (string index)   varint sequence   32 bytes hash   u8 proof (0: origin signature, 1: checkpoint mark)
+///   [proof 0: varint length + signature]
+/// varint   checkpoint length (0: none), then the ``ChainCheckpoint`` encoding
+/// ```
+///
+/// Versions 2 to 4, written by older nodes and still read during a rolling upgrade, spell each operation out field
+/// by field instead of its body, with every repeated text (SKUs, warehouses, users, reasons) in the string table:
+/// ```
 ///   varint origin (string index)     zigzag sequence delta from the previous operation of the same origin
 ///   zigzag   timestamp delta from the previous operation
 ///   u8 kind (index in OperationKind.allCases)   varint sku (string index)   u8 flags
@@ -17,44 +30,29 @@ import Foundation
 ///   [transfer: u8 form, 16-byte id or string index, from, to, varint shipped+1, varint accepted+1]
 ///   [varint length + JSON product patch, varint length + JSON causal context (0: none)]
 ///   varint actor   [varint reason]   [varint reference]
-/// varint   head count, then per head (``SignedHead``):
-///   varint origin (string index)   varint sequence   32 bytes hash   u8 proof (0: origin signature, 1: checkpoint mark)
-///   [proof 0: varint length + signature]
-/// varint   checkpoint length (0: none), then the ``ChainCheckpoint`` encoding
 /// ```
+/// Version 3 adds, per operation, the transfer's returned quantity and line flag and a transfer back (as a row body
+/// of version 2); version 4 adds the document after the transfer back (as a row body of version 3). A version-1
+/// page (before origin proofs) is refused.
 ///
-/// Version 3 is version 2 with, per operation, the transfer extended and a transfer back after it, as in a
-/// ``LedgerRowBody`` of version 2 (`[transfer: …, varint returned+1, u8 is line]`, `u8 has transfer back`,
-/// `[transfer back]`). A batch is written in version 3 only when one of its operations needs it
-/// (``LedgerOperation/encodingVersion``), so a node that reads only version 2 refuses exactly the pages it would
-/// misread, and keeps syncing the others.
-///
-/// Version 4 is version 3 with, per operation, the document it is a line of after the transfer back (as in a
-/// ``LedgerRowBody`` of version 3): `u8 document form (0: none, 1: 16-byte UUID, 2: string index)`, `[16 bytes |
-/// varint]`. A batch holding a line of a document is written in version 4, so a node that cannot carry the document
-/// refuses it rather than drop it.
-///
-/// Strings that repeat (SKUs, warehouses, users, reasons) are sent once per batch. A reader refuses any other
-/// version, a truncated batch, an index outside the string table, a sequence outside
-/// `1...LedgerOperation.maxSequence` or a timestamp above ``LedgerOperation/maxTimestamp``, with an error and never
-/// a crash: a batch may come from a hostile peer.
+/// A reader refuses any other version, a truncated batch, an index outside the string table, a body that does not
+/// decode, a sequence outside `1...LedgerOperation.maxSequence` or a timestamp above
+/// ``LedgerOperation/maxTimestamp``, with an error and never a crash: a batch may come from a hostile peer.
 public enum LedgerOperationCodec {
-    /// The version of batches whose operations all keep their first encoding.
-    public static let version: UInt8 = 2
-    /// The version of batches holding lines of documents, the highest this node reads (3: returns or lines of
-    /// multi-line transfers, but no document).
-    public static let latestVersion: UInt8 = 4
+    /// The version this node writes: operations as stored row bodies.
+    public static let version: UInt8 = 5
+    /// The oldest version this node reads (1 lacked the proofs of origins).
+    public static let oldestReadVersion: UInt8 = 2
     /// The first version whose transfers carry their returned quantity and line flag, and a transfer back.
     static let transferLinesVersion: UInt8 = 3
     /// The first version whose operations carry their document.
     static let documentsVersion: UInt8 = 4
+    /// The first version that carries operations as their origins' row bodies.
+    static let rowBodiesVersion: UInt8 = 5
 
     /// Whether this node reads batches of `version`.
-    public static func reads(_ version: UInt8) -> Bool { (Self.version...latestVersion).contains(version) }
+    public static func reads(_ version: UInt8) -> Bool { (oldestReadVersion...self.version).contains(version) }
 
-    /// The version a batch of operations needing at most operation encoding `encodingVersion` is written in
-    /// (``LedgerOperation/encodingVersion``: 1 → 2, 2 → 3, 3 → 4).
-    static func batchVersion(forEncoding encodingVersion: UInt8) -> UInt8 { encodingVersion + 1 }
     /// The longest signature a head may carry (a raw P-256 signature has 64 bytes).
     static let maxSignatureBytes = 128
 
@@ -90,102 +88,66 @@ public enum LedgerOperationCodec {
 
     private static let kinds = OperationKind.allCases
 
+    /// Encodes `operations`, each as the row body its origin stores, and the proofs of their origins.
     public static func encode(_ operations: [LedgerOperation], proofs: PageProofs = PageProofs()) throws -> [UInt8] {
+        encode(try StoredRows(operations), proofs: proofs)
+    }
+
+    /// Encodes ledger rows as they are stored, and the proofs of their origins: the page a node sends.
+    public static func encode(_ rows: StoredRows, proofs: PageProofs = PageProofs()) -> [UInt8] {
         var strings: [String] = []
-        var index: [String: Int] = [:]
-        func intern(_ text: String) -> UInt64 {
-            if let existing = index[text] { return UInt64(existing) }
-            index[text] = strings.count
-            strings.append(text)
+        var index: [ReplicaID: UInt64] = [:]
+        func intern(_ origin: ReplicaID) -> UInt64 {
+            if let existing = index[origin] { return existing }
+            index[origin] = UInt64(strings.count)
+            strings.append(origin.rawValue)
             return UInt64(strings.count - 1)
         }
-        let version = batchVersion(forEncoding: operations.lazy.map(\.encodingVersion).max() ?? 1)
-        var body = ByteWriter(format: version)
-        body.varint(UInt64(operations.count))
-        var lastSequence: [ReplicaID: UInt64] = [:]
-        var lastTimestamp: UInt64 = 0
-        let encoder = JSONEncoder()
-        for op in operations {
-            body.varint(intern(op.origin.rawValue))
-            body.zigzag(Int64(bitPattern: op.sequence &- (lastSequence[op.origin] ?? 0)))
-            lastSequence[op.origin] = op.sequence
-            body.zigzag(Int64(bitPattern: op.timestamp.rawValue &- lastTimestamp))
-            lastTimestamp = op.timestamp.rawValue
-            body.byte(UInt8(kinds.firstIndex(of: op.kind) ?? 0))
-            body.varint(intern(op.sku.rawValue))
-            let movementUUID = op.movementID.flatMap(CanonicalUUIDText.words)
-            let flags = Flags(op, movementIDIsUUID: movementUUID != nil, product: op.product != nil)
-            body.byte(flags.rawValue)
-            if let id = op.movementID {
-                if let movementUUID { body.uuid(words: movementUUID) } else { body.varint(intern(id)) }
+        // Origins come in runs (a page holds each origin's operations together): one lookup per run.
+        var runs: [(index: UInt64, length: Int)] = []
+        var previous: ReplicaID?
+        for key in rows.keys {
+            if key.origin == previous {
+                runs[runs.count - 1].length += 1
+            } else {
+                runs.append((intern(key.origin), 1))
+                previous = key.origin
             }
-            if let warehouse = op.warehouse { body.varint(intern(warehouse.rawValue)) }
-            body.zigzag(op.delta)
-            if let counter = op.counter {
-                body.varint(counter.increments)
-                body.varint(counter.decrements)
-            }
-            func writeTransfer(_ transfer: TransferDelta) {
-                if let uuid = CanonicalUUIDText.words(transfer.id) {
-                    body.byte(1)
-                    body.uuid(words: uuid)
-                } else {
-                    body.byte(0)
-                    body.varint(intern(transfer.id))
-                }
-                body.varint(intern(transfer.from.rawValue))
-                body.varint(intern(transfer.to.rawValue))
-                body.varint(transfer.shipped.map { UInt64(max($0, 0)) + 1 } ?? 0)
-                body.varint(transfer.accepted.map { UInt64(max($0, 0)) + 1 } ?? 0)
-                if version >= transferLinesVersion {
-                    body.varint(transfer.returned.map { UInt64(max($0, 0)) + 1 } ?? 0)
-                    body.byte(transfer.isLine ? 1 : 0)
-                }
-            }
-            if let transfer = op.transfer { writeTransfer(transfer) }
-            if version >= transferLinesVersion {
-                body.byte(op.transferBack == nil ? 0 : 1)
-                if let back = op.transferBack { writeTransfer(back) }
-            }
-            if version >= documentsVersion {
-                if let document = op.document {
-                    if let uuid = CanonicalUUIDText.words(document) {
-                        body.byte(1)
-                        body.uuid(words: uuid)
-                    } else {
-                        body.byte(2)
-                        body.varint(intern(document))
-                    }
-                } else {
-                    body.byte(0)
-                }
-            }
-            if let product = op.product {
-                body.blob(Array(try encoder.encode(product)))
-                body.blob(try op.context.map { Array(try encoder.encode($0)) } ?? [])
-            }
-            body.varint(intern(op.actor))
-            if let reason = op.reason { body.varint(intern(reason)) }
-            if let reference = op.reference { body.varint(intern(reference)) }
         }
-        body.varint(UInt64(proofs.heads.count))
-        for head in proofs.heads {
-            body.varint(intern(head.origin.rawValue))
-            body.varint(head.sequence)
-            body.append(head.hash.bytes)
+        let headOrigins = proofs.heads.map { intern($0.origin) }
+        var out = ByteWriter(format: version)
+        out.reserveCapacity(16 + rows.count * 8 + (rows.count == 0 ? 0 : rows.body(at: 0).count * rows.count))
+        out.varint(UInt64(strings.count))
+        for text in strings { out.text(text) }
+        out.varint(UInt64(rows.count))
+        var lastSequence = [UInt64](repeating: 0, count: strings.count)
+        var position = 0
+        for run in runs {
+            for _ in 0..<run.length {
+                let sequence = rows.keys[position].sequence
+                out.varint(run.index)
+                out.zigzag(Int64(bitPattern: sequence &- lastSequence[Int(run.index)]))
+                lastSequence[Int(run.index)] = sequence
+                let body = rows.body(at: position)
+                out.varint(UInt64(body.count))
+                out.append(body)
+                position += 1
+            }
+        }
+        out.varint(UInt64(proofs.heads.count))
+        for (head, origin) in zip(proofs.heads, headOrigins) {
+            out.varint(origin)
+            out.varint(head.sequence)
+            out.append(head.hash.bytes)
             switch head.proof {
             case .origin(let signature):
-                body.byte(0)
-                body.blob(signature)
+                out.byte(0)
+                out.blob(signature)
             case .checkpoint:
-                body.byte(1)
+                out.byte(1)
             }
         }
-        body.blob(proofs.checkpoint?.encoded() ?? [])
-        var out = ByteWriter(format: version)
-        out.varint(UInt64(strings.count))
-        for text in strings { out.blob(Array(text.utf8)) }
-        out.append(body.bytes.dropFirst())
+        out.blob(proofs.checkpoint?.encoded() ?? [])
         return out.bytes
     }
 
@@ -196,16 +158,21 @@ public enum LedgerOperationCodec {
     /// Decodes a batch and the proofs it carries.
     public static func decodeWithProofs(_ bytes: [UInt8]) throws(StoreError) -> (operations: [LedgerOperation], proofs: PageProofs) {
         var operations: [LedgerOperation] = []
-        let proofs = try decode(bytes, from: 0, into: &operations)
+        var bodies = EncodedBodies()
+        let proofs = try decode(bytes, from: 0, into: &operations, bodies: &bodies)
         return (operations, proofs)
     }
 
-    /// Decodes the batch that starts at `bytes[start]` into `operations`, replacing what it held. A writer passes
-    /// the same array for every page: its storage (tens of megabytes for a page) is reused once the previous
-    /// page's operations are released.
+    /// Decodes the batch that starts at `bytes[start]` into `operations` and, from version 5 on, the row bodies
+    /// that carried them into `bodies` (by position; a batch of an older version leaves `bodies` empty), replacing
+    /// what they held. A writer passes the same buffers for every page: their storage (tens of megabytes for a
+    /// page) is reused once the previous page's operations are released.
     @discardableResult
-    static func decode(_ bytes: [UInt8], from start: Int, into operations: inout [LedgerOperation]) throws(StoreError) -> PageProofs {
+    static func decode(
+        _ bytes: [UInt8], from start: Int, into operations: inout [LedgerOperation], bodies: inout EncodedBodies
+    ) throws(StoreError) -> PageProofs {
         operations.removeAll(keepingCapacity: true)
+        bodies.removeAll()
         guard start < bytes.count else { throw .invalidOperation("empty operation batch") }
         let first = bytes[start]
         guard reads(first) else { throw .invalidOperation("unsupported operation batch version \(first)") }
@@ -253,6 +220,7 @@ public enum LedgerOperationCodec {
         var lastSequence = [UInt64](repeating: 0, count: strings.count)
         var lastTimestamp: UInt64 = 0
         let decoder = JSONDecoder()
+        if version >= rowBodiesVersion { bodies.reserve(operations.capacity) }
         for _ in 0..<count {
             let originIndex = try reader.count(limit: strings.count - 1)
             let origin = try replica(at: originIndex)
@@ -261,6 +229,22 @@ public enum LedgerOperationCodec {
                 throw .invalidOperation("sequence \(sequence) of \(origin) is outside 1...\(LedgerOperation.maxSequence)")
             }
             lastSequence[originSlot[originIndex]] = sequence
+            if version >= rowBodiesVersion {
+                let body = try reader.blob()
+                let op: LedgerOperation
+                do {
+                    op = try body.withUnsafeBytes { try LedgerRowBody.decode(origin: origin, sequence: sequence, body: $0) }
+                } catch {
+                    throw .invalidOperation("bad body of operation \(origin):\(sequence): \(error)")
+                }
+                guard op.timestamp.rawValue <= LedgerOperation.maxTimestamp else {
+                    throw .invalidOperation("timestamp \(op.timestamp.rawValue) of \(origin):\(sequence) is out of range")
+                }
+                operations.append(op)
+                bodies.append(body)
+                bodies.endOperation()
+                continue
+            }
             lastTimestamp = lastTimestamp &+ UInt64(bitPattern: try reader.zigzag())
             guard lastTimestamp <= LedgerOperation.maxTimestamp else {
                 throw .invalidOperation("timestamp \(lastTimestamp) of \(origin):\(sequence) is out of range")

@@ -119,6 +119,7 @@ public final class LedgerWriter: Sendable {
     private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy) {
         var idlePolls = 0
         var operations: [LedgerOperation] = []
+        var receivedBodies = EncodedBodies()
         while true {
             let ready: Bool
             do {
@@ -153,7 +154,8 @@ public final class LedgerWriter: Sendable {
                 logger.error("write queue receive failed: \(error)")
             }
             guard !batch.isEmpty else { continue }
-            let results = commit(batch.map(\.body), applier: &applier, indexing: &indexing, operations: &operations)
+            let results = commit(
+                batch.map(\.body), applier: &applier, indexing: &indexing, operations: &operations, receivedBodies: &receivedBodies)
             for (request, result) in zip(batch, results) {
                 if request.identity == WriteWire.inProcessRoutingID {
                     guard let id = WriteWire.requestID(request.id) else { continue }
@@ -191,11 +193,12 @@ public final class LedgerWriter: Sendable {
 
     /// Applies one batch in one transaction and returns the outcome of each request.
     ///
-    /// `operations` is the writer's one buffer for a merge's decoded operations, reused from page to page: a fresh
-    /// buffer of tens of megabytes per page was fresh memory for the kernel to zero each time.
+    /// `operations` and `receivedBodies` are the writer's buffers for a merge's decoded operations and the row
+    /// bodies that carried them, reused from page to page: a fresh buffer of tens of megabytes per page was fresh
+    /// memory for the kernel to zero each time.
     private func commit(
         _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy,
-        operations: inout [LedgerOperation]
+        operations: inout [LedgerOperation], receivedBodies: inout EncodedBodies
     ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
@@ -206,7 +209,9 @@ public final class LedgerWriter: Sendable {
                 try db.inTransaction(.immediate) {
                     for body in bodies {
                         let command: WriteCommand
-                        do throws(StoreError) { command = try QueueCodec.decodeRequest(body, reusing: &operations) } catch {
+                        do throws(StoreError) { 
+                            command = try QueueCodec.decodeRequest(body, reusing: &operations, bodies: &receivedBodies)
+                        } catch {
                             results.append(.failure(error))
                             continue
                         }
@@ -215,7 +220,7 @@ public final class LedgerWriter: Sendable {
                         let mark = events.mark
                         do {
                             let outcome = try Self.inCommandSavepoint(db) {
-                                try scratch.apply(command, in: db, events: &events)
+                                try scratch.apply(command, receivedBodies: receivedBodies, in: db, events: &events)
                             }
                             working = scratch
                             results.append(.success(outcome))

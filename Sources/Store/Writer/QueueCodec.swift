@@ -60,12 +60,16 @@ enum QueueCodec {
 
     static func decodeRequest(_ body: [UInt8]) throws(StoreError) -> WriteCommand {
         var operations: [LedgerOperation] = []
-        return try decodeRequest(body, reusing: &operations)
+        var bodies = EncodedBodies()
+        return try decodeRequest(body, reusing: &operations, bodies: &bodies)
     }
 
-    /// Decodes a request; a merge's operations are decoded into `operations`, whose storage the writer reuses from
-    /// one page to the next (see ``LedgerOperationCodec/decode(_:from:into:)``).
-    static func decodeRequest(_ body: [UInt8], reusing operations: inout [LedgerOperation]) throws(StoreError) -> WriteCommand {
+    /// Decodes a request; a merge's operations are decoded into `operations` and the row bodies that carried them
+    /// into `bodies`, whose storage the writer reuses from one page to the next (see
+    /// ``LedgerOperationCodec/decode(_:from:into:bodies:)``).
+    static func decodeRequest(
+        _ body: [UInt8], reusing operations: inout [LedgerOperation], bodies: inout EncodedBodies
+    ) throws(StoreError) -> WriteCommand {
         guard let format = body.first else { throw .invalidInput("empty write request") }
         switch format {
         case binaryMovement:
@@ -84,10 +88,10 @@ enum QueueCodec {
             return .movement(MovementRequest(
                 type: type, sku: sku, quantity: quantity, to: to, reason: reason, reference: reference, id: id, actor: actor))
         case binaryMerge:
-            try LedgerOperationCodec.decode(body, from: 1, into: &operations)
+            try LedgerOperationCodec.decode(body, from: 1, into: &operations, bodies: &bodies)
             return .merge(operations)
         case signedMerge:
-            let proofs = try LedgerOperationCodec.decode(body, from: 1, into: &operations)
+            let proofs = try LedgerOperationCodec.decode(body, from: 1, into: &operations, bodies: &bodies)
             return .mergeSigned(operations, proofs)
         case json:
             let envelope: WriteRequestEnvelope
@@ -171,6 +175,8 @@ struct ByteWriter {
         bytes = [format]
         bytes.reserveCapacity(128)
     }
+
+    mutating func reserveCapacity(_ count: Int) { bytes.reserveCapacity(count) }
 
     /// Empties the buffer down to a format byte, keeping its capacity for the next message.
     mutating func reset(format: UInt8) {

@@ -4,13 +4,13 @@ import Foundation
 import NIOCore
 import Store
 
-/// The wire form of a page of ledger operations, as peers exchange them: a ``LedgerOperationCodec`` batch
-/// (string table, varints, deltas, 16-byte UUIDs, then per origin the newest head the page covers; see there for
+/// The wire form of a page of ledger operations, as peers exchange them: a ``LedgerOperationCodec`` batch (each
+/// operation's row body as its origin stores it, then per origin the newest head the page covers; see there for
 /// the layout), deflated.
 ///
-/// The same codec carries merges over the node's write queue, so a page is decoded once and never re-encoded as
-/// JSON on its way to the writer. A reader refuses another version, a truncated or corrupted page, or a page that
-/// inflates beyond ``maxInflatedBytes``.
+/// The same codec carries merges over the node's write queue: the writer takes the inflated page as it came,
+/// decodes each operation once from its body, and hashes and stores that body as it is. A reader refuses another
+/// version, a truncated or corrupted page, or a page that inflates beyond ``maxInflatedBytes``.
 public enum OperationPage {
     public static var version: UInt8 { LedgerOperationCodec.version }
     /// The most bytes a page may inflate to (bounded memory on the receiving side).
@@ -22,18 +22,18 @@ public enum OperationPage {
 
         public var description: String {
             switch self {
-            case .unsupportedVersion(let version) where version < LedgerOperationCodec.version:
+            case .unsupportedVersion(let version) where version < LedgerOperationCodec.oldestReadVersion:
                 "operation page version \(version) is not supported: its operations carry no proof of their origin"
-                    + " (this node reads version \(LedgerOperationCodec.version)); upgrade the node that sent it"
+                    + " (this node reads versions \(LedgerOperationCodec.oldestReadVersion) to \(LedgerOperationCodec.version));"
+                    + " upgrade the node that sent it"
             case .unsupportedVersion(let version): "unsupported operation page version \(version)"
             case .malformed(let why): "malformed operation page: \(why)"
             }
         }
     }
 
-    /// Deflate at its fastest level. The codec has already removed most redundancy (string table, deltas), so
-    /// the default level shrinks a catch-up page only a little more while costing the serving node about a third
-    /// of its CPU per operation.
+    /// Deflate at its fastest level: the default level shrinks a catch-up page only a little more while costing
+    /// the serving node about a third of its CPU per operation.
     static let compression = CompressionAlgorithm.deflate(configuration: .init(compressionLevel: 1))
 
     /// Encodes and compresses operations and the proofs of their origins.
@@ -42,9 +42,9 @@ public enum OperationPage {
         return try raw.compress(with: compression)
     }
 
-    /// The page of what `vector` lacks that this node can prove (``LedgerReader/provenOperationsMissing(from:limit:)``),
+    /// The page of what `vector` lacks that this node can prove (``LedgerReader/provenRowsMissing(from:limit:)``),
     /// at most about `limit` operations and encoded within `maxBytes` (fewer operations are asked for when it is
-    /// not, in proportion, so the page is still cut at heads).
+    /// not, in proportion, so the page is still cut at heads). `sent`: the dots of the operations it carries.
     ///
     /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
     /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
@@ -52,18 +52,18 @@ public enum OperationPage {
     /// signs at least every 1,000 operations, which fit the bound.
     public static func encodeProven(
         from reader: LedgerReader, missingFrom vector: VersionVector, limit: Int, maxBytes: Int = maxEncodedBytes
-    ) throws -> (page: ByteBuffer, sent: [LedgerOperation], more: Bool) {
+    ) throws -> (page: ByteBuffer, sent: [Dot], more: Bool) {
         var limit = limit
         while true {
-            let batch = try reader.provenOperationsMissing(from: vector, limit: limit)
-            let encoded = try LedgerOperationCodec.encode(batch.operations, proofs: batch.proofs)
+            let batch = try reader.provenRowsMissing(from: vector, limit: limit)
+            let encoded = LedgerOperationCodec.encode(batch.rows, proofs: batch.proofs)
             // More operations than asked for: the batch runs on to an origin's first head, and asking for fewer
             // would not shorten it.
-            if encoded.count <= maxBytes || limit <= 1 || batch.operations.count > limit {
+            if encoded.count <= maxBytes || limit <= 1 || batch.rows.count > limit {
                 var raw = ByteBuffer(bytes: encoded)
-                return (try raw.compress(with: compression), batch.operations, batch.more)
+                return (try raw.compress(with: compression), batch.rows.dots, batch.more)
             }
-            limit = min(limit - 1, max(1, Int(Double(batch.operations.count) * Double(maxBytes) / Double(encoded.count) * 0.9)))
+            limit = min(limit - 1, max(1, Int(Double(batch.rows.count) * Double(maxBytes) / Double(encoded.count) * 0.9)))
         }
     }
 
@@ -92,14 +92,14 @@ public enum OperationPage {
 
     /// The `x-inv-highest` value for a page: `origin:sequence` pairs, comma-separated, sorted by origin (empty
     /// for an empty page).
-    public static func highestHeaderValue(_ operations: some Sequence<LedgerOperation>) -> String {
-        highest(of: operations).sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
+    public static func highestHeaderValue(_ dots: some Sequence<Dot>) -> String {
+        highest(of: dots).sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
     }
 
-    /// The highest sequence per origin among `operations`.
-    public static func highest(of operations: some Sequence<LedgerOperation>) -> [ReplicaID: UInt64] {
+    /// The highest sequence per origin among `dots`.
+    public static func highest(of dots: some Sequence<Dot>) -> [ReplicaID: UInt64] {
         var highest: [ReplicaID: UInt64] = [:]
-        for op in operations where op.sequence > highest[op.origin] ?? 0 { highest[op.origin] = op.sequence }
+        for dot in dots where dot.sequence > highest[dot.origin] ?? 0 { highest[dot.origin] = dot.sequence }
         return highest
     }
 

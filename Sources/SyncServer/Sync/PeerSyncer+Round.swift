@@ -102,7 +102,7 @@ extension PeerSyncer {
                 } else {
                     let decoded = try OperationPage.decodeKeepingBytes(fetched.page)
                     encoded = decoded.encoded
-                    highest = OperationPage.highest(of: decoded.operations)
+                    highest = OperationPage.highest(of: decoded.operations.lazy.map(\.dot))
                 }
                 // Retired since this loop started (loops follow membership only every second): merge nothing more.
                 if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
