@@ -1,5 +1,6 @@
 import CRDT
 import GRDB
+import Foundation
 
 /// A batch of operations to send a peer, as stored, cut so that the heads it carries cover every operation in it.
 public struct ProvenBatch: Sendable {
@@ -47,7 +48,7 @@ extension LedgerReader {
                         guard sequence == from + UInt64(part.count) + 1 else { break }  // a gap: what follows is unprovable
                         try row.withUnsafeData(atIndex: 2) { data in
                             guard let data else { throw StoreError.storage("ledger row \(raw):\(sequence) has no body") }
-                            part.append(origin: origin, sequence: sequence, body: data)
+                            data.withUnsafeBytes { part.append(origin: origin, sequence: sequence, body: $0) }
                         }
                     }
                     return part

@@ -99,7 +99,17 @@ public enum OperationPage {
     /// The highest sequence per origin among `dots`.
     public static func highest(of dots: some Sequence<Dot>) -> [ReplicaID: UInt64] {
         var highest: [ReplicaID: UInt64] = [:]
-        for dot in dots where dot.sequence > highest[dot.origin] ?? 0 { highest[dot.origin] = dot.sequence }
+        // Pages hold each origin's operations together: the dictionary is touched once per run of an origin.
+        var run: (origin: ReplicaID, highest: UInt64)?
+        for dot in dots {
+            if dot.origin == run?.origin {
+                run!.highest = max(run!.highest, dot.sequence)
+                continue
+            }
+            if let run, run.highest > highest[run.origin] ?? 0 { highest[run.origin] = run.highest }
+            run = (dot.origin, max(dot.sequence, highest[dot.origin] ?? 0))
+        }
+        if let run, run.highest > highest[run.origin] ?? 0 { highest[run.origin] = run.highest }
         return highest
     }
 
