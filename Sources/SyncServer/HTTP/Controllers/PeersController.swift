@@ -107,7 +107,13 @@ struct PeersController {
         let warehouse = node.config.warehouse
         let decision = try MembershipDecision.selfRetirement(
             of: warehouse, timestamp: try nextDecisionTime(for: warehouse), actor: actor, nodeKey: issued.privateKey)
-        _ = try await node.store.submit(.decideMembership([decision]))
+        // The writer checks it as every peer will: a key the cluster CA did not certify retires nobody.
+        guard case .members(let changed) = try await node.store.submit(.decideMembership([decision])),
+              changed.contains(where: { $0.warehouse == warehouse })
+        else {
+            throw APIError(
+                .conflict, "node_key_uncertified", "this node's certificate is not signed by the cluster CA: its retirement would not verify")
+        }
     }
 
     /// A decision's time: now, or just after the decision held about `warehouse` if that one is not older, so the
