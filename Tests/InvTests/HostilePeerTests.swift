@@ -1,4 +1,7 @@
+import CRDT
 import Foundation
+import Store
+import SyncServer
 import Testing
 
 extension InvCLITests {
@@ -127,6 +130,52 @@ extension InvCLITests {
                 let refused = expectOneLineError(try a.inv("peer", "add", url))
                 #expect(refused.contains("https://HOST:PORT"), "\(url): \(refused)")
             }
+            await c.shutdown()
+        }
+
+        @Test("C's key retires only C: its retirement of D, its re-admission, a tampered one are ignored; its own is taken")
+        func memberKeyRetiresOnlyItself() async throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let a = try cluster.found("A")
+            let d = try cluster.join("D", via: a)
+            for node in [a, d] { try node.start() }
+            try cluster.converge([a, d])
+            let c = try HostilePeer("C", issuedBy: a, in: cluster.root)
+            let key = c.credentials.node.privateKey
+            let now = HLCTimestamp(physicalMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000), logical: 0)
+            func signed(_ warehouse: String, retired: Bool, issuer: String) throws -> MembershipDecision {
+                var decision = MembershipDecision(
+                    warehouse: warehouse, retired: retired, timestamp: now, actor: "mallory", issuer: issuer, signer: .warehouse,
+                    signature: [])
+                try decision.sign(with: key)
+                return decision
+            }
+            var tampered = try MembershipDecision.selfRetirement(of: "C", timestamp: now, actor: "mallory", nodeKey: key)
+            tampered.actor = "admin"
+            let own = "https://127.0.0.1:\(try freeLocalPort())"
+            func hello(_ decisions: [MembershipDecision]) throws -> String {
+                let encoded = String(decoding: try JSONEncoder().encode(decisions), as: UTF8.self)
+                return """
+                    {"v":1,"from":"C","vector":{},"certificates":["\(c.certificateBase64)"],"decisions":\(encoded),"members":[
+                     {"warehouse":"C","peer_url":"\(own)","retired":false,"timestamp":1,"replica":"C"}]}
+                    """
+            }
+            let forged = try hello([
+                signed("D", retired: true, issuer: "C"), signed("D", retired: true, issuer: "D"),
+                signed("C", retired: false, issuer: "C"), tampered,
+            ])
+            #expect(try await c.post(a.peerURL + "/v1/sync/hello", json: forged).status == 200)
+            #expect(try a.json("peer", "list").array?.allSatisfy { $0["retired"] == false } == true)
+            #expect(try a.json("history", "--membership")["membership_decisions"] == [])
+
+            // Its own retirement, signed with its certified key, is taken, and travels on to D.
+            let retirement = try MembershipDecision.selfRetirement(of: "C", timestamp: now, actor: "mallory", nodeKey: key)
+            #expect(try await c.post(a.peerURL + "/v1/sync/hello", json: try hello([retirement])).status == 200)
+            #expect(try a.members()["C"]?["retired"] == true)
+            #expect(try a.members()["C"]?["decision"]?["signer"] == "warehouse")
+            try MembershipOutputTests.syncUntil(a) { try d.json("history", "--membership")["membership_decisions"]?.array?.count == 1 }
+            #expect(try d.members()["D"]?["retired"] == false)
             await c.shutdown()
         }
 

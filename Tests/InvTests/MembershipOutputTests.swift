@@ -66,6 +66,46 @@ extension InvCLITests {
             #expect(try mad.inv("transfers").lines == ["no transfers in transit"])
         }
 
+        @Test("a warehouse retires itself with its own key; members learn it; history shows who decided what, where")
+        func retireItself() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for member in [mad, sev] { try member.start() }
+            expectSuccess(try mad.inv("product", "add", "CHAIR-01", "--name", "Chair"))
+            try cluster.converge([mad, sev])
+
+            // SEV holds no CA key: it can retire itself, not another member.
+            #expect(expectOneLineError(try sev.inv("peer", "remove", "MAD"))
+                == "inv: error: this node lacks the cluster CA key: run `inv peer remove MAD` on the founding node")
+            let retired = try sev.inv("peer", "remove", "SEV")
+            expectSuccess(retired)
+            #expect(retired.lines == ["retired SEV, this node: it refuses local writes now; members learn it at its next sync"])
+            let refusedWrite = try sev.inv("receive", "CHAIR-01", "1")
+            #expect(refusedWrite.status != 0 && refusedWrite.stderr.contains("this warehouse was retired on "), "\(refusedWrite)")
+            // MAD takes it from SEV's hello (or its reply), checked against SEV's member certificate.
+            try Self.syncUntil(mad) { try mad.members()["SEV"]?["retired"] == true }
+            let decision = try #require(try mad.members()["SEV"]?["decision"])
+            #expect(decision["signer"] == "warehouse" && decision["issuer"] == "SEV" && decision["user"] == "admin", "\(decision)")
+
+            expectSuccess(try mad.inv("peer", "readmit", "SEV"))
+            let history = try mad.inv("history", "--utc")
+            expectSuccess(history)
+            let sentences = history.lines.filter { $0.contains("warehouse SEV") }.map { $0.components(separatedBy: "  ").dropFirst().joined() }
+            #expect(sentences == [
+                "admin `admin` retired warehouse SEV itself (decided on SEV with its own key)",
+                "admin `admin` re-admitted warehouse SEV (decided on MAD)",
+            ], "\(history)")
+            #expect(history.lines.allSatisfy { $0.count <= 100 }, "\(history)")
+            // A SKU filter shows movements only; plain --json is unchanged; --membership adds the decisions.
+            #expect(try mad.inv("history", "--sku", "CHAIR-01").lines.allSatisfy { !$0.contains("warehouse SEV") })
+            #expect(try mad.history().count == 1)
+            let both = try mad.json("history", "--membership")
+            #expect(both["movements"]?.array?.count == 1)
+            #expect(both["membership_decisions"]?.array?.compactMap { $0["signer"]?.string } == ["warehouse", "cluster_ca"])
+        }
+
         @Test("setting a reorder point raises alerts where stock is low, the same on both nodes; --warehouse filters")
         func alertOnReorderPoint() throws {
             let cluster = try Cluster()

@@ -983,6 +983,41 @@ struct PeersRouterTests {
         }
     }
 
+    @Test("a node retires its own warehouse with its node key; decisions are listed with actor, signer and time")
+    func retireItselfAndListDecisions() async throws {
+        try await APISession.with { api in
+            #expect(try await api.expectStatus(.ok, .get, "/v1/peers/decisions", token: api.reporter).array().isEmpty)
+            let store = api.fixture.node.store
+            for warehouse in ["MAD", "SEV"] {
+                _ = try await store.submit(.setMember(warehouse: warehouse, peerURL: "https://127.0.0.1:9", retired: false))
+            }
+            _ = try await api.expectStatus(.created, .post, "/v1/products", token: api.admin, json: #"{"sku": "A", "name": "A"}"#)
+            let movement = #"{"type": "receive", "sku": "A", "quantity": 1}"#
+            let retired = try await api.expectStatus(.ok, .delete, "/v1/peers/MAD", token: api.admin).object()
+            #expect(retired.string("warehouse") == "MAD" && retired.bool("retired") == true && retired.bool("self") == true)
+            try await api.expectRefused(.post, "/v1/movements", token: api.admin, json: movement, status: .forbidden, code: "retired")
+            try await api.expectRefused(.delete, "/v1/peers/MAD", token: api.admin, status: .conflict, code: "retired")
+            let held = try #require(try store.reader.membershipDecisions().first { $0.warehouse == "MAD" })
+            #expect(held.signer == .warehouse && held.issuer == "MAD")
+
+            // Only the cluster CA key re-admits it (this node holds it); both decisions are listed, oldest first.
+            _ = try await api.expectStatus(.ok, .post, "/v1/peers/MAD/readmit", token: api.admin)
+            _ = try await api.expectStatus(.created, .post, "/v1/movements", token: api.admin, json: movement)
+            _ = try await api.expectStatus(.ok, .delete, "/v1/peers/SEV", token: api.admin)
+            let listed = try await api.expectStatus(.ok, .get, "/v1/peers/decisions", token: api.reporter).array()
+            #expect(listed.map { $0.keySet } == Array(repeating: ["warehouse", "retired", "user", "issuer", "signer", "timestamp"], count: 3))
+            #expect(listed.map { [$0.string("warehouse"), $0.string("signer"), $0.string("issuer")] } == [
+                ["MAD", "warehouse", "MAD"], ["MAD", "cluster_ca", "MAD"], ["SEV", "cluster_ca", "MAD"],
+            ])
+            #expect(listed.map { $0.bool("retired") } == [true, false, true])
+            #expect(listed.allSatisfy { $0.string("user") == "admin" })
+            let onlySEV = try await api.expectStatus(.ok, .get, "/v1/peers/decisions?warehouse=SEV", token: api.reporter).array()
+            #expect(onlySEV.count == 1)
+            #expect(try await api.expectStatus(.ok, .get, "/v1/peers/decisions?until=2000-01-01", token: api.reporter).array().isEmpty)
+            try await api.expectRefused(.get, "/v1/peers/decisions?since=yesterday", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
+        }
+    }
+
     @Test func refusals() async throws {
         try await APISession.with { api in
             for json in ["", "{}", #"{"url": 5}"#] {
@@ -1001,7 +1036,7 @@ struct PeersRouterTests {
                 code: "sync_not_running")
             try await api.expectRefused(
                 .post, "/v1/peers", token: api.staff, json: #"{"url": "https://127.0.0.1:9"}"#, status: .forbidden, code: "forbidden")
-            try await api.expectRefused(.delete, "/v1/peers/MAD", token: api.admin, status: .conflict, code: "self")
+            try await api.expectRefused(.delete, "/v1/peers/MAD", token: api.admin, status: .conflict, code: "not_in_cluster")
             try await api.expectRefused(.delete, "/v1/peers/SEV", token: api.admin, status: .notFound, code: "not_found")
             try await api.expectRefused(.delete, "/v1/peers/SEV", token: api.staff, status: .forbidden, code: "forbidden")
             try await api.expectRefused(.post, "/v1/sync", token: api.staff, status: .serviceUnavailable, code: "sync_not_running")

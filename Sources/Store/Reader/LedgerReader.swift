@@ -256,9 +256,15 @@ public struct LedgerReader: Sendable {
         try pool.read { db in try MemberRecord.fetchAll(db, sql: "SELECT * FROM members ORDER BY warehouse") }
     }
 
-    /// The newest retirement or re-admission held per warehouse, as signed with the cluster CA key.
+    /// The newest retirement or re-admission held per warehouse, as signed (by the cluster CA, or a warehouse retiring
+    /// itself).
     public func membershipDecisions() throws -> [MembershipDecision] {
         try pool.read { db in try MembershipDecisionRecord.fetchAll(in: db) }
+    }
+
+    /// Every retirement and re-admission this node took, superseded ones included, oldest first: for history.
+    public func membershipDecisionLog() throws -> [MembershipDecisionEntry] {
+        try pool.read { db in try MembershipDecisionLogRecord.fetchAll(in: db) }
     }
 
     /// The operations a peer holding `vector` lacks: per origin in sequence order, at most `limit` in all.

@@ -2,8 +2,8 @@ import CRDT
 import Foundation
 import GRDB
 
-/// A row of `membership_decisions` (migration `v15-membership-decisions`): per warehouse, the newest
-/// ``MembershipDecision`` held, as signed, to forward in every hello.
+/// A row of `membership_decisions` (migrations `v15-membership-decisions`, `v16-membership-self-retirement`): per
+/// warehouse, the newest ``MembershipDecision`` held, as signed, to forward in every hello.
 struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "membership_decisions"
 
@@ -13,6 +13,7 @@ struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
         static let hlc = Column("hlc")
         static let actor = Column("actor")
         static let issuer = Column("issuer")
+        static let signer = Column("signer")
         static let signature = Column("signature")
     }
 
@@ -26,7 +27,8 @@ struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
         decision = MembershipDecision(
             warehouse: row[Columns.warehouse], retired: row[Columns.retired],
             timestamp: HLCTimestamp(rawValue: UInt64(bitPattern: row[Columns.hlc])), actor: row[Columns.actor],
-            issuer: row[Columns.issuer], signature: Array(row[Columns.signature] as Data))
+            issuer: row[Columns.issuer], signer: MembershipDecision.Signer(rawValue: row[Columns.signer]) ?? .clusterCA,
+            signature: Array(row[Columns.signature] as Data))
     }
 
     func encode(to container: inout PersistenceContainer) {
@@ -35,6 +37,7 @@ struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
         container[Columns.hlc] = Int64(bitPattern: decision.timestamp.rawValue)
         container[Columns.actor] = decision.actor
         container[Columns.issuer] = decision.issuer
+        container[Columns.signer] = decision.signer.rawValue
         container[Columns.signature] = Data(decision.signature)
     }
 
@@ -51,5 +54,52 @@ struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
 
     static func save(_ decision: MembershipDecision, in db: Database) throws {
         try MembershipDecisionRecord(decision).insert(db)
+    }
+}
+
+/// A row of `membership_decision_log` (migration `v16-membership-self-retirement`): every decision this node took,
+/// superseded ones included, for history. Not forwarded: peers get the newest per warehouse, as signed.
+struct MembershipDecisionLogRecord: FetchableRecord, PersistableRecord {
+    static let databaseTableName = "membership_decision_log"
+
+    enum Columns {
+        static let warehouse = Column("warehouse")
+        static let hlc = Column("hlc")
+        static let issuer = Column("issuer")
+        static let retired = Column("retired")
+        static let actor = Column("actor")
+        static let signer = Column("signer")
+    }
+
+    var entry: MembershipDecisionEntry
+
+    init(_ decision: MembershipDecision) {
+        entry = MembershipDecisionEntry(
+            warehouse: decision.warehouse, retired: decision.retired, timestamp: decision.timestamp,
+            actor: decision.actor, issuer: decision.issuer, signer: decision.signer)
+    }
+
+    init(row: Row) {
+        entry = MembershipDecisionEntry(
+            warehouse: row[Columns.warehouse], retired: row[Columns.retired],
+            timestamp: HLCTimestamp(rawValue: UInt64(bitPattern: row[Columns.hlc])), actor: row[Columns.actor],
+            issuer: row[Columns.issuer], signer: MembershipDecision.Signer(rawValue: row[Columns.signer]) ?? .clusterCA)
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container[Columns.warehouse] = entry.warehouse
+        container[Columns.hlc] = Int64(bitPattern: entry.timestamp.rawValue)
+        container[Columns.issuer] = entry.issuer
+        container[Columns.retired] = entry.retired
+        container[Columns.actor] = entry.actor
+        container[Columns.signer] = entry.signer.rawValue
+    }
+
+    /// The same decision arriving again (every hello forwards it) is logged once.
+    static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .ignore)
+
+    /// Every logged decision, oldest first.
+    static func fetchAll(in db: Database) throws -> [MembershipDecisionEntry] {
+        try order(Columns.hlc, Columns.warehouse, Columns.issuer, Columns.retired).fetchAll(db).map(\.entry)
     }
 }

@@ -420,6 +420,27 @@ public enum StoreMigrator {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v16-membership-self-retirement") { db in
+            // Who signed a decision: the cluster CA, or the decided warehouse's own key (its self-retirement). And
+            // every decision ever taken, not only the newest per warehouse, so history shows each retirement and
+            // re-admission with its actor and time.
+            try db.execute(sql: """
+                ALTER TABLE membership_decisions
+                    ADD COLUMN signer INTEGER NOT NULL DEFAULT 0 CHECK (signer IN (0, 1));
+                CREATE TABLE membership_decision_log (
+                    warehouse TEXT NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    issuer TEXT NOT NULL,
+                    retired INTEGER NOT NULL CHECK (retired IN (0, 1)),
+                    actor TEXT NOT NULL,
+                    signer INTEGER NOT NULL CHECK (signer IN (0, 1)),
+                    PRIMARY KEY (warehouse, hlc, issuer, retired)
+                ) WITHOUT ROWID;
+                CREATE INDEX membership_decision_log_time ON membership_decision_log(hlc);
+                INSERT INTO membership_decision_log (warehouse, hlc, issuer, retired, actor, signer)
+                    SELECT warehouse, hlc, issuer, retired, actor, 0 FROM membership_decisions;
+                """)
+        }
         return migrator
     }
 }

@@ -53,13 +53,23 @@ extension LedgerApplier {
 
     // MARK: - Membership
 
-    /// Applies each decision signed by the cluster CA that supersedes the one held about its warehouse: stored as
-    /// signed (to forward), and the member's record retired or re-admitted, stamped with the decision's time. A
-    /// decision with a bad signature, or about a warehouse this node has no record of, changes no member.
+    /// Applies each decision that ``MembershipDecision/isAcceptable(clusterKey:keys:)`` accepts (signed by the
+    /// cluster CA, or a warehouse's own retirement signed by one of its certified keys) and that supersedes the one
+    /// held about its warehouse: stored as signed (to forward), logged for history, and the member's record retired
+    /// or re-admitted, stamped with the decision's time. A decision with a bad signature, or about a warehouse this
+    /// node has no record of, changes no member.
+    ///
+    /// A self-retirement stamped further ahead than the clock tolerates is not taken yet (it comes again with every
+    /// hello): a member's key must not be able to outrun, by a far-future time, every re-admission the CA can sign.
     func decideMembership(_ decisions: [MembershipDecision], in db: Database) throws -> [MemberRecord] {
-        guard let clusterKey else { return [] }
         var changed: [MemberRecord] = []
-        for decision in decisions where ReplicaID.isValid(decision.warehouse) && decision.isSigned(by: clusterKey) {
+        for decision in decisions where ReplicaID.isValid(decision.warehouse) {
+            if decision.signer != .clusterCA, (try? clock.check(decision.timestamp)) == nil { continue }
+            let accepted = try decision.isAcceptable(clusterKey: clusterKey) {
+                try ChainRecords.keys(of: try ReplicaID(decision.warehouse), in: db)
+            }
+            guard accepted else { continue }
+            try MembershipDecisionLogRecord(decision).insert(db)
             if let held = try MembershipDecisionRecord.fetch(warehouse: decision.warehouse, in: db), !decision.supersedes(held) {
                 continue
             }

@@ -37,8 +37,9 @@ public enum WriteCommand: Hashable, Codable, Sendable {
     case addOriginCertificates([OriginCertificate])
     /// A checkpoint signed with the cluster CA key, covering the ledger written before operations were signed.
     case saveCheckpoint(ChainCheckpoint)
-    /// Retirements and re-admissions signed with the cluster CA key, issued here or forwarded by a peer: each one
-    /// whose signature holds and which supersedes the one held is applied to the membership.
+    /// Retirements and re-admissions signed with the cluster CA key (or a warehouse's retirement of itself, signed
+    /// with its own certified key), issued here or forwarded by a peer: each one whose signature holds and which
+    /// supersedes the one held is applied to the membership.
     case decideMembership([MembershipDecision])
     /// Accepts every open line of a transfer, or part of one, in one savepoint: one `accept` movement per line.
     case acceptLines(TransferLinesRequest)

@@ -36,13 +36,40 @@ extension API {
             public var user: String
             public var issuer: String
             public var timestamp: String
+            /// Whose key signed it: `cluster_ca`, or `warehouse` (a warehouse retiring itself). Absent from nodes
+            /// that predate self-retirement.
+            public var signer: String?
 
             init(_ decision: MembershipDecision) {
                 retired = decision.retired
                 user = decision.actor
                 issuer = decision.issuer
                 timestamp = API.timestamp(decision.timestamp)
+                signer = decision.signer.name
             }
+        }
+    }
+
+    /// A retirement or re-admission as `GET /v1/peers/decisions` lists it: every one this node took, oldest first.
+    public struct MembershipEvent: Codable, Sendable, Equatable {
+        public var warehouse: String
+        /// `true`: retired; `false`: re-admitted.
+        public var retired: Bool
+        /// The admin token's name.
+        public var user: String
+        /// The warehouse whose node decided it.
+        public var issuer: String
+        /// `cluster_ca`, or `warehouse` (the warehouse retired itself with its own key).
+        public var signer: String
+        public var timestamp: String
+
+        init(_ entry: MembershipDecisionEntry) {
+            warehouse = entry.warehouse
+            retired = entry.retired
+            user = entry.actor
+            issuer = entry.issuer
+            signer = entry.signer.name
+            timestamp = API.timestamp(entry.timestamp)
         }
     }
 

@@ -64,8 +64,11 @@ extension PeerSyncer {
             guard reply.from == warehouse else {
                 throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
             }
-            // Retirements and re-admissions count only with the cluster CA's signature (the writer checks it): a
-            // peer's word alone retires no one, but a retirement signed by the CA reaches this node through any peer.
+            // Certificates first: a warehouse's retirement of itself verifies with the key its certificate certifies.
+            try await OriginProofs.take(reply.certificates, clusterCA: clusterCA, into: node)
+            // Retirements and re-admissions count only with the cluster CA's signature, or a warehouse's own for its
+            // own retirement (the writer checks it): a peer's word alone retires no one, but a signed retirement
+            // reaches this node through any peer.
             if let decisions = reply.decisions, !decisions.isEmpty {
                 _ = try await node.store.submit(.decideMembership(Array(decisions.prefix(SyncProtocol.maxMembers))))
             }
@@ -77,7 +80,6 @@ extension PeerSyncer {
             // A reply is not authenticated as the hello's sender is (by the mutual-TLS handshake on our listener):
             // only unknown members' addresses are taken from it, as hints.
             _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
-            try await OriginProofs.take(reply.certificates, clusterCA: clusterCA, into: node)
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while

@@ -72,8 +72,9 @@ public struct SyncHello: Codable, Sendable {
     /// Every member certificate the sender knows, current and superseded (base64 DER), so that any node can check
     /// any origin's heads, transitively. A receiver keeps only those the cluster CA signed.
     public var certificates: [String]?
-    /// Every retirement and re-admission the sender holds, as signed with the cluster CA key: a receiver applies
-    /// those whose signature holds, whoever forwarded them (see ``MembershipDecision``).
+    /// Every retirement and re-admission the sender holds, as signed (with the cluster CA key, or a warehouse's own
+    /// key for its own retirement, which then carries `"signer": "warehouse"`): a receiver applies those whose
+    /// signature holds, whoever forwarded them (see ``MembershipDecision``).
     public var decisions: [MembershipDecision]?
 
     public init(

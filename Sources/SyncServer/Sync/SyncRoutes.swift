@@ -54,19 +54,21 @@ struct SyncRoutes {
         guard message.members.count <= SyncProtocol.maxMembers, (message.decisions?.count ?? 0) <= SyncProtocol.maxMembers else {
             throw APIError(.badRequest, "invalid_members", "a hello carries at most \(SyncProtocol.maxMembers) members and decisions")
         }
-        // Decisions are taken from anyone: each one is checked against the cluster CA key by the writer.
+        // Member certificates are taken from anyone: each one is checked against the cluster CA. Taken first, so
+        // that a warehouse's retirement of itself, signed with the key its certificate certifies, verifies here.
+        try await OriginProofs.take(message.certificates, clusterCA: syncer.clusterCA, into: node)
+        // Decisions are taken from anyone: each one is checked by the writer (the cluster CA key, or a warehouse's
+        // own certified key for its own retirement only).
         if let decisions = message.decisions, !decisions.isEmpty { _ = try await node.store.submit(.decideMembership(decisions)) }
         let decisions = try node.store.reader.membershipDecisions()
         if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) {
-            // A retired warehouse learns its retirement, signed by the cluster CA, and nothing else.
+            // A retired warehouse learns its retirement, as signed, and nothing else.
             return try context.respond(SyncHello(
                 from: node.config.warehouse, vector: VersionVector(), members: [], decisions: decisions), to: request)
         }
         // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
         _ = try await node.store.submit(.announcedMembers(by: peer, message.members))
-        // Member certificates are taken from anyone: each one is checked against the cluster CA.
-        try await OriginProofs.take(message.certificates, clusterCA: syncer.clusterCA, into: node)
         syncer.heard(from: peer, vector: vector)
         let reply = SyncHello(
             from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),

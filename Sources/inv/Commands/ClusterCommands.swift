@@ -163,6 +163,11 @@ struct PeerCommand: AsyncParsableCommand {
                 passes it on. The retired node refuses local writes once it learns it (at its next sync). Refused while goods are in \
                 transit to or from the warehouse (only the destination can accept them), unless --force; such goods \
                 are then listed by `inv transfers` as stranded. `inv peer readmit` brings a retired warehouse back.
+
+                A warehouse can also retire itself: run it on its own node, naming that node's warehouse. The \
+                retirement is signed with the node's own key (the one its member certificate certifies), the node \
+                refuses local writes at once, and members learn it at its next sync. Only the node holding the \
+                cluster CA key can re-admit it.
                 """)
         @Argument(help: "The warehouse id.") var warehouse: String
         @Flag(help: "Retire it even with goods in transit to or from it (they stay stranded).") var force = false
@@ -172,7 +177,11 @@ struct PeerCommand: AsyncParsableCommand {
             try await NodeClient.with(client) { node in
                 let reply = try await node.send(.DELETE, "/v1/peers/\(warehouse)", query: [("force", force ? "true" : nil)])
                 if client.json { return try JSONOutput.print(raw: reply.body) }
-                print("retired \(warehouse)")
+                if try node.decode(API.Member.self, reply).isSelf {
+                    print("retired \(warehouse), this node: it refuses local writes now; members learn it at its next sync")
+                } else {
+                    print("retired \(warehouse)")
+                }
             }
         }
     }

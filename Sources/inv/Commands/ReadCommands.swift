@@ -140,6 +140,10 @@ struct History: AsyncParsableCommand {
             that order. An operation that arrives later from a warehouse that was offline sorts before a saved \
             position, so a job resuming from one never sees it. Jobs that read the ledger incrementally use \
             `inv changes` (GET /v1/changes), which delivers every operation exactly once, late ones included.
+
+            Without --sku or --type, the table also shows, in time order, each retirement and re-admission of a \
+            warehouse this node knows of: who decided it and on which node. With --membership, JSON is an object: \
+            the movements under "movements" and those decisions under "membership_decisions".
             """)
     @Option(help: "Only this SKU (the table then shows the balance after each movement).") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
@@ -151,10 +155,24 @@ struct History: AsyncParsableCommand {
     @Flag(help: "Newest first.") var reverse = false
     @Flag(help: "Times in UTC instead of local time.") var utc = false
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
+    @Flag(help: "With JSON: an object holding the movements and the membership decisions (retirements, re-admissions).")
+    var membership = false
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if membership, !client.json, format != .json { throw ValidationError("--membership goes with --json") }
+    }
+
+    /// `inv history --json --membership`: the movements as plain `--json` prints them, and the decisions.
+    struct WithMembership: Encodable {
+        var movements: [API.Movement]
+        var membershipDecisions: [API.MembershipEvent]
+
+        enum CodingKeys: String, CodingKey {
+            case movements
+            case membershipDecisions = "membership_decisions"
+        }
     }
 
     func run() async throws {
@@ -175,9 +193,29 @@ struct History: AsyncParsableCommand {
             var movements = fetched
             let shown = self.limit ?? (format == .table && Terminal.stdoutIsTerminal ? 50 : nil)
             if let shown, movements.count > shown { movements.removeFirst(movements.count - shown) }
+            // Decisions are not operations: a SKU or type filter leaves them out.
+            var decisions: [API.MembershipEvent] = []
+            if sku == nil, type == nil, format == .table || membership {
+                let reply = try await node.send(
+                    .GET, "/v1/peers/decisions", query: [("warehouse", warehouse), ("since", since), ("until", until)])
+                decisions = try node.decode([API.MembershipEvent].self, reply)
+                // Those older than the oldest movement shown are cut as the movements were.
+                if fetched.count > movements.count, let first = movements.first {
+                    decisions.removeAll { $0.timestamp < first.timestamp }
+                }
+            }
             if reverse { movements.reverse() }
-            if format == .json { return try JSONOutput.print(movements) }
-            if movements.isEmpty { return print("no movements") }
+            if format == .json {
+                if membership {
+                    return try JSONOutput.print(WithMembership(movements: movements, membershipDecisions: reverse ? decisions.reversed() : decisions))
+                }
+                return try JSONOutput.print(movements)
+            }
+            if movements.isEmpty {
+                if decisions.isEmpty { return print("no movements") }
+                let lines = decisions.map { Self.sentence($0, utc: utc) }
+                return print((reverse ? lines.reversed() : lines).joined(separator: "\n"))
+            }
             // The balance needs every movement of the SKU from the start, whatever the other filters.
             var balances: [String: Int64] = [:]
             if let sku {
@@ -204,11 +242,43 @@ struct History: AsyncParsableCommand {
             if sku != nil { headers.append("BALANCE") }
             // TO/FROM: the other warehouse of a transfer or an accept (the movement's counterpart).
             headers += ["USER", "REF", "TO/FROM"]
-            print(Table(headers: headers, rows: rows, numeric: sku != nil ? [4, 5] : [4], fixed: [0]).render())
+            let table = Table(headers: headers, rows: rows, numeric: sku != nil ? [4, 5] : [4], fixed: [0]).render()
+            print(decisions.isEmpty ? table : Self.interleaving(decisions, into: table, movements: movements, reverse: reverse, utc: utc))
             if fetched.count > movements.count {
                 print("(the newest \(Formatting.count(movements.count)) of \(Formatting.count(fetched.count)) movements; --limit N shows more)")
             }
         }
+    }
+
+    /// A membership decision as a line of history: its time, then a sentence.
+    static func sentence(_ event: API.MembershipEvent, utc: Bool) -> String {
+        let verb = event.retired ? "retired" : "re-admitted"
+        let how = event.signer == "warehouse" && event.warehouse == event.issuer
+            ? "itself (decided on \(event.issuer) with its own key)" : "(decided on \(event.issuer))"
+        return "\(Formatting.time(event.timestamp, utc: utc))  admin `\(event.user)` \(verb) warehouse \(event.warehouse) \(how)"
+    }
+
+    /// The table's lines with each decision's line before the first movement later than it (after it, newest
+    /// first).
+    static func interleaving(
+        _ decisions: [API.MembershipEvent], into table: String, movements: [API.Movement], reverse: Bool, utc: Bool
+    ) -> String {
+        let lines = table.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var out = Array(lines.prefix(2))
+        var pending = reverse ? Array(decisions.reversed()) : decisions
+        // Oldest first: a decision goes before the first movement after it; newest first, before the first before it.
+        func due(_ decision: API.MembershipEvent, before movement: API.Movement) -> Bool {
+            reverse ? decision.timestamp >= movement.timestamp : decision.timestamp < movement.timestamp
+        }
+        for (movement, line) in zip(movements, lines.dropFirst(2)) {
+            while let next = pending.first, due(next, before: movement) {
+                out.append(sentence(next, utc: utc))
+                pending.removeFirst()
+            }
+            out.append(line)
+        }
+        out += pending.map { sentence($0, utc: utc) }
+        return out.joined(separator: "\n")
     }
 
     /// Every movement the filters select, oldest first.

@@ -16,6 +16,8 @@ final class HostilePeer: Sendable {
     let warehouse: String
     /// The member certificate and key the test program holds.
     let credentials: NodeCredentials
+    /// Its certificate as a hello carries it: base64 DER.
+    let certificateBase64: String
     private let http: HTTPClient
 
     /// Issues a certificate for `warehouse` on `sponsor` (`inv cert issue`) and loads it from the join bundle.
@@ -34,6 +36,7 @@ final class HostilePeer: Sendable {
         }
         let credentials = try pki.loadNodeCredentials()
         self.credentials = credentials
+        certificateBase64 = bundle.certificate.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: credentials.clientTLS(withClientCertificate: true), timeout: .init(connect: .seconds(5), read: .seconds(30)))
         configuration.connectionPool.retryConnectionEstablishment = false

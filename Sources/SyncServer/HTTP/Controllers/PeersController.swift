@@ -2,6 +2,7 @@ import CRDT
 import Foundation
 import Hummingbird
 import Store
+import X509
 
 /// `/v1/peers` and `/v1/sync` on the API listener: cluster membership and on-demand sync (bearer tokens).
 struct PeersController {
@@ -10,6 +11,7 @@ struct PeersController {
 
     func addRoutes(to group: RouterGroup<InvRequestContext>) {
         group.get("peers", use: list)
+        group.get("peers/decisions", use: decisions)
         group.post("peers", use: add)
         group.delete("peers/{warehouse}", use: retire)
         group.post("peers/{warehouse}/readmit", use: readmit)
@@ -33,6 +35,21 @@ struct PeersController {
                 decision: decisions[member.warehouse].map(API.Member.Decision.init))
         }
         return try context.respond(members, to: request)
+    }
+
+    /// Every retirement and re-admission this node took, superseded ones included, oldest first (`inv history`
+    /// shows them among movements); `warehouse`, `since` and `until` select as they do for `/v1/history`.
+    @Sendable func decisions(_ request: Request, context: InvRequestContext) async throws -> Response {
+        _ = try context.require(.reporter)
+        let warehouse = request.query("warehouse")
+        let since = try request.queryDate("since")
+        let until = try request.queryDate("until")
+        let events = try node.store.reader.membershipDecisionLog().filter { entry in
+            let milliseconds = entry.timestamp.physicalMilliseconds
+            return (warehouse == nil || entry.warehouse == warehouse) && since.map { milliseconds >= $0 } ?? true
+                && until.map { milliseconds < $0 } ?? true
+        }
+        return try context.respond(events.map(API.MembershipEvent.init), to: request)
     }
 
     @Sendable func add(_ request: Request, context: InvRequestContext) async throws -> Response {
@@ -63,13 +80,52 @@ struct PeersController {
     /// their next hello. Refused (409 `ca_key_absent`) on a node without the key, saying where to run it.
     private func decide(_ warehouse: String, retired: Bool, actor: String) async throws {
         let pki = try clusterCAFiles(toDecide: warehouse, retired: retired)
-        let held = try node.store.reader.membershipDecisions().first { $0.warehouse == warehouse }
-        let now = HLCTimestamp(physicalMilliseconds: SystemClock().nowMilliseconds(), logical: 0)
-        let timestamp = held.flatMap { $0.timestamp >= now ? $0.timestamp.successor : nil } ?? now
         let decision = try MembershipDecision.signed(
-            warehouse: warehouse, retired: retired, timestamp: timestamp, actor: actor, issuer: node.config.warehouse,
+            warehouse: warehouse, retired: retired, timestamp: try nextDecisionTime(for: warehouse), actor: actor,
+            issuer: node.config.warehouse,
             caKey: try pki.loadCA().privateKey)
         _ = try await node.store.submit(.decideMembership([decision]))
+    }
+
+    /// Signs this warehouse's retirement of itself with its node key (the one its member certificate certifies)
+    /// and applies it; peers learn it in the next hello, and check it against that certificate. The node refuses
+    /// local writes from then on, as for a retirement by the cluster CA, which alone can re-admit it.
+    private func retireSelf(actor: String) async throws {
+        let pki = PKIFiles(directory: node.directory.tlsDirectory)
+        let issued: IssuedCertificate
+        let clusterCA: Certificate
+        do {
+            issued = try pki.loadNode()
+            clusterCA = try pki.loadCACertificate()
+        } catch {
+            throw APIError(.conflict, "node_key_absent", "this node has no member certificate and key to sign its own retirement with")
+        }
+        // Its own certificate, so the writer (like every peer) finds the key that signed the decision.
+        if let own = OriginProofs.originCertificate(issued.certificate, clusterCA: clusterCA) {
+            _ = try await node.store.submit(.addOriginCertificates([own]))
+        }
+        let warehouse = node.config.warehouse
+        let decision = try MembershipDecision.selfRetirement(
+            of: warehouse, timestamp: try nextDecisionTime(for: warehouse), actor: actor, nodeKey: issued.privateKey)
+        // The writer checks it as every peer will: a key the cluster CA did not certify retires nobody.
+        guard case .members(let changed) = try await node.store.submit(.decideMembership([decision])),
+              changed.contains(where: { $0.warehouse == warehouse })
+        else {
+            throw APIError(
+                .conflict, "node_key_uncertified", "this node's certificate is not signed by the cluster CA: its retirement would not verify")
+        }
+    }
+
+    /// A decision's time: now, or just after the decision held about `warehouse` if that one is not older, so the
+    /// new one supersedes it.
+    private func nextDecisionTime(for warehouse: String) throws -> HLCTimestamp {
+        let held = try node.store.reader.membershipDecisions().first { $0.warehouse == warehouse }
+        let now = HLCTimestamp(physicalMilliseconds: SystemClock().nowMilliseconds(), logical: 0)
+        guard let held, held.timestamp >= now else { return now }
+        guard let next = held.timestamp.successor else {
+            throw APIError(.conflict, "decision_time_exhausted", "the decision held about \(warehouse) cannot be superseded")
+        }
+        return next
     }
 
     /// The PKI files of a node that holds the cluster CA key, or a 409 saying where to run the command.
@@ -86,13 +142,18 @@ struct PeersController {
     @Sendable func retire(_ request: Request, context: InvRequestContext) async throws -> Response {
         let identity = try context.require(.admin)
         let warehouse = context.parameters.get("warehouse") ?? ""
-        guard warehouse != node.config.warehouse else {
-            throw APIError(.conflict, "self", "a node cannot retire itself; retire it from another node")
-        }
-        guard let member = try node.store.reader.members().first(where: { $0.warehouse == warehouse }) else {
+        // A warehouse may retire itself with its own key; any other member only with the cluster CA key.
+        let isSelf = warehouse == node.config.warehouse
+        let members = try node.store.reader.members()
+        guard let member = members.first(where: { $0.warehouse == warehouse }) else {
+            if isSelf { throw APIError(.conflict, "not_in_cluster", "\(warehouse) is in no cluster yet: there is nothing to retire it from") }
             throw APIError.notFound("no member \(warehouse)")
         }
-        _ = try clusterCAFiles(toDecide: warehouse, retired: true)
+        if isSelf {
+            if member.retired { throw APIError(.conflict, "retired", "\(warehouse) is retired already") }
+        } else {
+            _ = try clusterCAFiles(toDecide: warehouse, retired: true)
+        }
         // Only a transfer's destination may accept it: goods in transit to or from a retired warehouse are stranded.
         if request.query("force") != "true" {
             let stranded = try node.store.reader.openTransfers().filter { $0.from == warehouse || $0.to == warehouse }
@@ -104,10 +165,15 @@ struct PeersController {
                     "\(warehouse) has \(units) units in transit to or from it (\(transfers)); they would be stranded: retire it anyway with --force")
             }
         }
-        try await decide(warehouse, retired: true, actor: identity.name)
+        if isSelf {
+            try await retireSelf(actor: identity.name)
+        } else {
+            try await decide(warehouse, retired: true, actor: identity.name)
+        }
         syncer?.refreshMembers()
+        // The next hello to each peer carries the decision (a retired node still says hello, to tell them).
         syncer?.triggerAll()
-        return try context.respond(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: false, status: nil), to: request)
+        return try context.respond(API.Member(warehouse: warehouse, peerURL: member.peerURL, retired: true, isSelf: isSelf, status: nil), to: request)
     }
 
     /// Re-admits a retired warehouse: the explicit act `inv peer add` never performs on its own.
