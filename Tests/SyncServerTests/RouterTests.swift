@@ -1015,6 +1015,10 @@ struct PeersRouterTests {
             #expect(onlySEV.count == 1)
             #expect(try await api.expectStatus(.ok, .get, "/v1/peers/decisions?until=2000-01-01", token: api.reporter).array().isEmpty)
             try await api.expectRefused(.get, "/v1/peers/decisions?since=yesterday", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
+            for warehouse in ["", "not%20a%20warehouse", String(repeating: "W", count: 33)] {
+                try await api.expectRefused(
+                    .get, "/v1/peers/decisions?warehouse=\(warehouse)", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
+            }
         }
     }
 
