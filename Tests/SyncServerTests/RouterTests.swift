@@ -986,7 +986,7 @@ struct PeersRouterTests {
     @Test("a node retires its own warehouse with its node key; decisions are listed with actor, signer and time")
     func retireItselfAndListDecisions() async throws {
         try await APISession.with { api in
-            #expect(try await api.expectStatus(.ok, .get, "/v1/peers/decisions", token: api.reporter).array().isEmpty)
+            #expect(try await api.expectStatus(.ok, .get, "/v1/membership/decisions", token: api.reporter).array().isEmpty)
             let store = api.fixture.node.store
             for warehouse in ["MAD", "SEV"] {
                 _ = try await store.submit(.setMember(warehouse: warehouse, peerURL: "https://127.0.0.1:9", retired: false))
@@ -1004,20 +1004,20 @@ struct PeersRouterTests {
             _ = try await api.expectStatus(.ok, .post, "/v1/peers/MAD/readmit", token: api.admin)
             _ = try await api.expectStatus(.created, .post, "/v1/movements", token: api.admin, json: movement)
             _ = try await api.expectStatus(.ok, .delete, "/v1/peers/SEV", token: api.admin)
-            let listed = try await api.expectStatus(.ok, .get, "/v1/peers/decisions", token: api.reporter).array()
+            let listed = try await api.expectStatus(.ok, .get, "/v1/membership/decisions", token: api.reporter).array()
             #expect(listed.map { $0.keySet } == Array(repeating: ["warehouse", "retired", "user", "issuer", "signer", "timestamp"], count: 3))
             #expect(listed.map { [$0.string("warehouse"), $0.string("signer"), $0.string("issuer")] } == [
                 ["MAD", "warehouse", "MAD"], ["MAD", "cluster_ca", "MAD"], ["SEV", "cluster_ca", "MAD"],
             ])
             #expect(listed.map { $0.bool("retired") } == [true, false, true])
             #expect(listed.allSatisfy { $0.string("user") == "admin" })
-            let onlySEV = try await api.expectStatus(.ok, .get, "/v1/peers/decisions?warehouse=SEV", token: api.reporter).array()
+            let onlySEV = try await api.expectStatus(.ok, .get, "/v1/membership/decisions?warehouse=SEV", token: api.reporter).array()
             #expect(onlySEV.count == 1)
-            #expect(try await api.expectStatus(.ok, .get, "/v1/peers/decisions?until=2000-01-01", token: api.reporter).array().isEmpty)
-            try await api.expectRefused(.get, "/v1/peers/decisions?since=yesterday", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
+            #expect(try await api.expectStatus(.ok, .get, "/v1/membership/decisions?until=2000-01-01", token: api.reporter).array().isEmpty)
+            try await api.expectRefused(.get, "/v1/membership/decisions?since=yesterday", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
             for warehouse in ["", "not%20a%20warehouse", String(repeating: "W", count: 33)] {
                 try await api.expectRefused(
-                    .get, "/v1/peers/decisions?warehouse=\(warehouse)", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
+                    .get, "/v1/membership/decisions?warehouse=\(warehouse)", token: api.reporter, status: .unprocessableContent, code: "invalid_input")
             }
         }
     }

@@ -50,7 +50,7 @@ extension API {
         }
     }
 
-    /// A retirement or re-admission as `GET /v1/peers/decisions` lists it: every one this node took, oldest first.
+    /// A retirement or re-admission as `GET /v1/membership/decisions` lists it: every one this node took, oldest first.
     public struct MembershipEvent: Codable, Sendable, Equatable {
         public var warehouse: String
         /// `true`: retired; `false`: re-admitted.

@@ -197,7 +197,7 @@ struct History: AsyncParsableCommand {
             var decisions: [API.MembershipEvent] = []
             if sku == nil, type == nil, format == .table || membership {
                 let reply = try await node.send(
-                    .GET, "/v1/peers/decisions", query: [("warehouse", warehouse), ("since", since), ("until", until)])
+                    .GET, "/v1/membership/decisions", query: [("warehouse", warehouse), ("since", since), ("until", until)])
                 decisions = try node.decode([API.MembershipEvent].self, reply)
                 // Those older than the oldest movement shown are cut as the movements were.
                 if fetched.count > movements.count, let first = movements.first {

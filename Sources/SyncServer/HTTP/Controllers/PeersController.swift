@@ -4,14 +4,15 @@ import Hummingbird
 import Store
 import X509
 
-/// `/v1/peers` and `/v1/sync` on the API listener: cluster membership and on-demand sync (bearer tokens).
+/// `/v1/peers`, `/v1/membership/decisions` and `/v1/sync` on the API listener: cluster membership, its decisions, and
+/// on-demand sync (bearer tokens).
 struct PeersController {
     let node: InvNode
     let syncer: PeerSyncer?
 
     func addRoutes(to group: RouterGroup<InvRequestContext>) {
         group.get("peers", use: list)
-        group.get("peers/decisions", use: decisions)
+        group.get("membership/decisions", use: decisions)
         group.post("peers", use: add)
         group.delete("peers/{warehouse}", use: retire)
         group.post("peers/{warehouse}/readmit", use: readmit)
