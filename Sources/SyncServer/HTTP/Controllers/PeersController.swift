@@ -43,7 +43,7 @@ struct PeersController {
     @Sendable func decisions(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
         let warehouse = request.query("warehouse")
-        if let warehouse, (try? ReplicaID(warehouse)) == nil {
+        if let warehouse, !ReplicaID.isValid(warehouse) {
             throw APIError(.unprocessableContent, "invalid_input", "warehouse must be 1-32 characters of A-Z a-z 0-9 _ -")
         }
         let since = try request.queryDate("since")
