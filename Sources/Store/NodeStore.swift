@@ -114,6 +114,12 @@ public final class NodeStore: Sendable {
         try await client.submit(encoded: QueueCodec.mergeRequest(encoded: operations, signed: true)).get()
     }
 
+    /// Queues such a merge now, behind every write queued before this returns, and returns its outcome to await
+    /// later: a caller that queues the next page before awaiting this one keeps the writer from waiting for it.
+    public func queueMerge(encoded operations: [UInt8]) -> QueuedWrite {
+        client.queue(encoded: QueueCodec.mergeRequest(encoded: operations, signed: true))
+    }
+
     /// Drains the write queue, stops the writer and closes the client. Idempotent.
     public func close() {
         let first = closed.withLock { closed in

@@ -75,20 +75,23 @@ struct InProcessWriteTests {
     func pendingRepliesAnswerOnce() async throws {
         let replies = PendingReplies(depth: Meter(label: "test-depth"))
         let outcome = WriteOutcome.catchingUp(false)
-        let first = await withCheckedContinuation { continuation in
-            #expect(replies.register(1, continuation))
+        typealias Waiter = CheckedContinuation<Result<WriteOutcome, StoreError>, Never>
+        let first = await withCheckedContinuation { (continuation: Waiter) in
+            let registered = replies.register(1) { continuation.resume(returning: $0) }
+            #expect(registered)
             replies.resume(1, with: .success(outcome))
             replies.resume(1, with: .failure(.storage("a second answer must be ignored")))
             replies.resume(99, with: .success(outcome))
         }
-        let second = await withCheckedContinuation { continuation in
-            #expect(replies.register(2, continuation))
+        let second = await withCheckedContinuation { (continuation: Waiter) in
+            let registered = replies.register(2) { continuation.resume(returning: $0) }
+            #expect(registered)
             replies.failAll(.unavailable("closed"))
         }
         #expect(try first.get() == outcome)
         #expect(throws: StoreError.unavailable("closed")) { try second.get() }
-        let refused = await withCheckedContinuation { continuation in
-            let registered = replies.register(3, continuation)
+        let refused = await withCheckedContinuation { (continuation: Waiter) in
+            let registered = replies.register(3) { continuation.resume(returning: $0) }
             if !registered { continuation.resume(returning: .failure(.unavailable("refused"))) }
         }
         #expect(throws: StoreError.unavailable("refused")) { try refused.get() }

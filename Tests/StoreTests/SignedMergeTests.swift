@@ -68,6 +68,37 @@ struct SignedMergeTests {
         #expect(try b.reader.stock(warehouse: "A", sku: "SKU-1").first?.quantity == 1_215)
     }
 
+    @Test("merges queued one behind the other are applied in that order, whichever outcome is awaited first")
+    func queuedMergesKeepTheirOrder() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
+        let a = try Self.open("A", key: keyA, ca: ca, in: directory)
+        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            a.close()
+            b.close()
+        }
+        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
+        try await a.addProduct("SKU-1")
+        for _ in 0..<30 { try await a.move(.receive, "SKU-1", 1) }
+        // Two pages, the second continuing the first's chain: merged the other way round, it would be beyond a gap.
+        let first = try a.reader.provenRowsMissing(from: VersionVector(), limit: 10)
+        var cursor = VersionVector()
+        cursor.advance(rid("A"), to: try #require(first.operations.last).sequence)
+        let second = try a.reader.provenRowsMissing(from: cursor, limit: 100)
+        let queuedFirst = b.queueMerge(encoded: try LedgerOperationCodec.encode(first.operations, proofs: first.proofs))
+        let queuedSecond = b.queueMerge(encoded: try LedgerOperationCodec.encode(second.operations, proofs: second.proofs))
+        guard case .merged(let late) = try await queuedSecond.outcome(), case .merged(let early) = try await queuedFirst.outcome()
+        else { throw StoreError.storage("outcome") }
+        #expect(early.applied == first.operations.count && early.unproven.isEmpty)
+        #expect(late.applied == second.operations.count && late.unproven.isEmpty)
+        #expect(try b.reader.versionVector()[rid("A")] == 31)
+        #expect(try b.reader.stock(warehouse: "A", sku: "SKU-1").first?.quantity == 30)
+        // An outcome already known is returned at once, as often as asked.
+        guard case .merged = try await queuedFirst.outcome() else { throw StoreError.storage("outcome") }
+    }
+
     @Test("a tampered operation in a forwarded page is not applied, and is reported as a forgery")
     func tamperedPage() async throws {
         let directory = try TemporaryDirectory()

@@ -98,7 +98,7 @@ public struct ChainCheckpoint: Hashable, Codable, Sendable {
         var marks: [ReplicaID: [Mark]] = [:]
         var total = 0
         for _ in 0..<origins {
-            guard let text = String(validating: try reader.blob(), as: UTF8.self), let origin = try? ReplicaID(text), marks[origin] == nil else {
+            guard let text = UTF8Text.validated(try reader.blob()), let origin = try? ReplicaID(text), marks[origin] == nil else {
                 throw .invalidOperation("bad origin in checkpoint")
             }
             let count = try reader.count(limit: bytes.count / 33)

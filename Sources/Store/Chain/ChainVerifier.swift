@@ -113,36 +113,39 @@ public struct ChainVerifier {
         // Pages hold each origin's operations together: the walk of the current origin stays out of the dictionary.
         var current: (origin: ReplicaID, walk: Walk)?
         let received = receivedBodies.count == operations.count ? receivedBodies : nil
-        for (position, op) in operations.enumerated() {
+        // By index, not `for op in`: binding each operation would copy (retain) all of its fields.
+        for position in operations.indices {
             defer { verdict.bodies.endOperation() }
-            guard !skip(op.origin) else { continue }
-            if current?.origin != op.origin {
+            let origin = operations[position].origin
+            let sequence = operations[position].sequence
+            guard !skip(origin) else { continue }
+            if current?.origin != origin {
                 if let current { walks[current.origin] = current.walk }
-                if let existing = walks[op.origin] {
-                    current = (op.origin, existing)
+                if let existing = walks[origin] {
+                    current = (origin, existing)
                 } else {
-                    let start = try tip(op.origin)
-                    current = (op.origin, Walk(
+                    let start = try tip(origin)
+                    current = (origin, Walk(
                         tip: start.sequence, next: start.sequence + 1, chain: RunningChain(from: start.hash),
-                        head: heads[op.origin]?.sequence, last: start.sequence))
+                        head: heads[origin]?.sequence, last: start.sequence))
                 }
             }
-            guard current!.walk.broken == nil, op.sequence > current!.walk.tip else { continue }  // at or below the tip: a duplicate
-            guard op.sequence == current!.walk.next else {
-                current!.walk.broken = .gap(expected: current!.walk.next, found: op.sequence)
+            guard current!.walk.broken == nil, sequence > current!.walk.tip else { continue }  // at or below the tip: a duplicate
+            guard sequence == current!.walk.next else {
+                current!.walk.broken = .gap(expected: current!.walk.next, found: sequence)
                 continue
             }
             if let body = received?[position] {
-                body.withUnsafeBytes { current!.walk.chain.extend(sequence: op.sequence, body: $0) }
+                body.withUnsafeBytes { current!.walk.chain.extend(sequence: sequence, body: $0) }
                 verdict.bodies.append(body)
             } else {
-                try LedgerRowBody.encode(op, into: &buffer)
-                buffer.bytes.withUnsafeBytes { current!.walk.chain.extend(sequence: op.sequence, body: $0) }
+                try LedgerRowBody.encode(operations[position], into: &buffer)
+                buffer.bytes.withUnsafeBytes { current!.walk.chain.extend(sequence: sequence, body: $0) }
                 verdict.bodies.append(buffer.bytes)
             }
-            current!.walk.last = op.sequence
+            current!.walk.last = sequence
             current!.walk.next += 1
-            if op.sequence == current!.walk.head { current!.walk.hashAtHead = current!.walk.chain.hash }
+            if sequence == current!.walk.head { current!.walk.hashAtHead = current!.walk.chain.hash }
         }
         if let current { walks[current.origin] = current.walk }
         for (origin, walk) in walks {

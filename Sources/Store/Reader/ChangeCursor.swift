@@ -104,7 +104,7 @@ public struct ChangeCursor: Hashable, Sendable {
             guard length <= UInt64(bytes.count - position) else { return nil }
             let end = position + Int(length)
             defer { position = end }
-            return String(validating: bytes[position..<end], as: UTF8.self)
+            return UTF8Text.validated(bytes[position..<end])
         }
     }
 }

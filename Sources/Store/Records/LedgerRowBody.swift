@@ -221,16 +221,51 @@ enum LedgerRowBody {
         }
     }
 
+    /// Texts of the operation decoded before, reused when the next repeats them byte for byte: consecutive
+    /// operations of a page mostly name the same warehouse (their origin) and actor, and a reused text is neither
+    /// validated nor allocated again.
+    struct RepeatedTexts {
+        var warehouse: ReplicaID?
+        var actor: String?
+
+        init() {}
+    }
+
     /// The operation `(origin, sequence)` whose row body is `body`.
     static func decode(origin: ReplicaID, sequence: UInt64, body: UnsafeRawBufferPointer) throws -> LedgerOperation {
+        var repeated = RepeatedTexts()
+        return try decode(origin: origin, sequence: sequence, body: body, repeated: &repeated)
+    }
+
+    /// The operation `(origin, sequence)` whose row body is `body`, reusing `repeated`'s texts where they are the
+    /// same and leaving this operation's texts in it for the next.
+    static func decode(
+        origin: ReplicaID, sequence: UInt64, body: UnsafeRawBufferPointer, repeated: inout RepeatedTexts
+    ) throws -> LedgerOperation {
         let fields = try Fields(body)
         func text(_ range: Range<Int>) throws(StoreError) -> String {
-            guard let text = String(validating: body[range], as: UTF8.self) else { throw StoreError.storage("invalid UTF-8 in ledger row") }
+            guard let text = UTF8Text.validated(UnsafeRawBufferPointer(rebasing: body[range])) else { throw StoreError.storage("invalid UTF-8 in ledger row") }
             return text
+        }
+        func same(_ known: String?, _ range: Range<Int>) -> Bool {
+            known.map { $0.utf8.elementsEqual(UnsafeRawBufferPointer(rebasing: body[range])) } ?? false
         }
         func replica(_ range: Range<Int>) throws(StoreError) -> ReplicaID {
             let raw = try text(range)
             do { return try ReplicaID(raw) } catch { throw StoreError.storage("bad replica id in ledger: \(raw)") }
+        }
+        func warehouse(_ range: Range<Int>) throws(StoreError) -> ReplicaID {
+            if same(origin.rawValue, range) { return origin }
+            if let known = repeated.warehouse, same(known.rawValue, range) { return known }
+            let decoded = try replica(range)
+            repeated.warehouse = decoded
+            return decoded
+        }
+        func actor(_ range: Range<Int>) throws(StoreError) -> String {
+            if let known = repeated.actor, same(known, range) { return known }
+            let decoded = try text(range)
+            repeated.actor = decoded
+            return decoded
         }
         func id(_ range: Range<Int>, isUUID: Bool) throws(StoreError) -> String {
             isUUID ? CanonicalUUIDText.text(body[range]) : try text(range)
@@ -246,9 +281,9 @@ enum LedgerRowBody {
         return LedgerOperation(
             origin: origin, sequence: sequence, timestamp: HLCTimestamp(rawValue: fields.timestamp), kind: fields.kind,
             sku: try SKU(try text(fields.sku)), movementID: try fields.movementID.map { range throws(StoreError) in try id(range, isUUID: fields.movementIDIsUUID) },
-            warehouse: try fields.warehouse.map(replica), delta: fields.delta, counter: fields.counter, transfer: transfer,
+            warehouse: try fields.warehouse.map(warehouse), delta: fields.delta, counter: fields.counter, transfer: transfer,
             product: try fields.product.map { try decoder.decode(ProductPatch.self, from: Data(body[$0])) },
-            actor: try text(fields.actor), reason: try fields.reason.map(text), reference: try fields.reference.map(text),
+            actor: try actor(fields.actor), reason: try fields.reason.map(text), reference: try fields.reference.map(text),
             context: try fields.context.map { try decoder.decode(VersionVector.self, from: Data(body[$0])) },
             transferBack: try delta(fields.transferBack),
             document: try fields.document.map { range throws(StoreError) in try id(range, isUUID: fields.documentIsUUID) })

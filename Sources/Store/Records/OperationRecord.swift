@@ -26,10 +26,10 @@ struct OperationRecord {
         row.blob(buffer.bytes)
     }
 
-    /// Binds an operation whose row body is already encoded (by the chain verifier, which hashed it).
-    static func bind(_ op: LedgerOperation, to row: inout BoundStatement.Binder, body: ArraySlice<UInt8>) throws {
-        row.text(op.origin.rawValue)
-        row.integer(try storable(op.sequence))
+    /// Binds the key of an operation whose row body is already encoded (by its origin; the chain verifier hashed it).
+    static func bind(origin: ReplicaID, sequence: UInt64, to row: inout BoundStatement.Binder, body: ArraySlice<UInt8>) throws {
+        row.text(origin.rawValue)
+        row.integer(try storable(sequence))
         row.blob(body)
     }
 

@@ -46,7 +46,9 @@ public struct CommittedEvents: Sequence, Sendable {
             case .event(.operation(let op)): if op.origin == replica { local += 1 } else { merged += 1 }
             case .event: break
             case .merged(let operations):
-                for op in operations { if op.origin == replica { local += 1 } else { merged += 1 } }
+                for position in operations.indices {
+                    if operations[position].origin == replica { local += 1 } else { merged += 1 }
+                }
             }
         }
         return (local, merged)

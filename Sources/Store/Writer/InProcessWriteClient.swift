@@ -34,21 +34,33 @@ final class InProcessWriteClient: Sendable {
 
     /// Sends an encoded request (``QueueCodec``) and returns its outcome once the writer has committed it.
     func submit(encoded body: [UInt8]) async -> Result<WriteOutcome, StoreError> {
-        await withCheckedContinuation { (continuation: PendingReplies.Continuation) in
-            let failure: StoreError? = state.withLock { state in
-                guard let socket = state.socket else { return .unavailable("the write queue client is closed") }
-                let id = state.nextID
-                state.nextID += 1
-                guard replies.register(id, continuation) else { return .unavailable("the write queue client is closed") }
-                do {
-                    try socket.send([WriteWire.frame(id), body])
-                } catch {
-                    replies.resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
-                }
-                return nil
-            }
-            if let failure { continuation.resume(returning: .failure(failure)) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>) in
+            send(encoded: body) { continuation.resume(returning: $0) }
         }
+    }
+
+    /// Sends an encoded request now, behind every request sent before this call returns, and returns its outcome
+    /// to await later.
+    func queue(encoded body: [UInt8]) -> QueuedWrite {
+        let queued = QueuedWrite()
+        send(encoded: body, reply: queued.complete)
+        return queued
+    }
+
+    private func send(encoded body: [UInt8], reply: @escaping PendingReplies.Reply) {
+        let failure: StoreError? = state.withLock { state in
+            guard let socket = state.socket else { return .unavailable("the write queue client is closed") }
+            let id = state.nextID
+            state.nextID += 1
+            guard replies.register(id, reply) else { return .unavailable("the write queue client is closed") }
+            do {
+                try socket.send([WriteWire.frame(id), body])
+            } catch {
+                replies.resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
+            }
+            return nil
+        }
+        if let failure { reply(.failure(failure)) }
     }
 
     /// Closes the socket and fails every request still waiting. Call after the writer stopped: requests it

@@ -55,7 +55,9 @@ extension LedgerApplier {
             events.append(merged: operations)
         }
         var counters = PerOrigin<[CounterTarget: CounterChange]>()
-        for (position, op) in operations.enumerated() {
+        // Each operation is handed to `fold` in place (borrowed): binding it to a local would copy (retain) every
+        // field of every operation of the batch.
+        func fold(_ op: LedgerOperation, at position: Int) throws {
             try writeRow(op, position)
             // Every origin is met in batch order, so counters are written origin by origin in that order.
             let slot = counters.index(of: op.origin) { [:] }
@@ -76,6 +78,9 @@ extension LedgerApplier {
             if let back = op.transferBack {
                 try TransferRecord.merge(back, sku: op.sku, timestamp: op.timestamp, in: db)
             }
+        }
+        for position in operations.indices {
+            try fold(operations[position], at: position - operations.startIndex)
         }
         let upsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
         for (origin, changes) in zip(counters.origins, counters.values) where !changes.isEmpty {

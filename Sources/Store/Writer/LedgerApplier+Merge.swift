@@ -37,14 +37,16 @@ extension LedgerApplier {
         // without copying tens of megabytes of operations.
         var acceptedSubset: [LedgerOperation]?
         var scratch = self
-        for (position, op) in operations.enumerated() {
+        // Each operation is handed to `consider` in place (borrowed): `for op in operations` would copy (retain)
+        // every field of every operation.
+        func consider(_ op: LedgerOperation, at position: Int) {
             // An echo of this node's own operation, relayed back by a peer: already held, so a duplicate like any
             // other, not a fault (refusing it logged a warning for every ordinary concurrent write). One this node
             // never made (a sequence beyond its own) is still refused by `validateRemote`.
             if op.origin == replica, !catchingUp, op.sequence < nextSequence {
                 report.duplicates += 1
                 if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
-                continue
+                return
             }
             do {
                 try Self.validateRemote(op, receiver: replica, catchingUp: catchingUp)
@@ -68,12 +70,12 @@ extension LedgerApplier {
                 if isDuplicate {
                     report.duplicates += 1
                     if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
-                    continue
+                    return
                 }
                 if let verdict, !verdict.covers(op) {
                     unproven[op.origin, default: 0] += 1
                     if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
-                    continue
+                    return
                 }
                 do { _ = try scratch.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
                 progress.values[slot].accept(op.sequence)
@@ -83,6 +85,7 @@ extension LedgerApplier {
                 if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
             }
         }
+        for position in operations.indices { consider(operations[position], at: position) }
         for (origin, count) in unproven.sorted(by: { $0.key < $1.key }) {
             let failure = verdict?.failures[origin] ?? .noHead
             report.unproven.append(.init(origin: origin.rawValue, count: count, reason: failure.description, forgery: failure.isForgery))
@@ -177,8 +180,8 @@ extension LedgerApplier {
         events: inout CommittedEvents
     ) throws {
         var batch = PerOrigin<[UInt64]>()
-        for op in operations {
-            batch.values[batch.index(of: op.origin) { [] }].append(op.sequence)
+        for position in operations.indices {
+            batch.values[batch.index(of: operations[position].origin) { [] }].append(operations[position].sequence)
         }
         for slot in batch.values.indices {
             let sequences = batch.values[slot]
@@ -196,7 +199,9 @@ extension LedgerApplier {
         var body = ByteWriter(format: LedgerRowBody.version)
         try materialize(operations[...], from: .merged, in: db, events: &events) { op, position in
             if let encoded = bodies?[position] {
-                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, body: encoded) }
+                // The key is read out first: a closure capturing `op` would copy the whole operation.
+                let (origin, sequence) = (op.origin, op.sequence)
+                try insertRow.execute { row in try OperationRecord.bind(origin: origin, sequence: sequence, to: &row, body: encoded) }
             } else {
                 try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
             }

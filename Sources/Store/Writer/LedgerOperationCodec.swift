@@ -182,7 +182,7 @@ public enum LedgerOperationCodec {
         var strings: [String] = []
         strings.reserveCapacity(stringCount)
         for _ in 0..<stringCount {
-            guard let text = String(validating: try reader.blob(), as: UTF8.self) else { throw .invalidOperation("invalid UTF-8 in batch") }
+            guard let text = UTF8Text.validated(try reader.blob()) else { throw .invalidOperation("invalid UTF-8 in batch") }
             strings.append(text)
         }
         func string(_ reader: inout ByteReader) throws(StoreError) -> String {
@@ -221,6 +221,7 @@ public enum LedgerOperationCodec {
         var lastTimestamp: UInt64 = 0
         let decoder = JSONDecoder()
         if version >= rowBodiesVersion { bodies.reserve(operations.capacity) }
+        var repeated = LedgerRowBody.RepeatedTexts()
         for _ in 0..<count {
             let originIndex = try reader.count(limit: strings.count - 1)
             let origin = try replica(at: originIndex)
@@ -233,14 +234,16 @@ public enum LedgerOperationCodec {
                 let body = try reader.blob()
                 let op: LedgerOperation
                 do {
-                    op = try body.withUnsafeBytes { try LedgerRowBody.decode(origin: origin, sequence: sequence, body: $0) }
+                    op = try body.withUnsafeBytes {
+                        try LedgerRowBody.decode(origin: origin, sequence: sequence, body: $0, repeated: &repeated)
+                    }
                 } catch {
                     throw .invalidOperation("bad body of operation \(origin):\(sequence): \(error)")
                 }
                 guard op.timestamp.rawValue <= LedgerOperation.maxTimestamp else {
                     throw .invalidOperation("timestamp \(op.timestamp.rawValue) of \(origin):\(sequence) is out of range")
                 }
-                operations.append(op)
+                operations.append(consume op)
                 bodies.append(body)
                 bodies.endOperation()
                 continue

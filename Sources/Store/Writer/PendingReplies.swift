@@ -9,10 +9,11 @@ import Synchronization
 /// Invariants: each request is resumed exactly once, by ``resume(_:with:)`` or ``failAll(_:)``; once closed,
 /// nothing is registered, so nothing can wait forever.
 final class PendingReplies: Sendable {
-    typealias Continuation = CheckedContinuation<Result<WriteOutcome, StoreError>, Never>
+    /// Called once with the request's outcome: resumes a waiting task, or completes a ``QueuedWrite``.
+    typealias Reply = @Sendable (Result<WriteOutcome, StoreError>) -> Void
 
     private struct State {
-        var waiting: [UInt64: Continuation] = [:]
+        var waiting: [UInt64: Reply] = [:]
         var closed = false
     }
 
@@ -23,10 +24,10 @@ final class PendingReplies: Sendable {
     init(depth: Meter) { self.depth = depth }
 
     /// Records a request about to be sent; `false` (and nothing recorded) once closed.
-    func register(_ id: UInt64, _ continuation: Continuation) -> Bool {
+    func register(_ id: UInt64, _ reply: @escaping Reply) -> Bool {
         state.withLock { state in
             guard !state.closed else { return false }
-            state.waiting[id] = continuation
+            state.waiting[id] = reply
             // Counted before the writer can see the request, so the answer's decrement never comes first.
             depth.increment()
             return true
@@ -35,9 +36,9 @@ final class PendingReplies: Sendable {
 
     /// Answers one request; an unknown or already answered id is ignored.
     func resume(_ id: UInt64, with result: Result<WriteOutcome, StoreError>) {
-        guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+        guard let reply = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
         depth.decrement()
-        continuation.resume(returning: result)
+        reply(result)
     }
 
     /// Closes the registry and answers every request still waiting with `error`.
@@ -47,9 +48,9 @@ final class PendingReplies: Sendable {
             defer { state.waiting.removeAll() }
             return state.waiting
         }
-        for continuation in waiting.values {
+        for reply in waiting.values {
             depth.decrement()
-            continuation.resume(returning: .failure(error))
+            reply(.failure(error))
         }
     }
 }

@@ -278,7 +278,7 @@ struct ByteReader: VarintReading {
         offset += 4
         guard length <= bytes.count - offset else { throw Self.truncated }
         defer { offset += length }
-        guard let text = String(validating: bytes[offset..<offset + length], as: UTF8.self) else {
+        guard let text = UTF8Text.validated(bytes[offset..<offset + length]) else {
             throw .invalidInput("invalid UTF-8 in write-queue message")
         }
         return text

@@ -64,11 +64,11 @@ public final class WriteQueueClient: Sendable {
     }
 
     private func submit(encoded body: [UInt8]) async throws(StoreError) -> WriteOutcome {
-        let result = await withCheckedContinuation { (continuation: PendingReplies.Continuation) in
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, StoreError>, Never>) in
             let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
                 guard !state.closed else { return (false, false) }
                 let id = state.nextID
-                guard replies.register(id, continuation) else { return (false, false) }
+                guard replies.register(id, { continuation.resume(returning: $0) }) else { return (false, false) }
                 state.nextID += 1
                 state.outbox.append((id, body))
                 // Only the first request of a batch wakes the I/O thread: it takes the whole outbox under this lock

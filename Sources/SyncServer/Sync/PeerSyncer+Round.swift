@@ -83,13 +83,30 @@ extension PeerSyncer {
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while
-            // this one merges, so the peer's reading and encoding overlap our writing. The request's vector is a
-            // cursor: advanced past every operation received, also beyond a gap, so paging never repeats itself.
+            // this one merges, and handed to the writer before this one's merge has answered, so the peer's reading
+            // and encoding, our inflating and the writer's merging all overlap, and the writer finds the next page
+            // queued when it finishes one. The request's vector is a cursor: advanced past every operation received,
+            // also beyond a gap, so paging never repeats itself.
             var mine = try node.store.reader.versionVector()
             var catchUpLog = CatchUpLog()
             var cursor = mine
             var next: Task<FetchedPage, any Error>? = fetchPage(url: url, from: me, cursor: cursor)
+            var merging: QueuedWrite?
             defer { next?.cancel() }
+            func merged(_ merge: QueuedWrite) async throws {
+                guard case .merged(let report) = try await merge.outcome() else { throw SyncFailure("unexpected merge outcome") }
+                pulled += report.applied
+                for refusal in report.refused.prefix(20) {
+                    logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
+                }
+                logUnproven(report.unproven, forwardedBy: warehouse, verb: "pulled from")
+                mine = try node.store.reader.versionVector()
+                peers.withLock { $0[warehouse]?.roundMerged = pulled }
+                let behind = Self.count(peerVector, beyond: mine)
+                if catchUpLog.pageMerged(behind: behind, now: clock()) {
+                    logger.info("catching up", metadata: ["peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(behind)"])
+                }
+            }
             while let fetching = next {
                 let fetched = try await fetching.value
                 next = nil
@@ -115,22 +132,13 @@ extension PeerSyncer {
                     next = fetchPage(url: url, from: me, cursor: cursor)
                 }
                 if !highest.isEmpty {
-                    guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
-                        throw SyncFailure("unexpected merge outcome")
-                    }
-                    pulled += report.applied
-                    for refusal in report.refused.prefix(20) {
-                        logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
-                    }
-                    logUnproven(report.unproven, forwardedBy: warehouse, verb: "pulled from")
-                    mine = try node.store.reader.versionVector()
-                    peers.withLock { $0[warehouse]?.roundMerged = pulled }
-                    let behind = Self.count(peerVector, beyond: mine)
-                    if catchUpLog.pageMerged(behind: behind, now: clock()) {
-                        logger.info("catching up", metadata: ["peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(behind)"])
-                    }
+                    // At most two pages with the writer: this one queued behind the previous one's merge.
+                    let merge = node.store.queueMerge(encoded: encoded)
+                    if let previous = merging { try await merged(previous) }
+                    merging = merge
                 }
             }
+            if let last = merging { try await merged(last) }
             if catchUpLog.loggedAny {
                 logger.info("caught up", metadata: [
                     "peer": "\(warehouse)", "merged": "\(pulled)", "behind": "\(Self.count(peerVector, beyond: mine))",
