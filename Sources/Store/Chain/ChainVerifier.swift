@@ -66,8 +66,9 @@ public struct ChainVerifier {
         public var covered: [ReplicaID: SignedHead] = [:]
         /// Per origin with operations beyond its tip that are not covered: why.
         public var failures: [ReplicaID: Failure] = [:]
-        /// The row bodies the chain was computed over, by position in the batch (empty for operations not hashed):
-        /// the writer stores them as they are rather than encoding each operation a second time.
+        /// The row bodies the chain was computed over, by position in the batch: the writer stores them as they are
+        /// rather than encoding each operation a second time. The received bodies themselves (not a copy) when the
+        /// batch carried every operation's; else encoded here, empty for operations not hashed.
         var bodies = EncodedBodies()
 
         /// Whether `op` (above its origin's tip) is covered.
@@ -109,13 +110,13 @@ public struct ChainVerifier {
         for head in proofs.heads where heads[head.origin] == nil { heads[head.origin] = head }
         var walks: [ReplicaID: Walk] = [:]
         var buffer = ByteWriter(format: LedgerRowBody.version)
-        verdict.bodies.reserve(operations.count)
         // Pages hold each origin's operations together: the walk of the current origin stays out of the dictionary.
         var current: (origin: ReplicaID, walk: Walk)?
         let received = receivedBodies.count == operations.count ? receivedBodies : nil
+        if let received { verdict.bodies = received } else { verdict.bodies.reserve(operations.count) }
         // By index, not `for op in`: binding each operation would copy (retain) all of its fields.
         for position in operations.indices {
-            defer { verdict.bodies.endOperation() }
+            defer { if received == nil { verdict.bodies.endOperation() } }
             let origin = operations[position].origin
             let sequence = operations[position].sequence
             guard !skip(origin) else { continue }
@@ -137,11 +138,10 @@ public struct ChainVerifier {
             }
             if let body = received?[position] {
                 body.withUnsafeBytes { current!.walk.chain.extend(sequence: sequence, body: $0) }
-                verdict.bodies.append(body)
             } else {
                 try LedgerRowBody.encode(operations[position], into: &buffer)
                 buffer.bytes.withUnsafeBytes { current!.walk.chain.extend(sequence: sequence, body: $0) }
-                verdict.bodies.append(buffer.bytes)
+                if received == nil { verdict.bodies.append(buffer.bytes) }
             }
             current!.walk.last = sequence
             current!.walk.next += 1
