@@ -3,11 +3,12 @@ import Hummingbird
 import HummingbirdTLS
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 import SwiftASN1
 import Synchronization
-import SyncServer
+@testable import SyncServer
 import X509
 
 /// A request context that keeps the connection's channel, so a handler can ask NIOSSL for the peer certificate.
@@ -35,6 +36,15 @@ final class RequestCounter: Sendable {
 /// that certificate's serial number.
 enum LiveHTTPSServer {
     struct DidNotStart: Error {}
+
+    /// A port on 127.0.0.1 that was free a moment ago: bound, then closed.
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
 
     static func run(
         tls: TLSConfiguration, _ body: (_ port: Int, _ requests: RequestCounter) async throws -> Void
@@ -119,6 +129,18 @@ enum HTTPSProbe {
 }
 
 extension Result where Failure == any Error {
+    /// The kind of transport failure this outcome failed with, as the sync rounds tell it.
+    var transportFailure: TransportFailure? {
+        guard case .failure(let error) = self else { return nil }
+        return TransportFailure(error)
+    }
+
+    /// The line a sync round would report for this outcome's failure.
+    var failureLine: String? {
+        guard case .failure(let error) = self else { return nil }
+        return SyncFailure.describe(error)
+    }
+
     /// The description of the TLS error this outcome failed with; `nil` if it succeeded or failed in another way
     /// (a refused TCP connection, a timeout), so a test cannot mistake an unreachable server for a refusal.
     var tlsRefusal: String? {

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import NIOSSL
 import SwiftASN1
-import SyncServer
+@testable import SyncServer
 import Testing
 import X509
 
@@ -85,6 +85,7 @@ struct MutualTLSTests {
                     port: port, tls: stranger.clientTLS(withClientCertificate: withCertificate))
                 let refusal = try #require(outcome.tlsRefusal, "\(outcome)")
                 #expect(refusal.contains("CERTIFICATE_VERIFY_FAILED"))
+                #expect(outcome.transportFailure == .peerCertificateUntrusted)
             }
             #expect(requests.value == 0)
         }
@@ -102,6 +103,7 @@ struct MutualTLSTests {
             let anonymous = try await HTTPSProbe.get(port: port, tls: client.clientTLS(withClientCertificate: false))
             let anonymousRefusal = try #require(anonymous.tlsRefusal, "\(anonymous)")
             #expect(anonymousRefusal.contains("CERTIFICATE_REQUIRED"))
+            #expect(anonymous.transportFailure == .ourCertificateRefused)
 
             // A certificate (same warehouse name) from another CA, while trusting our server: refused.
             var impostorTLS = client.clientTLS(withClientCertificate: false)
@@ -111,6 +113,7 @@ struct MutualTLSTests {
             let impostor = try await HTTPSProbe.get(port: port, tls: impostorTLS)
             let impostorRefusal = try #require(impostor.tlsRefusal, "\(impostor)")
             #expect(impostorRefusal.contains("UNKNOWN_CA"))
+            #expect(impostor.transportFailure == .ourCertificateRefused)
 
             // A certificate from the cluster CA that is only good for serving (no clientAuth): refused too.
             var serverOnlyTLS = client.clientTLS(withClientCertificate: false)
@@ -122,6 +125,16 @@ struct MutualTLSTests {
 
             #expect(requests.value == 1)
         }
+    }
+
+    @Test("a port nobody listens on is a refused connection, told by the error's type")
+    func refusedConnection() async throws {
+        // Bound and closed again: nothing listens there (nothing else on this machine takes a port from the
+        // ephemeral range between these two lines but by chance, and then the probe fails another way).
+        let port = try await LiveHTTPSServer.freePort()
+        let outcome = try await HTTPSProbe.get(port: port, tls: client.clientTLS(withClientCertificate: false))
+        #expect(outcome.transportFailure == .refused, "\(outcome)")
+        #expect(outcome.failureLine == "unreachable (connection refused)")
     }
 
     @Test func withoutTheRequirementNoClientCertificateIsRequested() async throws {
