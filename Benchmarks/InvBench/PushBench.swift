@@ -10,7 +10,8 @@ import Synchronization
 /// Real-time push: how soon a receipt that node A acknowledged is visible on its peer B.
 ///
 /// A and B run as separate processes with mutual TLS between them and anti-entropy rounds an hour apart, so only
-/// the push that a local commit triggers can bring a receipt to B in time. Receipts are posted to A at a steady
+/// the live stream from A (or, without one, the push round that a local commit triggers) can bring a receipt to B
+/// in time. Receipts are posted to A at a steady
 /// rate; B's `GET /v1/events` stream (which carries a movement once B has committed it) tells when each arrived.
 struct PushBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -93,7 +94,10 @@ struct PushBench: AsyncParsableCommand {
     func waitUntilPeered(_ cluster: BenchCluster, client: HTTPClient) async throws {
         for (node, peer) in [(cluster.a, "B"), (cluster.b, "A")] {
             _ = try await NodeStatus.wait(client: client, url: node.config.url, token: node.adminToken, timeout: 60) { status in
-                status.peers.contains { $0.warehouse == peer && $0.reachable && $0.lastSync != nil }
+                // Nodes with live streams are peered once the stream from the peer is open too.
+                status.peers.contains {
+                    $0.warehouse == peer && $0.reachable && $0.lastSync != nil && $0.streamConnected != false
+                }
             }
         }
     }

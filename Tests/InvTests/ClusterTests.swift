@@ -408,10 +408,17 @@ extension InvCLITests {
         /// Receipts written through a served node's own ZMQ write queue (its `ipc://` endpoint), as a local process may:
         /// far faster than one `inv receive` each, and acknowledged only after the writer committed them.
         static func submitReceipts(_ receipts: [(id: String, quantity: Int64)], sku: String, to node: ClusterNode) async throws {
+            try await submitReceipts(receipts, sku: sku, toData: node.data, of: node.warehouse)
+        }
+
+        /// ``submitReceipts(_:sku:to:)`` by the node's data directory, for a task that must not hold the node.
+        static func submitReceipts(
+            _ receipts: [(id: String, quantity: Int64)], sku: String, toData data: String, of warehouse: String
+        ) async throws {
             // A served node binds this endpoint only when its path fits a Unix socket address (see InvNode).
-            let socket = node.data + "/writer.ipc"
+            let socket = data + "/writer.ipc"
             guard socket.utf8.count <= 94, FileManager.default.fileExists(atPath: socket) else {
-                throw HarnessError("\(node.warehouse) serves no write-queue socket at \(socket) (is $TMPDIR too long?)")
+                throw HarnessError("\(warehouse) serves no write-queue socket at \(socket) (is $TMPDIR too long?)")
             }
             let context = try ZMQContext()
             let client = try WriteQueueClient(context: context, endpoint: "ipc://" + socket)

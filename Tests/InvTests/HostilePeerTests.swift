@@ -10,7 +10,7 @@ extension InvCLITests {
     /// membership; a genuine member serves on another member's address.
     @Suite("A hostile member cannot crash a node, pass for another member, or rewrite membership")
     struct HostilePeerTests {
-        @Test("a pull naming sequence 2^63 and a hello naming 2^64-1 are refused (400); the node keeps serving, unchanged")
+        @Test("a pull or a stream naming sequence 2^63 and a hello naming 2^64-1 are refused (400); the node keeps serving, unchanged")
         func outOfRangeVectorsAreRefused() async throws {
             let cluster = try Cluster()
             defer { cluster.cleanup() }
@@ -28,6 +28,15 @@ extension InvCLITests {
             let hello = try await c.post(
                 a.peerURL + "/v1/sync/hello", json: #"{"v":1,"from":"C","vector":{"A":18446744073709551615,"B":18446744073709551615},"members":[]}"#)
             #expect(hello.status == 400, "\(hello)")
+            // A live stream's vector is checked as a pull's; its `from` must be the certificate's warehouse.
+            let stream = try await c.post(a.peerURL + "/v1/sync/stream", json: #"{"v":1,"from":"C","vector":{"A":9223372036854775808}}"#)
+            #expect(stream.status == 400 && stream.body.contains("invalid_vector"), "\(stream)")
+            let badID = try await c.post(a.peerURL + "/v1/sync/stream", json: #"{"v":1,"from":"C","vector":{"not a warehouse!":1}}"#)
+            #expect(badID.status == 400, "\(badID)")
+            let posing = try await c.post(a.peerURL + "/v1/sync/stream", json: #"{"v":1,"from":"A","vector":{}}"#)
+            #expect(posing.status == 403 && posing.body.contains("peer_mismatch"), "\(posing)")
+            let malformed = try await c.post(a.peerURL + "/v1/sync/stream", json: #"{"v":1,"from":"C"}"#)
+            #expect(malformed.status == 400, "\(malformed)")
 
             #expect(a.isRunning, "the node died:\n\(a.serverLogs)")
             expectSuccess(try a.inv("status"))

@@ -19,7 +19,10 @@ extension LedgerReader {
     /// apart: an origin signs every ``SignedHead/signingInterval`` operations and the heads it forwards are its own
     /// pages' ends), so every batch makes progress. Operations that no head covers, and what follows a gap, stay
     /// here: a receiver could not apply them.
-    public func provenRowsMissing(from vector: VersionVector, limit: Int) throws -> ProvenBatch {
+    ///
+    /// - Parameter origins: only these origins' operations (a live stream sends only what its node originated);
+    ///   `nil` for every origin.
+    public func provenRowsMissing(from vector: VersionVector, limit: Int, origins: Set<ReplicaID>? = nil) throws -> ProvenBatch {
         try pool.read { db in
             var batch = ProvenBatch(rows: StoredRows(), proofs: PageProofs(), more: false)
             var usesCheckpoint = false
@@ -30,6 +33,7 @@ extension LedgerReader {
             for raw in try Self.origins(in: db) {
                 let origin: ReplicaID
                 do { origin = try ReplicaID(raw) } catch { throw StoreError.storage("bad origin in ledger: \(raw)") }
+                if let origins, !origins.contains(origin) { continue }
                 let from = vector[origin]
                 guard from < LedgerOperation.maxSequence,
                       let newest = try ChainRecords.head(of: origin, in: (from + 1)...LedgerOperation.maxSequence, in: db)

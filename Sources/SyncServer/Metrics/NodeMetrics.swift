@@ -15,6 +15,9 @@ public final class NodeMetrics: Sendable {
         public static let peerOperationsBehind = "inv_peer_operations_behind"
         public static let peerOperationsAhead = "inv_peer_operations_ahead"
         public static let peerLastSyncAge = "inv_peer_last_sync_age_seconds"
+        public static let peerStreamConnected = "inv_peer_stream_connected"
+        public static let peerStreamFramesReceived = "inv_peer_stream_frames_received"
+        public static let peerStreamBytesReceived = "inv_peer_stream_bytes_received"
         public static let httpRequestDuration = "inv_http_request_duration_seconds"
     }
 

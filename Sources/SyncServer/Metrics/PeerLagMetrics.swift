@@ -10,10 +10,15 @@ struct PeerLag: Sendable, Equatable {
     var ahead: UInt64?
     /// Seconds since the last successful round with the peer (`nil`: none since this process started).
     var secondsSinceSync: Double?
+    /// The live stream from the peer: open or not, and frames and bytes received on it since start (`nil`: unknown).
+    var streamConnected: Bool? = nil
+    var streamFrames: Int? = nil
+    var streamBytes: Int? = nil
 }
 
 /// The per-peer lag gauges, labelled `peer="<warehouse>"`: `inv_peer_operations_behind`,
-/// `inv_peer_operations_ahead` and `inv_peer_last_sync_age_seconds`.
+/// `inv_peer_operations_ahead` and `inv_peer_last_sync_age_seconds`, and those of the live stream from the peer:
+/// `inv_peer_stream_connected` (1 or 0), `inv_peer_stream_frames_received` and `inv_peer_stream_bytes_received`.
 ///
 /// Invariant: after ``record(_:)`` there is a series exactly for each peer and value the lags know; the series
 /// of a peer that left the list (retired) are removed from the registry.
@@ -22,8 +27,11 @@ final class PeerLagMetrics: Sendable {
         var behind: Gauge?
         var ahead: Gauge?
         var age: Gauge?
+        var streamConnected: Gauge?
+        var streamFrames: Gauge?
+        var streamBytes: Gauge?
 
-        var all: [Gauge] { [behind, ahead, age].compactMap { $0 } }
+        var all: [Gauge] { [behind, ahead, age, streamConnected, streamFrames, streamBytes].compactMap { $0 } }
     }
 
     private let factory: any MetricsFactory
@@ -46,6 +54,9 @@ final class PeerLagMetrics: Sendable {
                 set(&entry.behind, NodeMetrics.Name.peerOperationsBehind, lag.peer, lag.behind.map { Double($0) })
                 set(&entry.ahead, NodeMetrics.Name.peerOperationsAhead, lag.peer, lag.ahead.map { Double($0) })
                 set(&entry.age, NodeMetrics.Name.peerLastSyncAge, lag.peer, lag.secondsSinceSync)
+                set(&entry.streamConnected, NodeMetrics.Name.peerStreamConnected, lag.peer, lag.streamConnected.map { $0 ? 1 : 0 })
+                set(&entry.streamFrames, NodeMetrics.Name.peerStreamFramesReceived, lag.peer, lag.streamFrames.map { Double($0) })
+                set(&entry.streamBytes, NodeMetrics.Name.peerStreamBytesReceived, lag.peer, lag.streamBytes.map { Double($0) })
                 gauges[lag.peer] = entry
             }
         }

@@ -84,7 +84,8 @@ public enum NodeServer {
                 try await syncer.start()
                 // Services shut down last-first: event streams end before the servers wait for open responses.
                 let services = ServiceGroup(configuration: .init(
-                    services: [app, peerApp, EventStreamCloser(hub: node.events)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    services: [app, peerApp, EventStreamCloser(hub: node.events), PeerStreamCloser(syncer: syncer)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
                 try await services.run()
             } catch let error as IOError where error.errnoCode == EADDRINUSE {
@@ -123,5 +124,15 @@ struct EventStreamCloser: Service {
     func run() async throws {
         do { try await gracefulShutdown() } catch { /* cancelled: shutting down all the same */ }
         hub.finishAll()
+    }
+}
+
+/// Ends every live peer stream this node serves when graceful shutdown begins, for the same reason.
+struct PeerStreamCloser: Service {
+    let syncer: PeerSyncer
+
+    func run() async throws {
+        do { try await gracefulShutdown() } catch { /* cancelled: shutting down all the same */ }
+        syncer.closeStreamsForShutdown()
     }
 }

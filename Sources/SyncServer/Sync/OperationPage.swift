@@ -49,13 +49,15 @@ public enum OperationPage {
     /// A page is bounded by a count of operations, but texts make operations of very different sizes (a product
     /// description may take 8 KB): 20,000 large ones would inflate past ``maxInflatedBytes`` and be refused every
     /// time they were sent, stalling sync. A page cannot be cut closer than its origins' heads allow: an origin
-    /// signs at least every 1,000 operations, which fit the bound.
+    /// signs at least every 1,000 operations, which fit the bound. `origins`: only those origins' operations
+    /// (`nil`: all).
     public static func encodeProven(
-        from reader: LedgerReader, missingFrom vector: VersionVector, limit: Int, maxBytes: Int = maxEncodedBytes
+        from reader: LedgerReader, missingFrom vector: VersionVector, limit: Int, maxBytes: Int = maxEncodedBytes,
+        origins: Set<ReplicaID>? = nil
     ) throws -> (page: ByteBuffer, sent: [Dot], more: Bool) {
         var limit = limit
         while true {
-            let batch = try reader.provenRowsMissing(from: vector, limit: limit)
+            let batch = try reader.provenRowsMissing(from: vector, limit: limit, origins: origins)
             let encoded = LedgerOperationCodec.encode(batch.rows, proofs: batch.proofs)
             // More operations than asked for: the batch runs on to an origin's first head, and asking for fewer
             // would not shorten it.

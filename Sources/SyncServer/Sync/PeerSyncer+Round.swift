@@ -204,7 +204,7 @@ extension PeerSyncer {
     /// Checks that the certificate the server at `url` presents names `warehouse` (see
     /// ``PeerIdentity/warehouse(at:tls:connectTimeout:)``); a mismatch is logged once per peer and address, and
     /// fails the round before anything is exchanged.
-    private func checkIdentity(of warehouse: String, at url: String) async throws {
+    func checkIdentity(of warehouse: String, at url: String) async throws {
         let presented = try await PeerIdentity.warehouse(at: url, tls: credentials.clientTLS())
         guard presented == warehouse else {
             let failure = SyncFailure(

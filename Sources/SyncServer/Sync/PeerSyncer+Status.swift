@@ -36,6 +36,14 @@ extension PeerSyncer {
         public var bytesSent: Int?
         /// Operations merged from this peer so far in the round in progress; absent when no round is running.
         public var roundMerged: Int?
+        /// Whether the live stream from this peer is open, and since when.
+        public var streamConnected: Bool?
+        public var streamConnectedSince: String?
+        /// Frames (heartbeats included), their bytes on the wire and the operations their pages carried, received
+        /// on the streams from this peer since start.
+        public var streamFramesReceived: Int?
+        public var streamBytesReceived: Int?
+        public var streamOperationsReceived: Int?
 
         enum CodingKeys: String, CodingKey {
             case warehouse, reachable
@@ -47,6 +55,11 @@ extension PeerSyncer {
             case operationsAhead = "operations_ahead"
             case lastError = "last_error"
             case roundMerged = "round_merged"
+            case streamConnected = "stream_connected"
+            case streamConnectedSince = "stream_connected_since"
+            case streamFramesReceived = "stream_frames_received"
+            case streamBytesReceived = "stream_bytes_received"
+            case streamOperationsReceived = "stream_operations_received"
         }
     }
 
@@ -69,7 +82,11 @@ extension PeerSyncer {
                     warehouse: name, peerURL: peer.url, reachable: peer.policy.isReachable,
                     lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
                     operationsBehind: lags[name]?.behind, operationsAhead: lags[name]?.ahead, lastError: peer.lastError,
-                    bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent, roundMerged: peer.roundMerged)
+                    bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent, roundMerged: peer.roundMerged,
+                    streamConnected: peer.stream.connected,
+                    streamConnectedSince: peer.stream.connectedSinceMilliseconds.map { API.timestamp(milliseconds: $0) },
+                    streamFramesReceived: peer.stream.framesReceived, streamBytesReceived: peer.stream.bytesReceived,
+                    streamOperationsReceived: peer.stream.operationsReceived)
             }.sorted { $0.warehouse < $1.warehouse }
         }
     }
@@ -92,7 +109,8 @@ extension PeerSyncer {
                 let vector = peer.vector ?? heard[name]
                 return PeerLag(
                     peer: name, behind: vector.map { Self.count(mine, beyond: $0) }, ahead: vector.map { Self.count($0, beyond: mine) },
-                    secondsSinceSync: peer.lastSuccessAt.map { max(now - $0, 0) })
+                    secondsSinceSync: peer.lastSuccessAt.map { max(now - $0, 0) }, streamConnected: peer.stream.connected,
+                    streamFrames: peer.stream.framesReceived, streamBytes: peer.stream.bytesReceived)
             }.sorted { $0.peer < $1.peer }
         }
     }

@@ -11,14 +11,16 @@ import X509
 
 /// Keeps this node in sync with every active member of the cluster.
 ///
-/// One loop per peer, driven by a ``PeerSyncPolicy``: a local commit triggers an immediate round (real-time push),
-/// anti-entropy rounds run at an interval, failures back off exponentially with jitter. A down peer never slows
+/// One loop per peer, driven by a ``PeerSyncPolicy``: a local commit triggers an immediate round (real-time push)
+/// with each peer that has no live stream from this node open, anti-entropy rounds run at an interval, failures back
+/// off exponentially with jitter. Beside it, one task per peer keeps a live stream from that peer open
+/// (`PeerSyncer+Streams.swift`), and this node serves one to each peer that subscribes. A down peer never slows
 /// local writes: rounds run beside the writer and only submit merges. Membership is re-read every second, so
 /// members added or retired on this node (by its admin, or announced by a peer within ``MemberAnnouncementPolicy``)
 /// are picked up (or dropped) at run time.
 ///
 /// This file holds the peer loops and their life cycle; a round with a peer is in `PeerSyncer+Round.swift`, its
-/// HTTP requests in `+Transport`, what `inv status` and the metrics show in `+Status`.
+/// HTTP requests in `+Transport`, the live streams in `+Streams`, what `inv status` and the metrics show in `+Status`.
 public final class PeerSyncer: Sendable {
     /// What the syncer knows of one peer, and its loop.
     struct Peer {
@@ -40,6 +42,11 @@ public final class PeerSyncer: Sendable {
         var bytesSent = 0
         /// Wakes the peer's loop when a trigger makes a round due earlier.
         let waker = LoopWaker()
+        /// The task that keeps a live stream from this peer open (`nil` while paused).
+        var streamTask: Task<Void, Never>?
+        var stream = StreamStatus()
+        /// Ends the stream task's wait between attempts early (on `resume()`).
+        let streamWaker = LoopWaker()
     }
 
     let node: InvNode
@@ -60,6 +67,13 @@ public final class PeerSyncer: Sendable {
     let catchUp = Mutex<CatchUpGuard?>(nil)
     /// The (peer, origin, reason) of unproven operations already logged: one line each, not one per page.
     let loggedUnproven = Mutex<Set<String>>([])
+    /// The live streams this node serves, to peers that subscribed to it.
+    let servedStreams = Mutex<[ObjectIdentifier: ServedStream]>([:])
+    /// Set when the node shuts down: streams served then end at once.
+    let streamsClosed = Mutex(false)
+    /// The client of the streams this node subscribes to: its read timeout is a few heartbeats, so a dead link is
+    /// noticed without waiting for TCP.
+    let streamHTTP: HTTPClient
 
     /// The cluster CA certificate, against which member certificates are checked.
     var clusterCA: Certificate { credentials.initial.clusterCA }
@@ -71,10 +85,16 @@ public final class PeerSyncer: Sendable {
     /// goes on; `resume()` reconnects and catches up.
     public var isPaused: Bool { pausedFlag.withLock { $0 } }
 
-    public func pause() { pausedFlag.withLock { $0 = true } }
+    /// Also closes the live streams, both those this node serves and those it subscribes to.
+    public func pause() {
+        pausedFlag.withLock { $0 = true }
+        closeStreams()
+    }
 
+    /// Reopens the live streams and forces a round with every peer.
     public func resume() {
         pausedFlag.withLock { $0 = false }
+        refreshMembers()
         triggerAll(force: true)
     }
     public let pageSize: Int
@@ -100,6 +120,9 @@ public final class PeerSyncer: Sendable {
         configuration.timeout = .init(connect: .seconds(SyncFailure.connectTimeoutSeconds), read: .seconds(60))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        var streamConfiguration = configuration
+        streamConfiguration.timeout.read = .seconds(SyncProtocol.streamIdleSeconds)
+        streamHTTP = HTTPClient(eventLoopGroupProvider: .singleton, configuration: streamConfiguration)
     }
 
     /// Seconds on a monotonic clock (never jumps with wall-clock changes).
@@ -127,9 +150,9 @@ public final class PeerSyncer: Sendable {
         let task = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in
-                    // Real time: every local commit wakes every peer loop.
+                    // Real time: every local commit wakes every served stream, and the loops of peers without one.
                     for await delivery in events {
-                        if case .event(.operation(let op)) = delivery, op.origin.rawValue == me { triggerAll() }
+                        if case .event(.operation(let op)) = delivery, op.origin.rawValue == me { localCommitted() }
                     }
                 }
                 group.addTask { [self] in
@@ -150,18 +173,20 @@ public final class PeerSyncer: Sendable {
     /// Stops every loop and the client.
     public func shutdown() async {
         manager.withLock { $0?.cancel() }
+        closeServedStreams()
         let tasks = peers.withLock { peers in
             defer { peers.removeAll() }
-            return peers.values.map { peer -> Task<Void, Never>? in
+            return peers.values.flatMap { peer -> [Task<Void, Never>?] in
                 for waiter in peer.waiters {
                     waiter.continuation.resume(returning: RoundReport(peer: "", ok: false, pulled: 0, pushed: 0, error: "shutting down"))
                 }
-                return peer.task
+                return [peer.task, peer.streamTask]
             }
         }
         for task in tasks { task?.cancel() }
         for task in tasks { await task?.value }
         do { try await http.shutdown() } catch { logger.debug("peer client shutdown: \(error)") }
+        do { try await streamHTTP.shutdown() } catch { logger.debug("peer stream client shutdown: \(error)") }
     }
 
     /// Starts loops for new active members and stops those of retired or removed ones.
@@ -178,6 +203,7 @@ public final class PeerSyncer: Sendable {
         peers.withLock { peers in
             for (warehouse, peer) in peers where active[warehouse] == nil {
                 if let task = peer.task { stopped.append(task) }
+                if let task = peer.streamTask { stopped.append(task) }
                 for waiter in peer.waiters {
                     waiter.continuation.resume(returning: RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "retired"))
                 }
@@ -199,16 +225,32 @@ public final class PeerSyncer: Sendable {
             let task = Task { [self] in await loop(warehouse) }
             peers.withLock { $0[warehouse]?.task = task }
         }
+        if !isPaused { openStreams() }
     }
 
-    /// Wakes every peer loop (after a local commit).
+    /// Wakes every peer loop.
     public func triggerAll(force: Bool = false) {
+        trigger(force: force) { _ in true }
+    }
+
+    /// A local commit: every served stream sends it, and a round with each peer that has no stream from this node
+    /// open pushes it.
+    func localCommitted() {
+        let served = servedStreams.withLock { Array($0.values) }
+        for stream in served { stream.waker.wake() }
+        let subscribed = Set(served.map(\.peer))
+        trigger(force: false) { !subscribed.contains($0) }
+    }
+
+    private func trigger(force: Bool, where wanted: (String) -> Bool) {
         let now = clock()
         let wakers = peers.withLock { peers in
-            for key in peers.keys {
+            var wakers: [LoopWaker] = []
+            for key in peers.keys where wanted(key) {
                 peers[key]?.policy.trigger(now: now, force: force)
+                if let waker = peers[key]?.waker { wakers.append(waker) }
             }
-            return peers.values.map(\.waker)
+            return wakers
         }
         for waker in wakers { waker.wake() }
     }

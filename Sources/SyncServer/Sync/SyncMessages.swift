@@ -16,9 +16,23 @@ import Store
 /// Hellos carry the member certificates each side knows; pages carry, per origin, the newest head they cover, and
 /// a receiver applies only operations a valid head of their origin covers (`ChainVerifier`).
 /// Merging is idempotent and commutative, so a round cut off half-way is harmless and the next one resumes.
+///
+/// Beside the rounds, each node keeps a live stream open to each active peer: `POST /v1/sync/stream` with its
+/// vector (``SyncStreamRequest``); the peer answers one long body of ``StreamFrame``s: first pages of what the
+/// subscriber lacks, then a page of the operations it originates after each of its commits, and a heartbeat
+/// frame every ``streamHeartbeatSeconds`` when there is nothing to send. While a peer's stream from a node is open,
+/// that node's commits trigger no round with it; anti-entropy rounds go on.
 public enum SyncProtocol {
     public static let version = 1
     public static let pageContentType = "application/x-inv-ops+deflate"
+    /// A live stream's body: length-prefixed pages (``StreamFrame``).
+    public static let streamContentType = "application/x-inv-stream"
+    /// A stream with nothing to send sends a heartbeat frame this often.
+    public static let streamHeartbeatSeconds = 5.0
+    /// A subscriber that receives nothing for this long (three heartbeats) closes its stream and opens another.
+    public static let streamIdleSeconds: Int64 = 15
+    /// The largest frame a subscriber takes: a page as large as a push may be.
+    public static var maxFrameBytes: Int { maxPushBytes }
     public static let moreHeader = "x-inv-more"
     /// On a pull's answer: the highest sequence per origin among the page's operations (see
     /// ``OperationPage/highestHeaderValue(_:)``), so the caller advances its cursor and requests the next page
@@ -104,6 +118,22 @@ public struct SyncPullRequest: Codable, Sendable {
         self.from = from
         self.vector = Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) })
         self.limit = limit
+    }
+
+    /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).
+    public func versionVector() throws(PeerInputError) -> VersionVector { try SyncProtocol.versionVector(vector) }
+}
+
+/// Opens a live stream: the subscriber's warehouse and version vector, from which the peer starts sending.
+public struct SyncStreamRequest: Codable, Sendable {
+    public var v: Int
+    public var from: String
+    public var vector: [String: UInt64]
+
+    public init(from: String, vector: VersionVector) {
+        v = SyncProtocol.version
+        self.from = from
+        self.vector = Dictionary(uniqueKeysWithValues: vector.entries.map { ($0.key.rawValue, $0.value) })
     }
 
     /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).

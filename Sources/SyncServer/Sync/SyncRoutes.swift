@@ -6,7 +6,7 @@ import Logging
 import NIOCore
 import Store
 
-/// The peer listener's routes: `/v1/sync/hello`, `/v1/sync/pull`, `/v1/sync/push`.
+/// The peer listener's routes: `/v1/sync/hello`, `/v1/sync/pull`, `/v1/sync/push`, `/v1/sync/stream`.
 ///
 /// Served only on the mutual-TLS peer listener, whose handshake refuses any client without a certificate signed
 /// by the cluster CA; bearer tokens are never accepted here. The certificate's warehouse must match the `from`
@@ -21,6 +21,7 @@ struct SyncRoutes {
         sync.post("hello", use: hello)
         sync.post("pull", use: pull)
         sync.post("push", use: push)
+        sync.post("stream", use: stream)
     }
 
     /// Checks the caller's certificate against its claim, and that it is not retired (unless `allowingRetired`:
@@ -115,5 +116,24 @@ struct SyncRoutes {
         syncer.logUnproven(report.unproven, forwardedBy: peer, verb: "pushed by")
         let refused = report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
         return try context.respond(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: refused), to: request)
+    }
+
+    /// A live stream to the caller: frames of pages from its vector on, then of this node's later operations, until
+    /// either side closes it (see ``PeerSyncer/serveStream(to:from:write:)``).
+    @Sendable func stream(_ request: Request, context: InvRequestContext) async throws -> Response {
+        let message = try await request.decodeJSON(SyncStreamRequest.self, context: context)
+        guard message.v == SyncProtocol.version else {
+            throw APIError(.unprocessableContent, "unsupported_version", "sync protocol version \(message.v) is not supported")
+        }
+        let peer = try await authorize(claimed: message.from, context: context)
+        let vector = try Self.checked(message.versionVector)
+        syncer.heard(from: peer, vector: vector)
+        var headers = HTTPFields()
+        headers[.contentType] = SyncProtocol.streamContentType
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { [syncer] writer in
+            try await syncer.serveStream(to: peer, from: vector) { frame in try await writer.write(frame) }
+            try await writer.finish(nil)
+        })
     }
 }

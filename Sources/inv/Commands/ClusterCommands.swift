@@ -135,7 +135,7 @@ struct PeerCommand: AsyncParsableCommand {
                 if client.json { return try JSONOutput.print(raw: reply.body) }
                 let members = try node.decode([API.Member].self, reply)
                 print(Table(
-                    headers: ["WAREHOUSE", "PEER URL", "STATE", "LAST SYNC", "BEHIND"],
+                    headers: ["WAREHOUSE", "PEER URL", "STATE", "LAST SYNC", "STREAM", "BEHIND"],
                     rows: members.map { member in
                         let state: String
                         if member.isSelf {
@@ -147,7 +147,7 @@ struct PeerCommand: AsyncParsableCommand {
                         }
                         return [
                             member.warehouse, member.peerURL, state, member.status?.lastSync.map { Formatting.time($0) } ?? "-",
-                            member.status?.operationsBehind.map(Formatting.count) ?? "-",
+                            member.status.map(PeerMessage.stream) ?? "-", member.status?.operationsBehind.map(Formatting.count) ?? "-",
                         ]
                     }).render())
             }
@@ -414,6 +414,13 @@ enum PeerMessage {
         if text.contains("certificate") || text.contains("tls") { return "refused\(at): TLS certificates do not match (see --verbose)" }
         if text.contains("answered 5") { return "the peer\(at) failed to answer (see --verbose)" }
         return "sync failed\(at) (see --verbose)"
+    }
+
+    /// The live stream from a peer: `open since <time>` (the time alone when it opened today), or `closed`.
+    static func stream(_ status: PeerSyncer.PeerStatus) -> String {
+        guard status.streamConnected == true else { return status.streamConnected == nil ? "-" : "closed" }
+        guard let since = status.streamConnectedSince, let date = Formatting.parse(since) else { return "open" }
+        return "open since " + Formatting.time(date, timeOnly: Calendar.current.isDateInToday(date))
     }
 
     /// A peer's state in `inv peer list`: paused is not unreachable.

@@ -216,11 +216,12 @@ struct Status: AsyncParsableCommand {
             }
             if let peers = status.peers, !peers.isEmpty {
                 print(Table(
-                    headers: ["PEER", "STATE", "LAST SYNC", "THEY LACK", "WE LACK", "LAST ERROR"],
+                    headers: ["PEER", "STATE", "LAST SYNC", "STREAM", "THEY LACK", "WE LACK", "LAST ERROR"],
                     rows: peers.map { [
                         $0.warehouse, PeerMessage.state(reachable: $0.reachable, error: $0.lastError), $0.lastSync.map { Formatting.time($0) } ?? "-",
+                        PeerMessage.stream($0),
                         $0.operationsBehind.map(Formatting.count) ?? "-", $0.operationsAhead.map(Formatting.count) ?? "-", $0.lastError.map { PeerMessage.failure($0, url: nil) } ?? "",
-                    ] }, numeric: [3, 4]).render())
+                    ] }, numeric: [4, 5]).render())
             }
         }
     }

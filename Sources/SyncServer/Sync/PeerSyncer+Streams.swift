@@ -1,0 +1,224 @@
+import AsyncHTTPClient
+import CRDT
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Store
+import Synchronization
+
+/// A stream this node serves to a peer that subscribed to it.
+final class ServedStream: Sendable {
+    let peer: String
+    /// Woken by each local commit, and by `close()`.
+    let waker = LoopWaker()
+    private let closed = Mutex(false)
+
+    init(peer: String) { self.peer = peer }
+
+    var isClosed: Bool { closed.withLock { $0 } }
+
+    /// Ends the stream at its next step.
+    func close() {
+        closed.withLock { $0 = true }
+        waker.wake()
+    }
+}
+
+/// What `inv status` shows of the live stream from a peer.
+struct StreamStatus: Sendable {
+    var connected = false
+    /// When the stream in progress was opened (Unix milliseconds).
+    var connectedSinceMilliseconds: UInt64?
+    /// Frames (heartbeats included), their bytes on the wire and the operations their pages carried, since start.
+    var framesReceived = 0
+    var bytesReceived = 0
+    var operationsReceived = 0
+}
+
+/// Live streams between peers.
+///
+/// A subscriber opens `POST /v1/sync/stream` on a peer with its version vector; the peer answers one long body of
+/// ``StreamFrame``s. It first sends, in bounded pages, what the subscriber lacks (from every origin, as a pull
+/// does), then, woken by each local commit, a page of the operations it originated since what it sent. A stream
+/// never queues frames: it keeps its own cursor (the vector it started from, advanced by what it sent) and reads the
+/// ledger by it whenever it can write, so the sender's writes never wait on a stream, and a slow subscriber simply
+/// gets bigger pages later. Operations of third parties, merged here from other peers, are not streamed: their
+/// origin streams them to each of its subscribers, and anti-entropy rounds carry what a broken link kept from
+/// anyone. A broken stream is closed; the subscriber opens another from its vector, after a backoff.
+extension PeerSyncer {
+    // MARK: - Serving
+
+    /// Sends frames to `peer` through `write`, from `vector` on, until the stream is closed (pause, shutdown, the
+    /// peer retired) or a write fails (the peer went away).
+    func serveStream(to peer: String, from vector: VersionVector, write: (ByteBuffer) async throws -> Void) async throws {
+        let stream = ServedStream(peer: peer)
+        let key = ObjectIdentifier(stream)
+        servedStreams.withLock { $0[key] = stream }
+        defer { servedStreams.withLock { $0[key] = nil } }
+        // Closed meanwhile: a stream opened during a pause or a shutdown ends at once.
+        if isPaused || streamsClosed.withLock({ $0 }) { return }
+        let me: Set<ReplicaID> = [node.store.replica]
+        var cursor = vector
+        var live = false
+        var lastWrite = clock()
+        while !stream.isClosed && !Task.isCancelled {
+            // Catch-up pages carry whatever the peer lacks; live pages only this node's own operations.
+            let (page, sent, more) = try OperationPage.encodeProven(
+                from: node.store.reader, missingFrom: cursor, limit: pageSize, origins: live ? me : nil)
+            if !sent.isEmpty {
+                for (origin, sequence) in OperationPage.highest(of: sent) { cursor.advance(origin, to: sequence) }
+                let frame = StreamFrame.encode(page: page)
+                try await write(frame)
+                lastWrite = clock()
+                peers.withLock { $0[peer]?.bytesSent += frame.readableBytes }
+                if more { continue }
+            }
+            live = true
+            if clock() - lastWrite >= SyncProtocol.streamHeartbeatSeconds {
+                try await write(StreamFrame.heartbeatBytes)
+                lastWrite = clock()
+                if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) { return }
+            }
+            await stream.waker.wait(seconds: max(SyncProtocol.streamHeartbeatSeconds - (clock() - lastWrite), 0.001))
+        }
+    }
+
+    /// Ends every stream this node serves.
+    func closeServedStreams() {
+        for stream in servedStreams.withLock({ Array($0.values) }) { stream.close() }
+    }
+
+    /// Ends every stream for good: at shutdown, so that the peer listener does not wait for their responses.
+    public func closeStreamsForShutdown() {
+        streamsClosed.withLock { $0 = true }
+        closeServedStreams()
+    }
+
+    /// Ends the streams this node serves and those it subscribes to (a pause).
+    func closeStreams() {
+        closeServedStreams()
+        let tasks = peers.withLock { peers in
+            var tasks: [Task<Void, Never>] = []
+            for key in peers.keys {
+                if let task = peers[key]?.streamTask { tasks.append(task) }
+                peers[key]?.streamTask = nil
+                peers[key]?.stream.connected = false
+                peers[key]?.stream.connectedSinceMilliseconds = nil
+            }
+            return tasks
+        }
+        for task in tasks { task.cancel() }
+    }
+
+    // MARK: - Subscribing
+
+    /// Starts a stream task for each peer that has none.
+    func openStreams() {
+        let names = peers.withLock { peers in peers.filter { $0.value.streamTask == nil }.map(\.key) }
+        for name in names {
+            let task = Task { [self] in await streamLoop(name) }
+            let started = peers.withLock { peers -> Bool in
+                guard peers[name] != nil, peers[name]?.streamTask == nil else { return false }
+                peers[name]?.streamTask = task
+                return true
+            }
+            if !started { task.cancel() }
+        }
+    }
+
+    /// Keeps a stream from `warehouse` open: subscribes, merges what arrives, and after a failure or an end
+    /// subscribes again, after the rounds' backoff (reset once a stream was open).
+    private func streamLoop(_ warehouse: String) async {
+        guard let waker = peers.withLock({ $0[warehouse]?.streamWaker }) else { return }
+        var failures = 0
+        var random = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            guard let url = peers.withLock({ $0[warehouse]?.url }) else { return }
+            do {
+                try await subscribe(to: warehouse, at: url)
+            } catch is CancellationError {
+                break
+            } catch let error as StreamFrameError {
+                logger.warning("closing the stream from \(warehouse): \(error.description)")
+            } catch let error as OperationPage.Failure {
+                logger.warning("closing the stream from \(warehouse): \(error.description)")
+            } catch {
+                if !Task.isCancelled { logger.debug("stream from \(warehouse) at \(url) ended: \(SyncFailure.describe(error))") }
+            }
+            let wasConnected = peers.withLock { peers -> Bool in
+                defer {
+                    peers[warehouse]?.stream.connected = false
+                    peers[warehouse]?.stream.connectedSinceMilliseconds = nil
+                }
+                return peers[warehouse]?.stream.connected ?? false
+            }
+            if Task.isCancelled { break }
+            failures = wasConnected ? 1 : failures + 1
+            let delay = PeerSyncPolicy.defaultBackoff.delay(
+                afterFailures: failures, jitter: BackoffSchedule.drawJitter(using: &random)) ?? PeerSyncPolicy.defaultBackoff.cap
+            await waker.wait(seconds: delay.inSeconds)
+        }
+    }
+
+    /// One stream from `warehouse`: open, then merge each page as it arrives, until the peer ends it.
+    private func subscribe(to warehouse: String, at url: String) async throws {
+        try await checkIdentity(of: warehouse, at: url)
+        let message = SyncStreamRequest(from: node.config.warehouse, vector: try node.store.reader.versionVector())
+        var request = HTTPClientRequest(url: url + "/v1/sync/stream")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(message)))
+        // The timeout bounds the wait for the response's head; the body then flows for as long as the stream lives.
+        let response = try await streamHTTP.execute(request, timeout: .seconds(30))
+        guard response.status == .ok else {
+            let body = try await response.body.collect(upTo: 64 << 10)
+            throw SyncFailure("\(url)/v1/sync/stream answered \(response.status.code): \(String(buffer: body))")
+        }
+        let since = SystemClock().nowMilliseconds()
+        peers.withLock {
+            $0[warehouse]?.stream.connected = true
+            $0[warehouse]?.stream.connectedSinceMilliseconds = since
+        }
+        var decoder = StreamFrameDecoder(maxFrameBytes: SyncProtocol.maxFrameBytes)
+        for try await chunk in response.body {
+            decoder.append(chunk)
+            while let frame = try decoder.next() {
+                switch frame {
+                case .heartbeat:
+                    peers.withLock {
+                        $0[warehouse]?.stream.framesReceived += 1
+                        $0[warehouse]?.stream.bytesReceived += StreamFrame.headerBytes
+                    }
+                case .page(let page):
+                    peers.withLock {
+                        $0[warehouse]?.stream.framesReceived += 1
+                        $0[warehouse]?.stream.bytesReceived += StreamFrame.headerBytes + page.readableBytes
+                    }
+                    try await mergeStreamed(page, from: warehouse)
+                }
+            }
+        }
+        try decoder.finish()
+    }
+
+    /// Merges one streamed page as a pulled one is merged: the writer decodes it, checks every operation and its
+    /// origin's proof, and commits it with whatever else is queued.
+    private func mergeStreamed(_ page: ByteBuffer, from warehouse: String) async throws {
+        // Retired since the stream opened: merge nothing more from it.
+        if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
+            throw SyncFailure("\(warehouse) is retired")
+        }
+        let encoded = try OperationPage.inflate(page)
+        guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
+            throw SyncFailure("unexpected merge outcome")
+        }
+        for refusal in report.refused.prefix(20) {
+            logger.warning("refused operation \(refusal.origin):\(refusal.sequence) streamed from \(warehouse): \(refusal.reason)")
+        }
+        logUnproven(report.unproven, forwardedBy: warehouse, verb: "streamed from")
+        let received = report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
+        peers.withLock { $0[warehouse]?.stream.operationsReceived += received }
+    }
+}
