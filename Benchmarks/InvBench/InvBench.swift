@@ -6,6 +6,8 @@ struct InvBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inv-bench",
         abstract: "Benchmarks for inv (run with -c release).",
-        subcommands: [StoreBench.self, APIBench.self, SyncBench.self, PushBench.self, ExportBench.self, ImportBench.self, BenchNode.self]
+        subcommands: [
+            StoreBench.self, APIBench.self, SyncBench.self, PushBench.self, FanoutBench.self, ExportBench.self, ImportBench.self, BenchNode.self,
+        ]
     )
 }

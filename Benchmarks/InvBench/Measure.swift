@@ -10,6 +10,16 @@ func peakRSSMegabytes(pid: String = "self") -> Double {
     return 0
 }
 
+/// Resident set size (VmRSS) of a process now, in MiB; 0 when /proc cannot be read.
+func residentMegabytes(pid: String = "self") -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kilobytes / 1024
+    }
+    return 0
+}
+
 /// Monotonic seconds.
 func now() -> Double {
     // DispatchTime is CLOCK_MONOTONIC; `timespec` is ambiguous between Glibc and CoreFoundation once PostgresNIO is
@@ -25,6 +35,13 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 func figure(_ name: String, _ value: Double, _ unit: String, limit: String? = nil) {
     let formatted = value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
     print("\(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(formatted) \(unit)" + (limit.map { "   (limit: \($0))" } ?? ""))
+}
+
+/// A figure beside the same figure of a reference measured in the same run, and the limit it is held to, if any.
+func figure(_ name: String, _ value: Double, _ unit: String, reference: (name: String, value: Double), limit: String? = nil) {
+    func formatted(_ value: Double) -> String { value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value) }
+    let note = "\(reference.name): \(formatted(reference.value))" + (limit.map { "; limit: \($0)" } ?? "")
+    print("\(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(formatted(value)) \(unit)   (\(note))")
 }
 
 func scratchDirectory(_ name: String) throws -> String {

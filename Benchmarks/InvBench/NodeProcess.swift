@@ -38,6 +38,20 @@ struct NodeProcess {
     }
 }
 
+extension NodeProcess {
+    /// Stops every node at once: SIGTERM to all, then SIGKILL to those still running after `grace` seconds; returns
+    /// when all have exited.
+    static func stop(_ nodes: [NodeProcess], grace: Double = 10) async {
+        for node in nodes where node.isRunning { node.process.terminate() }
+        let deadline = now() + grace
+        while nodes.contains(where: \.isRunning), now() < deadline {
+            do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
+        }
+        for node in nodes where node.isRunning { kill(node.process.processIdentifier, SIGKILL) }
+        for node in nodes { node.process.waitUntilExit() }
+    }
+}
+
 /// `inv-bench node --data DIR`: serves a node in a child process of the benchmark (hidden).
 struct BenchNode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -19,20 +19,24 @@ struct NodeStatus: Decodable {
     ) async throws -> NodeStatus {
         let deadline = now() + timeout
         while now() < deadline {
-            var request = HTTPClientRequest(url: url + "/v1/status")
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            do {
-                let response = try await client.execute(request, timeout: .seconds(10))
-                let body = try await response.body.collect(upTo: 1 << 20)
-                if response.status == .ok {
-                    let status = try JSONDecoder().decode(NodeStatus.self, from: Data(body.readableBytesView))
-                    if done(status) { return status }
-                }
-            } catch {
-                // Not up yet.
-            }
+            // Nil: not up yet.
+            if let status = await fetch(client: client, url: url, token: token), done(status) { return status }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw ValidationError("timed out after \(Int(timeout)) s waiting for \(url)")
+    }
+
+    /// The node's status, or nil when it does not answer 200 with a status (not up, or not yet listening).
+    static func fetch(client: HTTPClient, url: String, token: String) async -> NodeStatus? {
+        var request = HTTPClientRequest(url: url + "/v1/status")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        do {
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 4 << 20)
+            guard response.status == .ok else { return nil }
+            return try JSONDecoder().decode(NodeStatus.self, from: Data(body.readableBytesView))
+        } catch {
+            return nil
+        }
     }
 }

@@ -217,6 +217,10 @@ extension PushBench {
         }
 
         private let state = Mutex(State())
+        /// Whose stream this is, for messages.
+        let node: String
+
+        init(node: String = "B") { self.node = node }
 
         func expect(_ positions: [String: Int]) { state.withLock { $0.expected = positions } }
 
@@ -257,7 +261,7 @@ extension PushBench {
             while now() < deadline {
                 let (done, ended) = read { (condition($0), $0.ended) }
                 if done { return }
-                if let ended { throw ValidationError("B's event stream ended while waiting for \(what): \(ended)") }
+                if let ended { throw ValidationError("\(node)'s event stream ended while waiting for \(what): \(ended)") }
                 try await Task.sleep(for: .milliseconds(10))
             }
             throw ValidationError("timed out after \(Int(timeout)) s waiting for \(what)")
