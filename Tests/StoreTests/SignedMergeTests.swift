@@ -16,6 +16,21 @@ struct SignedMergeTests {
         return try NodeStore(path: directory.file("\(name).sqlite"), replica: rid(name), options: options)
     }
 
+    /// Stores A and B of one cluster, each with a key of its own (A's returned, with the CA's): B knows no
+    /// origin certificate yet.
+    static func pair(
+        in directory: TemporaryDirectory
+    ) throws -> (a: NodeStore, b: NodeStore, keyA: P256.Signing.PrivateKey, ca: P256.Signing.PrivateKey) {
+        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
+        let a = try open("A", key: keyA, ca: ca, in: directory)
+        do {
+            return (a, try open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory), keyA, ca)
+        } catch {
+            a.close()
+            throw error
+        }
+    }
+
     static func certificate(_ name: String, _ key: P256.Signing.PrivateKey) -> OriginCertificate {
         OriginCertificate(warehouse: rid(name), publicKey: Array(key.publicKey.x963Representation), certificate: Array(name.utf8))
     }
@@ -24,9 +39,7 @@ struct SignedMergeTests {
     func signedWritesMerge() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
-        let a = try Self.open("A", key: keyA, ca: ca, in: directory)
-        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        let (a, b, keyA, _) = try Self.pair(in: directory)
         defer {
             a.close()
             b.close()
@@ -72,9 +85,7 @@ struct SignedMergeTests {
     func queuedMergesKeepTheirOrder() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
-        let a = try Self.open("A", key: keyA, ca: ca, in: directory)
-        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        let (a, b, keyA, _) = try Self.pair(in: directory)
         defer {
             a.close()
             b.close()
@@ -103,9 +114,7 @@ struct SignedMergeTests {
     func tamperedPage() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let (keyA, ca) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
-        let a = try Self.open("A", key: keyA, ca: ca, in: directory)
-        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        let (a, b, keyA, _) = try Self.pair(in: directory)
         defer {
             a.close()
             b.close()
@@ -133,9 +142,7 @@ struct SignedMergeTests {
     func legacyLedgerCheckpoint() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let ca = P256.Signing.PrivateKey()
-        let a = try Self.open("A", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
-        let b = try Self.open("B", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        let (a, b, _, ca) = try Self.pair(in: directory)
         defer {
             a.close()
             b.close()

@@ -11,10 +11,15 @@ import X509
 
 /// A round with one peer (hello, pull, push), and the catch-up after a restore that rounds complete.
 extension PeerSyncer {
-    /// Logs operations a page carried that no valid head of their origin covered: once per peer, origin and
-    /// reason, naming the peer that forwarded them (a forgery is a warning, a lack of proof a notice).
-    func logUnproven(_ unproven: [MergeReport.Unproven], forwardedBy peer: String, verb: String) {
-        for entry in unproven {
+    /// Logs what a merge of a page `peer` forwarded did not apply: the first 20 refused operations, one line each,
+    /// and the operations no valid head of their origin covered, once per peer, origin and reason (a forgery is a
+    /// warning, a lack of proof a notice). `verb` says how the page came: `pulled from`, `streamed from`,
+    /// `pushed by`.
+    func logRefusals(of report: MergeReport, forwardedBy peer: String, verb: String) {
+        for refusal in report.refused.prefix(20) {
+            logger.warning("refused operation \(refusal.origin):\(refusal.sequence) \(verb) \(peer): \(refusal.reason)")
+        }
+        for entry in report.unproven {
             let key = "\(peer)\u{0}\(entry.origin)\u{0}\(entry.forgery)"
             guard loggedUnproven.withLock({ $0.insert(key).inserted }) else { continue }
             let line = "refused \(entry.count) operations of \(entry.origin) \(verb) \(peer): \(entry.reason)"
@@ -96,10 +101,7 @@ extension PeerSyncer {
             func merged(_ merge: QueuedWrite) async throws {
                 guard case .merged(let report) = try await merge.outcome() else { throw SyncFailure("unexpected merge outcome") }
                 pulled += report.applied
-                for refusal in report.refused.prefix(20) {
-                    logger.warning("refused operation \(refusal.origin):\(refusal.sequence) from \(warehouse): \(refusal.reason)")
-                }
-                logUnproven(report.unproven, forwardedBy: warehouse, verb: "pulled from")
+                logRefusals(of: report, forwardedBy: warehouse, verb: "pulled from")
                 mine = try node.store.reader.versionVector()
                 peers.withLock { $0[warehouse]?.roundMerged = pulled }
                 let behind = Self.count(peerVector, beyond: mine)

@@ -214,10 +214,7 @@ extension PeerSyncer {
         guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
             throw SyncFailure("unexpected merge outcome")
         }
-        for refusal in report.refused.prefix(20) {
-            logger.warning("refused operation \(refusal.origin):\(refusal.sequence) streamed from \(warehouse): \(refusal.reason)")
-        }
-        logUnproven(report.unproven, forwardedBy: warehouse, verb: "streamed from")
+        logRefusals(of: report, forwardedBy: warehouse, verb: "streamed from")
         let received = report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
         peers.withLock { $0[warehouse]?.stream.operationsReceived += received }
     }

@@ -110,10 +110,7 @@ struct SyncRoutes {
         guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
             throw StoreError.storage("unexpected outcome")
         }
-        for refusal in report.refused.prefix(20) {
-            node.logger.warning("refused operation \(refusal.origin):\(refusal.sequence) pushed by \(peer): \(refusal.reason)")
-        }
-        syncer.logUnproven(report.unproven, forwardedBy: peer, verb: "pushed by")
+        syncer.logRefusals(of: report, forwardedBy: peer, verb: "pushed by")
         let refused = report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
         return try context.respond(SyncPushReply(applied: report.applied, duplicates: report.duplicates, refused: refused), to: request)
     }
