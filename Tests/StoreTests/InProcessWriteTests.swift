@@ -8,7 +8,7 @@ import Testing
 @Suite("In-process writes: the writer resumes each waiting task itself")
 struct InProcessWriteTests {
     @Test("closing the store under a stream of writes: each is answered, committed ones are kept, later ones refused",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func closeDuringWrites() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }

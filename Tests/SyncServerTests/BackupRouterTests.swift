@@ -9,7 +9,7 @@ import SyncServer
 import Testing
 
 /// `GET /v1/backup` through `buildRouter(node:)`: the admin gets a sound copy of the database, others are refused.
-@Suite("API: backup", .timeLimit(.minutes(1)))
+@Suite("API: backup", .timeLimit(.minutes(3)))
 struct BackupRouterTests {
     @Test func anAdminGetsAConsistentCopyOfTheDatabase() async throws {
         try await APISession.with { api in

@@ -8,7 +8,7 @@ import Testing
 
 /// Barcodes on products: set, replaced and cleared; a barcode names its product wherever a SKU is taken; refusals
 /// of codes that are wrong or taken; a code given to two products on two nodes is a reported conflict.
-@Suite("API: barcodes", .timeLimit(.minutes(1)))
+@Suite("API: barcodes", .timeLimit(.minutes(3)))
 struct BarcodesRouterTests {
     static let ean13 = "4006381333931"
     static let ean8 = "73513537"

@@ -8,7 +8,7 @@ import Testing
 
 /// `GET /v1/changes` through the router: pages by a version-vector cursor, gaps held back, bad cursors refused,
 /// the long-poll woken by a commit.
-@Suite("API: the change feed", .timeLimit(.minutes(1)))
+@Suite("API: the change feed", .timeLimit(.minutes(3)))
 struct ChangesRouterTests {
     /// Reads every page from `since` and returns the entries, the last page and the number of pages.
     static func readAll(_ api: APISession, since: String? = nil, limit: Int) async throws -> (entries: [JSONObject], last: JSONObject, pages: Int) {

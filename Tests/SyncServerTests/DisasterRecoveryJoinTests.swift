@@ -8,7 +8,7 @@ import Testing
 
 /// `inv cert issue W` for a warehouse the cluster already knows, then `inv init --join`: the replacement node
 /// catches up before it writes, even when the operator skips `inv restore`.
-@Suite("Disaster recovery: joining as an existing warehouse", .timeLimit(.minutes(1)))
+@Suite("Disaster recovery: joining as an existing warehouse", .timeLimit(.minutes(3)))
 struct DisasterRecoveryJoinTests {
     @Test func aBundleForAKnownWarehouseMakesTheNewNodeCatchUpBeforeWriting() async throws {
         try await NodeFixture.with(warehouse: "MAD") { mad in

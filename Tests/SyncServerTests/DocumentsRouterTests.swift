@@ -8,7 +8,7 @@ import Testing
 
 /// `POST /v1/documents` and `GET /v1/documents/{id}`: many lines as one command, all or none, each refusal naming
 /// its line and changing nothing.
-@Suite("API: documents", .timeLimit(.minutes(2)))
+@Suite("API: documents", .timeLimit(.minutes(3)))
 struct DocumentsRouterTests {
     static let documentKeys: Set<String> = ["id", "type", "warehouse", "to", "reason", "reference", "timestamp", "user", "lines"]
 

@@ -8,7 +8,7 @@ import Testing
 
 /// `POST /v1/imports/products`: a catalogue created or updated as one command, all or none, a refused row named by
 /// its line.
-@Suite("API: product import", .timeLimit(.minutes(2)))
+@Suite("API: product import", .timeLimit(.minutes(3)))
 struct ImportRouterTests {
     static func body(_ rows: [String]) -> String { #"{"products": [\#(rows.joined(separator: ", "))]}"# }
 

@@ -7,7 +7,7 @@ import Store
 import Testing
 
 /// `GET /metrics` through `buildRouter(node:)`: real nodes, real writes and merges, each node its own registry.
-@Suite("API: GET /metrics", .timeLimit(.minutes(1)))
+@Suite("API: GET /metrics", .timeLimit(.minutes(3)))
 struct MetricsRouterTests {
     /// The samples of a Prometheus text body, by series (`name` or `name{labels}`).
     static func samples(_ text: String) -> [String: Double] {

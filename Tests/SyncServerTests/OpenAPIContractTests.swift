@@ -7,7 +7,7 @@ import SyncServer
 import Testing
 
 /// `docs/openapi.yaml` documents exactly the routes `buildRouter(node:)` registers: no more, no fewer.
-@Suite("OpenAPI document matches the router", .timeLimit(.minutes(1)))
+@Suite("OpenAPI document matches the router", .timeLimit(.minutes(3)))
 struct OpenAPIContractTests {
     /// One documented or registered operation, e.g. `GET /v1/products/{sku}`.
     struct Operation: Hashable, Comparable, CustomStringConvertible {

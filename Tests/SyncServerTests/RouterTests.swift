@@ -34,7 +34,7 @@ enum RouterTests {
 
 // MARK: - Authentication
 
-@Suite("API: bearer tokens and roles", .timeLimit(.minutes(1)))
+@Suite("API: bearer tokens and roles", .timeLimit(.minutes(3)))
 struct AuthenticationRouterTests {
     @Test func everyRouteRefusesAMissingToken() async throws {
         try await APISession.with { api in
@@ -116,7 +116,7 @@ struct AuthenticationRouterTests {
 
 // MARK: - Products
 
-@Suite("API: products", .timeLimit(.minutes(1)))
+@Suite("API: products", .timeLimit(.minutes(3)))
 struct ProductsRouterTests {
     @Test func createShowListUpdateDelete() async throws {
         try await APISession.with { api in
@@ -254,7 +254,7 @@ struct ProductsRouterTests {
 
 // MARK: - Movements
 
-@Suite("API: movements", .timeLimit(.minutes(1)))
+@Suite("API: movements", .timeLimit(.minutes(3)))
 struct MovementsRouterTests {
     @Test func receiveSellAdjustAndShow() async throws {
         try await APISession.with { api in
@@ -414,7 +414,7 @@ struct MovementsRouterTests {
 
 // MARK: - Transfers
 
-@Suite("API: transfers between two nodes", .timeLimit(.minutes(1)))
+@Suite("API: transfers between two nodes", .timeLimit(.minutes(3)))
 struct TransfersRouterTests {
     @Test func shipMergeAcceptAcrossTwoNodes() async throws {
         try await APISession.with(warehouse: "MAD") { mad in
@@ -526,7 +526,7 @@ struct TransfersRouterTests {
 
 // MARK: - Reads
 
-@Suite("API: stock, history, reports, alerts and status", .timeLimit(.minutes(1)))
+@Suite("API: stock, history, reports, alerts and status", .timeLimit(.minutes(3)))
 struct ReadRouterTests {
     @Test func stockScopesAndFilters() async throws {
         try await APISession.with { api in
@@ -778,7 +778,7 @@ struct ReadRouterTests {
 
 // MARK: - Tokens
 
-@Suite("API: token management", .timeLimit(.minutes(1)))
+@Suite("API: token management", .timeLimit(.minutes(3)))
 struct TokensRouterTests {
     @Test func createListUseAndRevoke() async throws {
         try await APISession.with { api in
@@ -855,7 +855,7 @@ struct TokensRouterTests {
 
 /// `GET /v1/events` never ends, so the router test client (which collects whole bodies) cannot read it: these run the
 /// node's real HTTPS application on 127.0.0.1 and read the stream with AsyncHTTPClient.
-@Suite("API: server-sent events over live HTTPS", .timeLimit(.minutes(1)))
+@Suite("API: server-sent events over live HTTPS", .timeLimit(.minutes(3)))
 struct EventsLiveTests {
     static func request(
         _ base: String, _ path: String, token: String?, method: HTTPMethod = .GET, json: String? = nil
@@ -963,7 +963,7 @@ struct EventsLiveTests {
 
 /// `/v1/peers` and `/v1/sync` on a node that runs no peer sync (`buildRouter(node:)` without a syncer); syncing
 /// itself is tested with live nodes elsewhere.
-@Suite("API: cluster membership without peer sync", .timeLimit(.minutes(1)))
+@Suite("API: cluster membership without peer sync", .timeLimit(.minutes(3)))
 struct PeersRouterTests {
     @Test func listAndRetireMembers() async throws {
         try await APISession.with { api in

@@ -7,7 +7,7 @@ import SyncServer
 import Testing
 
 /// `POST /v1/tokens/{id}/rotate` through `buildRouter(node:)`, and grace periods judged by an injected clock.
-@Suite("API: token rotation", .timeLimit(.minutes(1)))
+@Suite("API: token rotation", .timeLimit(.minutes(3)))
 struct TokenRotationRouterTests {
     static let movement = #"{"type": "receive", "sku": "A", "quantity": 1}"#
 

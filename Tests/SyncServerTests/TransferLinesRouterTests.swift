@@ -4,7 +4,7 @@ import Store
 import SyncServer
 import Testing
 
-@Suite("API: multi-line transfers, accepted in part and returned", .timeLimit(.minutes(1)))
+@Suite("API: multi-line transfers, accepted in part and returned", .timeLimit(.minutes(3)))
 struct TransferLinesRouterTests {
     @Test func acceptAndReturnLinesOfATransferDocument() async throws {
         try await APISession.with(warehouse: "MAD") { mad in

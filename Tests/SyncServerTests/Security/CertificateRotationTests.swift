@@ -13,7 +13,7 @@ import X509
 
 /// Certificate rotation on live TLS listeners: after a reload, a new connection sees the new certificate, verified
 /// against the cluster CA; mutual TLS between peers keeps working with rotated certificates on both sides.
-@Suite("Certificate rotation: live TLS", .timeLimit(.minutes(1)))
+@Suite("Certificate rotation: live TLS", .timeLimit(.minutes(3)))
 struct CertificateRotationTests {
     /// Opens a TLS connection with `tls` (full verification against its trust roots), and returns the certificate
     /// the server presented once the handshake completed; throws if it failed.

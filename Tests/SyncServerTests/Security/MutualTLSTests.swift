@@ -8,7 +8,7 @@ import X509
 
 /// Real TLS between Hummingbird 2 (HummingbirdTLS) and AsyncHTTPClient, using the configurations of
 /// ``NodeCredentials``. Certificates are issued at the real current time: the TLS stack checks validity against it.
-@Suite("Mutual TLS: live HTTPS with the cluster PKI", .timeLimit(.minutes(1)))
+@Suite("Mutual TLS: live HTTPS with the cluster PKI", .timeLimit(.minutes(3)))
 struct MutualTLSTests {
     let ca: ClusterCA
     let server: NodeCredentials
