@@ -64,7 +64,8 @@ public final class NodeStore: Sendable {
         let replies = PendingReplies(depth: metrics.queueDepth)
         writer = LedgerWriter(
             pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
-            replica: replica, clock: clock, configuration: options.writer, metrics: metrics, inProcessReplies: replies,
+            replica: replica, clock: clock, configuration: options.writer, durable: options.durable, metrics: metrics,
+            inProcessReplies: replies,
             logger: logger, onCommit: onCommit)
         do {
             try writer.start()

@@ -30,6 +30,23 @@ struct PeerSyncPolicyTests {
         #expect(policy.backoff == BackoffSchedule(first: .milliseconds(500), cap: .seconds(30), maxAttempts: nil), "the documented defaults")
     }
 
+    @Test("with an infinite interval only a trigger makes a round due after a success; a failure still retries")
+    func roundsOnlyWhenTriggered() {
+        var policy = PeerSyncPolicy(antiEntropyInterval: .infinity, now: 0)
+        #expect(policy.nextAction(now: 0) == .syncNow, "the first round runs at once")
+        policy.roundStarted(now: 0)
+        policy.roundSucceeded(now: 1)
+        #expect(policy.nextAction(now: 1_000_000) == .waitUntil(.infinity))
+        policy.trigger(now: 2_000_000)
+        #expect(policy.nextAction(now: 2_000_000) == .syncNow)
+        policy.roundStarted(now: 2_000_000)
+        policy.roundFailed(now: 2_000_001, jitter: 1)
+        #expect(policy.nextAction(now: 2_000_001) == .waitUntil(2_000_001.5), "backoff applies as before")
+        policy.roundStarted(now: 2_000_001.5)
+        policy.roundSucceeded(now: 2_000_002)
+        #expect(policy.nextAction(now: 3_000_000) == .waitUntil(.infinity))
+    }
+
     @Test("after a success the next round is due one anti-entropy interval later; a trigger brings it forward")
     func successThenTrigger() {
         var policy = PeerSyncPolicy(antiEntropyInterval: 7, now: 0)

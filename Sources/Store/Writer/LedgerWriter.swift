@@ -14,6 +14,11 @@ import Synchronization
 /// the socket, in arrival order, applies them in one transaction with a savepoint each, commits, and only then
 /// answers each request with its own outcome. So:
 /// - a write is acknowledged only after its commit (group commit: one fsync for the whole batch);
+/// - a batch of peers' pages only (signed merges) commits without an fsync of its own (`synchronous = NORMAL`):
+///   what it merged is durable at its origin, and a node that loses it in a power cut has a vector without it, so
+///   streams and rounds bring it again. The next durable commit, or the checkpointer's sync of the WAL, makes it
+///   durable here too; and since the WAL is written in order, every local write is durable with everything merged
+///   before it;
 /// - a command that fails is rolled back to its savepoint and answered with its own error; the batch goes on;
 /// - if the commit itself fails, every request of the batch is answered with that error and nothing is kept.
 /// Requests of this process's ``InProcessWriteClient`` are answered by resuming their tasks through
@@ -50,6 +55,8 @@ public final class LedgerWriter: Sendable {
     private let replica: ReplicaID
     private let clock: any PhysicalClock
     private let configuration: Configuration
+    /// Whether commits with local writes are synced to disk (``NodeStore/Options/durable``).
+    private let durable: Bool
     private let onCommit: @Sendable (CommittedEvents) -> Void
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
@@ -64,9 +71,11 @@ public final class LedgerWriter: Sendable {
     ///   - inProcessReplies: where the requests of this process's ``InProcessWriteClient`` wait.
     init(
         pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
-        configuration: Configuration = .init(), metrics: WriterMetrics = .init(), inProcessReplies: PendingReplies,
-        logger: Logger = Logger(label: "inv.writer"), onCommit: @escaping @Sendable (CommittedEvents) -> Void = { _ in }
+        configuration: Configuration = .init(), durable: Bool = true, metrics: WriterMetrics = .init(),
+        inProcessReplies: PendingReplies, logger: Logger = Logger(label: "inv.writer"),
+        onCommit: @escaping @Sendable (CommittedEvents) -> Void = { _ in }
     ) {
+        self.durable = durable
         self.inProcessReplies = inProcessReplies
         self.pool = pool
         self.context = context
@@ -120,6 +129,8 @@ public final class LedgerWriter: Sendable {
         var idlePolls = 0
         var operations: [LedgerOperation] = []
         var receivedBodies = EncodedBodies()
+        // The connection's `synchronous` setting: `FULL` when durable, as the pool opened it.
+        var syncsCommits = durable
         while true {
             let ready: Bool
             do {
@@ -155,7 +166,8 @@ public final class LedgerWriter: Sendable {
             }
             guard !batch.isEmpty else { continue }
             let results = commit(
-                batch.map(\.body), applier: &applier, indexing: &indexing, operations: &operations, receivedBodies: &receivedBodies)
+                batch.map(\.body), applier: &applier, indexing: &indexing, operations: &operations, receivedBodies: &receivedBodies,
+                syncsCommits: &syncsCommits)
             for (request, result) in zip(batch, results) {
                 if request.identity == WriteWire.inProcessRoutingID {
                     guard let id = WriteWire.requestID(request.id) else { continue }
@@ -198,7 +210,7 @@ public final class LedgerWriter: Sendable {
     /// memory for the kernel to zero each time.
     private func commit(
         _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy,
-        operations: inout [LedgerOperation], receivedBodies: inout EncodedBodies
+        operations: inout [LedgerOperation], receivedBodies: inout EncodedBodies, syncsCommits: inout Bool
     ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
@@ -206,6 +218,11 @@ public final class LedgerWriter: Sendable {
         var working = applier
         do {
             try pool.writeWithoutTransaction { db in
+                let syncs = durable && !bodies.allSatisfy { $0.first == QueueCodec.signedMerge }
+                if syncs != syncsCommits {
+                    try NodeStore.setDurability(syncs, in: db)
+                    syncsCommits = syncs
+                }
                 try db.inTransaction(.immediate) {
                     for body in bodies {
                         let command: WriteCommand

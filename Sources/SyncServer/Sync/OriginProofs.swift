@@ -53,10 +53,17 @@ enum OriginProofs {
     }
 
     /// Stores the member certificates a peer sent (a hello or its reply); returns how many were new.
+    ///
+    /// Certificates this node already holds are left out before any signature is checked, and nothing is submitted
+    /// when none is new: every hello carries every member's certificate, and a round that changes nothing writes
+    /// nothing.
     @discardableResult
     static func take(_ texts: [String]?, clusterCA: Certificate, into node: InvNode) async throws -> Int {
         guard let texts, !texts.isEmpty else { return 0 }
-        let certificates = originCertificates(base64: texts, clusterCA: clusterCA)
+        let held = Set(try node.store.reader.originCertificates().map { Data($0.certificate).base64EncodedString() })
+        let unknown = texts.filter { !held.contains($0) }
+        guard !unknown.isEmpty else { return 0 }
+        let certificates = originCertificates(base64: unknown, clusterCA: clusterCA)
         guard !certificates.isEmpty else { return 0 }
         guard case .proofs(let added) = try await node.store.submit(.addOriginCertificates(certificates)) else { return 0 }
         return added

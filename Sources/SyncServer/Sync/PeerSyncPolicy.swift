@@ -1,7 +1,9 @@
 /// When to sync with one peer: a pure state machine (no clock, no I/O, no randomness inside).
 ///
 /// - A trigger (a local commit, `inv sync`) makes a round due at once, unless the peer is in backoff.
-/// - After a successful round the next is due after the anti-entropy interval.
+/// - After a successful round the next is due after the anti-entropy interval; with an interval of `.infinity`
+///   only a trigger makes one due (a node's ``GossipSchedule`` picks the peer of each anti-entropy round and
+///   triggers it).
 /// - After a failed round the next waits as `backoff` says (a `BackoffSchedule`: `first * 2^(failures-1)`, capped,
 ///   times a jitter factor the caller draws in `0.5...1.5`), so many nodes do not retry a returning peer in lockstep.
 /// - A forced round (`inv sync`) ignores backoff.

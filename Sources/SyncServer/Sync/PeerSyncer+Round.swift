@@ -74,9 +74,7 @@ extension PeerSyncer {
             // Retirements and re-admissions count only with the cluster CA's signature, or a warehouse's own for its
             // own retirement (the writer checks it): a peer's word alone retires no one, but a signed retirement
             // reaches this node through any peer.
-            if let decisions = reply.decisions, !decisions.isEmpty {
-                _ = try await node.store.submit(.decideMembership(Array(decisions.prefix(SyncProtocol.maxMembers))))
-            }
+            try await takeDecisions(reply.decisions)
             if let own = try node.store.reader.members().first(where: { $0.warehouse == me }), own.retired {
                 throw SyncFailure("this warehouse was retired from the cluster on \(API.timestamp(own.timestamp))")
             }
@@ -84,7 +82,7 @@ extension PeerSyncer {
             let announcedVector = peerVector
             // A reply is not authenticated as the hello's sender is (by the mutual-TLS handshake on our listener):
             // only unknown members' addresses are taken from it, as hints.
-            _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
+            try await takeAnnouncedMembers(reply.members, by: nil)
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while
@@ -95,7 +93,9 @@ extension PeerSyncer {
             var mine = try node.store.reader.versionVector()
             var catchUpLog = CatchUpLog()
             var cursor = mine
-            var next: Task<FetchedPage, any Error>? = fetchPage(url: url, from: me, cursor: cursor)
+            // Nothing to pull when the peer announced nothing this node lacks (the usual gossip round).
+            var next: Task<FetchedPage, any Error>? =
+                Self.count(peerVector, beyond: mine) == 0 ? nil : fetchPage(url: url, from: me, cursor: cursor)
             var merging: QueuedWrite?
             defer { next?.cancel() }
             func merged(_ merge: QueuedWrite) async throws {
@@ -228,7 +228,7 @@ extension PeerSyncer {
             throw SyncFailure("\(url) answers as \(reply.from), but its certificate names \(certified)")
         }
         _ = try reply.versionVector()
-        _ = try await node.store.submit(.announcedMembers(by: nil, Array(reply.members.prefix(SyncProtocol.maxMembers))))
+        try await takeAnnouncedMembers(reply.members, by: nil)
         return certified
     }
 }

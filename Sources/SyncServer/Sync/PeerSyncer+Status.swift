@@ -79,7 +79,7 @@ extension PeerSyncer {
         return peers.withLock { peers in
             peers.map { name, peer in
                 PeerStatus(
-                    warehouse: name, peerURL: peer.url, reachable: peer.policy.isReachable,
+                    warehouse: name, peerURL: peer.url, reachable: peer.isReachable,
                     lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
                     operationsBehind: lags[name]?.behind, operationsAhead: lags[name]?.ahead, lastError: peer.lastError,
                     bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent, roundMerged: peer.roundMerged,

@@ -31,6 +31,9 @@ struct StreamStatus: Sendable {
     var connected = false
     /// When the stream in progress was opened (Unix milliseconds).
     var connectedSinceMilliseconds: UInt64?
+    /// The last attempt to open the stream failed, or the stream ended: the peer counts as unreachable until a
+    /// stream or a round succeeds again.
+    var lastAttemptFailed = false
     /// Frames (heartbeats included), their bytes on the wire and the operations their pages carried, since start.
     var framesReceived = 0
     var bytesReceived = 0
@@ -114,9 +117,12 @@ extension PeerSyncer {
 
     // MARK: - Subscribing
 
-    /// Starts a stream task for each peer that has none.
+    /// Starts a stream task for each peer that has none, once a round with it succeeded: that round's hello brought
+    /// the certificates its pages are proven with (the pages of a stream opened before would be refused).
     func openStreams() {
-        let names = peers.withLock { peers in peers.filter { $0.value.streamTask == nil }.map(\.key) }
+        let names = peers.withLock { peers in
+            peers.filter { $0.value.streamTask == nil && $0.value.lastSuccessAt != nil }.map(\.key)
+        }
         for name in names {
             let task = Task { [self] in await streamLoop(name) }
             let started = peers.withLock { peers -> Bool in
@@ -149,6 +155,7 @@ extension PeerSyncer {
             }
             let wasConnected = peers.withLock { peers -> Bool in
                 defer {
+                    peers[warehouse]?.stream.lastAttemptFailed = !Task.isCancelled
                     peers[warehouse]?.stream.connected = false
                     peers[warehouse]?.stream.connectedSinceMilliseconds = nil
                 }
@@ -179,6 +186,7 @@ extension PeerSyncer {
         let since = SystemClock().nowMilliseconds()
         peers.withLock {
             $0[warehouse]?.stream.connected = true
+            $0[warehouse]?.stream.lastAttemptFailed = false
             $0[warehouse]?.stream.connectedSinceMilliseconds = since
         }
         var decoder = StreamFrameDecoder(maxFrameBytes: SyncProtocol.maxFrameBytes)
@@ -215,6 +223,9 @@ extension PeerSyncer {
             throw SyncFailure("unexpected merge outcome")
         }
         logRefusals(of: report, forwardedBy: warehouse, verb: "streamed from")
+        // Operations no proof covered (the peer's certificate was renewed since the last hello, say): a round
+        // brings the certificates and pulls them again.
+        if !report.unproven.isEmpty { requestRound(with: warehouse) }
         let received = report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
         peers.withLock { $0[warehouse]?.stream.operationsReceived += received }
     }

@@ -11,13 +11,15 @@ import X509
 
 /// Keeps this node in sync with every active member of the cluster.
 ///
-/// One loop per peer, driven by a ``PeerSyncPolicy``: a local commit triggers an immediate round (real-time push)
-/// with each peer that has no live stream from this node open, anti-entropy rounds run at an interval, failures back
-/// off exponentially with jitter. Beside it, one task per peer keeps a live stream from that peer open
-/// (`PeerSyncer+Streams.swift`), and this node serves one to each peer that subscribes. A down peer never slows
-/// local writes: rounds run beside the writer and only submit merges. Membership is re-read every second, so
-/// members added or retired on this node (by its admin, or announced by a peer within ``MemberAnnouncementPolicy``)
-/// are picked up (or dropped) at run time.
+/// One loop per peer, driven by a ``PeerSyncPolicy``: a node's first round with a peer runs as soon as it knows the
+/// peer, a local commit triggers an immediate round (real-time push) with each peer that has no live stream from
+/// this node open, failures back off exponentially with jitter. Anti-entropy is gossip: one round per interval, with
+/// the peer synced least recently (``GossipSchedule``), so a node's idle work grows with the number of peers, not
+/// with the number of rounds times peers. Beside the loops, one task per peer keeps a live stream from that peer
+/// open once a first round succeeded (`PeerSyncer+Streams.swift`), and this node serves one to each peer that
+/// subscribes. A down peer never slows local writes: rounds run beside the writer and only submit merges.
+/// Membership is re-read every second, so members added or retired on this node (by its admin, or announced by a
+/// peer within ``MemberAnnouncementPolicy``) are picked up (or dropped) at run time.
 ///
 /// This file holds the peer loops and their life cycle; a round with a peer is in `PeerSyncer+Round.swift`, its
 /// HTTP requests in `+Transport`, the live streams in `+Streams`, what `inv status` and the metrics show in `+Status`.
@@ -47,6 +49,10 @@ public final class PeerSyncer: Sendable {
         var stream = StreamStatus()
         /// Ends the stream task's wait between attempts early (on `resume()`).
         let streamWaker = LoopWaker()
+
+        /// The last round succeeded and the live stream, if one was opened, has not failed since. Rounds with a
+        /// peer are rare (see ``GossipSchedule``): its stream is what notices first that it went away.
+        var isReachable: Bool { policy.isReachable && !(streamTask != nil && stream.lastAttemptFailed) }
     }
 
     let node: InvNode
@@ -155,6 +161,7 @@ public final class PeerSyncer: Sendable {
                         if case .event(.operation(let op)) = delivery, op.origin.rawValue == me { localCommitted() }
                     }
                 }
+                group.addTask { [self] in await gossip() }
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         refreshMembers()
@@ -214,8 +221,8 @@ public final class PeerSyncer: Sendable {
                     existing.url = url
                     peers[warehouse] = existing
                 } else {
-                    peers[warehouse] = Peer(
-                        url: url, policy: PeerSyncPolicy(antiEntropyInterval: antiEntropyInterval, now: clock()))
+                    // Anti-entropy rounds are the gossip's to trigger (see `gossip()`): none of the peer's own.
+                    peers[warehouse] = Peer(url: url, policy: PeerSyncPolicy(antiEntropyInterval: .infinity, now: clock()))
                     toStart.append(warehouse)
                 }
             }
@@ -240,6 +247,11 @@ public final class PeerSyncer: Sendable {
         for stream in served { stream.waker.wake() }
         let subscribed = Set(served.map(\.peer))
         trigger(force: false) { !subscribed.contains($0) }
+    }
+
+    /// Makes a round with `warehouse` due now (unless it is in backoff).
+    func requestRound(with warehouse: String) {
+        trigger(force: false) { $0 == warehouse }
     }
 
     private func trigger(force: Bool, where wanted: (String) -> Bool) {
@@ -296,6 +308,31 @@ public final class PeerSyncer: Sendable {
         }
     }
 
+    /// Anti-entropy: every interval (jittered), a round with the peer synced least recently (see
+    /// ``GossipSchedule``). Nothing while paused.
+    private func gossip() async {
+        var schedule = GossipSchedule(interval: antiEntropyInterval, now: clock())
+        var random = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            let wait = schedule.nextRound - clock()
+            if wait > 0 {
+                do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+                continue
+            }
+            let candidates = peers.withLock { peers in
+                peers.map { name, peer in
+                    GossipSchedule.Candidate(
+                        peer: name, lastSuccess: peer.lastSuccessAt,
+                        isAvailable: peer.policy.failures == 0 && !peer.policy.roundInProgress)
+                }
+            }
+            let jitter = BackoffSchedule.drawJitter(using: &random)
+            if let chosen = schedule.roundDue(now: clock(), candidates: isPaused ? [] : candidates, jitter: jitter) {
+                requestRound(with: chosen)
+            }
+        }
+    }
+
     // MARK: - The loop of one peer
 
     /// Between rounds the loop waits for the policy's due time or a trigger's wake-up, so a real-time push starts as
@@ -316,9 +353,11 @@ public final class PeerSyncer: Sendable {
                 }) else { return }
                 let report = await round(warehouse: warehouse, url: url)
                 let end = clock()
+                var opensStream = false
                 let ready = peers.withLock { peers -> [CheckedContinuation<RoundReport, Never>] in
                     guard var peer = peers[warehouse] else { return [] }
                     if report.ok {
+                        opensStream = peer.streamTask == nil
                         peer.policy.roundSucceeded(now: end)
                         peer.lastSuccessMilliseconds = SystemClock().nowMilliseconds()
                         peer.lastSuccessAt = end
@@ -336,8 +375,11 @@ public final class PeerSyncer: Sendable {
                     return due.map(\.continuation)
                 }
                 for continuation in ready { continuation.resume(returning: report) }
+                // The first round brought the peer's certificates: its stream's pages can be proven now.
+                if opensStream && !isPaused { openStreams() }
             case .waitUntil(let deadline):
-                await waker.wait(seconds: max(deadline - clock(), 0.001))
+                // No deadline (`.infinity`) until a trigger: wake hourly all the same, and ask the policy again.
+                await waker.wait(seconds: min(max(deadline - clock(), 0.001), 3_600))
             }
         }
     }

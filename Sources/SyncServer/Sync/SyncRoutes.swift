@@ -60,7 +60,7 @@ struct SyncRoutes {
         try await OriginProofs.take(message.certificates, clusterCA: syncer.clusterCA, into: node)
         // Decisions are taken from anyone: each one is checked by the writer (the cluster CA key, or a warehouse's
         // own certified key for its own retirement only).
-        if let decisions = message.decisions, !decisions.isEmpty { _ = try await node.store.submit(.decideMembership(decisions)) }
+        try await syncer.takeDecisions(message.decisions)
         let decisions = try node.store.reader.membershipDecisions()
         if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) {
             // A retired warehouse learns its retirement, as signed, and nothing else.
@@ -69,7 +69,7 @@ struct SyncRoutes {
         }
         // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
-        _ = try await node.store.submit(.announcedMembers(by: peer, message.members))
+        try await syncer.takeAnnouncedMembers(message.members, by: peer)
         syncer.heard(from: peer, vector: vector)
         let reply = SyncHello(
             from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
