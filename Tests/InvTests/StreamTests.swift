@@ -62,6 +62,9 @@ extension InvCLITests {
                 let received = try streamCount(node, from: "MAD", "stream_operations_received")
                 #expect(received >= count + 2, "\(node.warehouse): \(received) operations streamed, \(count) before")
                 #expect(try peerStatus(node, "MAD")?["stream_connected_since"]?.string != nil)
+                // The replication lag of the newest operation merged: it was made moments ago, on this machine.
+                let lag = try #require(try peerStatus(node, "MAD")?["lag_ms"]?.int, "\(node.warehouse): no lag_ms")
+                #expect((0..<60_000).contains(lag), "\(node.warehouse): lag_ms \(lag)")
             }
             // The human table shows the stream.
             let status = try sev.inv("status")

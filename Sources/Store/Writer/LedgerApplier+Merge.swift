@@ -115,7 +115,7 @@ extension LedgerApplier {
                 throw error
             }
             self = scratch
-            report.applied += accepted.count
+            report.noteApplied(accepted)
         } catch {
             for op in accepted {
                 do {
@@ -128,7 +128,7 @@ extension LedgerApplier {
                     }
                     self = single
                     events.append(contentsOf: opEvents)
-                    report.applied += 1
+                    report.noteApplied(CollectionOfOne(op))
                 } catch {
                     report.refused.append(.init(origin: op.origin.rawValue, sequence: op.sequence, reason: Self.reason(error)))
                 }

@@ -75,6 +75,10 @@ struct LedgerApplier<Clock: PhysicalClock> {
         }
     }
 
+    /// The highest own sequence whose chain head is stored, signed when the node has a key: what a peer can be
+    /// sent with its proof.
+    var provenOwnSequence: UInt64 { storedOwnTip }
+
     /// Stores this replica's version-vector entry; the writer calls it before every commit.
     /// Also stores this node's chain tip and signs its head (one signature per commit with own operations).
     mutating func flushOwnSequence(in db: Database) throws {

@@ -60,6 +60,7 @@ public final class LedgerWriter: Sendable {
     private let onCommit: @Sendable (CommittedEvents) -> Void
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    private let provenOwn = Atomic<UInt64>(0)
     private let finished = Mutex<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let statistics = Mutex(WriterStatistics())
@@ -91,6 +92,11 @@ public final class LedgerWriter: Sendable {
     /// Counters for metrics: totals since start.
     public var stats: WriterStatistics { statistics.withLock { $0 } }
 
+    /// The highest sequence of this node's own operations committed with their chain head (see
+    /// ``LedgerApplier/provenOwnSequence``): set after each commit, before its events are published, so whoever
+    /// an event wakes reads at least this far. 0 until the writer has started.
+    public var provenOwnSequence: UInt64 { provenOwn.load(ordering: .acquiring) }
+
     /// Binds the endpoints and starts the writer thread.
     ///
     /// - Throws: a `ZMQError` when an endpoint cannot be bound, or the store's error when the ledger cannot be read.
@@ -106,6 +112,7 @@ public final class LedgerWriter: Sendable {
                 let indexing = HistoryIndexingPolicy(
                     batch: configuration.historyIndexBatch, backlogLimit: configuration.historyBacklogLimit,
                     unindexed: try LedgerIndexes.backlog(in: db))
+                provenOwn.store(applier.provenOwnSequence, ordering: .releasing)
                 return (applier, indexing)
             }
             return (socket, loop)
@@ -258,6 +265,7 @@ public final class LedgerWriter: Sendable {
                 }
             }
             applier = working
+            provenOwn.store(working.provenOwnSequence, ordering: .releasing)
         } catch {
             working.cache.clear()
             logger.error("write batch of \(bodies.count) failed to commit: \(error)")

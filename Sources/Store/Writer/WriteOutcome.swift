@@ -31,6 +31,18 @@ public struct MergeReport: Hashable, Codable, Sendable {
     public var refused: [Refusal]
     /// Per origin, operations not applied because no valid head of their origin covered them (see `ChainVerifier`).
     public var unproven: [Unproven] = []
+    /// The physical time (milliseconds since 1970) of the newest applied operation's timestamp: when it was made
+    /// at its origin. `nil` when nothing was applied.
+    public var newestAppliedMilliseconds: UInt64?
+
+    /// Counts `operations` as applied.
+    mutating func noteApplied(_ operations: some Sequence<LedgerOperation>) {
+        for op in operations {
+            applied += 1
+            let made = op.timestamp.physicalMilliseconds
+            if made > newestAppliedMilliseconds ?? 0 { newestAppliedMilliseconds = made }
+        }
+    }
 
     public struct Unproven: Hashable, Codable, Sendable {
         public var origin: String

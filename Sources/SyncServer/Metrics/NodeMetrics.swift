@@ -18,6 +18,7 @@ public final class NodeMetrics: Sendable {
         public static let peerStreamConnected = "inv_peer_stream_connected"
         public static let peerStreamFramesReceived = "inv_peer_stream_frames_received"
         public static let peerStreamBytesReceived = "inv_peer_stream_bytes_received"
+        public static let peerLag = "inv_peer_lag_seconds"
         public static let httpRequestDuration = "inv_http_request_duration_seconds"
     }
 

@@ -14,11 +14,15 @@ struct PeerLag: Sendable, Equatable {
     var streamConnected: Bool? = nil
     var streamFrames: Int? = nil
     var streamBytes: Int? = nil
+    /// From the commit at its origin to its merge here, of the newest operation merged from the peer (`nil`: none
+    /// merged since start).
+    var lagSeconds: Double? = nil
 }
 
 /// The per-peer lag gauges, labelled `peer="<warehouse>"`: `inv_peer_operations_behind`,
 /// `inv_peer_operations_ahead` and `inv_peer_last_sync_age_seconds`, and those of the live stream from the peer:
-/// `inv_peer_stream_connected` (1 or 0), `inv_peer_stream_frames_received` and `inv_peer_stream_bytes_received`.
+/// `inv_peer_stream_connected` (1 or 0), `inv_peer_stream_frames_received` and `inv_peer_stream_bytes_received`,
+/// and `inv_peer_lag_seconds`.
 ///
 /// Invariant: after ``record(_:)`` there is a series exactly for each peer and value the lags know; the series
 /// of a peer that left the list (retired) are removed from the registry.
@@ -30,8 +34,9 @@ final class PeerLagMetrics: Sendable {
         var streamConnected: Gauge?
         var streamFrames: Gauge?
         var streamBytes: Gauge?
+        var lag: Gauge?
 
-        var all: [Gauge] { [behind, ahead, age, streamConnected, streamFrames, streamBytes].compactMap { $0 } }
+        var all: [Gauge] { [behind, ahead, age, streamConnected, streamFrames, streamBytes, lag].compactMap { $0 } }
     }
 
     private let factory: any MetricsFactory
@@ -57,6 +62,7 @@ final class PeerLagMetrics: Sendable {
                 set(&entry.streamConnected, NodeMetrics.Name.peerStreamConnected, lag.peer, lag.streamConnected.map { $0 ? 1 : 0 })
                 set(&entry.streamFrames, NodeMetrics.Name.peerStreamFramesReceived, lag.peer, lag.streamFrames.map { Double($0) })
                 set(&entry.streamBytes, NodeMetrics.Name.peerStreamBytesReceived, lag.peer, lag.streamBytes.map { Double($0) })
+                set(&entry.lag, NodeMetrics.Name.peerLag, lag.peer, lag.lagSeconds)
                 gauges[lag.peer] = entry
             }
         }

@@ -102,6 +102,7 @@ extension PeerSyncer {
                 guard case .merged(let report) = try await merge.outcome() else { throw SyncFailure("unexpected merge outcome") }
                 pulled += report.applied
                 logRefusals(of: report, forwardedBy: warehouse, verb: "pulled from")
+                recordLag(of: report, from: warehouse)
                 mine = try node.store.reader.versionVector()
                 peers.withLock { $0[warehouse]?.roundMerged = pulled }
                 let behind = Self.count(peerVector, beyond: mine)

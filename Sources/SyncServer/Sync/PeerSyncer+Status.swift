@@ -44,6 +44,9 @@ extension PeerSyncer {
         public var streamFramesReceived: Int?
         public var streamBytesReceived: Int?
         public var streamOperationsReceived: Int?
+        /// From its commit at its origin to its merge here, of the newest operation merged from this peer since
+        /// start (milliseconds): the replication lag as of the last merge.
+        public var lagMilliseconds: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case warehouse, reachable
@@ -60,7 +63,15 @@ extension PeerSyncer {
             case streamFramesReceived = "stream_frames_received"
             case streamBytesReceived = "stream_bytes_received"
             case streamOperationsReceived = "stream_operations_received"
+            case lagMilliseconds = "lag_ms"
         }
+    }
+
+    /// Records the lag of what a merge of `peer`'s page applied (see ``PeerStatus/lagMilliseconds``).
+    func recordLag(of report: MergeReport, from peer: String) {
+        guard let made = report.newestAppliedMilliseconds else { return }
+        let now = SystemClock().nowMilliseconds()
+        peers.withLock { $0[peer]?.lagMilliseconds = now > made ? now - made : 0 }
     }
 
     /// Records the vector a peer announced (hello or pull), for status.
@@ -86,7 +97,7 @@ extension PeerSyncer {
                     streamConnected: peer.stream.connected,
                     streamConnectedSince: peer.stream.connectedSinceMilliseconds.map { API.timestamp(milliseconds: $0) },
                     streamFramesReceived: peer.stream.framesReceived, streamBytesReceived: peer.stream.bytesReceived,
-                    streamOperationsReceived: peer.stream.operationsReceived)
+                    streamOperationsReceived: peer.stream.operationsReceived, lagMilliseconds: peer.lagMilliseconds)
             }.sorted { $0.warehouse < $1.warehouse }
         }
     }
@@ -110,7 +121,8 @@ extension PeerSyncer {
                 return PeerLag(
                     peer: name, behind: vector.map { Self.count(mine, beyond: $0) }, ahead: vector.map { Self.count($0, beyond: mine) },
                     secondsSinceSync: peer.lastSuccessAt.map { max(now - $0, 0) }, streamConnected: peer.stream.connected,
-                    streamFrames: peer.stream.framesReceived, streamBytes: peer.stream.bytesReceived)
+                    streamFrames: peer.stream.framesReceived, streamBytes: peer.stream.bytesReceived,
+                    lagSeconds: peer.lagMilliseconds.map { Double($0) / 1_000 })
             }.sorted { $0.peer < $1.peer }
         }
     }

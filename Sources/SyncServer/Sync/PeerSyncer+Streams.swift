@@ -26,6 +26,13 @@ final class ServedStream: Sendable {
     }
 }
 
+/// A frame of this node's own operations `after + 1 ... through`, as every live stream sends it.
+struct LivePage: Sendable {
+    var after: UInt64
+    var through: UInt64
+    var frame: ByteBuffer
+}
+
 /// What `inv status` shows of the live stream from a peer.
 struct StreamStatus: Sendable {
     var connected = false
@@ -62,23 +69,35 @@ extension PeerSyncer {
         defer { servedStreams.withLock { $0[key] = nil } }
         // Closed meanwhile: a stream opened during a pause or a shutdown ends at once.
         if isPaused || streamsClosed.withLock({ $0 }) { return }
-        let me: Set<ReplicaID> = [node.store.replica]
+        let me = node.store.replica
         var cursor = vector
         var live = false
         var lastWrite = clock()
         while !stream.isClosed && !Task.isCancelled {
-            // Catch-up pages carry whatever the peer lacks; live pages only this node's own operations.
-            let (page, sent, more) = try OperationPage.encodeProven(
-                from: node.store.reader, missingFrom: cursor, limit: pageSize, origins: live ? me : nil)
-            if !sent.isEmpty {
-                for (origin, sequence) in OperationPage.highest(of: sent) { cursor.advance(origin, to: sequence) }
-                let frame = StreamFrame.encode(page: page)
-                try await write(frame)
-                lastWrite = clock()
-                peers.withLock { $0[peer]?.bytesSent += frame.readableBytes }
-                if more { continue }
+            if live {
+                // Live pages carry only this node's own operations: the page after the cursor, shared by every
+                // stream at the same cursor, sent until the cursor reaches what the writer has committed.
+                if cursor[me] < node.store.writer.provenOwnSequence, let page = try livePage(after: cursor[me]) {
+                    try await write(page.frame)
+                    cursor.advance(me, to: page.through)
+                    lastWrite = clock()
+                    peers.withLock { $0[peer]?.bytesSent += page.frame.readableBytes }
+                    continue
+                }
+            } else {
+                // Catch-up pages carry whatever the peer lacks, from every origin.
+                let (page, sent, more) = try OperationPage.encodeProven(from: node.store.reader, missingFrom: cursor, limit: pageSize)
+                if !sent.isEmpty {
+                    for (origin, sequence) in OperationPage.highest(of: sent) { cursor.advance(origin, to: sequence) }
+                    let frame = StreamFrame.encode(page: page)
+                    try await write(frame)
+                    lastWrite = clock()
+                    peers.withLock { $0[peer]?.bytesSent += frame.readableBytes }
+                    if more { continue }
+                }
+                live = true
+                continue
             }
-            live = true
             if clock() - lastWrite >= SyncProtocol.streamHeartbeatSeconds {
                 try await write(StreamFrame.heartbeatBytes)
                 lastWrite = clock()
@@ -86,6 +105,24 @@ extension PeerSyncer {
             }
             await stream.waker.wait(seconds: max(SyncProtocol.streamHeartbeatSeconds - (clock() - lastWrite), 0.001))
         }
+    }
+
+    /// The frame of this node's own operations after `sequence` (a page, bounded as any), built once for every
+    /// stream whose cursor stands there: with N subscribers, a commit is read, encoded and compressed once, not N
+    /// times. `nil` when no proven operation follows `sequence`.
+    func livePage(after sequence: UInt64) throws -> LivePage? {
+        if let cached = livePages.withLock({ $0 }), cached.after == sequence { return cached }
+        let me = node.store.replica
+        var vector = VersionVector()
+        vector.advance(me, to: sequence)
+        let (page, sent, _) = try OperationPage.encodeProven(
+            from: node.store.reader, missingFrom: vector, limit: pageSize, origins: [me])
+        guard let through = sent.lazy.filter({ $0.origin == me }).map(\.sequence).max(), through > sequence else { return nil }
+        let built = LivePage(after: sequence, through: through, frame: StreamFrame.encode(page: page))
+        livePages.withLock { cached in
+            if (cached?.through ?? 0) <= through { cached = built }
+        }
+        return built
     }
 
     /// Ends every stream this node serves.
@@ -223,6 +260,7 @@ extension PeerSyncer {
             throw SyncFailure("unexpected merge outcome")
         }
         logRefusals(of: report, forwardedBy: warehouse, verb: "streamed from")
+        recordLag(of: report, from: warehouse)
         // Operations no proof covered (the peer's certificate was renewed since the last hello, say): a round
         // brings the certificates and pulls them again.
         if !report.unproven.isEmpty { requestRound(with: warehouse) }

@@ -42,6 +42,9 @@ public final class PeerSyncer: Sendable {
         var lastReport: RoundReport?
         var bytesReceived = 0
         var bytesSent = 0
+        /// From its commit at its origin to its merge here, of the newest operation merged from this peer, by a
+        /// round or a stream (milliseconds; the two clocks' skew included).
+        var lagMilliseconds: UInt64?
         /// Wakes the peer's loop when a trigger makes a round due earlier.
         let waker = LoopWaker()
         /// The task that keeps a live stream from this peer open (`nil` while paused).
@@ -75,6 +78,8 @@ public final class PeerSyncer: Sendable {
     let loggedUnproven = Mutex<Set<String>>([])
     /// The live streams this node serves, to peers that subscribed to it.
     let servedStreams = Mutex<[ObjectIdentifier: ServedStream]>([:])
+    /// The newest live page built (see ``livePage(after:)``).
+    let livePages = Mutex<LivePage?>(nil)
     /// Set when the node shuts down: streams served then end at once.
     let streamsClosed = Mutex(false)
     /// The client of the streams this node subscribes to: its read timeout is a few heartbeats, so a dead link is

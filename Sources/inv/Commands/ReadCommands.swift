@@ -216,12 +216,14 @@ struct Status: AsyncParsableCommand {
             }
             if let peers = status.peers, !peers.isEmpty {
                 print(Table(
-                    headers: ["PEER", "STATE", "LAST SYNC", "STREAM", "THEY LACK", "WE LACK", "LAST ERROR"],
+                    headers: ["PEER", "STATE", "LAST SYNC", "STREAM", "THEY LACK", "WE LACK", "LAG", "LAST ERROR"],
                     rows: peers.map { [
                         $0.warehouse, PeerMessage.state(reachable: $0.reachable, error: $0.lastError), $0.lastSync.map { Formatting.time($0) } ?? "-",
                         PeerMessage.stream($0),
-                        $0.operationsBehind.map(Formatting.count) ?? "-", $0.operationsAhead.map(Formatting.count) ?? "-", $0.lastError.map { PeerMessage.failure($0, url: nil) } ?? "",
-                    ] }, numeric: [4, 5]).render())
+                        $0.operationsBehind.map(Formatting.count) ?? "-", $0.operationsAhead.map(Formatting.count) ?? "-",
+                        $0.lagMilliseconds.map { Formatting.delay(milliseconds: $0) } ?? "-",
+                        $0.lastError.map { PeerMessage.failure($0, url: nil) } ?? "",
+                    ] }, numeric: [4, 5, 6]).render())
             }
         }
     }

@@ -58,6 +58,16 @@ enum Formatting {
         }
     }
 
+    /// A delay, in milliseconds below a second, then in the largest whole unit: `12 ms`, `3.4 s`, `5 min`, `2 h`.
+    static func delay(milliseconds: UInt64) -> String {
+        switch milliseconds {
+        case ..<1_000: return "\(milliseconds) ms"
+        case ..<60_000: return String(format: "%.1f s", Double(milliseconds) / 1_000)
+        case ..<3_600_000: return "\(milliseconds / 60_000) min"
+        default: return "\(count(milliseconds / 3_600_000)) h"
+        }
+    }
+
     /// A date or date-time typed by a person, as the UTC instant the API takes.
     ///
     /// `2026-12-02` is local midnight; `2026-12-02T12:00` or `2026-12-02 12:00:00` without a zone is local time;
