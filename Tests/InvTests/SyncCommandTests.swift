@@ -34,6 +34,35 @@ extension InvCLITests {
             #expect(!human.stdout.contains("\r") && !human.stdout.contains("\u{1B}"), "\(human)")
         }
 
+        @Test("a failed round says why by its kind: `failure` in --json, one line for people, the state in `inv peer list`")
+        func failuresByKind() throws {
+            let cluster = try Cluster()
+            defer { cluster.cleanup() }
+            let mad = try cluster.found("MAD")
+            let sev = try cluster.join("SEV", via: mad)
+            for node in [mad, sev] { try node.start() }
+            expectSuccess(try mad.inv("sync"))
+            sev.stop()
+
+            let json = try mad.inv("sync", "--json", timeout: .seconds(60))
+            #expect(json.status == 2, "\(json)")
+            let report = try #require(try JSON.parse(json.stdout).array?.first, "\(json)")
+            #expect(report["ok"] == .bool(false))
+            #expect(report["failure"] == "connection_refused", "\(json)")
+            let human = try mad.inv("sync", timeout: .seconds(60))
+            #expect(human.status == 2)
+            #expect(human.lines.first == "SEV: not reachable at \(sev.peerURL) (connection refused: is inv serve running there?)", "\(human)")
+            let status = try mad.json("status")["peers"]?.array?.first { $0["warehouse"] == "SEV" }
+            #expect(status?["last_failure"] == "connection_refused", "\(String(describing: status))")
+            #expect(status?["reachable"] == .bool(false))
+
+            expectSuccess(try mad.inv("sync", "--pause"))
+            let paused = try mad.inv("sync", timeout: .seconds(60))
+            #expect(paused.lines.first == "SEV: not synced: sync is paused here (inv sync --resume)", "\(paused)")
+            let list = try mad.inv("peer", "list")
+            #expect(list.lines.contains { $0.hasPrefix("SEV") && $0.contains("paused here") }, "\(list)")
+        }
+
         @Test("the summary counts what the node gained during the command, also what the background loop merged")
         func summaryCountsBackgroundMerges() async throws {
             let cluster = try Cluster()

@@ -55,7 +55,7 @@ extension PeerSyncer {
     func round(warehouse: String, url: String) async -> RoundReport {
         var pulled = 0
         var pushed = 0
-        if isPaused { return RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "sync is paused on this node") }
+        if isPaused { return RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "sync is paused on this node", failure: .pausedHere) }
         peers.withLock { $0[warehouse]?.roundMerged = 0 }
         defer { peers.withLock { $0[warehouse]?.roundMerged = nil } }
         do {
@@ -67,7 +67,7 @@ extension PeerSyncer {
                 decisions: try node.store.reader.membershipDecisions())
             let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
             guard reply.from == warehouse else {
-                throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)")
+                throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)", kind: .certificate)
             }
             // Certificates first: a warehouse's retirement of itself verifies with the key its certificate certifies.
             try await OriginProofs.take(reply.certificates, clusterCA: clusterCA, into: node)
@@ -76,7 +76,7 @@ extension PeerSyncer {
             // reaches this node through any peer.
             try await takeDecisions(reply.decisions)
             if let own = try node.store.reader.members().first(where: { $0.warehouse == me }), own.retired {
-                throw SyncFailure("this warehouse was retired from the cluster on \(API.timestamp(own.timestamp))")
+                throw SyncFailure("this warehouse was retired from the cluster on \(API.timestamp(own.timestamp))", kind: .retired)
             }
             var peerVector = try reply.versionVector()
             let announcedVector = peerVector
@@ -128,7 +128,7 @@ extension PeerSyncer {
                 }
                 // Retired since this loop started (loops follow membership only every second): merge nothing more.
                 if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
-                    throw SyncFailure("\(warehouse) is retired")
+                    throw SyncFailure("\(warehouse) is retired", kind: .retired)
                 }
                 if fetched.more && !highest.isEmpty {
                     for (origin, sequence) in highest { cursor.advance(origin, to: sequence) }
@@ -184,7 +184,9 @@ extension PeerSyncer {
                 request.body = .bytes(page)
                 let response = try await http.execute(request, timeout: .seconds(120))
                 let body = try await response.body.collect(upTo: 1 << 20)
-                guard response.status == .ok else { throw SyncFailure("push answered \(response.status.code): \(String(buffer: body))") }
+                guard response.status == .ok else {
+                    throw SyncFailure(url + "/v1/sync/push", answered: response.status.code, body: String(buffer: body))
+                }
                 let result = try JSONDecoder().decode(SyncPushReply.self, from: body)
                 guard (0...sent.count).contains(result.applied) else {
                     throw SyncFailure("push answered \(result.applied) operations applied out of \(sent.count) sent")
@@ -200,20 +202,24 @@ extension PeerSyncer {
         } catch {
             let message = SyncFailure.describe(error)
             logger.debug("sync with \(warehouse) at \(url) failed: \(message)")
-            return RoundReport(peer: warehouse, ok: false, pulled: pulled, pushed: pushed, error: message)
+            return RoundReport(peer: warehouse, ok: false, pulled: pulled, pushed: pushed, error: message, failure: .of(error))
         }
     }
 
     /// Checks that the certificate the server at `url` presents names `warehouse` (see
-    /// ``PeerIdentity/warehouse(at:tls:connectTimeout:)``); a mismatch is logged once per peer and address, and
+    /// ``PeerIdentity/warehouse(at:tls:connectTimeout:)``); a mismatch is logged once per peer, address and
+    /// warehouse presented, and
     /// fails the round before anything is exchanged.
     func checkIdentity(of warehouse: String, at url: String) async throws {
         let presented = try await PeerIdentity.warehouse(at: url, tls: credentials.clientTLS())
         guard presented == warehouse else {
             let failure = SyncFailure(
-                "the certificate at \(url) names warehouse \(presented), not \(warehouse): nothing is exchanged with it")
-            let isNew = peers.withLock { $0[warehouse]?.lastError != failure.description }
-            if isNew { logger.warning("\(failure.description)") }
+                "the certificate at \(url) names warehouse \(presented), not \(warehouse): nothing is exchanged with it",
+                kind: .certificate)
+            // Checked and marked under one lock: two rounds with the peer at once (a forced one beside the loop's)
+            // log it once.
+            let key = "\(warehouse)\u{0}\(url)\u{0}\(presented)"
+            if loggedIdentityMismatches.withLock({ $0.insert(key).inserted }) { logger.warning("\(failure.description)") }
             throw failure
         }
     }
@@ -226,7 +232,7 @@ extension PeerSyncer {
         let hello = SyncHello(from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members())
         let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
         guard reply.from == certified else {
-            throw SyncFailure("\(url) answers as \(reply.from), but its certificate names \(certified)")
+            throw SyncFailure("\(url) answers as \(reply.from), but its certificate names \(certified)", kind: .certificate)
         }
         _ = try reply.versionVector()
         try await takeAnnouncedMembers(reply.members, by: nil)

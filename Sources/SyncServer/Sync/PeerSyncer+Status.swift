@@ -18,6 +18,8 @@ extension PeerSyncer {
         public var pulled: Int
         public var pushed: Int
         public var error: String?
+        /// The kind of failure, for people's messages; `nil` when the round succeeded.
+        public var failure: PeerFailure? = nil
     }
 
     /// What `inv status` shows of a peer.
@@ -31,6 +33,8 @@ extension PeerSyncer {
         /// Operations the peer holds that this node lacks.
         public var operationsAhead: UInt64?
         public var lastError: String?
+        /// The kind of the last round's failure (see ``PeerFailure``); `nil` after a success.
+        public var lastFailure: PeerFailure?
         /// Operation-page bytes received from and sent to this peer since start (compressed, as on the wire).
         public var bytesReceived: Int?
         public var bytesSent: Int?
@@ -57,6 +61,7 @@ extension PeerSyncer {
             case operationsBehind = "operations_behind"
             case operationsAhead = "operations_ahead"
             case lastError = "last_error"
+            case lastFailure = "last_failure"
             case roundMerged = "round_merged"
             case streamConnected = "stream_connected"
             case streamConnectedSince = "stream_connected_since"
@@ -93,6 +98,7 @@ extension PeerSyncer {
                     warehouse: name, peerURL: peer.url, reachable: peer.isReachable,
                     lastSync: peer.lastSuccessMilliseconds.map { API.timestamp(milliseconds: $0) },
                     operationsBehind: lags[name]?.behind, operationsAhead: lags[name]?.ahead, lastError: peer.lastError,
+                    lastFailure: peer.lastFailure,
                     bytesReceived: peer.bytesReceived, bytesSent: peer.bytesSent, roundMerged: peer.roundMerged,
                     streamConnected: peer.stream.connected,
                     streamConnectedSince: peer.stream.connectedSinceMilliseconds.map { API.timestamp(milliseconds: $0) },

@@ -15,7 +15,7 @@ extension PeerSyncer {
         let (response, data) = try await post(url, body, timeout: .seconds(30), upTo: 16 << 20)
         guard response.status == .ok else {
             let code = try? JSONDecoder().decode(PeerRefusal.self, from: data).error.code
-            throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))", code: code)
+            throw SyncFailure(url, answered: response.status.code, body: String(buffer: data), code: code)
         }
         return try JSONDecoder().decode(Reply.self, from: data)
     }
@@ -36,7 +36,10 @@ extension PeerSyncer {
 
     private func postForPage(_ url: String, _ body: some Encodable) async throws -> FetchedPage {
         let (response, data) = try await post(url, body, timeout: .seconds(120), upTo: 64 << 20)
-        guard response.status == .ok else { throw SyncFailure("\(url) answered \(response.status.code): \(String(buffer: data))") }
+        guard response.status == .ok else {
+            let code = try? JSONDecoder().decode(PeerRefusal.self, from: data).error.code
+            throw SyncFailure(url, answered: response.status.code, body: String(buffer: data), code: code)
+        }
         return FetchedPage(
             page: data, more: response.headers.first(name: SyncProtocol.moreHeader) == "1",
             highest: response.headers.first(name: SyncProtocol.highestHeader).flatMap(OperationPage.highest(fromHeader:)))

@@ -30,6 +30,7 @@ public final class PeerSyncer: Sendable {
         var policy: PeerSyncPolicy
         var vector: VersionVector?
         var lastError: String?
+        var lastFailure: PeerFailure?
         var lastSuccessMilliseconds: UInt64?
         /// When the last round succeeded, on the syncer's monotonic clock.
         var lastSuccessAt: Double?
@@ -76,6 +77,8 @@ public final class PeerSyncer: Sendable {
     let catchUp = Mutex<CatchUpGuard?>(nil)
     /// The (peer, origin, reason) of unproven operations already logged: one line each, not one per page.
     let loggedUnproven = Mutex<Set<String>>([])
+    /// The (peer, address, warehouse presented) of certificate mismatches already logged: one line each.
+    let loggedIdentityMismatches = Mutex<Set<String>>([])
     /// The live streams this node serves, to peers that subscribed to it.
     let servedStreams = Mutex<[ObjectIdentifier: ServedStream]>([:])
     /// The newest live page built (see ``livePage(after:)``).
@@ -190,7 +193,7 @@ public final class PeerSyncer: Sendable {
             defer { peers.removeAll() }
             return peers.values.flatMap { peer -> [Task<Void, Never>?] in
                 for waiter in peer.waiters {
-                    waiter.continuation.resume(returning: RoundReport(peer: "", ok: false, pulled: 0, pushed: 0, error: "shutting down"))
+                    waiter.continuation.resume(returning: RoundReport(peer: "", ok: false, pulled: 0, pushed: 0, error: "shutting down", failure: .other))
                 }
                 return [peer.task, peer.streamTask]
             }
@@ -217,7 +220,7 @@ public final class PeerSyncer: Sendable {
                 if let task = peer.task { stopped.append(task) }
                 if let task = peer.streamTask { stopped.append(task) }
                 for waiter in peer.waiters {
-                    waiter.continuation.resume(returning: RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "retired"))
+                    waiter.continuation.resume(returning: RoundReport(peer: warehouse, ok: false, pulled: 0, pushed: 0, error: "retired", failure: .retired))
                 }
                 peers[warehouse] = nil
             }
@@ -286,7 +289,7 @@ public final class PeerSyncer: Sendable {
                     guard let timeout else { return await round.value }
                     let waited = "timed out after \(timeout.components.seconds) s waiting for its round (it goes on in the background)"
                     return await FirstAnswer.race(round, timeout: timeout) {
-                        RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: waited)
+                        RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: waited, failure: .stillSyncing)
                     }
                 }
             }
@@ -308,7 +311,7 @@ public final class PeerSyncer: Sendable {
             }
             waker?.wake()
             if waker == nil {
-                continuation.resume(returning: RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: "not a peer"))
+                continuation.resume(returning: RoundReport(peer: name, ok: false, pulled: 0, pushed: 0, error: "not a peer", failure: .other))
             }
         }
     }
@@ -367,10 +370,12 @@ public final class PeerSyncer: Sendable {
                         peer.lastSuccessMilliseconds = SystemClock().nowMilliseconds()
                         peer.lastSuccessAt = end
                         peer.lastError = nil
+                        peer.lastFailure = nil
                     } else {
                         var random = SystemRandomNumberGenerator()
                         peer.policy.roundFailed(now: end, jitter: BackoffSchedule.drawJitter(using: &random))
                         peer.lastError = report.error
+                        peer.lastFailure = report.failure
                     }
                     peer.finished = generation
                     peer.lastReport = report

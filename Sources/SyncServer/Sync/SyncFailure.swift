@@ -9,9 +9,17 @@ struct SyncFailure: Error, CustomStringConvertible {
     var description: String
     /// The API error code of a peer's refusal (`retired`, `sync_paused`...), when it sent one.
     var code: String?
-    init(_ description: String, code: String? = nil) {
+    /// The kind of failure, when the code that throws it knows (see ``PeerFailure/of(_:)`` for the others).
+    var kind: PeerFailure?
+    init(_ description: String, code: String? = nil, kind: PeerFailure? = nil) {
         self.description = description
         self.code = code
+        self.kind = kind
+    }
+
+    /// A peer's answer other than 200: a 5xx is the peer's failure; the others are told by their code.
+    init(_ url: String, answered status: UInt, body: String, code: String? = nil) {
+        self.init("\(url) answered \(status): \(body)", code: code, kind: status >= 500 ? .peerError : nil)
     }
 
     /// How long a connection to a peer may take to open.

@@ -49,7 +49,7 @@ struct Sync: AsyncParsableCommand {
                     print("\(report.peer): synced, \(SyncProgress.grouped(report.pushed)) sent")
                 } else {
                     let error = report.error ?? "unknown error"
-                    print("\(report.peer): " + PeerMessage.failure(error, url: urls[report.peer]))
+                    print("\(report.peer): " + PeerMessage.failure(report.failure, url: urls[report.peer]))
                     if verbose { print("  detail: \(error)") }
                 }
             }
@@ -143,7 +143,7 @@ struct PeerCommand: AsyncParsableCommand {
                         } else if member.retired {
                             state = "retired"
                         } else {
-                            state = PeerMessage.state(reachable: member.status?.reachable ?? false, error: member.status?.lastError)
+                            state = PeerMessage.state(reachable: member.status?.reachable ?? false, failure: member.status?.lastFailure)
                         }
                         return [
                             member.warehouse, member.peerURL, state, member.status?.lastSync.map { Formatting.time($0) } ?? "-",
@@ -394,26 +394,20 @@ struct Snapshot: AsyncParsableCommand {
 
 /// What a failed sync with a peer means, in one line for people (`--verbose` shows the detail).
 enum PeerMessage {
-    /// The line after `PEER: ` for a failed round.
-    static func failure(_ error: String, url: String?) -> String {
+    /// The line after `PEER: ` for a failed round, by its kind (`--verbose` shows the error itself).
+    static func failure(_ kind: PeerFailure?, url: String?) -> String {
         let at = url.map { " at \($0)" } ?? ""
-        let text = error.lowercased()
-        if text.hasPrefix("timed out after") {
-            return "still syncing\(at) after \(error.dropFirst("timed out after ".count).prefix { $0 != "s" })s (gave up waiting; its round goes on in the background)"
+        switch kind {
+        case .stillSyncing: return "still syncing\(at) (gave up waiting; its round goes on in the background)"
+        case .pausedHere: return "not synced: sync is paused here (inv sync --resume)"
+        case .pausedThere: return "sync paused there"
+        case .retired: return "retired from the cluster"
+        case .connectionRefused: return "not reachable\(at) (connection refused: is inv serve running there?)"
+        case .timedOut: return "not reachable\(at) (no answer in time)"
+        case .certificate: return "refused\(at): TLS certificates do not match (see --verbose)"
+        case .peerError: return "the peer\(at) failed to answer (see --verbose)"
+        case .other, nil: return "sync failed\(at) (see --verbose)"
         }
-        if text.contains("sync is paused on this node") { return "not synced: sync is paused here (inv sync --resume)" }
-        if text.contains("sync_paused") { return "sync paused there" }
-        if text.contains("retired") { return "retired from the cluster" }
-        if text.contains("connection refused") { return "not reachable\(at) (connection refused: is inv serve running there?)" }
-        if let seconds = text.firstMatch(of: /timed out after (\d+) s/)?.1 {
-            return "not reachable\(at) (timed out after \(seconds) s)"
-        }
-        if text.contains("timeout") || text.contains("deadlineexceeded") || text.contains("timed out") {
-            return "not reachable\(at) (no answer in time)"
-        }
-        if text.contains("certificate") || text.contains("tls") { return "refused\(at): TLS certificates do not match (see --verbose)" }
-        if text.contains("answered 5") { return "the peer\(at) failed to answer (see --verbose)" }
-        return "sync failed\(at) (see --verbose)"
     }
 
     /// The live stream from a peer: `open since <time>` (the time alone when it opened today), or `closed`.
@@ -424,10 +418,11 @@ enum PeerMessage {
     }
 
     /// A peer's state in `inv peer list`: paused is not unreachable.
-    static func state(reachable: Bool, error: String?) -> String {
-        let text = error?.lowercased() ?? ""
-        if text.contains("sync is paused on this node") { return "paused here" }
-        if text.contains("sync_paused") { return "paused there" }
-        return reachable ? "reachable" : "unreachable"
+    static func state(reachable: Bool, failure: PeerFailure?) -> String {
+        switch failure {
+        case .pausedHere: "paused here"
+        case .pausedThere: "paused there"
+        default: reachable ? "reachable" : "unreachable"
+        }
     }
 }

@@ -218,11 +218,11 @@ struct Status: AsyncParsableCommand {
                 print(Table(
                     headers: ["PEER", "STATE", "LAST SYNC", "STREAM", "THEY LACK", "WE LACK", "LAG", "LAST ERROR"],
                     rows: peers.map { [
-                        $0.warehouse, PeerMessage.state(reachable: $0.reachable, error: $0.lastError), $0.lastSync.map { Formatting.time($0) } ?? "-",
+                        $0.warehouse, PeerMessage.state(reachable: $0.reachable, failure: $0.lastFailure), $0.lastSync.map { Formatting.time($0) } ?? "-",
                         PeerMessage.stream($0),
                         $0.operationsBehind.map(Formatting.count) ?? "-", $0.operationsAhead.map(Formatting.count) ?? "-",
                         $0.lagMilliseconds.map { Formatting.delay(milliseconds: $0) } ?? "-",
-                        $0.lastError.map { PeerMessage.failure($0, url: nil) } ?? "",
+                        $0.lastError == nil ? "" : PeerMessage.failure($0.lastFailure, url: nil),
                     ] }, numeric: [4, 5, 6]).render())
             }
         }
