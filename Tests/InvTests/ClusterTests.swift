@@ -1,5 +1,4 @@
 import Foundation
-import Store
 import Testing
 
 extension InvCLITests {
@@ -214,15 +213,11 @@ extension InvCLITests {
                     }
                 }
                 let running = all.filter { !down.contains($0.warehouse) }
-                let planned = running.map { model.plan(at: $0.warehouse, others: all.map(\.warehouse), skus: skus, using: &random) }
-                let results = try runInvConcurrently(
-                    zip(running, planned).map { node, op in op.arguments + ["--json", "--data", node.data] }, in: cluster.root.path)
-                attempted += planned.count
-                for (op, result) in zip(planned, results) {
-                    if let problem = model.apply(op, result) {
-                        Issue.record("\(replay), round \(rounds): \(problem)\n\(result)")
-                        uncertain[op.id] = op
-                    }
+                let problems = try model.runRound(at: running, warehouses: all.map(\.warehouse), skus: skus, using: &random)
+                attempted += running.count
+                for (op, problem, result) in problems {
+                    Issue.record("\(replay), round \(rounds): \(problem)\n\(result)")
+                    uncertain[op.id] = op
                 }
             }
             let elapsed = ContinuousClock.now - started
@@ -244,19 +239,7 @@ extension InvCLITests {
             }
 
             // Every node (they are equal) holds exactly the model.
-            #expect(Self.nonZeroStock(snapshot) == model.nonZeroStock, "\(replay)")
-            #expect((snapshot["stock"]?.array ?? []).allSatisfy { ($0["quantity"]?.int ?? -1) >= 0 }, "\(replay): \(snapshot)")
-            let transitKeys: Set = ["id", "sku", "from", "to", "quantity", "shipped", "accepted"]
-            let transit = (snapshot["in_transit"]?.array ?? []).map { $0.only(transitKeys) }
-            #expect(Set(transit.map(\.description)) == Set(model.inTransitRows.map(\.description)), "\(replay)")
-            #expect(transit.count == model.inTransitRows.count, "\(replay)")
-            #expect(snapshot["version_vector"] == model.versionVector, "\(replay): every acknowledged operation exactly once")
-            for node in all {
-                let movements = try node.history().filter { Self.movementTypes.contains($0["type"]?.string ?? "") }
-                let ids = movements.compactMap { $0["id"]?.string }
-                #expect(ids.count == Set(ids).count, "\(replay): \(node.warehouse) lists a movement twice")
-                #expect(Set(ids) == Set(model.acknowledged.keys), "\(replay): \(node.warehouse)")
-            }
+            try model.expectHeld(by: all, snapshot: snapshot, replay: replay)
         }
 
         /// Movement ids with their quantities.
@@ -415,30 +398,8 @@ extension InvCLITests {
         static func submitReceipts(
             _ receipts: [(id: String, quantity: Int64)], sku: String, toData data: String, of warehouse: String
         ) async throws {
-            // A served node binds this endpoint only when its path fits a Unix socket address (see InvNode).
-            let socket = data + "/writer.ipc"
-            guard socket.utf8.count <= 94, FileManager.default.fileExists(atPath: socket) else {
-                throw HarnessError("\(warehouse) serves no write-queue socket at \(socket) (is $TMPDIR too long?)")
-            }
-            let context = try ZMQContext()
-            let client = try WriteQueueClient(context: context, endpoint: "ipc://" + socket)
-            defer { client.shutdown() }
-            let code = try SKU(sku)
-            let submitters = 32
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for submitter in 0..<submitters {
-                    let share = stride(from: submitter, to: receipts.count, by: submitters).map { receipts[$0] }
-                    group.addTask {
-                        for (id, quantity) in share {
-                            let request = MovementRequest(type: .receive, sku: code, quantity: quantity, id: id, actor: "backlog")
-                            guard case .movement(_, let duplicate) = try await client.submit(.movement(request)), !duplicate else {
-                                throw HarnessError("receipt \(id) was not recorded as new")
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            let burst = try ReceiptBurst(receipts, sku: sku, toData: data, of: warehouse)
+            if let failure = await burst.finish().failure { throw HarnessError("\(warehouse): \(failure)") }
         }
 
         // MARK: - 4. A node of another cluster

@@ -10,16 +10,12 @@ extension InvCLITests {
     struct StreamTests {
         /// The status of `node`'s peer `peer`, from `inv status --json`.
         func peerStatus(_ node: ClusterNode, _ peer: String) throws -> JSON? {
-            let result = try node.run(["status", "--json", "--data", node.data], timeout: .seconds(10))
-            guard result.status == 0 else { throw HarnessError("\(node.warehouse): \(result)") }
-            return try JSON.parse(result.stdout)["peers"]?.array?.first { $0["warehouse"]?.string == peer }
+            try node.peerStatus(peer)
         }
 
         /// How much of `origin`'s ledger `node` holds: its version vector's entry.
         func held(_ node: ClusterNode, from origin: String) throws -> Int64 {
-            let result = try node.run(["status", "--json", "--data", node.data], timeout: .seconds(10))
-            guard result.status == 0 else { throw HarnessError("\(node.warehouse): \(result)") }
-            return try JSON.parse(result.stdout)["version_vector"]?[origin]?.int ?? 0
+            try node.held(from: origin)
         }
 
         /// Waits (bounded) until `node`'s stream from `peer` is open.

@@ -52,8 +52,18 @@ final class ChildProcess {
     let stderrPath: String
 
     /// Starts `inv arguments` with `INV_TOKEN` and `INV_DATA` removed from its environment, and `environment` added.
-    convenience init(inv arguments: [String], outputIn directory: String, environment extra: [String: String] = [:]) throws {
-        try self.init(executable: try InvBinary.path(), arguments, outputIn: directory, environment: extra)
+    ///
+    /// - Parameter namespace: the network namespace to run it in (`ip netns exec NAMESPACE inv …`, which execs `inv`
+    ///   itself, so signals sent to this process reach `inv`); the machine's own network when nil.
+    convenience init(
+        inv arguments: [String], outputIn directory: String, environment extra: [String: String] = [:], namespace: String? = nil
+    ) throws {
+        if let namespace {
+            let command = ["netns", "exec", namespace, try InvBinary.path()] + arguments
+            try self.init(executable: try NetworkNamespaces.ipTool(), command, outputIn: directory, environment: extra)
+        } else {
+            try self.init(executable: try InvBinary.path(), arguments, outputIn: directory, environment: extra)
+        }
     }
 
     /// Starts `executable arguments`, with the environment of ``init(inv:outputIn:environment:)``.
@@ -120,18 +130,30 @@ final class ChildProcess {
     }
 }
 
-/// Runs `inv arguments` to completion, killing it if it takes longer than `timeout`.
+/// Runs `inv arguments` to completion (in network namespace `namespace` when given), killing it if it takes longer
+/// than `timeout`.
 func runInv(
-    _ arguments: [String], in directory: String, timeout: Duration = .seconds(30), environment: [String: String] = [:]
+    _ arguments: [String], in directory: String, timeout: Duration = .seconds(30), environment: [String: String] = [:],
+    namespace: String? = nil
 ) throws -> InvResult {
-    let child = try ChildProcess(inv: arguments, outputIn: directory, environment: environment)
+    try awaitExit(ChildProcess(inv: arguments, outputIn: directory, environment: environment, namespace: namespace), within: timeout)
+}
+
+/// Runs `executable arguments` to completion, killing it if it takes longer than `timeout`.
+func runProgram(_ executable: String, _ arguments: [String], in directory: String, timeout: Duration = .seconds(30)) throws -> InvResult {
+    try awaitExit(ChildProcess(executable: executable, arguments, outputIn: directory), within: timeout)
+}
+
+/// Waits for `child` up to `timeout` (then kills it and throws), and removes its output files.
+private func awaitExit(_ child: ChildProcess, within timeout: Duration) throws -> InvResult {
+    let command = ([child.process.executableURL?.lastPathComponent ?? "?"] + child.arguments).joined(separator: " ")
     defer {
         try? FileManager.default.removeItem(atPath: child.stdoutPath)
         try? FileManager.default.removeItem(atPath: child.stderrPath)
     }
     guard child.wait(upTo: timeout) != nil else {
         child.stop(signal: SIGKILL, grace: .seconds(1))
-        throw HarnessError("inv \(arguments.joined(separator: " ")) did not finish within \(timeout)\n\(child.result())")
+        throw HarnessError("\(command) did not finish within \(timeout)\n\(child.result())")
     }
     return child.result()
 }
