@@ -26,6 +26,18 @@ struct HistoryIndexingPolicyTests {
         #expect(policy.batchWhenIdle(now: 100 * millisecond + HistoryIndexingPolicy.checkInterval) == 100)
     }
 
+    @Test("with nothing committed since it last looked it does not look again: an idle node runs no indexing")
+    func idleNodeDoesNotLook() {
+        var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 0)
+        #expect(policy.batchWhenIdle(now: 0) == 100, "at start it looks once")
+        policy.indexed(100, more: false, now: 0)
+        #expect(policy.batchWhenIdle(now: 3_600 * 1_000 * millisecond) == nil)
+        policy.committed(operations: 0, now: 10 * millisecond)
+        #expect(policy.batchWhenIdle(now: 3_600 * 1_000 * millisecond) == nil, "a commit of no operation adds nothing")
+        policy.committed(operations: 1, now: 20 * millisecond)
+        #expect(policy.batchWhenIdle(now: 3_600 * 1_000 * millisecond) == 100)
+    }
+
     @Test("after a commit it indexes only past the limit, and at least what exceeds it")
     func limit() {
         var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 0)

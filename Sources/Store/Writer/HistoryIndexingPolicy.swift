@@ -7,7 +7,8 @@
 ///   (a fifth of a catch-up's time went to indexing batches interleaved with its merges);
 /// - while batches remain (`owed`), the writer polls for requests without waiting once the quiet period is over, and
 ///   indexes a batch whenever none is waiting, so requests always go first;
-/// - otherwise it looks at the backlog when idle, at most every ``checkInterval`` (a merge may have added some);
+/// - otherwise it looks at the backlog when idle, at most every ``checkInterval``, and only if operations were
+///   committed since it last looked (a merge may have added some): an idle node runs no indexing transaction;
 /// - once about `backlogLimit` operations wait, it indexes after each commit even when requests keep coming, at least
 ///   what exceeds the limit, so a node that is never idle cannot grow its backlog for ever;
 /// - a failed batch is retried after ``retryDelay``; with `batch == 0` the backlog is left alone.
@@ -24,6 +25,9 @@ struct HistoryIndexingPolicy {
     /// An estimate of the operations waiting: counted up by commits, down by batches, reset when none remain.
     private(set) var unindexed: Int
     private var nextCheck: UInt64 = 0
+    /// Operations were committed since the last look at the backlog (or a look failed): the next idle moment
+    /// after `nextCheck` looks again. True at start.
+    private var committedSinceLook = true
     /// No idle-time batch before this instant (the last commit plus ``quietPeriod``).
     private var quietUntil: UInt64 = 0
 
@@ -42,12 +46,13 @@ struct HistoryIndexingPolicy {
 
     mutating func committed(operations: Int, now: UInt64) {
         unindexed += operations
+        if operations > 0 { committedSinceLook = true }
         quietUntil = now + Self.quietPeriod
     }
 
     /// The batch to index now that no request is waiting, or `nil`.
     func batchWhenIdle(now: UInt64) -> Int? {
-        guard batch > 0, now >= quietUntil, owed || now >= nextCheck else { return nil }
+        guard batch > 0, now >= quietUntil, owed || (committedSinceLook && now >= nextCheck) else { return nil }
         return batch
     }
 
@@ -62,10 +67,12 @@ struct HistoryIndexingPolicy {
         owed = more
         unindexed = more ? max(0, unindexed - size) : 0
         nextCheck = now + Self.checkInterval
+        committedSinceLook = false
     }
 
     mutating func failed(now: UInt64) {
         owed = false
         nextCheck = now + Self.retryDelay
+        committedSinceLook = true
     }
 }
