@@ -56,17 +56,18 @@ public final class NodeStore: Sendable {
         reader = LedgerReader(pool: pool)
         // The writer's commits never checkpoint: a background thread does (see ``WALCheckpointer``).
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
-        checkpointer = WALCheckpointer(path: path, durable: options.durable, logger: logger)
-        try checkpointer.start()
         context = try ZMQContext()
         inprocEndpoint = "inproc://inv-writer-\(replica.rawValue)"
         let metrics = WriterMetrics(factory: options.metricsFactory)
         let replies = PendingReplies(depth: metrics.queueDepth)
-        writer = LedgerWriter(
+        let writer = try LedgerWriter(
             pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
             replica: replica, clock: clock, configuration: options.writer, durable: options.durable, metrics: metrics,
             inProcessReplies: replies,
             logger: logger, onCommit: onCommit)
+        self.writer = writer
+        checkpointer = WALCheckpointer(path: path, durable: options.durable, commitCount: { writer.commitCount }, logger: logger)
+        try checkpointer.start()
         do {
             try writer.start()
         } catch {

@@ -14,7 +14,7 @@ struct HistoryIndexingPolicyTests {
         #expect(policy.unindexed == 150 && policy.pollTimeoutMilliseconds(now: 0) == 0)
         #expect(policy.batchWhenIdle(now: 1) == 100, "owed batches do not wait for the check interval")
         policy.indexed(100, more: false, now: 2)
-        #expect(policy.unindexed == 0 && policy.pollTimeoutMilliseconds(now: 0) == 50)
+        #expect(policy.unindexed == 0 && policy.pollTimeoutMilliseconds(now: 0) == nil, "idle: the poll waits for a request")
     }
 
     @Test("with nothing owed it looks again only after the check interval")
@@ -23,6 +23,9 @@ struct HistoryIndexingPolicyTests {
         policy.indexed(100, more: false, now: 100 * millisecond)
         policy.committed(operations: 20, now: 0)
         #expect(policy.batchWhenIdle(now: 100 * millisecond + HistoryIndexingPolicy.checkInterval - 1) == nil)
+        #expect(
+            policy.pollTimeoutMilliseconds(now: 100 * millisecond) == Int(HistoryIndexingPolicy.checkInterval / millisecond),
+            "the poll wakes when the backlog may be looked at")
         #expect(policy.batchWhenIdle(now: 100 * millisecond + HistoryIndexingPolicy.checkInterval) == 100)
     }
 
@@ -32,6 +35,7 @@ struct HistoryIndexingPolicyTests {
         #expect(policy.batchWhenIdle(now: 0) == 100, "at start it looks once")
         policy.indexed(100, more: false, now: 0)
         #expect(policy.batchWhenIdle(now: 3_600 * 1_000 * millisecond) == nil)
+        #expect(policy.pollTimeoutMilliseconds(now: 3_600 * 1_000 * millisecond) == nil, "the poll waits for a request")
         policy.committed(operations: 0, now: 10 * millisecond)
         #expect(policy.batchWhenIdle(now: 3_600 * 1_000 * millisecond) == nil, "a commit of no operation adds nothing")
         policy.committed(operations: 1, now: 20 * millisecond)
@@ -55,7 +59,7 @@ struct HistoryIndexingPolicyTests {
     func failure() {
         var policy = HistoryIndexingPolicy(batch: 100, backlogLimit: 1_000, unindexed: 10)
         policy.failed(now: 0)
-        #expect(policy.pollTimeoutMilliseconds(now: 0) == 50)
+        #expect(policy.pollTimeoutMilliseconds(now: 0) == Int(HistoryIndexingPolicy.retryDelay / 1_000_000))
         #expect(policy.batchWhenIdle(now: HistoryIndexingPolicy.retryDelay - 1) == nil)
         #expect(policy.batchWhenIdle(now: HistoryIndexingPolicy.retryDelay) == 100)
     }
@@ -76,7 +80,7 @@ struct HistoryIndexingPolicyTests {
     func off() {
         var policy = HistoryIndexingPolicy(batch: 0, backlogLimit: 10, unindexed: 50)
         policy.committed(operations: 50, now: 0)
-        #expect(policy.pollTimeoutMilliseconds(now: 0) == 50)
+        #expect(policy.pollTimeoutMilliseconds(now: 0) == nil)
         #expect(policy.batchWhenIdle(now: .max) == nil)
         #expect(policy.batchAfterCommit() == nil)
     }

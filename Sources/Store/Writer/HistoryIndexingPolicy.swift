@@ -8,7 +8,8 @@
 /// - while batches remain (`owed`), the writer polls for requests without waiting once the quiet period is over, and
 ///   indexes a batch whenever none is waiting, so requests always go first;
 /// - otherwise it looks at the backlog when idle, at most every ``checkInterval``, and only if operations were
-///   committed since it last looked (a merge may have added some): an idle node runs no indexing transaction;
+///   committed since it last looked (a merge may have added some): an idle node runs no indexing transaction, and
+///   its writer's poll waits for the next request without a timeout;
 /// - once about `backlogLimit` operations wait, it indexes after each commit even when requests keep coming, at least
 ///   what exceeds the limit, so a node that is never idle cannot grow its backlog for ever;
 /// - a failed batch is retried after ``retryDelay``; with `batch == 0` the backlog is left alone.
@@ -38,10 +39,21 @@ struct HistoryIndexingPolicy {
         owed = batch > 0
     }
 
-    /// How long the writer's poll for requests may wait: while batches are owed, until the quiet period ends.
-    func pollTimeoutMilliseconds(now: UInt64) -> Int {
-        guard owed else { return 50 }
-        return now >= quietUntil ? 0 : Int((quietUntil - now + 999_999) / 1_000_000)
+    /// How long the writer's poll for requests may wait: while batches are owed, until the quiet period ends; when
+    /// the backlog is to be looked at, until it may be; otherwise `nil`, until a request arrives (an idle writer
+    /// wakes for nothing).
+    func pollTimeoutMilliseconds(now: UInt64) -> Int? {
+        guard batch > 0 else { return nil }
+        let until: UInt64
+        if owed {
+            until = quietUntil
+        } else if committedSinceLook {
+            until = max(quietUntil, nextCheck)
+        } else {
+            return nil
+        }
+        // Rounded up: a wait that ends just before `until` would find nothing to do and wait again.
+        return now >= until ? 0 : Int((until - now + 999_999) / 1_000_000)
     }
 
     mutating func committed(operations: Int, now: UInt64) {

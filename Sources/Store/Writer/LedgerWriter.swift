@@ -1,5 +1,6 @@
 import CoreMetrics
 import CRDT
+import CZMQ
 // swift-crypto 3.12 does not yet mark its keys Sendable; they are immutable.
 @preconcurrency import Crypto
 import Foundation
@@ -60,7 +61,10 @@ public final class LedgerWriter: Sendable {
     private let onCommit: @Sendable (CommittedEvents) -> Void
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    /// Wakes the writer's poll for `stop()`: an idle writer's poll has no timeout.
+    private let stopFD: Int32
     private let provenOwn = Atomic<UInt64>(0)
+    private let commits = Atomic<UInt64>(0)
     private let finished = Mutex<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let statistics = Mutex(WriterStatistics())
@@ -75,7 +79,9 @@ public final class LedgerWriter: Sendable {
         configuration: Configuration = .init(), durable: Bool = true, metrics: WriterMetrics = .init(),
         inProcessReplies: PendingReplies, logger: Logger = Logger(label: "inv.writer"),
         onCommit: @escaping @Sendable (CommittedEvents) -> Void = { _ in }
-    ) {
+    ) throws {
+        stopFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard stopFD >= 0 else { throw StoreError.unavailable("eventfd failed: errno \(errno)") }
         self.durable = durable
         self.inProcessReplies = inProcessReplies
         self.pool = pool
@@ -96,6 +102,10 @@ public final class LedgerWriter: Sendable {
     /// ``LedgerApplier/provenOwnSequence``): set after each commit, before its events are published, so whoever
     /// an event wakes reads at least this far. 0 until the writer has started.
     public var provenOwnSequence: UInt64 { provenOwn.load(ordering: .acquiring) }
+
+    /// Transactions committed since start (writes, merges, history indexing), counted after each commit: whoever
+    /// reads the same count twice knows the database did not change between, without reading it.
+    public var commitCount: UInt64 { commits.load(ordering: .acquiring) }
 
     /// Binds the endpoints and starts the writer thread.
     ///
@@ -129,8 +139,12 @@ public final class LedgerWriter: Sendable {
         }
         guard first else { return }
         stopping.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(stopFD, &one, 8)
         done.wait()
     }
+
+    deinit { close(stopFD) }
 
     private func run(socket: ZMQSocket, applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy) {
         var idlePolls = 0
@@ -141,7 +155,10 @@ public final class LedgerWriter: Sendable {
         while true {
             let ready: Bool
             do {
-                ready = try ZMQPoll.readable(socket: socket, timeoutMilliseconds: indexing.pollTimeoutMilliseconds(now: DispatchTime.now().uptimeNanoseconds)).socket
+                // Once stopping, polls do not wait: two in a row that find nothing end the thread.
+                let timeout = stopping.load(ordering: .acquiring)
+                    ? 0 : indexing.pollTimeoutMilliseconds(now: DispatchTime.now().uptimeNanoseconds) ?? -1
+                ready = try ZMQPoll.readable(socket: socket, fd: stopFD, timeoutMilliseconds: timeout).socket
             } catch {
                 logger.critical("write queue poll failed: \(error)")
                 return
@@ -203,6 +220,7 @@ public final class LedgerWriter: Sendable {
                 }
                 return more
             }
+            commits.add(1, ordering: .releasing)
             indexing.indexed(batch, more: more, now: DispatchTime.now().uptimeNanoseconds)
         } catch {
             logger.warning("history indexing failed (retried in \(HistoryIndexingPolicy.retryDelay / 1_000_000_000) s): \(error)")
@@ -266,6 +284,7 @@ public final class LedgerWriter: Sendable {
             }
             applier = working
             provenOwn.store(working.provenOwnSequence, ordering: .releasing)
+            commits.add(1, ordering: .releasing)
         } catch {
             working.cache.clear()
             logger.error("write batch of \(bodies.count) failed to commit: \(error)")

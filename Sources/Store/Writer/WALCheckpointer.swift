@@ -13,6 +13,7 @@ import Logging
 /// lets the writer restart the log from its beginning once all of it is copied, so the log stays small. Each
 /// checkpoint syncs the log and the database file: on a node that only trickles (a few writes a second, a page
 /// per peer's commit) checkpoints every 200 ms were most of its fsyncs.
+/// With no commit since a checkpoint that copied the whole log, it skips its turn: an idle node checkpoints nothing.
 /// A checkpoint moves committed pages only; durability of a commit is the writer's fsync, untouched by this.
 final class WALCheckpointer: Sendable {
     private let path: String
@@ -20,11 +21,17 @@ final class WALCheckpointer: Sendable {
     private let interval: Double
     private let quietInterval: Double
     private let busyFrames: Int
+    private let commitCount: @Sendable () -> UInt64
     private let logger: Logger
     private let stopSignal = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(path: String, durable: Bool, interval: Double = 0.2, quietInterval: Double = 1, busyFrames: Int = 1_000, logger: Logger) {
+    /// - Parameter commitCount: the writer's ``LedgerWriter/commitCount``.
+    init(
+        path: String, durable: Bool, interval: Double = 0.2, quietInterval: Double = 1, busyFrames: Int = 1_000,
+        commitCount: @escaping @Sendable () -> UInt64, logger: Logger
+    ) {
+        self.commitCount = commitCount
         self.path = path
         self.durable = durable
         self.interval = interval
@@ -44,12 +51,21 @@ final class WALCheckpointer: Sendable {
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         let thread = Thread { [self] in
             var wait = interval
+            // The commit count when the last checkpoint copied the whole log.
+            var copiedAllAt: UInt64?
             while stopSignal.wait(timeout: .now() + wait) == .timedOut {
+                let commits = commitCount()
+                if commits == copiedAllAt {
+                    wait = quietInterval
+                    continue
+                }
                 do {
-                    let frames = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive).walFrameCount }
-                    wait = frames >= busyFrames ? interval : quietInterval
+                    let result = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                    wait = result.walFrameCount >= busyFrames ? interval : quietInterval
+                    copiedAllAt = result.checkpointedFrameCount >= result.walFrameCount ? commits : nil
                 } catch {
                     wait = interval
+                    copiedAllAt = nil
                     logger.warning("background checkpoint failed (the next one retries): \(error)")
                 }
             }

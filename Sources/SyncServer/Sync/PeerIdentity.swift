@@ -38,8 +38,9 @@ extension PeerIdentity {
     ///
     /// AsyncHTTPClient verifies the chain and the host but does not show the certificate, and on a machine where
     /// several nodes share a host (or every certificate names `127.0.0.1`) the host proves nothing about which
-    /// warehouse answers. So, before a round, the node makes one TLS handshake of its own to the URL and reads the
-    /// subject; the round's requests then go to the same address. A listener replaced between the handshake and the
+    /// warehouse answers. So, before a round or a stream, the node makes one TLS handshake of its own to the URL and
+    /// reads the subject (`PeerSyncer.checkIdentity`, which reuses a passed check for a few minutes while exchanges
+    /// with the peer succeed); the requests then go to the same address. A listener replaced between the handshake and the
     /// round's requests is not caught: the probe closes the confusion of one member's certificate for another's,
     /// not an attacker who takes over a peer's port (that one holds the peer's key anyway, or fails TLS).
     static func warehouse(at url: String, tls: TLSConfiguration, connectTimeout: TimeAmount = .seconds(2)) async throws -> String {

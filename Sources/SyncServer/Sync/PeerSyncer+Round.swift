@@ -201,6 +201,7 @@ extension PeerSyncer {
             return RoundReport(peer: warehouse, ok: true, pulled: pulled, pushed: pushed, error: nil)
         } catch {
             let message = SyncFailure.describe(error)
+            forgetIdentity(of: warehouse)
             logger.debug("sync with \(warehouse) at \(url) failed: \(message)")
             return RoundReport(peer: warehouse, ok: false, pulled: pulled, pushed: pushed, error: message, failure: .of(error))
         }
@@ -208,9 +209,15 @@ extension PeerSyncer {
 
     /// Checks that the certificate the server at `url` presents names `warehouse` (see
     /// ``PeerIdentity/warehouse(at:tls:connectTimeout:)``); a mismatch is logged once per peer, address and
-    /// warehouse presented, and
-    /// fails the round before anything is exchanged.
+    /// warehouse presented, and fails the round before anything is exchanged.
+    ///
+    /// A check that passed holds for ``identityRecheckSeconds`` while every exchange with the peer succeeds: each is
+    /// a TLS handshake at both ends, and anti-entropy and streams would otherwise make one every few seconds per
+    /// peer. A failed round or an ended stream (the listener may have gone, and its port been taken) forgets it.
     func checkIdentity(of warehouse: String, at url: String) async throws {
+        let key = "\(warehouse)\u{0}\(url)"
+        let now = clock()
+        if let checked = verifiedIdentities.withLock({ $0[key] }), now - checked < Self.identityRecheckSeconds { return }
         let presented = try await PeerIdentity.warehouse(at: url, tls: credentials.clientTLS())
         guard presented == warehouse else {
             let failure = SyncFailure(
@@ -221,6 +228,17 @@ extension PeerSyncer {
             let key = "\(warehouse)\u{0}\(url)\u{0}\(presented)"
             if loggedIdentityMismatches.withLock({ $0.insert(key).inserted }) { logger.warning("\(failure.description)") }
             throw failure
+        }
+        verifiedIdentities.withLock { $0[key] = now }
+    }
+
+    /// How long a passed identity check holds while exchanges with the peer succeed (see ``checkIdentity(of:at:)``).
+    static let identityRecheckSeconds = 300.0
+
+    /// Forgets the identity checks of `warehouse`: an exchange with it failed or its stream ended.
+    func forgetIdentity(of warehouse: String) {
+        verifiedIdentities.withLock { checked in
+            checked = checked.filter { !$0.key.hasPrefix("\(warehouse)\u{0}") }
         }
     }
 

@@ -61,7 +61,7 @@ extension PeerSyncer {
     // MARK: - Serving
 
     /// Sends frames to `peer` through `write`, from `vector` on, until the stream is closed (pause, shutdown, the
-    /// peer retired) or a write fails (the peer went away).
+    /// peer retired: see `refreshMembers()`) or a write fails (the peer went away).
     func serveStream(to peer: String, from vector: VersionVector, write: (ByteBuffer) async throws -> Void) async throws {
         let stream = ServedStream(peer: peer)
         let key = ObjectIdentifier(stream)
@@ -101,7 +101,6 @@ extension PeerSyncer {
             if clock() - lastWrite >= SyncProtocol.streamHeartbeatSeconds {
                 try await write(StreamFrame.heartbeatBytes)
                 lastWrite = clock()
-                if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) { return }
             }
             await stream.waker.wait(seconds: max(SyncProtocol.streamHeartbeatSeconds - (clock() - lastWrite), 0.001))
         }
@@ -190,6 +189,8 @@ extension PeerSyncer {
             } catch {
                 if !Task.isCancelled { logger.debug("stream from \(warehouse) at \(url) ended: \(SyncFailure.describe(error))") }
             }
+            // The stream ended: whoever listens at the peer's address now is checked again.
+            forgetIdentity(of: warehouse)
             let wasConnected = peers.withLock { peers -> Bool in
                 defer {
                     peers[warehouse]?.stream.lastAttemptFailed = !Task.isCancelled

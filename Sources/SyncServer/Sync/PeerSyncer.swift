@@ -18,8 +18,8 @@ import X509
 /// with the number of rounds times peers. Beside the loops, one task per peer keeps a live stream from that peer
 /// open once a first round succeeded (`PeerSyncer+Streams.swift`), and this node serves one to each peer that
 /// subscribes. A down peer never slows local writes: rounds run beside the writer and only submit merges.
-/// Membership is re-read every second, so members added or retired on this node (by its admin, or announced by a
-/// peer within ``MemberAnnouncementPolicy``) are picked up (or dropped) at run time.
+/// Membership is re-read within a second of any commit, so members added or retired on this node (by its admin, or
+/// announced by a peer within ``MemberAnnouncementPolicy``) are picked up (or dropped) at run time.
 ///
 /// This file holds the peer loops and their life cycle; a round with a peer is in `PeerSyncer+Round.swift`, its
 /// HTTP requests in `+Transport`, the live streams in `+Streams`, what `inv status` and the metrics show in `+Status`.
@@ -79,6 +79,8 @@ public final class PeerSyncer: Sendable {
     let loggedUnproven = Mutex<Set<String>>([])
     /// The (peer, address, warehouse presented) of certificate mismatches already logged: one line each.
     let loggedIdentityMismatches = Mutex<Set<String>>([])
+    /// When each (peer, address) last passed an identity check, on the monotonic clock (see `checkIdentity`).
+    let verifiedIdentities = Mutex<[String: Double]>([:])
     /// The live streams this node serves, to peers that subscribed to it.
     let servedStreams = Mutex<[ObjectIdentifier: ServedStream]>([:])
     /// The newest live page built (see ``livePage(after:)``).
@@ -171,11 +173,17 @@ public final class PeerSyncer: Sendable {
                 }
                 group.addTask { [self] in await gossip() }
                 group.addTask { [self] in
+                    // Membership changes only by a commit: with none since the last look, nothing is read.
+                    var lookedAt = node.store.writer.commitCount
                     while !Task.isCancelled {
-                        refreshMembers()
+                        do { try await Task.sleep(for: .seconds(1)) } catch { break }
+                        let commits = node.store.writer.commitCount
+                        if commits != lookedAt {
+                            lookedAt = commits
+                            refreshMembers()
+                        }
                         // A member retired meanwhile no longer holds the catch-up back.
                         await finishCatchUpIfSatisfied()
-                        do { try await Task.sleep(for: .seconds(1)) } catch { break }
                     }
                 }
                 await group.waitForAll()
@@ -236,6 +244,10 @@ public final class PeerSyncer: Sendable {
             }
         }
         for task in stopped { task.cancel() }
+        // The streams this node serves to retired members end too (a stream's subscriber need not be known here
+        // yet: only an explicit retirement ends it).
+        let retired = Set(members.filter(\.retired).map(\.warehouse))
+        for stream in servedStreams.withLock({ Array($0.values) }) where retired.contains(stream.peer) { stream.close() }
         for warehouse in toStart {
             let task = Task { [self] in await loop(warehouse) }
             peers.withLock { $0[warehouse]?.task = task }
