@@ -3,6 +3,7 @@ import CRDT
 @preconcurrency import Crypto
 import Foundation
 import GRDB
+import Synchronization
 
 /// The tables of origin proofs (migration `v12-origin-chains`):
 /// - `chain_tips (origin, sequence, hash)`: each origin's chain hash at the highest operation held contiguously;
@@ -149,8 +150,12 @@ enum ChainRecords {
     /// `warehouse`'s certified public keys, current and superseded.
     static func keys(of warehouse: ReplicaID, in db: Database) throws -> [P256.Signing.PublicKey] {
         try Data.fetchAll(db.cachedStatement(sql: "SELECT public_key FROM origin_keys WHERE warehouse = ?"), arguments: [warehouse.rawValue])
-            .compactMap { try? P256.Signing.PublicKey(x963Representation: $0) }
+            .compactMap { parsedKeys.key(x963: $0) }
     }
+
+    /// Keys already parsed, by their X9.63 bytes: every merged page checks a signature with its origins' keys, and
+    /// parsing a point (a curve check) cost about as much as the rest of the lookup.
+    private static let parsedKeys = ParsedKeys()
 
     static func saveKey(_ key: OriginCertificate, in db: Database) throws -> Bool {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO origin_keys (warehouse, public_key, certificate) VALUES (?, ?, ?)")
@@ -179,5 +184,23 @@ public struct OriginCertificate: Hashable, Codable, Sendable {
         self.warehouse = warehouse
         self.publicKey = publicKey
         self.certificate = certificate
+    }
+}
+
+/// A memo of parsed public keys (parsing is a pure function of the bytes); bounded, as keys are few (one per
+/// member certificate ever seen).
+final class ParsedKeys: Sendable {
+    private let keys = Mutex<[Data: P256.Signing.PublicKey]>([:])
+    private let capacity = 4_096
+
+    /// The key `x963` encodes, or `nil` when it is not a P-256 point.
+    func key(x963: Data) -> P256.Signing.PublicKey? {
+        if let known = keys.withLock({ $0[x963] }) { return known }
+        guard let parsed = try? P256.Signing.PublicKey(x963Representation: x963) else { return nil }
+        keys.withLock { keys in
+            if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+            keys[x963] = parsed
+        }
+        return parsed
     }
 }
