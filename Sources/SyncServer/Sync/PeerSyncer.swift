@@ -134,7 +134,9 @@ public final class PeerSyncer: Sendable {
         antiEntropyInterval = node.config.antiEntropySeconds ?? 10
         var configuration = HTTPClient.Configuration(tlsConfiguration: credentials.clientTLS())
         configuration.timeout = .init(connect: .seconds(SyncFailure.connectTimeoutSeconds), read: .seconds(60))
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        // Gossip meets each peer every N intervals (10 s each by default): a connection kept that long spares each
+        // round a TLS handshake at both ends, most of an idle node's work.
+        configuration.connectionPool = .init(idleTimeout: .seconds(300))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         var streamConfiguration = configuration
         streamConfiguration.timeout.read = .seconds(SyncProtocol.streamIdleSeconds)

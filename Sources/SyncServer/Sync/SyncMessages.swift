@@ -27,11 +27,12 @@ public enum SyncProtocol {
     public static let pageContentType = "application/x-inv-ops+deflate"
     /// A live stream's body: length-prefixed pages (``StreamFrame``).
     public static let streamContentType = "application/x-inv-stream"
-    /// A stream with nothing to send sends a heartbeat frame this often (as a Redis primary pings its replicas):
-    /// each is a wake-up and a TLS record at both ends, for every stream, so an idle node's work grows with it.
-    public static let streamHeartbeatSeconds = 10.0
-    /// A subscriber that receives nothing for this long (three heartbeats) closes its stream and opens another.
-    public static let streamIdleSeconds: Int64 = 30
+    /// A stream with nothing to send sends a heartbeat frame this often: each is a wake-up and a TLS record at both
+    /// ends, for each of a node's 2(N-1) streams, the one part of an idle node's work that grows with the cluster.
+    public static let streamHeartbeatSeconds = 20.0
+    /// A subscriber that receives nothing for this long (three heartbeats; a Redis replica's default
+    /// `repl-timeout`) closes its stream and opens another. Meanwhile anti-entropy still repairs.
+    public static let streamIdleSeconds: Int64 = 60
     /// The largest frame a subscriber takes: a page as large as a push may be.
     public static var maxFrameBytes: Int { maxPushBytes }
     public static let moreHeader = "x-inv-more"
