@@ -1,3 +1,7 @@
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -58,5 +62,45 @@ struct StalledWriteGuardTests {
         let outcome = try await StalledWriteGuard.write(within: 0.05, { try await connection.write() }, abort: { connection.close() })
         #expect(outcome == .stalled)
         #expect(connection.isClosed)
+    }
+
+    /// The assumption the served streams rest on, on a real socket: a response body's write to a client that stopped
+    /// reading waits (the socket's buffers are full), and closing the connection under it makes it fail.
+    @Test("a response body written to a client that stopped reading stalls, and closing its connection ends the write")
+    func stalledResponseBody() async throws {
+        let (outcomes, reported) = AsyncStream.makeStream(of: StalledWriteGuard.Outcome.self)
+        let router = Router(context: InvRequestContext.self)
+        router.get("flood") { _, context in
+            let channel = context.channel
+            return Response(status: .ok, body: ResponseBody { writer in
+                let chunk = ByteBuffer(repeating: 0x2A, count: 1 << 16)
+                while true {
+                    let outcome = try await StalledWriteGuard.write(
+                        within: 0.5, { try await writer.write(chunk) }, abort: { channel.close(promise: nil) })
+                    guard outcome == .written else {
+                        reported.yield(outcome)
+                        reported.finish()
+                        return
+                    }
+                }
+            })
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // A client that sends its request and never reads: the server's writes fill the socket's buffers.
+            let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.autoRead, value: false)
+                .connect(host: "127.0.0.1", port: port).get()
+            try await connection.writeAndFlush(ByteBuffer(string: "GET /flood HTTP/1.1\r\nHost: localhost\r\n\r\n")).get()
+            // Only a stalled write that the guard ended reports here: without it, the suite's time limit fails the test.
+            var first: StalledWriteGuard.Outcome?
+            for await outcome in outcomes {
+                first = outcome
+                break
+            }
+            #expect(first == .stalled)
+            try? await connection.close().get()
+        }
     }
 }
