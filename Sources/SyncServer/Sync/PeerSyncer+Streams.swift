@@ -33,6 +33,9 @@ struct LivePage: Sendable {
     var frame: ByteBuffer
 }
 
+/// Identifies one stream task of a peer: only the task the peer's record names publishes the stream's status.
+final class StreamOwner: Sendable {}
+
 /// What `inv status` shows of the live stream from a peer.
 struct StreamStatus: Sendable, Equatable {
     var connected = false
@@ -191,10 +194,12 @@ extension PeerSyncer {
             peers.filter { $0.value.streamTask == nil && $0.value.lastSuccessAt != nil }.map(\.key)
         }
         for name in names {
-            let task = Task { [self] in await streamLoop(name) }
+            let owner = StreamOwner()
+            let task = Task { [self] in await streamLoop(name, owner: owner) }
             let started = peers.withLock { peers -> Bool in
                 guard peers[name] != nil, peers[name]?.streamTask == nil else { return false }
                 peers[name]?.streamTask = task
+                peers[name]?.streamOwner = owner
                 return true
             }
             if !started { task.cancel() }
@@ -204,7 +209,7 @@ extension PeerSyncer {
     /// Keeps a stream from `warehouse` open, as a ``StreamSubscriptionStateMachine`` decides: subscribes, merges
     /// what arrives, and after a failure or an end subscribes again, after the rounds' backoff (reset once a stream
     /// was open).
-    private func streamLoop(_ warehouse: String) async {
+    private func streamLoop(_ warehouse: String, owner: StreamOwner) async {
         guard let (waker, status) = peers.withLock({ peers in peers[warehouse].map { ($0.streamWaker, $0.stream) } }) else { return }
         var machine = StreamSubscriptionStateMachine(status: status)
         var random = SystemRandomNumberGenerator()
@@ -219,7 +224,7 @@ extension PeerSyncer {
                 }
                 let ending: StreamSubscriptionStateMachine.Ending
                 do {
-                    try await subscribe(to: warehouse, at: url, machine: &machine)
+                    try await subscribe(to: warehouse, at: url, machine: &machine, owner: owner)
                     ending = .cleanly
                 } catch {
                     ending = .failed(Task.isCancelled ? .cancelled : StreamFailure(error))
@@ -237,26 +242,33 @@ extension PeerSyncer {
                 action = machine.ended(ending, jitter: BackoffSchedule.drawJitter(using: &random))
             case .publish(let status):
                 // Only an open stream's events answer this, and `subscribe` performs them: here that stream is over.
-                publish(status, of: warehouse)
+                publish(status, of: warehouse, by: owner)
                 action = machine.ended(.cleanly, jitter: BackoffSchedule.drawJitter(using: &random))
             case .reconnect(let seconds, let status):
-                publish(status, of: warehouse)
+                publish(status, of: warehouse, by: owner)
                 await waker.wait(seconds: seconds)
                 action = machine.attemptStarted()
             case .stop(let status):
-                publish(status, of: warehouse)
+                publish(status, of: warehouse, by: owner)
                 return
             }
         }
     }
 
-    private func publish(_ status: StreamStatus, of warehouse: String) {
-        peers.withLock { $0[warehouse]?.stream = status }
+    /// Shows `status` as the stream's from `warehouse`, if `owner`'s task is still the peer's stream task: a task
+    /// cancelled by a pause may still be ending when a resume starts the next, and must not overwrite its status.
+    private func publish(_ status: StreamStatus, of warehouse: String, by owner: StreamOwner) {
+        peers.withLock { peers in
+            guard peers[warehouse]?.streamOwner === owner else { return }
+            peers[warehouse]?.stream = status
+        }
     }
 
     /// One stream from `warehouse`: open, then merge each page as it arrives, until the peer ends it. Reports the
     /// opening and each frame to `machine`, and publishes the status it answers.
-    private func subscribe(to warehouse: String, at url: String, machine: inout StreamSubscriptionStateMachine) async throws {
+    private func subscribe(
+        to warehouse: String, at url: String, machine: inout StreamSubscriptionStateMachine, owner: StreamOwner
+    ) async throws {
         try await checkIdentity(of: warehouse, at: url)
         let message = SyncStreamRequest(from: node.config.warehouse, vector: try node.store.reader.versionVector())
         var request = HTTPClientRequest(url: url + "/v1/sync/stream")
@@ -269,18 +281,18 @@ extension PeerSyncer {
             let body = try await response.body.collect(upTo: 64 << 10)
             throw SyncFailure.refusal(url + "/v1/sync/stream", status: response.status.code, body: body)
         }
-        perform(machine.opened(sinceMilliseconds: SystemClock().nowMilliseconds()), from: warehouse)
+        perform(machine.opened(sinceMilliseconds: SystemClock().nowMilliseconds()), from: warehouse, by: owner)
         var decoder = StreamFrameDecoder(maxFrameBytes: SyncProtocol.maxFrameBytes)
         for try await chunk in response.body {
             decoder.append(chunk)
             while let frame = try decoder.next() {
                 switch frame {
                 case .heartbeat:
-                    perform(machine.frameReceived(.heartbeat), from: warehouse)
+                    perform(machine.frameReceived(.heartbeat), from: warehouse, by: owner)
                 case .page(let page):
-                    perform(machine.frameReceived(.page(bytes: page.readableBytes)), from: warehouse)
+                    perform(machine.frameReceived(.page(bytes: page.readableBytes)), from: warehouse, by: owner)
                     let operations = try await mergeStreamed(page, from: warehouse)
-                    perform(machine.pageMerged(operations: operations), from: warehouse)
+                    perform(machine.pageMerged(operations: operations), from: warehouse, by: owner)
                 }
             }
         }
@@ -288,8 +300,8 @@ extension PeerSyncer {
     }
 
     /// Performs what an open stream's event answers: a status to publish (any other answer comes at the end).
-    private func perform(_ action: StreamSubscriptionStateMachine.Action, from warehouse: String) {
-        if case .publish(let status) = action { publish(status, of: warehouse) }
+    private func perform(_ action: StreamSubscriptionStateMachine.Action, from warehouse: String, by owner: StreamOwner) {
+        if case .publish(let status) = action { publish(status, of: warehouse, by: owner) }
     }
 
     /// Merges one streamed page as a pulled one is merged: the writer decodes it, checks every operation and its
