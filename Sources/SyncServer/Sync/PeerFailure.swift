@@ -27,12 +27,12 @@ public enum PeerFailure: String, Codable, Sendable, Equatable, CaseIterable {
     /// The kind of `error`, a round's failure.
     static func of(_ error: any Error) -> PeerFailure {
         if let failure = error as? SyncFailure {
-            if let kind = failure.kind { return kind }
+            // A refusal's code is the most specific: a paused peer answers 503 `sync_paused`, not a failure of its own.
             switch failure.code {
             case "sync_paused": return .pausedThere
             case "retired": return .retired
             case "no_peer_certificate", "peer_mismatch": return .certificate
-            default: return .other
+            default: return failure.kind ?? .other
             }
         }
         switch TransportFailure(error) {

@@ -33,8 +33,11 @@ struct LivePage: Sendable {
     var frame: ByteBuffer
 }
 
+/// Identifies one stream task of a peer: only the task the peer's record names publishes the stream's status.
+final class StreamOwner: Sendable {}
+
 /// What `inv status` shows of the live stream from a peer.
-struct StreamStatus: Sendable {
+struct StreamStatus: Sendable, Equatable {
     var connected = false
     /// When the stream in progress was opened (Unix milliseconds).
     var connectedSinceMilliseconds: UInt64?
@@ -56,53 +59,84 @@ struct StreamStatus: Sendable {
 /// ledger by it whenever it can write, so the sender's writes never wait on a stream, and a slow subscriber simply
 /// gets bigger pages later. Operations of third parties, merged here from other peers, are not streamed: their
 /// origin streams them to each of its subscribers, and anti-entropy rounds carry what a broken link kept from
-/// anyone. A broken stream is closed; the subscriber opens another from its vector, after a backoff.
+/// anyone. A broken stream is closed; the subscriber opens another from its vector, after a backoff. A subscriber
+/// that stops reading stalls only its own stream's writes, and after ``SyncProtocol/streamStallSeconds`` its stream
+/// is dropped.
+///
+/// The protocol's decisions are two pure state machines, tested without sockets: ``ServedStreamStateMachine`` (the
+/// sending side) and ``StreamSubscriptionStateMachine`` (the subscribing side). The code here only performs their
+/// actions: reads, writes, waits, and publishes the status they answer.
 extension PeerSyncer {
     // MARK: - Serving
 
-    /// Sends frames to `peer` through `write`, from `vector` on, until the stream is closed (pause, shutdown, the
-    /// peer retired: see `refreshMembers()`) or a write fails (the peer went away).
-    func serveStream(to peer: String, from vector: VersionVector, write: (ByteBuffer) async throws -> Void) async throws {
+    /// Sends frames to `peer` through `write`, from `vector` on, as a ``ServedStreamStateMachine`` decides, until
+    /// the stream is closed (pause, shutdown, the peer retired: see `refreshMembers()`), a write fails (the peer went
+    /// away) or a write stalls (the peer stopped reading: `abort` then closes the connection under it).
+    ///
+    /// - Returns: how the stream ended: `.finish` (the response is to be ended cleanly) or `.drop` (its connection
+    ///   was closed: nothing more can be written).
+    @discardableResult
+    func serveStream(
+        to peer: String, from vector: VersionVector, write: (ByteBuffer) async throws -> Void,
+        abort: @escaping @Sendable () -> Void
+    ) async throws -> ServedStreamStateMachine.Action {
         let stream = ServedStream(peer: peer)
         let key = ObjectIdentifier(stream)
         servedStreams.withLock { $0[key] = stream }
         defer { servedStreams.withLock { $0[key] = nil } }
         // Closed meanwhile: a stream opened during a pause or a shutdown ends at once.
-        if isPaused || streamsClosed.withLock({ $0 }) { return }
-        let me = node.store.replica
-        var cursor = vector
-        var live = false
-        var lastWrite = clock()
-        while !stream.isClosed && !Task.isCancelled {
-            if live {
-                // Live pages carry only this node's own operations: the page after the cursor, shared by every
-                // stream at the same cursor, sent until the cursor reaches what the writer has committed.
-                if cursor[me] < node.store.writer.provenOwnSequence, let page = try livePage(after: cursor[me]) {
-                    try await write(page.frame)
-                    cursor.advance(me, to: page.through)
-                    lastWrite = clock()
-                    peers.withLock { $0[peer]?.bytesSent += page.frame.readableBytes }
+        if isPaused || streamsClosed.withLock({ $0 }) { stream.close() }
+        let writer = node.store.writer
+        var machine = ServedStreamStateMachine(origin: node.store.replica)
+        let stallSeconds = machine.writeStallSeconds
+        /// Writes `frame` within the stall limit; `false` when it stalled (the connection is then closed).
+        func send(_ frame: ByteBuffer) async throws -> Bool {
+            try await StalledWriteGuard.write(within: stallSeconds, { try await write(frame) }, abort: abort) == .written
+        }
+        var action = machine.started(from: vector, now: clock())
+        while true {
+            if stream.isClosed || Task.isCancelled { action = machine.closed() }
+            switch action {
+            case .sendCatchUpPage(let cursor):
+                let (page, sent, more) = try OperationPage.encodeProven(from: node.store.reader, missingFrom: cursor, limit: pageSize)
+                let highest = OperationPage.highest(of: sent)
+                guard !highest.isEmpty else {
+                    action = machine.nothingToCatchUp(now: clock(), provenOwnSequence: writer.provenOwnSequence)
                     continue
                 }
-            } else {
-                // Catch-up pages carry whatever the peer lacks, from every origin.
-                let (page, sent, more) = try OperationPage.encodeProven(from: node.store.reader, missingFrom: cursor, limit: pageSize)
-                if !sent.isEmpty {
-                    for (origin, sequence) in OperationPage.highest(of: sent) { cursor.advance(origin, to: sequence) }
-                    let frame = StreamFrame.encode(page: page)
-                    try await write(frame)
-                    lastWrite = clock()
-                    peers.withLock { $0[peer]?.bytesSent += frame.readableBytes }
-                    if more { continue }
+                let frame = StreamFrame.encode(page: page)
+                guard try await send(frame) else {
+                    action = machine.writeStalled()
+                    continue
                 }
-                live = true
-                continue
+                peers.withLock { $0[peer]?.bytesSent += frame.readableBytes }
+                action = machine.catchUpPageSent(highest: highest, more: more, now: clock(), provenOwnSequence: writer.provenOwnSequence)
+            case .sendLivePage(let sequence):
+                guard let page = try livePage(after: sequence) else {
+                    action = machine.noLivePage(now: clock())
+                    continue
+                }
+                guard try await send(page.frame) else {
+                    action = machine.writeStalled()
+                    continue
+                }
+                peers.withLock { $0[peer]?.bytesSent += page.frame.readableBytes }
+                action = machine.livePageSent(through: page.through, now: clock(), provenOwnSequence: writer.provenOwnSequence)
+            case .sendHeartbeat:
+                guard try await send(StreamFrame.heartbeatBytes) else {
+                    action = machine.writeStalled()
+                    continue
+                }
+                action = machine.heartbeatSent(now: clock())
+            case .wait(let seconds):
+                await stream.waker.wait(seconds: seconds)
+                action = machine.woken(now: clock(), provenOwnSequence: writer.provenOwnSequence)
+            case .finish:
+                return .finish
+            case .drop:
+                logger.info("dropped the stream to \(peer): a write waited \(Int(machine.writeStallSeconds)) s for it to read; it resumes from its vector")
+                return .drop
             }
-            if clock() - lastWrite >= SyncProtocol.streamHeartbeatSeconds {
-                try await write(StreamFrame.heartbeatBytes)
-                lastWrite = clock()
-            }
-            await stream.waker.wait(seconds: max(SyncProtocol.streamHeartbeatSeconds - (clock() - lastWrite), 0.001))
         }
     }
 
@@ -160,55 +194,81 @@ extension PeerSyncer {
             peers.filter { $0.value.streamTask == nil && $0.value.lastSuccessAt != nil }.map(\.key)
         }
         for name in names {
-            let task = Task { [self] in await streamLoop(name) }
+            let owner = StreamOwner()
+            let task = Task { [self] in await streamLoop(name, owner: owner) }
             let started = peers.withLock { peers -> Bool in
                 guard peers[name] != nil, peers[name]?.streamTask == nil else { return false }
                 peers[name]?.streamTask = task
+                peers[name]?.streamOwner = owner
                 return true
             }
             if !started { task.cancel() }
         }
     }
 
-    /// Keeps a stream from `warehouse` open: subscribes, merges what arrives, and after a failure or an end
-    /// subscribes again, after the rounds' backoff (reset once a stream was open).
-    private func streamLoop(_ warehouse: String) async {
-        guard let waker = peers.withLock({ $0[warehouse]?.streamWaker }) else { return }
-        var failures = 0
+    /// Keeps a stream from `warehouse` open, as a ``StreamSubscriptionStateMachine`` decides: subscribes, merges
+    /// what arrives, and after a failure or an end subscribes again, after the rounds' backoff (reset once a stream
+    /// was open).
+    private func streamLoop(_ warehouse: String, owner: StreamOwner) async {
+        guard let (waker, status) = peers.withLock({ peers in peers[warehouse].map { ($0.streamWaker, $0.stream) } }) else { return }
+        var machine = StreamSubscriptionStateMachine(status: status)
         var random = SystemRandomNumberGenerator()
-        while !Task.isCancelled {
-            guard let url = peers.withLock({ $0[warehouse]?.url }) else { return }
-            do {
-                try await subscribe(to: warehouse, at: url)
-            } catch is CancellationError {
-                break
-            } catch let error as StreamFrameError {
-                logger.warning("closing the stream from \(warehouse): \(error.description)")
-            } catch let error as OperationPage.Failure {
-                logger.warning("closing the stream from \(warehouse): \(error.description)")
-            } catch {
-                if !Task.isCancelled { logger.debug("stream from \(warehouse) at \(url) ended: \(SyncFailure.describe(error))") }
-            }
-            // The stream ended: whoever listens at the peer's address now is checked again.
-            forgetIdentity(of: warehouse)
-            let wasConnected = peers.withLock { peers -> Bool in
-                defer {
-                    peers[warehouse]?.stream.lastAttemptFailed = !Task.isCancelled
-                    peers[warehouse]?.stream.connected = false
-                    peers[warehouse]?.stream.connectedSinceMilliseconds = nil
+        var action = machine.attemptStarted()
+        while true {
+            if Task.isCancelled { action = machine.cancelled() }
+            switch action {
+            case .connect:
+                guard let url = peers.withLock({ $0[warehouse]?.url }) else {
+                    action = machine.cancelled()
+                    continue
                 }
-                return peers[warehouse]?.stream.connected ?? false
+                let ending: StreamSubscriptionStateMachine.Ending
+                do {
+                    try await subscribe(to: warehouse, at: url, machine: &machine, owner: owner)
+                    ending = .cleanly
+                } catch {
+                    ending = .failed(Task.isCancelled ? .cancelled : StreamFailure(error))
+                    switch ending {
+                    case .failed(.malformed):
+                        logger.warning("closing the stream from \(warehouse): \(error)")
+                    case .failed(.connection):
+                        logger.debug("stream from \(warehouse) at \(url) ended: \(SyncFailure.describe(error))")
+                    case .failed(.cancelled), .cleanly:
+                        break
+                    }
+                }
+                // The stream ended: whoever listens at the peer's address now is checked again.
+                if ending != .failed(.cancelled) { forgetIdentity(of: warehouse) }
+                action = machine.ended(ending, jitter: BackoffSchedule.drawJitter(using: &random))
+            case .publish(let status):
+                // Only an open stream's events answer this, and `subscribe` performs them: here that stream is over.
+                publish(status, of: warehouse, by: owner)
+                action = machine.ended(.cleanly, jitter: BackoffSchedule.drawJitter(using: &random))
+            case .reconnect(let seconds, let status):
+                publish(status, of: warehouse, by: owner)
+                await waker.wait(seconds: seconds)
+                action = machine.attemptStarted()
+            case .stop(let status):
+                publish(status, of: warehouse, by: owner)
+                return
             }
-            if Task.isCancelled { break }
-            failures = wasConnected ? 1 : failures + 1
-            let delay = PeerSyncPolicy.defaultBackoff.delay(
-                afterFailures: failures, jitter: BackoffSchedule.drawJitter(using: &random)) ?? PeerSyncPolicy.defaultBackoff.cap
-            await waker.wait(seconds: delay.inSeconds)
         }
     }
 
-    /// One stream from `warehouse`: open, then merge each page as it arrives, until the peer ends it.
-    private func subscribe(to warehouse: String, at url: String) async throws {
+    /// Shows `status` as the stream's from `warehouse`, if `owner`'s task is still the peer's stream task: a task
+    /// cancelled by a pause may still be ending when a resume starts the next, and must not overwrite its status.
+    private func publish(_ status: StreamStatus, of warehouse: String, by owner: StreamOwner) {
+        peers.withLock { peers in
+            guard peers[warehouse]?.streamOwner === owner else { return }
+            peers[warehouse]?.stream = status
+        }
+    }
+
+    /// One stream from `warehouse`: open, then merge each page as it arrives, until the peer ends it. Reports the
+    /// opening and each frame to `machine`, and publishes the status it answers.
+    private func subscribe(
+        to warehouse: String, at url: String, machine: inout StreamSubscriptionStateMachine, owner: StreamOwner
+    ) async throws {
         try await checkIdentity(of: warehouse, at: url)
         let message = SyncStreamRequest(from: node.config.warehouse, vector: try node.store.reader.versionVector())
         var request = HTTPClientRequest(url: url + "/v1/sync/stream")
@@ -219,42 +279,41 @@ extension PeerSyncer {
         let response = try await streamHTTP.execute(request, timeout: .seconds(30))
         guard response.status == .ok else {
             let body = try await response.body.collect(upTo: 64 << 10)
-            throw SyncFailure("\(url)/v1/sync/stream answered \(response.status.code): \(String(buffer: body))")
+            throw SyncFailure.refusal(url + "/v1/sync/stream", status: response.status.code, body: body)
         }
-        let since = SystemClock().nowMilliseconds()
-        peers.withLock {
-            $0[warehouse]?.stream.connected = true
-            $0[warehouse]?.stream.lastAttemptFailed = false
-            $0[warehouse]?.stream.connectedSinceMilliseconds = since
-        }
+        perform(machine.opened(sinceMilliseconds: SystemClock().nowMilliseconds()), from: warehouse, by: owner)
         var decoder = StreamFrameDecoder(maxFrameBytes: SyncProtocol.maxFrameBytes)
         for try await chunk in response.body {
             decoder.append(chunk)
             while let frame = try decoder.next() {
                 switch frame {
                 case .heartbeat:
-                    peers.withLock {
-                        $0[warehouse]?.stream.framesReceived += 1
-                        $0[warehouse]?.stream.bytesReceived += StreamFrame.headerBytes
-                    }
+                    perform(machine.frameReceived(.heartbeat), from: warehouse, by: owner)
                 case .page(let page):
-                    peers.withLock {
-                        $0[warehouse]?.stream.framesReceived += 1
-                        $0[warehouse]?.stream.bytesReceived += StreamFrame.headerBytes + page.readableBytes
-                    }
-                    try await mergeStreamed(page, from: warehouse)
+                    perform(machine.frameReceived(.page(bytes: page.readableBytes)), from: warehouse, by: owner)
+                    let operations = try await mergeStreamed(page, from: warehouse)
+                    perform(machine.pageMerged(operations: operations), from: warehouse, by: owner)
                 }
             }
         }
         try decoder.finish()
     }
 
+    /// Performs what an open stream's event answers: a status to publish (any other answer comes at the end).
+    private func perform(_ action: StreamSubscriptionStateMachine.Action, from warehouse: String, by owner: StreamOwner) {
+        if case .publish(let status) = action { publish(status, of: warehouse, by: owner) }
+    }
+
     /// Merges one streamed page as a pulled one is merged: the writer decodes it, checks every operation and its
     /// origin's proof, and commits it with whatever else is queued.
-    private func mergeStreamed(_ page: ByteBuffer, from warehouse: String) async throws {
-        // Retired since the stream opened: merge nothing more from it.
-        if try node.store.reader.members().contains(where: { $0.warehouse == warehouse && $0.retired }) {
-            throw SyncFailure("\(warehouse) is retired")
+    ///
+    /// - Returns: the page's operations: applied, duplicates, refused or unproven.
+    private func mergeStreamed(_ page: ByteBuffer, from warehouse: String) async throws -> Int {
+        // Retired since the stream opened: merge nothing more from it. `refreshMembers()` drops a retired peer within
+        // a second of the commit that retired it (and cancels this stream); reading the membership here cost a
+        // query per page.
+        guard peers.withLock({ $0[warehouse] != nil }) else {
+            throw SyncFailure("\(warehouse) is retired", kind: .retired)
         }
         let encoded = try OperationPage.inflate(page)
         guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
@@ -265,7 +324,6 @@ extension PeerSyncer {
         // Operations no proof covered (the peer's certificate was renewed since the last hello, say): a round
         // brings the certificates and pulls them again.
         if !report.unproven.isEmpty { requestRound(with: warehouse) }
-        let received = report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
-        peers.withLock { $0[warehouse]?.stream.operationsReceived += received }
+        return report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
     }
 }

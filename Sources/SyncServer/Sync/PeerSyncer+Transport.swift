@@ -13,10 +13,7 @@ import X509
 extension PeerSyncer {
     func postJSON<Reply: Decodable>(_ url: String, _ body: some Encodable) async throws -> Reply {
         let (response, data) = try await post(url, body, timeout: .seconds(30), upTo: 16 << 20)
-        guard response.status == .ok else {
-            let code = try? JSONDecoder().decode(PeerRefusal.self, from: data).error.code
-            throw SyncFailure(url, answered: response.status.code, body: String(buffer: data), code: code)
-        }
+        guard response.status == .ok else { throw SyncFailure.refusal(url, status: response.status.code, body: data) }
         return try JSONDecoder().decode(Reply.self, from: data)
     }
 
@@ -36,10 +33,7 @@ extension PeerSyncer {
 
     private func postForPage(_ url: String, _ body: some Encodable) async throws -> FetchedPage {
         let (response, data) = try await post(url, body, timeout: .seconds(120), upTo: 64 << 20)
-        guard response.status == .ok else {
-            let code = try? JSONDecoder().decode(PeerRefusal.self, from: data).error.code
-            throw SyncFailure(url, answered: response.status.code, body: String(buffer: data), code: code)
-        }
+        guard response.status == .ok else { throw SyncFailure.refusal(url, status: response.status.code, body: data) }
         return FetchedPage(
             page: data, more: response.headers.first(name: SyncProtocol.moreHeader) == "1",
             highest: response.headers.first(name: SyncProtocol.highestHeader).flatMap(OperationPage.highest(fromHeader:)))
@@ -55,6 +49,14 @@ extension PeerSyncer {
         request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         let response = try await http.execute(request, timeout: timeout)
         return (response, try await response.body.collect(upTo: limit))
+    }
+}
+
+extension SyncFailure {
+    /// A peer's answer other than 200, with the code of its API error when it sent one.
+    static func refusal(_ url: String, status: UInt, body: ByteBuffer) -> SyncFailure {
+        let code = try? JSONDecoder().decode(PeerRefusal.self, from: body).error.code
+        return SyncFailure(url, answered: status, body: String(buffer: body), code: code)
     }
 }
 

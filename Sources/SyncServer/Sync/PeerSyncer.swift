@@ -50,6 +50,8 @@ public final class PeerSyncer: Sendable {
         let waker = LoopWaker()
         /// The task that keeps a live stream from this peer open (`nil` while paused).
         var streamTask: Task<Void, Never>?
+        /// The stream task whose status is shown (a cancelled one may still be ending beside its successor).
+        var streamOwner: StreamOwner?
         var stream = StreamStatus()
         /// Ends the stream task's wait between attempts early (on `resume()`).
         let streamWaker = LoopWaker()

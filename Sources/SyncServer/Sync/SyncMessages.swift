@@ -33,6 +33,10 @@ public enum SyncProtocol {
     /// A subscriber that receives nothing for this long (three heartbeats; a Redis replica's default
     /// `repl-timeout`) closes its stream and opens another. Meanwhile anti-entropy still repairs.
     public static let streamIdleSeconds: Int64 = 60
+    /// A served stream whose write waits this long for the subscriber to read is dropped: the subscriber stopped
+    /// reading (frozen, or its link is gone without a reset), and holding its stream would hold its connection
+    /// for as long as TCP keeps trying. The subscriber opens another stream from its own vector.
+    public static let streamStallSeconds = 30.0
     /// The largest frame a subscriber takes: a page as large as a push may be.
     public static var maxFrameBytes: Int { maxPushBytes }
     public static let moreHeader = "x-inv-more"

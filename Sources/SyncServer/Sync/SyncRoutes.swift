@@ -116,7 +116,7 @@ struct SyncRoutes {
     }
 
     /// A live stream to the caller: frames of pages from its vector on, then of this node's later operations, until
-    /// either side closes it (see ``PeerSyncer/serveStream(to:from:write:)``).
+    /// either side closes it (see ``PeerSyncer/serveStream(to:from:write:abort:)``).
     @Sendable func stream(_ request: Request, context: InvRequestContext) async throws -> Response {
         let message = try await request.decodeJSON(SyncStreamRequest.self, context: context)
         guard message.v == SyncProtocol.version else {
@@ -128,9 +128,13 @@ struct SyncRoutes {
         var headers = HTTPFields()
         headers[.contentType] = SyncProtocol.streamContentType
         headers[.cacheControl] = "no-cache"
+        // A stalled write is ended by closing the connection under it (see `StalledWriteGuard`).
+        let channel = context.channel
         return Response(status: .ok, headers: headers, body: ResponseBody { [syncer] writer in
-            try await syncer.serveStream(to: peer, from: vector) { frame in try await writer.write(frame) }
-            try await writer.finish(nil)
+            let end = try await syncer.serveStream(
+                to: peer, from: vector, write: { frame in try await writer.write(frame) }, abort: { channel.close(promise: nil) })
+            // A dropped stream's connection is closed: there is no response left to finish.
+            if case .finish = end { try await writer.finish(nil) }
         })
     }
 }
