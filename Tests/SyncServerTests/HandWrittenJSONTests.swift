@@ -63,6 +63,11 @@ struct HandWrittenJSONTests {
             encoder.outputFormatting = [.sortedKeys]
             let expected = try encoder.encode(movement)
             #expect(Array(movement.sortedJSON().readableBytesView) == Array(expected))
+            // The event of the same movement, with its warehouse's stock or without.
+            for onHand in [nil, 0, Int64(delta), Int64.min, Int64.max] as [Int64?] {
+                let event = EventsController.MovementEvent(movement: movement, onHand: onHand)
+                #expect(Array(event.sortedJSON().readableBytesView) == Array(try encoder.encode(event)))
+            }
         }
     }
     /// A random change-feed page: awkward texts, extreme numbers, any number of entries and waiting origins.

@@ -40,11 +40,8 @@ struct EventsController {
         case .heartbeat: return ": heartbeat\n\n"
         case .lagged: return "event: lagged\ndata: {}\n\n"
         case .event(.operation(let op)) where op.kind.isMovement && onHand != nil:
-            let json: String
-            do {
-                json = String(decoding: try JSONEncoder().encode(MovementEvent(movement: API.Movement(MovementRecord(op)), onHand: onHand)), as: UTF8.self)
-            } catch { json = "{}" }
-            return "event: movement\ndata: \(json)\n\n"
+            let json = MovementEvent(movement: API.Movement(MovementRecord(op)), onHand: onHand).sortedJSON()
+            return "event: movement\ndata: \(String(buffer: json))\n\n"
         case .event(let event):
             let (name, json) = encode(event)
             return "event: \(name)\ndata: \(json)\n\n"
