@@ -60,10 +60,11 @@ public final class NodeStore: Sendable {
         inprocEndpoint = "inproc://inv-writer-\(replica.rawValue)"
         let metrics = WriterMetrics(factory: options.metricsFactory)
         let replies = PendingReplies(depth: metrics.queueDepth)
+        let prepared = PreparedMerges()
         let writer = try LedgerWriter(
             pool: pool, context: context, endpoints: [inprocEndpoint] + (options.ipcEndpoint.map { [$0] } ?? []),
             replica: replica, clock: clock, configuration: options.writer, durable: options.durable, metrics: metrics,
-            inProcessReplies: replies,
+            inProcessReplies: replies, preparedMerges: prepared,
             logger: logger, onCommit: onCommit)
         self.writer = writer
         checkpointer = WALCheckpointer(path: path, durable: options.durable, commitCount: { writer.commitCount }, logger: logger)
@@ -75,7 +76,7 @@ public final class NodeStore: Sendable {
             throw error
         }
         do {
-            client = try InProcessWriteClient(context: context, endpoint: inprocEndpoint, replies: replies)
+            client = try InProcessWriteClient(context: context, endpoint: inprocEndpoint, replies: replies, prepared: prepared)
         } catch {
             writer.stop()
             checkpointer.stop()
@@ -113,13 +114,22 @@ public final class NodeStore: Sendable {
     /// Submits a peer's batch already in ``LedgerOperationCodec`` form, as `.mergeSigned` would after encoding it
     /// (see ``WriteQueueClient/submitMerge(encoded:)``): only operations their origins' proofs cover are applied.
     public func submitMerge(encoded operations: [UInt8]) async throws(StoreError) -> WriteOutcome {
-        try await client.submit(encoded: QueueCodec.mergeRequest(encoded: operations, signed: true)).get()
+        try await queueMerge(encoded: operations).outcome()
     }
 
     /// Queues such a merge now, behind every write queued before this returns, and returns its outcome to await
     /// later: a caller that queues the next page before awaiting this one keeps the writer from waiting for it.
+    ///
+    /// The batch is decoded here, on the caller's thread (``PreparedMerge``), while the writer applies what was
+    /// queued before; a batch that does not decode is refused with the decoder's error, as the writer would.
     public func queueMerge(encoded operations: [UInt8]) -> QueuedWrite {
-        client.queue(encoded: QueueCodec.mergeRequest(encoded: operations, signed: true))
+        var merge = client.reusableMerge()
+        do throws(StoreError) {
+            try merge.decode(operations)
+        } catch {
+            return QueuedWrite(failedWith: error)
+        }
+        return client.queue(prepared: merge)
     }
 
     /// Drains the write queue, stops the writer and closes the client. Idempotent.

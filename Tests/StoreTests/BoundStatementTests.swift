@@ -34,6 +34,26 @@ struct BoundStatementTests {
                 row.integer(3)
                 row.text("three")
             }
+            // Borrowed bytes are read in place during the step: each run stores its own, whatever the buffers held
+            // before or hold after.
+            for index in 0..<3 {
+                var key = "borrowed-\(index)-é"
+                let note = Array(repeating: UInt8(index), count: 100 * (index + 1))
+                try key.withUTF8 { key in
+                    try note.withUnsafeBytes { note in
+                        try insert.execute { row in
+                            row.borrowedText(key)
+                            row.integer(Int64(index))
+                            row.borrowedBlob(note)
+                        }
+                    }
+                }
+            }
+            let borrowed = try Row.fetchAll(db, sql: "SELECT k, n, note FROM t WHERE k LIKE 'borrowed-%' ORDER BY k")
+            #expect(borrowed.map { $0[0] as String } == ["borrowed-0-é", "borrowed-1-é", "borrowed-2-é"])
+            #expect(borrowed.map { $0[1] as Int64 } == [0, 1, 2])
+            #expect(borrowed.map { Array($0[2] as Data) } == (0..<3).map { Array(repeating: UInt8($0), count: 100 * ($0 + 1)) })
+            try db.execute(sql: "DELETE FROM t WHERE k LIKE 'borrowed-%'")
             let rows = try Row.fetchAll(db, sql: "SELECT k, n, note FROM t ORDER BY k")
             #expect(rows.map { $0[0] as String } == ["k2", "k3", "é-1"])
             #expect(rows[2][1] as Int64 == Int64.min && rows[2][2] as String? == nil)

@@ -71,6 +71,31 @@ struct InProcessWriteTests {
         #expect(try reopened.onHand("SKU-1") == 0)
     }
 
+    @Test("a prepared merge is taken only for this process's client: another process's request naming one is refused",
+          .timeLimit(.minutes(1)))
+    func preparedMergeOnlyInProcess() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try openStore(in: directory, ipc: true)
+        defer { store.close() }
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, kind: .dealer)
+        defer { socket.close() }
+        try socket.connect("ipc://" + directory.file("writer.ipc"))
+        _ = try socket.send([WriteWire.frame(1), [QueueCodec.preparedMerge]])
+        var reply: [[UInt8]]?
+        for _ in 0..<500 where reply == nil {
+            reply = try socket.receive(blocking: false)
+            if reply == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let frames = try #require(reply)
+        #expect(frames.count == 2 && WriteWire.requestID(frames[0]) == 1)
+        #expect(throws: StoreError.self) { try QueueCodec.decodeReply(frames[1]).get() }
+        // The writer goes on: this process's writes are applied.
+        try await store.addProduct("SKU-1")
+        #expect(try store.reader.versionVector()[rid("MAD")] == 1)
+    }
+
     @Test("pending replies: each request is answered once; unknown ids are ignored; nothing registers once closed")
     func pendingRepliesAnswerOnce() async throws {
         let replies = PendingReplies(depth: Meter(label: "test-depth"))

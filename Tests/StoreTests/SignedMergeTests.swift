@@ -110,6 +110,69 @@ struct SignedMergeTests {
         guard case .merged = try await queuedFirst.outcome() else { throw StoreError.storage("outcome") }
     }
 
+    @Test("a page that does not decode is refused before it reaches the writer, and changes nothing")
+    func undecodablePageIsRefused() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (a, b, keyA, _) = try Self.pair(in: directory)
+        defer {
+            a.close()
+            b.close()
+        }
+        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
+        try await a.addProduct("SKU-1")
+        try await a.move(.receive, "SKU-1", 4)
+        let batch = try a.reader.provenRowsMissing(from: VersionVector(), limit: 100)
+        let encoded = try LedgerOperationCodec.encode(batch.operations, proofs: batch.proofs)
+        for broken in [[], [LedgerOperationCodec.version], Array(encoded.dropLast()), encoded + [0], [99] + encoded.dropFirst()] {
+            await #expect(throws: StoreError.self) { try await b.queueMerge(encoded: broken).outcome() }
+            await #expect(throws: StoreError.self) { try await b.submitMerge(encoded: broken) }
+        }
+        #expect(try b.reader.versionVector()[rid("A")] == 0)
+        // The same page whole is applied: the refusals left the writer and its buffers as they were.
+        guard case .merged(let report) = try await b.submitMerge(encoded: encoded) else { throw StoreError.storage("outcome") }
+        #expect(report.applied == 2 && report.unproven.isEmpty)
+        #expect(try b.reader.stock(warehouse: "A", sku: "SKU-1").first?.quantity == 4)
+    }
+
+    @Test("pages merged one after another, each decoded before the writer takes it, give the ledger of one merge")
+    func preparedPagesMatchOneMerge() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (a, b, keyA, ca) = try Self.pair(in: directory)
+        let c = try Self.open("C", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            a.close()
+            b.close()
+            c.close()
+        }
+        for store in [b, c] { _ = try await store.submit(.addOriginCertificates([Self.certificate("A", keyA)])) }
+        for sku in ["SKU-1", "SKU-2", "SKU-3"] { try await a.addProduct(sku) }
+        for round in 0..<120 { try await a.move(.receive, ["SKU-1", "SKU-2", "SKU-3"][round % 3], Int64(round % 4 + 1)) }
+        // B takes pages of 7 queued ahead of their merges (the buffers of spent pages decoded into again); C one page.
+        var cursor = VersionVector()
+        var queued: [QueuedWrite] = []
+        while true {
+            let page = try a.reader.provenRowsMissing(from: cursor, limit: 7)
+            guard let last = page.operations.last else { break }
+            queued.append(b.queueMerge(encoded: try LedgerOperationCodec.encode(page.operations, proofs: page.proofs)))
+            cursor.advance(rid("A"), to: last.sequence)
+        }
+        var applied = 0
+        for merge in queued {
+            guard case .merged(let report) = try await merge.outcome() else { throw StoreError.storage("outcome") }
+            applied += report.applied
+        }
+        let whole = try a.reader.provenRowsMissing(from: VersionVector(), limit: 1_000)
+        guard case .merged(let once) = try await c.submit(.mergeSigned(whole.operations, whole.proofs)) else { throw StoreError.storage("outcome") }
+        #expect(applied == 123 && once.applied == 123)
+        #expect(try b.reader.operations(origin: rid("A"), after: 0, limit: 1_000) == (try c.reader.operations(origin: rid("A"), after: 0, limit: 1_000)))
+        #expect(try b.reader.chainTip(of: rid("A")) == (try a.reader.chainTip(of: rid("A"))))
+        for sku in ["SKU-1", "SKU-2", "SKU-3"] {
+            #expect(try b.reader.stock(warehouse: "A", sku: sku) == (try c.reader.stock(warehouse: "A", sku: sku)))
+        }
+    }
+
     @Test("a tampered operation in a forwarded page is not applied, and is reported as a forgery")
     func tamperedPage() async throws {
         let directory = try TemporaryDirectory()

@@ -47,7 +47,7 @@ struct LedgerRowBodyTests {
         try queue.write { db in
             let insert = try BoundStatement(db, sql: OperationRecord.insertSQL)
             var buffer = ByteWriter(format: LedgerRowBody.version)
-            for op in operations { try insert.execute { row in try OperationRecord.bind(op, to: &row, using: &buffer) } }
+            for op in operations { try OperationRecord.insert(op, using: insert, buffer: &buffer) }
         }
         try queue.read { db in
             for op in operations {

@@ -48,6 +48,21 @@ struct BoundStatement {
             }
         }
 
+        /// Binds bytes SQLite reads in place (`SQLITE_STATIC`), without the copy (and the allocation under SQLite's
+        /// memory mutex) ``text(_:)`` makes: `bytes` must stay valid until the statement's step has returned, so only
+        /// a caller that runs ``BoundStatement/execute(_:)`` inside the scope that keeps them alive may use it.
+        /// The statement is reset after the step; its next run binds every parameter again.
+        mutating func borrowedText(_ bytes: UnsafeBufferPointer<UInt8>) {
+            index += 1
+            _ = sqlite3_bind_text(handle, index, bytes.baseAddress.map(UnsafeRawPointer.init), Int32(bytes.count), nil)
+        }
+
+        /// As ``borrowedText(_:)``, for a blob.
+        mutating func borrowedBlob(_ bytes: UnsafeRawBufferPointer) {
+            index += 1
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), nil)
+        }
+
         mutating func integer(_ value: Int64?) {
             index += 1
             if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }

@@ -42,13 +42,22 @@ enum StockCounterRecord {
         guard let increments = Int64(exactly: entry.increments), let decrements = Int64(exactly: entry.decrements) else {
             throw StoreError.overflow
         }
-        try statement.execute { row in
-            row.text(sku.rawValue)
-            row.text(warehouse.rawValue)
-            row.text(replica.rawValue)
-            row.integer(increments)
-            row.integer(decrements)
-            row.integer(Int64(bitPattern: newest.rawValue))
+        // The texts are bound in place (see ``BoundStatement/Binder/borrowedText(_:)``): a merged page writes a
+        // counter entry for most of the counters it touches.
+        var (sku, warehouse, replica) = (sku.rawValue, warehouse.rawValue, replica.rawValue)
+        try sku.withUTF8 { sku in
+            try warehouse.withUTF8 { warehouse in
+                try replica.withUTF8 { replica in
+                    try statement.execute { row in
+                        row.borrowedText(sku)
+                        row.borrowedText(warehouse)
+                        row.borrowedText(replica)
+                        row.integer(increments)
+                        row.integer(decrements)
+                        row.integer(Int64(bitPattern: newest.rawValue))
+                    }
+                }
+            }
         }
     }
 }

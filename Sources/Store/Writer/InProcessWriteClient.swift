@@ -20,15 +20,18 @@ final class InProcessWriteClient: Sendable {
 
     private let state: Mutex<State>
     private let replies: PendingReplies
+    private let prepared: PreparedMerges
     private let endpoint: String
 
-    /// Connects to the writer's `inproc://` endpoint; the writer must resume requests through `replies`.
-    init(context: ZMQContext, endpoint: String, replies: PendingReplies) throws {
+    /// Connects to the writer's `inproc://` endpoint; the writer must resume requests through `replies` and take
+    /// prepared merges from `prepared`.
+    init(context: ZMQContext, endpoint: String, replies: PendingReplies, prepared: PreparedMerges) throws {
         let socket = try ZMQSocket(context: context, kind: .dealer)
         try socket.setOption(ZMQ_ROUTING_ID, bytes: WriteWire.inProcessRoutingID)
         try socket.connect(endpoint)
         state = Mutex(State(socket: socket))
         self.replies = replies
+        self.prepared = prepared
         self.endpoint = endpoint
     }
 
@@ -47,15 +50,28 @@ final class InProcessWriteClient: Sendable {
         return queued
     }
 
-    private func send(encoded body: [UInt8], reply: @escaping PendingReplies.Reply) {
+    /// Sends a merge decoded already (a peer's page), as ``queue(encoded:)`` sends one to decode.
+    func queue(prepared merge: consuming PreparedMerge) -> QueuedWrite {
+        let queued = QueuedWrite()
+        send(encoded: [QueueCodec.preparedMerge], holding: merge, reply: queued.complete)
+        return queued
+    }
+
+    /// A merge to decode into before ``queue(prepared:)`` (see ``PreparedMerges/reusable()``).
+    func reusableMerge() -> PreparedMerge { prepared.reusable() }
+
+    /// Sends `body` under the next request id; `merge`, when given, is held for the writer under that id first.
+    private func send(encoded body: [UInt8], holding merge: consuming PreparedMerge? = nil, reply: @escaping PendingReplies.Reply) {
         let failure: StoreError? = state.withLock { state in
             guard let socket = state.socket else { return .unavailable("the write queue client is closed") }
             let id = state.nextID
             state.nextID += 1
             guard replies.register(id, reply) else { return .unavailable("the write queue client is closed") }
+            if let merge { prepared.hold(merge, for: id) }
             do {
                 try socket.send([WriteWire.frame(id), body])
             } catch {
+                prepared.forget(id)
                 replies.resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
             }
             return nil

@@ -63,9 +63,9 @@ extension LedgerApplier {
             let slot = counters.index(of: op.origin) { [:] }
             if let entry = op.counter, let warehouse = op.warehouse {
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
-                let target = CounterTarget(sku: op.sku, warehouse: warehouse)
-                counters.values[slot][target] =
-                    counters.values[slot][target]?.adding(entry, at: op.timestamp) ?? CounterChange(entry: entry, newest: op.timestamp)
+                // One hash lookup, the entry changed in place: a zero entry is the identity of the pointwise max.
+                counters.values[slot][CounterTarget(sku: op.sku, warehouse: warehouse), default: CounterChange(newest: op.timestamp)]
+                    .add(entry, at: op.timestamp)
             } else if op.product != nil {
                 try materializeProduct(op, in: db, events: &events)
                 if op.product?.deleted == true { deletedProductsExist = true }
@@ -79,8 +79,10 @@ extension LedgerApplier {
                 try TransferRecord.merge(back, sku: op.sku, timestamp: op.timestamp, in: db)
             }
         }
-        for position in operations.indices {
-            try fold(operations[position], at: position - operations.startIndex)
+        // Through the buffer: an array's subscript hands `fold` a copy of the operation (a retain of each of its
+        // texts), a buffer's a borrow.
+        try operations.withUnsafeBufferPointer { buffer in
+            for position in buffer.indices { try fold(buffer[position], at: position) }
         }
         let upsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
         for (origin, changes) in zip(counters.origins, counters.values) where !changes.isEmpty {
@@ -150,11 +152,12 @@ extension LedgerApplier {
 
     /// One origin's entry of a counter as a batch leaves it, and the newest of the batch's operations on it.
     fileprivate struct CounterChange {
-        var entry: PNCounter.Entry
+        var entry = PNCounter.Entry()
         var newest: HLCTimestamp
 
-        func adding(_ other: PNCounter.Entry, at timestamp: HLCTimestamp) -> CounterChange {
-            CounterChange(entry: entry.joined(with: other), newest: max(newest, timestamp))
+        mutating func add(_ other: PNCounter.Entry, at timestamp: HLCTimestamp) {
+            entry = entry.joined(with: other)
+            newest = max(newest, timestamp)
         }
     }
 

@@ -85,7 +85,9 @@ extension LedgerApplier {
                 if acceptedSubset == nil { acceptedSubset = Array(operations[..<position]) }
             }
         }
-        for position in operations.indices { consider(operations[position], at: position) }
+        operations.withUnsafeBufferPointer { buffer in
+            for position in buffer.indices { consider(buffer[position], at: position) }
+        }
         for (origin, count) in unproven.sorted(by: { $0.key < $1.key }) {
             let failure = verdict?.failures[origin] ?? .noHead
             report.unproven.append(.init(origin: origin.rawValue, count: count, reason: failure.description, forgery: failure.isForgery))
@@ -201,9 +203,9 @@ extension LedgerApplier {
             if let encoded = bodies?[position] {
                 // The key is read out first: a closure capturing `op` would copy the whole operation.
                 let (origin, sequence) = (op.origin, op.sequence)
-                try insertRow.execute { row in try OperationRecord.bind(origin: origin, sequence: sequence, to: &row, body: encoded) }
+                try OperationRecord.insert(origin: origin, sequence: sequence, body: encoded, using: insertRow)
             } else {
-                try insertRow.execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+                try OperationRecord.insert(op, using: insertRow, buffer: &body)
             }
             try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
         }

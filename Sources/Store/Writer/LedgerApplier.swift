@@ -193,7 +193,7 @@ struct LedgerApplier<Clock: PhysicalClock> {
     /// and so is a product operation's timestamp, for the conflict checks (see `LedgerIndexes`).
     private mutating func insert(_ op: LedgerOperation, in db: Database) throws {
         var body = ByteWriter(format: LedgerRowBody.version)
-        try BoundStatement(db, sql: OperationRecord.insertSQL).execute { row in try OperationRecord.bind(op, to: &row, using: &body) }
+        try OperationRecord.insert(op, using: try BoundStatement(db, sql: OperationRecord.insertSQL), buffer: &body)
         // The chain over exactly the stored body, as receivers will recompute it.
         ownTip = ChainTip(sequence: op.sequence, hash: OriginChain.extend(ownTip.hash, sequence: op.sequence, body: body.bytes))
         if op.sequence % SignedHead.signingInterval == 0 { try signOwnHead(in: db) }

@@ -70,20 +70,23 @@ public final class LedgerWriter: Sendable {
     private let statistics = Mutex(WriterStatistics())
     private let metrics: WriterMetrics
     private let inProcessReplies: PendingReplies
+    private let preparedMerges: PreparedMerges
 
     /// - Parameters:
     ///   - metrics: where the batch sizes and the operations written and merged are recorded.
     ///   - inProcessReplies: where the requests of this process's ``InProcessWriteClient`` wait.
+    ///   - preparedMerges: where that client's prepared merges wait for their requests.
     init(
         pool: DatabasePool, context: ZMQContext, endpoints: [String], replica: ReplicaID, clock: some PhysicalClock,
         configuration: Configuration = .init(), durable: Bool = true, metrics: WriterMetrics = .init(),
-        inProcessReplies: PendingReplies, logger: Logger = Logger(label: "inv.writer"),
+        inProcessReplies: PendingReplies, preparedMerges: PreparedMerges, logger: Logger = Logger(label: "inv.writer"),
         onCommit: @escaping @Sendable (CommittedEvents) -> Void = { _ in }
     ) throws {
         stopFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard stopFD >= 0 else { throw StoreError.unavailable("eventfd failed: errno \(errno)") }
         self.durable = durable
         self.inProcessReplies = inProcessReplies
+        self.preparedMerges = preparedMerges
         self.pool = pool
         self.context = context
         self.endpoints = endpoints
@@ -189,8 +192,14 @@ public final class LedgerWriter: Sendable {
                 logger.error("write queue receive failed: \(error)")
             }
             guard !batch.isEmpty else { continue }
+            var prepared = batch.map { request -> PreparedMerge? in
+                guard request.body.count == 1, request.body[0] == QueueCodec.preparedMerge,
+                      request.identity == WriteWire.inProcessRoutingID, let id = WriteWire.requestID(request.id)
+                else { return nil }
+                return preparedMerges.take(id)
+            }
             let results = commit(
-                batch.map(\.body), applier: &applier, indexing: &indexing, operations: &operations, receivedBodies: &receivedBodies,
+                batch.map(\.body), prepared: &prepared, applier: &applier, indexing: &indexing, operations: &operations, receivedBodies: &receivedBodies,
                 syncsCommits: &syncsCommits)
             for (request, result) in zip(batch, results) {
                 if request.identity == WriteWire.inProcessRoutingID {
@@ -232,27 +241,38 @@ public final class LedgerWriter: Sendable {
     ///
     /// `operations` and `receivedBodies` are the writer's buffers for a merge's decoded operations and the row
     /// bodies that carried them, reused from page to page: a fresh buffer of tens of megabytes per page was fresh
-    /// memory for the kernel to zero each time.
+    /// memory for the kernel to zero each time. `prepared`: by position, the merges decoded already
+    /// (``PreparedMerge``), taken out as they are applied; the buffers they leave go back to ``PreparedMerges``.
     private func commit(
-        _ bodies: [[UInt8]], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy,
+        _ bodies: [[UInt8]], prepared: inout [PreparedMerge?], applier: inout LedgerApplier<AnyPhysicalClock>, indexing: inout HistoryIndexingPolicy,
         operations: inout [LedgerOperation], receivedBodies: inout EncodedBodies, syncsCommits: inout Bool
     ) -> [Result<WriteOutcome, StoreError>] {
         var results: [Result<WriteOutcome, StoreError>] = []
         results.reserveCapacity(bodies.count)
         var events = CommittedEvents()
         var working = applier
+        var spent: [PreparedMerge] = []
         do {
             try pool.writeWithoutTransaction { db in
-                let syncs = durable && !bodies.allSatisfy { $0.first == QueueCodec.signedMerge }
+                let syncs = durable && !bodies.allSatisfy(QueueCodec.isPeerMerge)
                 if syncs != syncsCommits {
                     try NodeStore.setDurability(syncs, in: db)
                     syncsCommits = syncs
                 }
                 try db.inTransaction(.immediate) {
-                    for body in bodies {
+                    for (position, body) in bodies.enumerated() {
                         let command: WriteCommand
-                        do throws(StoreError) { 
-                            command = try QueueCodec.decodeRequest(body, reusing: &operations, bodies: &receivedBodies)
+                        do throws(StoreError) {
+                            if var merge = prepared[position].take() {
+                                // The writer's buffers swap with the merge's: what they held is released later, by
+                                // whoever decodes into them next.
+                                swap(&operations, &merge.operations)
+                                swap(&receivedBodies, &merge.bodies)
+                                command = .mergeSigned(operations, merge.proofs)
+                                spent.append(merge)
+                            } else {
+                                command = try QueueCodec.decodeRequest(body, reusing: &operations, bodies: &receivedBodies)
+                            }
                         } catch {
                             results.append(.failure(error))
                             continue
@@ -306,6 +326,7 @@ public final class LedgerWriter: Sendable {
         if local > 0 { metrics.operationsWritten.increment(by: local) }
         if merged > 0 { metrics.operationsMerged.increment(by: merged) }
         if !events.isEmpty { onCommit(events) }
+        preparedMerges.recycle(spent)
         return results
     }
 }

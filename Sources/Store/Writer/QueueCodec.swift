@@ -9,6 +9,10 @@ import Foundation
 /// | 2    | binary `MovementRequest`             | binary movement outcome                  |
 /// | 3    | `LedgerOperationCodec` batch (merge) | —                                        |
 /// | 4    | the same, from a peer (signed merge) | —                                        |
+/// | 5    | a signed merge decoded already       | —                                        |
+///
+/// A body of format 5 is the one byte: the decoded merge waits in ``PreparedMerges`` under the request's id, and
+/// only a request of this process's ``InProcessWriteClient`` may carry it.
 ///
 /// The binary forms cover the hot path (movements and their acknowledgements): JSON coding cost more than the
 /// SQLite work of a movement. Anything else travels as JSON. Unknown format bytes are refused.
@@ -17,6 +21,10 @@ enum QueueCodec {
     static let binaryMovement: UInt8 = 2
     static let binaryMerge: UInt8 = 3
     static let signedMerge: UInt8 = 4
+    static let preparedMerge: UInt8 = 5
+
+    /// Whether a batch of these requests holds only peers' pages, whose commit needs no fsync of its own.
+    static func isPeerMerge(_ body: [UInt8]) -> Bool { body.first == signedMerge || body.first == preparedMerge }
 
     /// ``encodeRequest(_:)`` for a submitter: a command that cannot be encoded is the caller's invalid input.
     static func submission(_ command: WriteCommand) throws(StoreError) -> [UInt8] {
@@ -93,6 +101,8 @@ enum QueueCodec {
         case signedMerge:
             let proofs = try LedgerOperationCodec.decode(body, from: 1, into: &operations, bodies: &bodies)
             return .mergeSigned(operations, proofs)
+        case preparedMerge:
+            throw .invalidInput("a prepared merge is taken from this process's client only")
         case json:
             let envelope: WriteRequestEnvelope
             do { envelope = try JSONDecoder().decode(WriteRequestEnvelope.self, from: Data(body[1...])) } catch {
