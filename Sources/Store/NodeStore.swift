@@ -121,14 +121,12 @@ public final class NodeStore: Sendable {
     /// later: a caller that queues the next page before awaiting this one keeps the writer from waiting for it.
     ///
     /// The batch is decoded here, on the caller's thread (``PreparedMerge``), while the writer applies what was
-    /// queued before; a batch that does not decode is refused with the decoder's error, as the writer would.
-    public func queueMerge(encoded operations: [UInt8]) -> QueuedWrite {
+    /// queued before.
+    /// - Throws: the decoder's error when the batch does not decode (malformed, truncated, of another version); nothing
+    ///   is queued then.
+    public func queueMerge(encoded operations: [UInt8]) throws(StoreError) -> QueuedWrite {
         var merge = client.reusableMerge()
-        do throws(StoreError) {
-            try merge.decode(operations)
-        } catch {
-            return QueuedWrite(failedWith: error)
-        }
+        try merge.decode(operations)
         return client.queue(prepared: merge)
     }
 

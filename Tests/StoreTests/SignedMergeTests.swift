@@ -98,8 +98,8 @@ struct SignedMergeTests {
         var cursor = VersionVector()
         cursor.advance(rid("A"), to: try #require(first.operations.last).sequence)
         let second = try a.reader.provenRowsMissing(from: cursor, limit: 100)
-        let queuedFirst = b.queueMerge(encoded: try LedgerOperationCodec.encode(first.operations, proofs: first.proofs))
-        let queuedSecond = b.queueMerge(encoded: try LedgerOperationCodec.encode(second.operations, proofs: second.proofs))
+        let queuedFirst = try b.queueMerge(encoded: try LedgerOperationCodec.encode(first.operations, proofs: first.proofs))
+        let queuedSecond = try b.queueMerge(encoded: try LedgerOperationCodec.encode(second.operations, proofs: second.proofs))
         guard case .merged(let late) = try await queuedSecond.outcome(), case .merged(let early) = try await queuedFirst.outcome()
         else { throw StoreError.storage("outcome") }
         #expect(early.applied == first.operations.count && early.unproven.isEmpty)
@@ -110,7 +110,7 @@ struct SignedMergeTests {
         guard case .merged = try await queuedFirst.outcome() else { throw StoreError.storage("outcome") }
     }
 
-    @Test("a page that does not decode is refused before it reaches the writer, and changes nothing")
+    @Test("a page that does not decode is refused before it is queued, and changes nothing")
     func undecodablePageIsRefused() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
@@ -125,7 +125,7 @@ struct SignedMergeTests {
         let batch = try a.reader.provenRowsMissing(from: VersionVector(), limit: 100)
         let encoded = try LedgerOperationCodec.encode(batch.operations, proofs: batch.proofs)
         for broken in [[], [LedgerOperationCodec.version], Array(encoded.dropLast()), encoded + [0], [99] + encoded.dropFirst()] {
-            await #expect(throws: StoreError.self) { try await b.queueMerge(encoded: broken).outcome() }
+            #expect(throws: StoreError.self) { try b.queueMerge(encoded: broken) }
             await #expect(throws: StoreError.self) { try await b.submitMerge(encoded: broken) }
         }
         #expect(try b.reader.versionVector()[rid("A")] == 0)
@@ -155,7 +155,7 @@ struct SignedMergeTests {
         while true {
             let page = try a.reader.provenRowsMissing(from: cursor, limit: 7)
             guard let last = page.operations.last else { break }
-            queued.append(b.queueMerge(encoded: try LedgerOperationCodec.encode(page.operations, proofs: page.proofs)))
+            queued.append(try b.queueMerge(encoded: try LedgerOperationCodec.encode(page.operations, proofs: page.proofs)))
             cursor.advance(rid("A"), to: last.sequence)
         }
         var applied = 0

@@ -16,11 +16,6 @@ public final class QueuedWrite: Sendable {
 
     init() {}
 
-    /// A write refused before it reached the queue.
-    init(failedWith error: StoreError) {
-        state.withLock { $0 = .done(.failure(error)) }
-    }
-
     @Sendable func complete(_ result: Result<WriteOutcome, StoreError>) {
         let waiter = state.withLock { state -> Waiter? in
             guard case .pending(let waiter) = state else { return nil }

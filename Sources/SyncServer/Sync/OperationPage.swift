@@ -8,9 +8,9 @@ import Store
 /// operation's row body as its origin stores it, then per origin the newest head the page covers; see there for
 /// the layout), deflated.
 ///
-/// The same codec carries merges over the node's write queue: the writer takes the inflated page as it came,
-/// decodes each operation once from its body, and hashes and stores that body as it is. A reader refuses another
-/// version, a truncated or corrupted page, or a page that inflates beyond ``maxInflatedBytes``.
+/// The same codec carries merges to the node's writer: the inflated page is decoded once, from its bodies, before it
+/// is queued (``NodeStore/queueMerge(encoded:)``), and the writer hashes and stores each body as it is. A reader
+/// refuses another version, a truncated or corrupted page, or a page that inflates beyond ``maxInflatedBytes``.
 public enum OperationPage {
     public static var version: UInt8 { LedgerOperationCodec.version }
     /// The most bytes a page may inflate to (bounded memory on the receiving side).

@@ -115,7 +115,8 @@ extension PeerSyncer {
                 next = nil
                 peers.withLock { $0[warehouse]?.bytesReceived += fetched.page.readableBytes }
                 // The page's highest sequences advance the cursor; a peer that does not announce them has its page
-                // decoded here for them. Either way the writer decodes and checks every operation.
+                // decoded here for them. Either way the page is decoded once more when it is queued, and the writer
+                // checks every operation.
                 let encoded: [UInt8]
                 let highest: [ReplicaID: UInt64]
                 if let announced = fetched.highest {
@@ -136,7 +137,7 @@ extension PeerSyncer {
                 }
                 if !highest.isEmpty {
                     // At most two pages with the writer: this one queued behind the previous one's merge.
-                    let merge = node.store.queueMerge(encoded: encoded)
+                    let merge = try node.store.queueMerge(encoded: encoded)
                     if let previous = merging { try await merged(previous) }
                     merging = merge
                 }

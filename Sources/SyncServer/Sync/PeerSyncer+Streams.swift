@@ -304,8 +304,8 @@ extension PeerSyncer {
         if case .publish(let status) = action { publish(status, of: warehouse, by: owner) }
     }
 
-    /// Merges one streamed page as a pulled one is merged: the writer decodes it, checks every operation and its
-    /// origin's proof, and commits it with whatever else is queued.
+    /// Merges one streamed page as a pulled one is merged: decoded here, then the writer checks every operation and
+    /// its origin's proof, and commits it with whatever else is queued.
     ///
     /// - Returns: the page's operations: applied, duplicates, refused or unproven.
     private func mergeStreamed(_ page: ByteBuffer, from warehouse: String) async throws -> Int {

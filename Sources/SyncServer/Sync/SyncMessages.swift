@@ -42,7 +42,7 @@ public enum SyncProtocol {
     public static let moreHeader = "x-inv-more"
     /// On a pull's answer: the highest sequence per origin among the page's operations (see
     /// ``OperationPage/highestHeaderValue(_:)``), so the caller advances its cursor and requests the next page
-    /// without decoding this one; the writer decodes it once. Optional: without it the caller decodes the page.
+    /// before decoding this one. Optional: without it the caller decodes the page for it.
     public static let highestHeader = "x-inv-highest"
     public static let defaultPageSize = 50_000
     public static let maxPageSize = 50_000

@@ -102,12 +102,12 @@ struct SyncRoutes {
         do { body = try await request.collectBody(upTo: SyncProtocol.maxPushBytes) } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "body_too_large", "a pushed page is larger than \(SyncProtocol.maxPushBytes >> 20) MiB")
         }
-        // Decoded here so a malformed page is answered `bad_page`; the writer takes the inflated bytes as they are.
-        let encoded: [UInt8]
-        do { encoded = try OperationPage.decodeKeepingBytes(body).encoded } catch {
+        // Decoded before it is queued, so a malformed page is answered `bad_page`.
+        let merge: QueuedWrite
+        do { merge = try node.store.queueMerge(encoded: try OperationPage.inflate(body)) } catch {
             throw APIError(.unprocessableContent, "bad_page", "\(error)")
         }
-        guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
+        guard case .merged(let report) = try await merge.outcome() else {
             throw StoreError.storage("unexpected outcome")
         }
         syncer.logRefusals(of: report, forwardedBy: peer, verb: "pushed by")
