@@ -123,11 +123,24 @@ extension LedgerApplier {
             metadata.merge(delta)
             if metadata != before {
                 try ProductRecord.save(metadata, sku: op.sku, in: db)
-                if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted {
+                if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted,
+                    try Self.alertsMayChange(sku: op.sku, reorderPoint: metadata.reorderPoint?.value ?? nil, in: db)
+                {
                     try reevaluateAlerts(sku: op.sku, product: metadata, origin: op.origin, in: db, events: &events)
                 }
             }
         }
+    }
+
+    /// Whether re-evaluating the alerts of `sku` could change any, its product's reorder point being `reorderPoint`
+    /// now: not when no warehouse has a reorder point for it (none of the product's, no override) and no alert of it
+    /// stands, for then every warehouse's alert is absent before and after. A product created without a reorder
+    /// point (every product of a catalogue import, say) thus costs no alert query.
+    private static func alertsMayChange(sku: SKU, reorderPoint: Int64?, in db: Database) throws -> Bool {
+        guard reorderPoint == nil else { return true }
+        return try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM alerts WHERE sku = ?1) OR EXISTS (SELECT 1 FROM reorder_overrides WHERE sku = ?1)
+            """), arguments: [sku.rawValue]) ?? true
     }
 
     /// Writes one origin's folded entry of a stock counter, the pointwise max with the held one, and evaluates the
