@@ -42,15 +42,8 @@ final class InProcessWriteClient: Sendable {
         }
     }
 
-    /// Sends an encoded request now, behind every request sent before this call returns, and returns its outcome
-    /// to await later.
-    func queue(encoded body: [UInt8]) -> QueuedWrite {
-        let queued = QueuedWrite()
-        send(encoded: body, reply: queued.complete)
-        return queued
-    }
-
-    /// Sends a merge decoded already (a peer's page), as ``queue(encoded:)`` sends one to decode.
+    /// Sends a merge decoded already (a peer's page) now, behind every request sent before this call returns, and
+    /// returns its outcome to await later.
     func queue(prepared merge: consuming PreparedMerge) -> QueuedWrite {
         let queued = QueuedWrite()
         send(encoded: [QueueCodec.preparedMerge], holding: merge, reply: queued.complete)
@@ -71,7 +64,7 @@ final class InProcessWriteClient: Sendable {
             do {
                 try socket.send([WriteWire.frame(id), body])
             } catch {
-                prepared.forget(id)
+                _ = prepared.take(id)
                 replies.resume(id, with: .failure(.unavailable("send to \(endpoint) failed: \(error)")))
             }
             return nil

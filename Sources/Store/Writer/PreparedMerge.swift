@@ -52,9 +52,6 @@ final class PreparedMerges: Sendable {
         state.withLock { $0.waiting.removeValue(forKey: id) }
     }
 
-    /// Forgets the merge held for request `id`, if any (its request was never sent).
-    func forget(_ id: UInt64) { _ = take(id) }
-
     /// Gives back merges the writer is done with, for their storage.
     func recycle(_ merges: [PreparedMerge]) {
         state.withLock { state in
