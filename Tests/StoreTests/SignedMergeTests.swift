@@ -173,6 +173,67 @@ struct SignedMergeTests {
         }
     }
 
+    @Test("""
+        a page whose rows are inserted several per statement, with a deletion amid movements, gives the state of its \
+        operations merged one at a time
+        """)
+    func rowsInsertedInStatementsMatchOneByOne() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (a, b, keyA, ca) = try Self.pair(in: directory)
+        let keyD = P256.Signing.PrivateKey()
+        let c = try Self.open("C", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        let d = try Self.open("D", key: keyD, ca: ca, in: directory)
+        let e = try Self.open("E", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            for store in [a, b, c, d, e] { store.close() }
+        }
+        let certificates = [Self.certificate("A", keyA), Self.certificate("D", keyD)]
+        for store in [a, b, c, d, e] { _ = try await store.submit(.addOriginCertificates(certificates)) }
+        func merge(_ batch: ProvenBatch, into store: NodeStore) async throws -> MergeReport {
+            guard case .merged(let report) = try await store.submit(.mergeSigned(batch.operations, batch.proofs)) else {
+                throw StoreError.storage("outcome")
+            }
+            return report
+        }
+        for sku in ["SKU-1", "SKU-2"] { try await a.addProduct(sku) }
+        _ = try await merge(try a.reader.provenRowsMissing(from: VersionVector(), limit: 100), into: d)
+        // D receives 10 times into both SKUs, and A sees that; A receives 37 times, deletes SKU-1, and D, unaware,
+        // receives 11 more times: D's 6 later receipts of SKU-1 are movements on a deleted product, its 5 earlier ones
+        // are not (the deletion's causal context holds them, read from the deletion's row).
+        for round in 0..<10 { try await d.move(.receive, ["SKU-1", "SKU-2"][round % 2], Int64(round % 3 + 1)) }
+        #expect(try await merge(try d.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("D")]), into: a).applied == 10)
+        for round in 0..<37 { try await a.move(.receive, ["SKU-1", "SKU-2"][round % 2], Int64(round % 5 + 1)) }
+        _ = try await a.submit(.deleteProduct(sku: sku("SKU-1"), actor: "t"))
+        for round in 10..<21 { try await d.move(.receive, ["SKU-1", "SKU-2"][round % 2], Int64(round % 3 + 1)) }
+        _ = try await merge(try a.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("A")]), into: e)
+        _ = try await merge(try d.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("D")]), into: e)
+
+        // B takes one page of all 61 (A's first, so that D's movements come after the deletion); C one per operation.
+        let whole = try e.reader.provenRowsMissing(from: VersionVector(), limit: 1_000)
+        #expect(whole.operations.count == 61 && whole.operations.last?.origin == rid("D"))
+        let report = try await merge(whole, into: b)
+        #expect(report.applied == 61)
+        var cursor = VersionVector()
+        var applied = 0
+        while true {
+            let page = try e.reader.provenRowsMissing(from: cursor, limit: 1)
+            guard !page.operations.isEmpty else { break }
+            applied += try await merge(page, into: c).applied
+            for op in page.operations { cursor.advance(op.origin, to: op.sequence) }
+        }
+        #expect(applied == 61)
+
+        #expect(try b.reader.materializedStateDump() == (try c.reader.materializedStateDump()))
+        for origin in ["A", "D"] {
+            #expect(try b.reader.operations(origin: rid(origin), after: 0, limit: 100) == (try e.reader.operations(origin: rid(origin), after: 0, limit: 100)))
+            #expect(try b.reader.chainTip(of: rid(origin)) == (try e.reader.chainTip(of: rid(origin))))
+        }
+        let conflicts = try b.reader.conflicts()
+        #expect(conflicts.filter { $0.kind == .movementOnDeletedProduct }.count == 6)
+        #expect(conflicts == (try c.reader.conflicts()))
+    }
+
     @Test("a tampered operation in a forwarded page is not applied, and is reported as a forgery")
     func tamperedPage() async throws {
         let directory = try TemporaryDirectory()

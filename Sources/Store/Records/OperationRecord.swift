@@ -25,11 +25,6 @@ struct OperationRecord {
         try buffer.bytes.withUnsafeBytes { body in try self.insert(origin: op.origin, sequence: op.sequence, body: body, using: insert) }
     }
 
-    /// Inserts the row of an operation whose body is already encoded (by its origin; the chain verifier hashed it).
-    static func insert(origin: ReplicaID, sequence: UInt64, body: ArraySlice<UInt8>, using insert: BoundStatement) throws {
-        try body.withUnsafeBytes { body in try self.insert(origin: origin, sequence: sequence, body: body, using: insert) }
-    }
-
     /// The key's text and the body are bound in place, not copied: a merge inserts tens of thousands of rows per
     /// page, and SQLite's copy of each (an allocation under its memory mutex, then a free) was about a sixth of the
     /// insert.

@@ -92,9 +92,20 @@ public struct EncodedBodies: Sendable {
 
     /// The body of the operation at `position`, `nil` when it was not encoded.
     subscript(position: Int) -> ArraySlice<UInt8>? {
+        range(at: position).map { bytes[$0] }
+    }
+
+    /// Where the body of the operation at `position` lies in the buffer ``withUnsafeBytes(_:)`` lends, `nil` when it
+    /// was not encoded.
+    func range(at position: Int) -> Range<Int>? {
         guard position < ends.count else { return nil }
         let start = position == 0 ? 0 : ends[position - 1]
-        return start == ends[position] ? nil : bytes[start..<ends[position]]
+        return start == ends[position] ? nil : start..<ends[position]
+    }
+
+    /// Lends every body at once, in one buffer (see ``range(at:)``).
+    func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try bytes.withUnsafeBytes(body)
     }
 
     /// Keeps the bodies of the first `count` operations.

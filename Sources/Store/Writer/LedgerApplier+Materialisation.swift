@@ -20,7 +20,7 @@ extension LedgerApplier {
     /// (``applyBulk(_:knownTips:bodies:in:events:)``). The state is therefore a function of the set of operations
     /// held, whatever their arrival order or batching.
     ///
-    /// Operation by operation, in order: its ledger row (`writeRow`), its product fields or reorder override (with
+    /// Operation by operation, in order: its ledger row (`rows`), its product fields or reorder override (with
     /// the alerts a changed reorder point touches) and its transfer lines. Its stock-counter entry is folded with
     /// the batch's other entries of the same origin, SKU and warehouse; at the end each folded entry is written once
     /// (the pointwise max with the held one) and its alert evaluated once. A merged page of tens of thousands of
@@ -30,12 +30,12 @@ extension LedgerApplier {
     /// merged batch as one slice (see ``CommittedEvents``).
     /// - Parameters:
     ///   - operations: the batch, in the order its rows are written.
-    ///   - writeRow: writes an operation's ledger row, given its position in the batch, just before it is
-    ///     materialised (a conflict check looks for the rows written before it); a local operation's row is
-    ///     written already.
+    ///   - rows: writes each operation's ledger row, given its position in the batch, before it is materialised; a
+    ///     movement's row may wait while nothing can read it (see ``LedgerRowWriting``); all are written before the
+    ///     counters. A local operation's row is written already (``RowsWrittenAlready``).
     func materialize(
         _ operations: ArraySlice<LedgerOperation>, from source: BatchSource, in db: Database, events: inout CommittedEvents,
-        writingRows writeRow: (LedgerOperation, Int) throws -> Void = { _, _ in }
+        rows: inout some LedgerRowWriting
     ) throws {
         // A local movement is on a live product (checked by its command): no conflict to look for, and its product
         // summary is known or read. A merged batch asks once whether any product is deleted, so that most batches
@@ -58,7 +58,10 @@ extension LedgerApplier {
         // Each operation is handed to `fold` in place (borrowed): binding it to a local would copy (retain) every
         // field of every operation of the batch.
         func fold(_ op: LedgerOperation, at position: Int) throws {
-            try writeRow(op, position)
+            // A plain movement reads no ledger row, unless it is checked against a deletion (which reads the
+            // deleting operation's); a product operation's deletion reads its movements.
+            let readsNoRow = op.product == nil && op.transfer == nil && op.transferBack == nil && !deletedProductsExist
+            try rows.write(op, at: position, deferrable: readsNoRow)
             // Every origin is met in batch order, so counters are written origin by origin in that order.
             let slot = counters.index(of: op.origin) { [:] }
             if let entry = op.counter, let warehouse = op.warehouse {
@@ -84,6 +87,7 @@ extension LedgerApplier {
         try operations.withUnsafeBufferPointer { buffer in
             for position in buffer.indices { try fold(buffer[position], at: position) }
         }
+        try rows.flush()
         let upsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
         for (origin, changes) in zip(counters.origins, counters.values) where !changes.isEmpty {
             // In key order: consecutive upserts then land on the same or the next leaf of `stock_counters`.

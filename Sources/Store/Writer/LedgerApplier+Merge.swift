@@ -2,7 +2,7 @@ import CRDT
 import GRDB
 
 /// Merging: operations from peers (or a trusted local caller) are checked, told apart from those held, and
-/// applied as one batch through ``materialize(_:from:in:events:writingRows:)``.
+/// applied as one batch through ``materialize(_:from:in:events:rows:)``.
 extension LedgerApplier {
     /// Merges remote operations; a refused operation leaves the others unharmed.
     ///
@@ -173,7 +173,7 @@ extension LedgerApplier {
         }
     }
 
-    /// Applies checked remote operations: their ledger rows and materialised state (``materialize(_:from:in:events:writingRows:)``,
+    /// Applies checked remote operations: their ledger rows and materialised state (``materialize(_:from:in:events:rows:)``,
     /// the path local operations take too), then the version vector and chain tips.
     /// `knownTips`: chain tips the batch's proofs established, used where the vector reaches them exactly.
     /// `bodies`: the row bodies the chain verifier hashed, by position, stored as they are.
@@ -197,18 +197,8 @@ extension LedgerApplier {
                 try LedgerIndexes.deferIndexing(origin: origin, first: first, last: last, in: db)
             }
         }
-        let insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
-        var body = ByteWriter(format: LedgerRowBody.version)
-        try materialize(operations[...], from: .merged, in: db, events: &events) { op, position in
-            if let encoded = bodies?[position] {
-                // The key is read out first: a closure capturing `op` would copy the whole operation.
-                let (origin, sequence) = (op.origin, op.sequence)
-                try OperationRecord.insert(origin: origin, sequence: sequence, body: encoded, using: insertRow)
-            } else {
-                try OperationRecord.insert(op, using: insertRow, buffer: &body)
-            }
-            try LedgerIndexes.indexAtOnce(op, receiver: replica, in: db)
-        }
+        var rows = try MergedRows(bodies: bodies, receiver: replica, in: db)
+        try materialize(operations[...], from: .merged, in: db, events: &events, rows: &rows)
         // The batch's own sequences advance the vector without a query each; the ledger is asked only past them,
         // for operations that arrived earlier beyond a gap this batch closes.
         let next = try db.cachedStatement(sql: "SELECT 1 FROM ledger WHERE origin = ? AND sequence = ?")
@@ -225,6 +215,36 @@ extension LedgerApplier {
                 try ChainRecords.advanceTip(of: origin, to: top, known: knownTips[origin], in: db)
             }
         }
+    }
+
+    /// The ledger rows of a merged batch: those whose bodies arrived encoded are inserted several per statement
+    /// (``LedgerRowBatch``) when they may wait, the others one by one, each as its turn comes.
+    private struct MergedRows: LedgerRowWriting {
+        private let receiver: ReplicaID
+        private let db: Database
+        private var batch: LedgerRowBatch?
+        private let insertRow: BoundStatement
+        private var buffer = ByteWriter(format: LedgerRowBody.version)
+
+        init(bodies: EncodedBodies?, receiver: ReplicaID, in db: Database) throws {
+            self.receiver = receiver
+            self.db = db
+            batch = try bodies.map { try LedgerRowBatch(bodies: $0, in: db) }
+            insertRow = try BoundStatement(db, sql: OperationRecord.insertSQL)
+        }
+
+        mutating func write(_ op: LedgerOperation, at position: Int, deferrable: Bool) throws {
+            if batch?.hasBody(at: position) == true {
+                try batch?.queue(origin: op.origin, sequence: op.sequence, bodyAt: position)
+                if !deferrable { try batch?.flush() }
+            } else {
+                try batch?.flush()
+                try OperationRecord.insert(op, using: insertRow, buffer: &buffer)
+            }
+            try LedgerIndexes.indexAtOnce(op, receiver: receiver, in: db)
+        }
+
+        mutating func flush() throws { try batch?.flush() }
     }
 
     /// The rules every replicated operation obeys, whoever sent it.

@@ -13,7 +13,7 @@ import GRDB
 ///
 /// Local commands are validated against the state this node holds, then recorded as an ``LedgerOperation``
 /// carrying CRDT deltas; remote operations are checked against the cluster's rules and merged. Every change of the
-/// materialised state goes through ``materialize(_:from:in:events:writingRows:)``: a local operation as a batch of
+/// materialised state goes through ``materialize(_:from:in:events:rows:)``: a local operation as a batch of
 /// one, a merge's accepted operations as one batch. So the materialised state is a function of the set of
 /// operations held, whatever their arrival order or batching.
 ///
@@ -183,7 +183,8 @@ struct LedgerApplier<Clock: PhysicalClock> {
         product: ProductRecord.Summary? = nil
     ) throws {
         try insert(op, in: db)
-        try materialize([op][...], from: .local(counter: counter, product: product), in: db, events: &events)
+        var written = RowsWrittenAlready()
+        try materialize([op][...], from: .local(counter: counter, product: product), in: db, events: &events, rows: &written)
         nextSequence += 1
     }
 
