@@ -55,9 +55,9 @@ extension LedgerApplier {
             events.append(merged: operations)
         }
         var counters = PerOrigin<[CounterTarget: CounterChange]>()
-        // Each operation is handed to `fold` in place (borrowed): binding it to a local would copy (retain) every
-        // field of every operation of the batch.
-        func fold(_ op: LedgerOperation, at position: Int) throws {
+        // Each operation is handed to `fold` in place, `borrowing`, so that the compiler refuses any implicit copy:
+        // binding it to a local, or capturing it in a closure, would copy (retain) every field of every operation.
+        func fold(_ op: borrowing LedgerOperation, at position: Int) throws {
             // A plain movement reads no ledger row, unless it is checked against a deletion (which reads the
             // deleting operation's); a product operation's deletion reads its movements.
             let readsNoRow = op.product == nil && op.transfer == nil && op.transferBack == nil && !deletedProductsExist
@@ -66,9 +66,11 @@ extension LedgerApplier {
             let slot = counters.index(of: op.origin) { [:] }
             if let entry = op.counter, let warehouse = op.warehouse {
                 if deletedProductsExist { try ConflictDetector.movementOnDeletedProduct(op, in: db) }
-                // One hash lookup, the entry changed in place: a zero entry is the identity of the pointwise max.
-                counters.values[slot][CounterTarget(sku: op.sku, warehouse: warehouse), default: CounterChange(newest: op.timestamp)]
-                    .add(entry, at: op.timestamp)
+                // One hash lookup, the entry changed in place: a zero entry is the identity of the pointwise max. The
+                // timestamp is read out first: the default's autoclosure would capture (copy) the whole operation.
+                let timestamp = op.timestamp
+                counters.values[slot][CounterTarget(sku: op.sku, warehouse: warehouse), default: CounterChange(newest: timestamp)]
+                    .add(entry, at: timestamp)
             } else if op.product != nil {
                 try materializeProduct(op, in: db, events: &events)
                 if op.product?.deleted == true { deletedProductsExist = true }
