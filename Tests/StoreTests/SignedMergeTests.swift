@@ -234,6 +234,50 @@ struct SignedMergeTests {
         #expect(conflicts == (try c.reader.conflicts()))
     }
 
+    @Test("""
+        a page touching 45 stock counters, some with reorder points, merges its counter entries several per \
+        statement and gives the stock and alerts of its operations merged one at a time
+        """)
+    func counterEntriesMergedInStatementsMatchOneByOne() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (a, b, keyA, ca) = try Self.pair(in: directory)
+        let c = try Self.open("C", key: P256.Signing.PrivateKey(), ca: ca, in: directory)
+        defer {
+            for store in [a, b, c] { store.close() }
+        }
+        for store in [b, c] { _ = try await store.submit(.addOriginCertificates([Self.certificate("A", keyA)])) }
+        // Every fifth SKU has a reorder point of 4: 5 units received, then 2 sold from every third SKU.
+        let skus = (0..<45).map { "SKU-\($0)" }
+        for (index, code) in skus.enumerated() { _ = try await a.addProduct(code, reorderPoint: index % 5 == 0 ? 4 : nil) }
+        for code in skus { try await a.move(.receive, code, 5) }
+        for code in skus.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) { try await a.move(.sell, code, 2) }
+        #expect(try a.reader.alerts().count == 3)
+
+        // B: two pages, the second with every movement (45 receipts and 15 sales: 60 counter entries); C: one
+        // operation per page.
+        let products = try a.reader.provenRowsMissing(from: VersionVector(), limit: 45)
+        guard case .merged(let first) = try await b.submit(.mergeSigned(products.operations, products.proofs)) else {
+            throw StoreError.storage("outcome")
+        }
+        let movements = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 1_000)
+        guard case .merged(let second) = try await b.submit(.mergeSigned(movements.operations, movements.proofs)) else {
+            throw StoreError.storage("outcome")
+        }
+        #expect(first.applied + second.applied == 105)
+        var cursor = VersionVector()
+        while true {
+            let page = try a.reader.provenRowsMissing(from: cursor, limit: 1)
+            guard let last = page.operations.last else { break }
+            _ = try await c.submit(.mergeSigned(page.operations, page.proofs))
+            cursor.advance(rid("A"), to: last.sequence)
+        }
+        #expect(try c.reader.versionVector()[rid("A")] == 105)
+        #expect(try b.reader.materializedStateDump() == (try c.reader.materializedStateDump()))
+        #expect(try b.reader.alerts() == (try c.reader.alerts()))
+        #expect(try b.reader.alerts().map(\.sku).sorted() == ["SKU-0", "SKU-15", "SKU-30"])
+    }
+
     @Test("a tampered operation in a forwarded page is not applied, and is reported as a forgery")
     func tamperedPage() async throws {
         let directory = try TemporaryDirectory()

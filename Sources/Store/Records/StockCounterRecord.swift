@@ -26,13 +26,19 @@ enum StockCounterRecord {
 
     /// Merges one replica's entry into the held one: the pointwise maximum, in one statement; rows that would not
     /// change are not written.
-    static let mergeMaxSQL = """
-        INSERT INTO stock_counters (sku, warehouse, replica, increments, decrements, newest_hlc) VALUES (?, ?, ?, ?, ?, ?)
+    static let mergeMaxSQL = mergeMaxSQL(rows: 1)
+
+    /// ``mergeMaxSQL`` for `rows` entries at once (`INSERT OR FAIL`: see ``CounterEntryBatch``).
+    static func mergeMaxSQL(rows: Int) -> String {
+        """
+        INSERT\(rows > 1 ? " OR FAIL" : "") INTO stock_counters (sku, warehouse, replica, increments, decrements, newest_hlc)
+        VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
         ON CONFLICT (sku, warehouse, replica) DO UPDATE SET
             increments = max(increments, excluded.increments), decrements = max(decrements, excluded.decrements),
             newest_hlc = max(newest_hlc, excluded.newest_hlc)
         WHERE excluded.increments > increments OR excluded.decrements > decrements OR excluded.newest_hlc > newest_hlc
         """
+    }
 
     /// Merges one replica's entry by pointwise max, with ``mergeMaxSQL`` bound by the caller.
     static func mergeMax(

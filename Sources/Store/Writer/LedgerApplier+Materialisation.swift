@@ -91,6 +91,9 @@ extension LedgerApplier {
         }
         try rows.flush()
         let upsert = try BoundStatement(db, sql: StockCounterRecord.mergeMaxSQL)
+        // A merged entry whose counter has no alert to evaluate is read by nothing before the end: it waits to be
+        // merged several per statement.
+        var unread = CounterEntryBatch(in: db)
         for (origin, changes) in zip(counters.origins, counters.values) where !changes.isEmpty {
             // In key order: consecutive upserts then land on the same or the next leaf of `stock_counters`.
             for (target, change) in changes.sorted(by: { ($0.key.sku.rawValue, $0.key.warehouse.rawValue) < ($1.key.sku.rawValue, $1.key.warehouse.rawValue) }) {
@@ -102,10 +105,23 @@ extension LedgerApplier {
                 if product == nil, reorderPointsExist {
                     product = try ProductRecord.summary(sku: target.sku, warehouse: target.warehouse, in: db)
                 }
-                try materialize(
-                    change, of: origin, into: target, product: product, counter: counter, using: upsert, in: db, events: &events)
+                if case .merged = source, Self.alertingPoint(of: product) == nil {
+                    try unread.queue(change.entry, newest: change.newest, sku: target.sku, warehouse: target.warehouse, replica: origin)
+                } else {
+                    try unread.flush()
+                    try materialize(
+                        change, of: origin, into: target, product: product, counter: counter, using: upsert, in: db, events: &events)
+                }
             }
         }
+        try unread.flush()
+    }
+
+    /// The reorder point a counter's alert is evaluated against: none without a product summary (no reorder point
+    /// anywhere), without a reorder point, or for a deleted product.
+    private static func alertingPoint(of product: ProductRecord.Summary?) -> Int64? {
+        guard let product, !product.deleted else { return nil }
+        return product.reorderPoint
     }
 
     /// Applies a product or reorder-override operation's registers, and re-evaluates the alerts of its SKU when
@@ -162,7 +178,7 @@ extension LedgerApplier {
             change.entry, newest: change.newest, sku: target.sku, warehouse: target.warehouse, replica: origin, using: upsert)
         // Without a reorder point there is no alert to raise or clear: a change of the reorder point re-evaluates
         // every warehouse (see `reevaluateAlerts`).
-        guard let product, let reorderPoint = product.reorderPoint, !product.deleted else { return }
+        guard let reorderPoint = Self.alertingPoint(of: product) else { return }
         let quantity = try counter?.value ?? StockCounterRecord.counter(sku: target.sku, warehouse: target.warehouse, in: db).value
         try evaluateAlert(
             sku: target.sku, warehouse: target.warehouse.rawValue, quantity: quantity, reorderPoint: reorderPoint,
