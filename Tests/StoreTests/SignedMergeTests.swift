@@ -35,6 +35,42 @@ struct SignedMergeTests {
         OriginCertificate(warehouse: rid(name), publicKey: Array(key.publicKey.x963Representation), certificate: Array(name.utf8))
     }
 
+    /// ``pair(in:)`` with A's certificate known to B.
+    static func trustingPair(
+        in directory: TemporaryDirectory
+    ) async throws -> (a: NodeStore, b: NodeStore, keyA: P256.Signing.PrivateKey, ca: P256.Signing.PrivateKey) {
+        let stores = try pair(in: directory)
+        do {
+            _ = try await stores.b.submit(.addOriginCertificates([certificate("A", stores.keyA)]))
+        } catch {
+            stores.a.close()
+            stores.b.close()
+            throw error
+        }
+        return stores
+    }
+
+    /// Merges `batch` into `store` as one signed page.
+    static func merge(_ batch: ProvenBatch, into store: NodeStore) async throws -> MergeReport {
+        guard case .merged(let report) = try await store.submit(.mergeSigned(batch.operations, batch.proofs)) else {
+            throw StoreError.storage("outcome")
+        }
+        return report
+    }
+
+    /// Merges into `store` every operation `source` can prove, one operation per page.
+    /// - Returns: the operations applied.
+    static func mergeOnePerPage(from source: NodeStore, into store: NodeStore) async throws -> Int {
+        var cursor = VersionVector()
+        var applied = 0
+        while true {
+            let page = try source.reader.provenRowsMissing(from: cursor, limit: 1)
+            guard !page.operations.isEmpty else { return applied }
+            applied += try await merge(page, into: store).applied
+            for op in page.operations { cursor.advance(op.origin, to: op.sequence) }
+        }
+    }
+
     @Test("local writes are signed at each commit and every 1,000 operations; a peer applies them, and equal ledgers follow")
     func signedWritesMerge() async throws {
         let directory = try TemporaryDirectory()
@@ -52,12 +88,12 @@ struct SignedMergeTests {
         // Without A's key, B applies nothing and says why.
         var batch = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 100)
         #expect(batch.operations.count == 6)
-        guard case .merged(let unknown) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+        let unknown = try await Self.merge(batch, into: b)
         #expect(unknown.applied == 0)
         #expect(unknown.unproven.map(\.origin) == ["A"] && unknown.unproven.first?.forgery == false)
 
         _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
-        guard case .merged(let report) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+        let report = try await Self.merge(batch, into: b)
         #expect(report.applied == 6 && report.unproven.isEmpty)
         #expect(try b.reader.chainTip(of: rid("A")) == (try a.reader.chainTip(of: rid("A"))))
         // B forwards A's head: a third node could check A's operations from B's page.
@@ -73,7 +109,7 @@ struct SignedMergeTests {
         let last = batch.operations.last!.sequence
         #expect(batch.proofs.heads.map(\.sequence) == [last])
         while !batch.operations.isEmpty {
-            guard case .merged(let page) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+            let page = try await Self.merge(batch, into: b)
             #expect(page.unproven.isEmpty && page.applied == batch.operations.count)
             batch = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 500)
         }
@@ -85,12 +121,11 @@ struct SignedMergeTests {
     func queuedMergesKeepTheirOrder() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let (a, b, keyA, _) = try Self.pair(in: directory)
+        let (a, b, _, _) = try await Self.trustingPair(in: directory)
         defer {
             a.close()
             b.close()
         }
-        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
         try await a.addProduct("SKU-1")
         for _ in 0..<30 { try await a.move(.receive, "SKU-1", 1) }
         // Two pages, the second continuing the first's chain: merged the other way round, it would be beyond a gap.
@@ -114,12 +149,11 @@ struct SignedMergeTests {
     func undecodablePageIsRefused() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let (a, b, keyA, _) = try Self.pair(in: directory)
+        let (a, b, _, _) = try await Self.trustingPair(in: directory)
         defer {
             a.close()
             b.close()
         }
-        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
         try await a.addProduct("SKU-1")
         try await a.move(.receive, "SKU-1", 4)
         let batch = try a.reader.provenRowsMissing(from: VersionVector(), limit: 100)
@@ -164,7 +198,7 @@ struct SignedMergeTests {
             applied += report.applied
         }
         let whole = try a.reader.provenRowsMissing(from: VersionVector(), limit: 1_000)
-        guard case .merged(let once) = try await c.submit(.mergeSigned(whole.operations, whole.proofs)) else { throw StoreError.storage("outcome") }
+        let once = try await Self.merge(whole, into: c)
         #expect(applied == 123 && once.applied == 123)
         #expect(try b.reader.operations(origin: rid("A"), after: 0, limit: 1_000) == (try c.reader.operations(origin: rid("A"), after: 0, limit: 1_000)))
         #expect(try b.reader.chainTip(of: rid("A")) == (try a.reader.chainTip(of: rid("A"))))
@@ -190,39 +224,25 @@ struct SignedMergeTests {
         }
         let certificates = [Self.certificate("A", keyA), Self.certificate("D", keyD)]
         for store in [a, b, c, d, e] { _ = try await store.submit(.addOriginCertificates(certificates)) }
-        func merge(_ batch: ProvenBatch, into store: NodeStore) async throws -> MergeReport {
-            guard case .merged(let report) = try await store.submit(.mergeSigned(batch.operations, batch.proofs)) else {
-                throw StoreError.storage("outcome")
-            }
-            return report
-        }
         for sku in ["SKU-1", "SKU-2"] { try await a.addProduct(sku) }
-        _ = try await merge(try a.reader.provenRowsMissing(from: VersionVector(), limit: 100), into: d)
+        _ = try await Self.merge(try a.reader.provenRowsMissing(from: VersionVector(), limit: 100), into: d)
         // D receives 10 times into both SKUs, and A sees that; A receives 37 times, deletes SKU-1, and D, unaware,
         // receives 11 more times: D's 6 later receipts of SKU-1 are movements on a deleted product, its 5 earlier ones
         // are not (the deletion's causal context holds them, read from the deletion's row).
         for round in 0..<10 { try await d.move(.receive, ["SKU-1", "SKU-2"][round % 2], Int64(round % 3 + 1)) }
-        #expect(try await merge(try d.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("D")]), into: a).applied == 10)
+        #expect(try await Self.merge(try d.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("D")]), into: a).applied == 10)
         for round in 0..<37 { try await a.move(.receive, ["SKU-1", "SKU-2"][round % 2], Int64(round % 5 + 1)) }
         _ = try await a.submit(.deleteProduct(sku: sku("SKU-1"), actor: "t"))
         for round in 10..<21 { try await d.move(.receive, ["SKU-1", "SKU-2"][round % 2], Int64(round % 3 + 1)) }
-        _ = try await merge(try a.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("A")]), into: e)
-        _ = try await merge(try d.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("D")]), into: e)
+        _ = try await Self.merge(try a.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("A")]), into: e)
+        _ = try await Self.merge(try d.reader.provenRowsMissing(from: VersionVector(), limit: 1_000, origins: [rid("D")]), into: e)
 
         // B takes one page of all 61 (A's first, so that D's movements come after the deletion); C one per operation.
         let whole = try e.reader.provenRowsMissing(from: VersionVector(), limit: 1_000)
         #expect(whole.operations.count == 61 && whole.operations.last?.origin == rid("D"))
-        let report = try await merge(whole, into: b)
+        let report = try await Self.merge(whole, into: b)
         #expect(report.applied == 61)
-        var cursor = VersionVector()
-        var applied = 0
-        while true {
-            let page = try e.reader.provenRowsMissing(from: cursor, limit: 1)
-            guard !page.operations.isEmpty else { break }
-            applied += try await merge(page, into: c).applied
-            for op in page.operations { cursor.advance(op.origin, to: op.sequence) }
-        }
-        #expect(applied == 61)
+        #expect(try await Self.mergeOnePerPage(from: e, into: c) == 61)
 
         #expect(try b.reader.materializedStateDump() == (try c.reader.materializedStateDump()))
         for origin in ["A", "D"] {
@@ -257,21 +277,11 @@ struct SignedMergeTests {
         // B: two pages, the second with every movement (45 receipts and 15 sales: 60 counter entries); C: one
         // operation per page.
         let products = try a.reader.provenRowsMissing(from: VersionVector(), limit: 45)
-        guard case .merged(let first) = try await b.submit(.mergeSigned(products.operations, products.proofs)) else {
-            throw StoreError.storage("outcome")
-        }
+        let first = try await Self.merge(products, into: b)
         let movements = try a.reader.provenRowsMissing(from: try b.reader.versionVector(), limit: 1_000)
-        guard case .merged(let second) = try await b.submit(.mergeSigned(movements.operations, movements.proofs)) else {
-            throw StoreError.storage("outcome")
-        }
+        let second = try await Self.merge(movements, into: b)
         #expect(first.applied + second.applied == 105)
-        var cursor = VersionVector()
-        while true {
-            let page = try a.reader.provenRowsMissing(from: cursor, limit: 1)
-            guard let last = page.operations.last else { break }
-            _ = try await c.submit(.mergeSigned(page.operations, page.proofs))
-            cursor.advance(rid("A"), to: last.sequence)
-        }
+        _ = try await Self.mergeOnePerPage(from: a, into: c)
         #expect(try c.reader.versionVector()[rid("A")] == 105)
         #expect(try b.reader.materializedStateDump() == (try c.reader.materializedStateDump()))
         #expect(try b.reader.alerts() == (try c.reader.alerts()))
@@ -282,12 +292,11 @@ struct SignedMergeTests {
     func tamperedPage() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let (a, b, keyA, _) = try Self.pair(in: directory)
+        let (a, b, _, _) = try await Self.trustingPair(in: directory)
         defer {
             a.close()
             b.close()
         }
-        _ = try await b.submit(.addOriginCertificates([Self.certificate("A", keyA)]))
         try await a.addProduct("SKU-1")
         try await a.move(.receive, "SKU-1", 3)
         try await a.move(.sell, "SKU-1", 1)
@@ -302,7 +311,7 @@ struct SignedMergeTests {
         #expect(report.unproven.first?.reason.contains("tampered or forged") == true)
         #expect(try b.reader.versionVector()[rid("A")] == 0)
         // The honest page still goes through afterwards.
-        guard case .merged(let honest) = try await b.submit(.mergeSigned(batch.operations, batch.proofs)) else { throw StoreError.storage("outcome") }
+        let honest = try await Self.merge(batch, into: b)
         #expect(honest.applied == 3)
     }
 
