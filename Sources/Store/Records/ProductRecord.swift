@@ -56,7 +56,10 @@ enum ProductRecord {
         return metadata
     }
 
-    static func save(_ metadata: ProductMetadata, sku: SKU, in db: Database) throws {
+    /// Saves `metadata` as the product `sku`'s row, and its barcodes as its rows of the barcode look-up table when
+    /// they differ from `barcodesBefore` (the set the table holds for it: that of the row being replaced, none for
+    /// a new product).
+    static func save(_ metadata: ProductMetadata, sku: SKU, barcodesBefore: [String], in db: Database) throws {
         // Bound straight onto SQLite (``BoundStatement``): a catalogue merged from a peer saves one product per
         // operation, and nineteen `DatabaseValue`s per row were most of the save.
         let upsert = try BoundStatement(db, sql: """
@@ -84,7 +87,9 @@ enum ProductRecord {
             row.text(metadata.barcodes.map { $0.value.joined(separator: " ") })
             stamp(metadata.barcodes, &row)
         }
-        // The look-up table of barcodes: the product's current set (a merge may replace it).
+        // The look-up table of barcodes: the product's current set (a merge may replace it). Most writes leave it
+        // as it was (every product of a catalogue created without barcodes, say): then there is nothing to rewrite.
+        guard metadata.currentBarcodes != barcodesBefore else { return }
         try db.cachedStatement(sql: "DELETE FROM product_barcodes WHERE sku = ?").execute(arguments: [sku.rawValue])
         let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO product_barcodes (barcode, sku) VALUES (?, ?)")
         for barcode in metadata.currentBarcodes { try insert.execute(arguments: [barcode, sku.rawValue]) }

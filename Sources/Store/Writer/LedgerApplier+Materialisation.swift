@@ -144,7 +144,7 @@ extension LedgerApplier {
             let before = metadata
             metadata.merge(delta)
             if metadata != before {
-                try ProductRecord.save(metadata, sku: op.sku, in: db)
+                try ProductRecord.save(metadata, sku: op.sku, barcodesBefore: before.currentBarcodes, in: db)
                 if metadata.reorderPoint != before.reorderPoint || metadata.isDeleted != before.isDeleted,
                     try Self.alertsMayChange(sku: op.sku, reorderPoint: metadata.reorderPoint?.value ?? nil, in: db)
                 {
