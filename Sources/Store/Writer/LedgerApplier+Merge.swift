@@ -106,11 +106,10 @@ extension LedgerApplier {
             // Events are appended in place and cut back if the batch fails.
             let mark = events.mark
             do {
-                try db.inSavepoint {
+                try PreparedTransaction.savepoint(.mergedBatch, db) {
                     // Every operation of the batch accepted: the bodies the verifier hashed are stored as they are.
                     let bodies = acceptedSubset == nil ? verdict?.bodies : nil
                     try scratch.applyBulk(accepted, knownTips: knownTips, bodies: bodies, in: db, events: &events)
-                    return .commit
                 }
             } catch {
                 events.rollBack(to: mark)
@@ -124,9 +123,8 @@ extension LedgerApplier {
                     var single = self
                     var opEvents = CommittedEvents()
                     do { _ = try single.clock.receive(op.timestamp) } catch { throw StoreError.invalidOperation(error.description) }
-                    try db.inSavepoint {
+                    try PreparedTransaction.savepoint(.mergedOperation, db) {
                         try single.applyBulk([op], knownTips: knownTips, in: db, events: &opEvents)
-                        return .commit
                     }
                     self = single
                     events.append(contentsOf: opEvents)

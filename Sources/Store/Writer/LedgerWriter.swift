@@ -222,12 +222,7 @@ public final class LedgerWriter: Sendable {
     private func indexHistoryBacklog(_ batch: Int, _ indexing: inout HistoryIndexingPolicy) {
         do {
             let more = try pool.writeWithoutTransaction { db in
-                var more = false
-                try db.inTransaction(.immediate) {
-                    more = try LedgerIndexes.indexBacklog(limit: batch, in: db)
-                    return .commit
-                }
-                return more
+                try PreparedTransaction.immediate(db) { try LedgerIndexes.indexBacklog(limit: batch, in: db) }
             }
             commits.add(1, ordering: .releasing)
             indexing.indexed(batch, more: more, now: DispatchTime.now().uptimeNanoseconds)
@@ -259,7 +254,7 @@ public final class LedgerWriter: Sendable {
                     try NodeStore.setDurability(syncs, in: db)
                     syncsCommits = syncs
                 }
-                try db.inTransaction(.immediate) {
+                try PreparedTransaction.immediate(db) {
                     for (position, body) in bodies.enumerated() {
                         let command: WriteCommand
                         do throws(StoreError) {
@@ -281,7 +276,7 @@ public final class LedgerWriter: Sendable {
                         // The command's events are appended in place and cut back if it rolls back.
                         let mark = events.mark
                         do {
-                            let outcome = try Self.inCommandSavepoint(db) {
+                            let outcome = try PreparedTransaction.savepoint(.command, db) {
                                 try scratch.apply(command, receivedBodies: receivedBodies, in: db, events: &events)
                             }
                             working = scratch
@@ -299,7 +294,6 @@ public final class LedgerWriter: Sendable {
                     }
                     try working.flushOwnSequence(in: db)
                     try NodeRecord.saveClock(working.clock.last, in: db)
-                    return .commit
                 }
             }
             applier = working
@@ -328,23 +322,6 @@ public final class LedgerWriter: Sendable {
         if !events.isEmpty { onCommit(events) }
         preparedMerges.recycle(spent)
         return results
-    }
-}
-
-extension LedgerWriter {
-    /// Runs `body` inside a savepoint, rolled back if it throws. The savepoint statements are prepared once and
-    /// reused: one savepoint per command is the writer's hottest SQL.
-    static func inCommandSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "SAVEPOINT command").execute()
-        do {
-            let result = try body()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT command").execute()
-            return result
-        } catch {
-            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT command").execute()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT command").execute()
-            throw error
-        }
     }
 }
 
