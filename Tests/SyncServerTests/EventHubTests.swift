@@ -26,9 +26,9 @@ struct EventHubTests {
         hub.publish(published)
         hub.finishAll()
         var all: [StoreEvent] = []
-        for await case .event(let event) in everything { all.append(event) }
+        for await case .event(let event, _) in everything { all.append(event) }
         var own: [StoreEvent] = []
-        for await case .event(let event) in ownOnly { own.append(event) }
+        for await case .event(let event, _) in ownOnly { own.append(event) }
         #expect(all == published)
         #expect(own == [published[1]])
     }
@@ -52,10 +52,46 @@ struct EventHubTests {
         hub.publish(events)
         hub.finishAll()
         var all: [StoreEvent] = []
-        for await case .event(let event) in everything { all.append(event) }
+        for await case .event(let event, _) in everything { all.append(event) }
         var unmerged: [StoreEvent] = []
-        for await case .event(let event) in noMerged { unmerged.append(event) }
+        for await case .event(let event, _) in noMerged { unmerged.append(event) }
         #expect(all == expanded)
         #expect(unmerged == [local, .alertCleared(sku: "A", warehouse: "SEV")])
+    }
+}
+
+@Suite("Event hub: stock with movements")
+struct EventHubStockTests {
+    @Test func onlySubscribersThatAskForStockGetItAndTheWriterIsAskedOnlyWhileOneListens() async throws {
+        let hub = EventHub()
+        #expect(!hub.reportsStock)
+        let withStock = hub.subscribe(stock: true)
+        let without = hub.subscribe()
+        #expect(hub.reportsStock)
+        let receipt = try EventHubTests.receipt(from: "MAD", sequence: 1)
+        var events = CommittedEvents([receipt])
+        events.append(stock: 41, sku: try SKU("A"), warehouse: try ReplicaID("SEV"))
+        events.append(stock: 42, sku: try SKU("A"), warehouse: try ReplicaID("MAD"))
+        hub.publish(events)
+        hub.finishAll()
+        #expect(!hub.reportsStock)
+        var reported: [Int64?] = []
+        for await case .event(_, let onHand) in withStock { reported.append(onHand) }
+        var unreported: [Int64?] = []
+        for await case .event(_, let onHand) in without { unreported.append(onHand) }
+        #expect(reported == [42])
+        #expect(unreported == [nil])
+    }
+
+    @Test func aSubscriptionThatEndsStopsAskingForStock() async throws {
+        let hub = EventHub()
+        do {
+            let stream = hub.subscribe(stock: true)
+            #expect(hub.reportsStock)
+            _ = stream
+        }
+        // The stream is gone: its termination removes the subscriber.
+        for _ in 0..<100 where hub.reportsStock { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!hub.reportsStock)
     }
 }

@@ -9,6 +9,14 @@ import GRDB
 ///
 /// Statements, not a GRDB record type: it is on every write's path (see ``BoundStatement``).
 enum StockCounterRecord {
+    /// The stock of `(sku, warehouse)` as held here: the counter's value, without reading its entries one by one.
+    static func onHand(sku: String, warehouse: String, in db: Database) throws -> Int64 {
+        try Int64.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT coalesce(sum(increments) - sum(decrements), 0) FROM stock_counters WHERE sku = ? AND warehouse = ?
+                """), arguments: [sku, warehouse]) ?? 0
+    }
+
     /// The whole counter of `(sku, warehouse)` as held here.
     static func counter(sku: SKU, warehouse: ReplicaID, in db: Database) throws -> PNCounter {
         let statement = try db.cachedStatement(

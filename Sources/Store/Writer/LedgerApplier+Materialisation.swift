@@ -115,6 +115,23 @@ extension LedgerApplier {
             }
         }
         try unread.flush()
+        if reportsStock { try recordStock(of: counters, from: source, in: db, events: &events) }
+    }
+
+    /// Appends the stock of each counter the batch changed, as the batch leaves it: known already for a local
+    /// movement, else one read of the counter (its entries are all written by now).
+    private func recordStock(
+        of counters: PerOrigin<[CounterTarget: CounterChange]>, from source: BatchSource, in db: Database,
+        events: inout CommittedEvents
+    ) throws {
+        var targets = Set<CounterTarget>()
+        for changes in counters.values { targets.formUnion(changes.keys) }
+        for target in targets {
+            let known: PNCounter? = if case .local(let counter, _) = source { counter } else { nil }
+            let onHand = try known?.value
+                ?? StockCounterRecord.onHand(sku: target.sku.rawValue, warehouse: target.warehouse.rawValue, in: db)
+            events.append(stock: onHand, sku: target.sku, warehouse: target.warehouse)
+        }
     }
 
     /// The reorder point a counter's alert is evaluated against: none without a product summary (no reorder point

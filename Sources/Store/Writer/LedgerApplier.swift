@@ -45,6 +45,9 @@ struct LedgerApplier<Clock: PhysicalClock> {
     private var storedOwnTip: UInt64
     private let signingKey: P256.Signing.PrivateKey?
     let clusterKey: P256.Signing.PublicKey?
+    /// Whether each batch appends the stock of the counters it changed to its events (see ``CommittedEvents``): set
+    /// by the writer for each transaction, when someone listens for it.
+    var reportsStock = false
 
     init(
         replica: ReplicaID, clock: Clock, maxClockOffsetMilliseconds: UInt64, signingKey: P256.Signing.PrivateKey? = nil,

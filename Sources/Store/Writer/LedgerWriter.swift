@@ -47,6 +47,9 @@ public final class LedgerWriter: Sendable {
         /// The cluster CA's public key, which signs checkpoints (``ChainCheckpoint``). Without it, checkpoint marks
         /// prove nothing.
         public var clusterKey: P256.Signing.PublicKey?
+        /// Asked once per transaction: whether its events are to carry the stock of each counter it changes (see
+        /// ``CommittedEvents``). An event stream that shows stock asks for it; without one, nothing is read for it.
+        public var reportsStock: @Sendable () -> Bool = { false }
         public init() {}
     }
 
@@ -246,6 +249,7 @@ public final class LedgerWriter: Sendable {
         results.reserveCapacity(bodies.count)
         var events = CommittedEvents()
         var working = applier
+        working.reportsStock = configuration.reportsStock()
         var spent: [PreparedMerge] = []
         do {
             try pool.writeWithoutTransaction { db in

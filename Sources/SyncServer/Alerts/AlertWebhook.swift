@@ -27,7 +27,7 @@ public struct AlertWebhook: Sendable {
             // may open a connection, and `HTTPClient.shutdown()` waits for a connection being established (up to
             // its connect timeout).
             if Task.isCancelled { return }
-            guard case .event(let event) = delivery else { continue }
+            guard case .event(let event, _) = delivery else { continue }
             let body: String
             switch event {
             case .alertRaised, .alertCleared:

@@ -49,6 +49,7 @@ public final class InvNode: Sendable {
         let pki = PKIFiles(directory: directory.tlsDirectory)
         options.writer.signingKey = try? pki.loadNode().privateKey
         options.writer.clusterKey = (try? pki.loadCACertificate()).flatMap { P256.Signing.PublicKey($0.publicKey) }
+        options.writer.reportsStock = { hub.reportsStock }
         do {
             store = try NodeStore(
                 path: directory.databaseFile, replica: try config.replicaID(), options: options, logger: logger,

@@ -172,7 +172,7 @@ public final class PeerSyncer: Sendable {
                 group.addTask { [self] in
                     // Real time: every local commit wakes every served stream, and the loops of peers without one.
                     for await delivery in events {
-                        if case .event(.operation(let op)) = delivery, op.origin.rawValue == me { localCommitted() }
+                        if case .event(.operation(let op), _) = delivery, op.origin.rawValue == me { localCommitted() }
                     }
                 }
                 group.addTask { [self] in await gossip() }

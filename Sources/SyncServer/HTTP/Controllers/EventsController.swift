@@ -14,7 +14,7 @@ struct EventsController {
 
     @Sendable func stream(_ request: Request, context: InvRequestContext) async throws -> Response {
         _ = try context.require(.reporter)
-        let subscription = node.events.subscribe()
+        let subscription = node.events.subscribe(stock: true)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -22,8 +22,9 @@ struct EventsController {
             try await writer.write(ByteBuffer(string: ": connected to \(node.config.warehouse)\n\n"))
             for await delivery in subscription {
                 var onHand: Int64?
-                if case .event(.operation(let op)) = delivery, op.kind.isMovement, let warehouse = op.warehouse {
-                    onHand = try? node.store.reader.onHand(sku: op.sku.rawValue, warehouse: warehouse.rawValue)
+                if case .event(.operation(let op), let reported) = delivery, op.kind.isMovement, let warehouse = op.warehouse {
+                    // Reported by the writer, unless the transaction committed before this stream subscribed.
+                    onHand = reported ?? (try? node.store.reader.onHand(sku: op.sku.rawValue, warehouse: warehouse.rawValue))
                 }
                 try await writer.write(ByteBuffer(string: Self.frame(delivery, onHand: onHand)))
             }
@@ -33,16 +34,17 @@ struct EventsController {
 
     /// One SSE frame: `event: <kind>` and one `data:` line of JSON.
     ///
-    /// - Parameter onHand: for a movement, its warehouse's stock of the SKU when the event is sent (`on_hand`):
-    ///   read after the commit, so a burst of movements may show the stock after a later one.
+    /// - Parameter onHand: for a movement, its warehouse's stock of the SKU (`on_hand`) as the transaction that
+    ///   committed it left it: after the movement, and after the others the same group commit applied (a merged
+    ///   page, or local writes committed together), but never after a later transaction's.
     static func frame(_ delivery: EventHub.Delivery, onHand: Int64? = nil) -> String {
         switch delivery {
         case .heartbeat: return ": heartbeat\n\n"
         case .lagged: return "event: lagged\ndata: {}\n\n"
-        case .event(.operation(let op)) where op.kind.isMovement && onHand != nil:
+        case .event(.operation(let op), _) where op.kind.isMovement && onHand != nil:
             let json = MovementEvent(movement: API.Movement(MovementRecord(op)), onHand: onHand).sortedJSON()
             return "event: movement\ndata: \(String(buffer: json))\n\n"
-        case .event(let event):
+        case .event(let event, _):
             let (name, json) = encode(event)
             return "event: \(name)\ndata: \(json)\n\n"
         }
