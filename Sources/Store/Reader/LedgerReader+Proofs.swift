@@ -30,10 +30,11 @@ extension LedgerReader {
                 SELECT \(OperationRecord.selectColumns) FROM ledger
                 WHERE origin = ? AND sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?
                 """)
-            for raw in try Self.origins(in: db) {
+            // Only the origins asked for, when given (a live stream's one): not a walk over every origin held.
+            let candidates = try origins.map { $0.map(\.rawValue).sorted() } ?? Self.origins(in: db)
+            for raw in candidates {
                 let origin: ReplicaID
                 do { origin = try ReplicaID(raw) } catch { throw StoreError.storage("bad origin in ledger: \(raw)") }
-                if let origins, !origins.contains(origin) { continue }
                 let from = vector[origin]
                 guard from < LedgerOperation.maxSequence,
                       let newest = try ChainRecords.head(of: origin, in: (from + 1)...LedgerOperation.maxSequence, in: db)

@@ -158,6 +158,21 @@ extension PeerSyncer {
         return built
     }
 
+    /// Builds the live page that follows the last one, before a local commit wakes the streams, when some stream
+    /// is served and the commit proved operations beyond that page: the streams it wakes (on every thread of the
+    /// pool at once) then find it built, where each built its own until the first one's was cached.
+    func buildNextLivePage() {
+        guard let last = livePages.withLock({ $0 }), node.store.writer.provenOwnSequence > last.through,
+              servedStreams.withLock({ !$0.isEmpty })
+        else { return }
+        do {
+            _ = try livePage(after: last.through)
+        } catch {
+            // Each stream builds it again, and reports what fails there.
+            logger.debug("building the next live page failed: \(error)")
+        }
+    }
+
     /// Ends every stream this node serves.
     func closeServedStreams() {
         for stream in servedStreams.withLock({ Array($0.values) }) { stream.close() }

@@ -267,6 +267,7 @@ public final class PeerSyncer: Sendable {
     /// A local commit: every served stream sends it, and a round with each peer that has no stream from this node
     /// open pushes it.
     func localCommitted() {
+        buildNextLivePage()
         let served = servedStreams.withLock { Array($0.values) }
         for stream in served { stream.waker.wake() }
         let subscribed = Set(served.map(\.peer))
