@@ -19,8 +19,13 @@ enum PreparedTransaction {
             try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
             return result
         } catch {
-            // SQLite may have rolled back already (a full disk, an I/O error): the rollback then fails, harmlessly.
-            try? db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
+            do {
+                try db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
+            } catch let rollbackFailure {
+                // SQLite may have rolled back already (a full disk, an I/O error): nothing is left open, and the first
+                // error says why. A transaction still open is worse than that error: no later write could begin.
+                if db.isInsideTransaction { throw rollbackFailure }
+            }
             throw error
         }
     }

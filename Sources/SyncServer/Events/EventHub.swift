@@ -27,8 +27,6 @@ public final class EventHub: Sendable {
     }
 
     private let subscribers = Mutex<[UUID: Subscriber]>([:])
-    /// Subscribers that asked for stock: the writer reports it only while there is one.
-    private let stockSubscribers = Atomic<Int>(0)
     private let bufferSize: Int
 
     public init(bufferSize: Int = 10_000) { self.bufferSize = bufferSize }
@@ -65,8 +63,9 @@ public final class EventHub: Sendable {
         if case .dropped = subscriber.continuation.yield(.event(event, onHand: onHand)) { subscriber.continuation.yield(.lagged) }
     }
 
-    /// Whether a subscriber asked for stock: the writer's ``LedgerWriter/Configuration/reportsStock``.
-    public var reportsStock: Bool { stockSubscribers.load(ordering: .relaxed) > 0 }
+    /// Whether a subscriber asked for stock: the writer's ``LedgerWriter/Configuration/reportsStock``, asked once per
+    /// transaction (a look at the few subscribers, under the lock `publish` takes for each commit anyway).
+    public var reportsStock: Bool { subscribers.withLock { $0.values.contains(where: \.stock) } }
 
     /// A stream of the events committed from now on that `filter` accepts (every event by default); it ends when
     /// the consumer stops iterating. With `mergedOperations: false` it gets no operation merged from a peer (the
@@ -84,10 +83,8 @@ public final class EventHub: Sendable {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Delivery>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
         continuation.onTermination = { [weak self] _ in
-            guard let self, let removed = subscribers.withLock({ $0.removeValue(forKey: id) }), removed.stock else { return }
-            stockSubscribers.subtract(1, ordering: .relaxed)
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
-        if stock { stockSubscribers.add(1, ordering: .relaxed) }
         subscribers.withLock {
             $0[id] = Subscriber(continuation: continuation, mergedOperations: mergedOperations, stock: stock, wants: filter)
         }
@@ -107,7 +104,6 @@ public final class EventHub: Sendable {
             defer { subscribers.removeAll() }
             return Array(subscribers.values)
         }
-        stockSubscribers.subtract(all.filter(\.stock).count, ordering: .relaxed)
         for subscriber in all { subscriber.continuation.finish() }
     }
 }

@@ -23,7 +23,8 @@ struct EventsController {
             for await delivery in subscription {
                 var onHand: Int64?
                 if case .event(.operation(let op), let reported) = delivery, op.kind.isMovement, let warehouse = op.warehouse {
-                    // Reported by the writer, unless the transaction committed before this stream subscribed.
+                    // Reported by the writer, unless the transaction committed before this stream subscribed. A
+                    // failed read sends the movement without `on_hand` rather than ending the stream.
                     onHand = reported ?? (try? node.store.reader.onHand(sku: op.sku.rawValue, warehouse: warehouse.rawValue))
                 }
                 try await writer.write(ByteBuffer(string: Self.frame(delivery, onHand: onHand)))
