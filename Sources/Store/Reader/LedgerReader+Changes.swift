@@ -33,7 +33,7 @@ extension LedgerReader {
     public func changes(
         after cursor: ChangeCursor, limit: Int, each: (LedgerRowView) throws -> Void
     ) throws -> ChangePage {
-        try pool.read { db in
+        try read { db in
             let held = try VersionVectorRecord.load(db)
             var next = cursor
             var delivered = 0

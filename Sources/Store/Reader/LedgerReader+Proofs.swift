@@ -23,7 +23,7 @@ extension LedgerReader {
     /// - Parameter origins: only these origins' operations (a live stream sends only what its node originated);
     ///   `nil` for every origin.
     public func provenRowsMissing(from vector: VersionVector, limit: Int, origins: Set<ReplicaID>? = nil) throws -> ProvenBatch {
-        try pool.read { db in
+        try read { db in
             var batch = ProvenBatch(rows: StoredRows(), proofs: PageProofs(), more: false)
             var usesCheckpoint = false
             let statement = try db.cachedStatement(sql: """
@@ -86,23 +86,23 @@ extension LedgerReader {
 
     /// Every member certificate this node knows (current and superseded), to forward with membership.
     public func originCertificates() throws -> [OriginCertificate] {
-        try pool.read { db in try ChainRecords.certificates(in: db) }
+        try read { db in try ChainRecords.certificates(in: db) }
     }
 
     /// Where `origin`'s chain stands on this node.
     public func chainTip(of origin: ReplicaID) throws -> ChainTip {
-        try pool.read { db in try ChainRecords.tip(of: origin, in: db) }
+        try read { db in try ChainRecords.tip(of: origin, in: db) }
     }
 
     /// The newest head of `origin` this node holds.
     public func newestHead(of origin: ReplicaID) throws -> SignedHead? {
-        try pool.read { db in try ChainRecords.head(of: origin, in: 1...LedgerOperation.maxSequence, in: db) }
+        try read { db in try ChainRecords.head(of: origin, in: 1...LedgerOperation.maxSequence, in: db) }
     }
 
     /// The marks a checkpoint of this ledger would hold, when some held operations are covered by no head (a ledger
     /// written before operations were signed); `nil` when every operation is proven or a checkpoint is stored.
     public func checkpointMarksNeeded() throws -> [ReplicaID: [ChainCheckpoint.Mark]]? {
-        try pool.read { db in
+        try read { db in
             guard try ChainRecords.checkpoint(in: db) == nil, try ChainRecords.hasUnprovenOperations(in: db) else { return nil }
             return try ChainRecords.checkpointMarks(in: db)
         }

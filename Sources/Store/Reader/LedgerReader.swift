@@ -15,15 +15,21 @@ public struct LedgerReader: Sendable {
 
     public init(pool: DatabasePool) { self.pool = pool }
 
+    /// Runs `body` in one read transaction on one of the pool's readers: every statement of it sees the same
+    /// snapshot. Each of the reader's queries below goes through here.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.unsafeRead { db in try PreparedTransaction.deferred(db) { try body(db) } }
+    }
+
     public func product(_ sku: SKU) throws -> ProductState? {
-        try pool.read { db in
+        try read { db in
             guard let metadata = try ProductRecord.metadata(sku: sku, in: db), metadata.name != nil else { return nil }
             return ProductState(sku: sku, metadata: metadata)
         }
     }
 
     public func products(includeDeleted: Bool = false) throws -> [ProductState] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM products WHERE name IS NOT NULL ORDER BY sku").compactMap { row in
                 let state = ProductState(sku: try SKU(row["sku"] as String), metadata: try ProductRecord.metadata(from: row))
                 return includeDeleted || !state.deleted ? state : nil
@@ -33,7 +39,7 @@ public struct LedgerReader: Sendable {
 
     /// Stock of one warehouse, one row per SKU it has held or whose product is live.
     public func stock(warehouse: String, sku: String? = nil) throws -> [StockRow] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT p.sku AS sku, coalesce(s.quantity, 0) AS quantity, p.deleted AS deleted
                 FROM products p
@@ -50,16 +56,16 @@ public struct LedgerReader: Sendable {
 
     /// One warehouse's stock of one SKU, as held now.
     ///
-    /// Read by every event stream for each movement it sends, so without a transaction around it: one statement
-    /// reads one snapshot of the database by itself, and GRDB's read transaction (a `BEGIN` parsed each time, then a
-    /// `COMMIT`) was most of the read's cost.
+    /// Read by an event stream for a movement committed before it subscribed, so without a transaction around it:
+    /// one statement reads one snapshot of the database by itself, and a transaction's `BEGIN` and `COMMIT` would
+    /// be two more statements for that one.
     public func onHand(sku: String, warehouse: String) throws -> Int64 {
         try pool.unsafeRead { db in try StockCounterRecord.onHand(sku: sku, warehouse: warehouse, in: db) }
     }
 
     /// Goods in transit per SKU and destination warehouse, in (SKU, destination) order.
     public func inTransitByDestination(sku: String? = nil) throws -> [(sku: String, to: String, quantity: Int64)] {
-        try pool.read { db in try Self.inTransitByDestination(sku: sku, in: db) }
+        try read { db in try Self.inTransitByDestination(sku: sku, in: db) }
     }
 
     static func inTransitByDestination(sku: String?, in db: Database) throws -> [(sku: String, to: String, quantity: Int64)] {
@@ -75,7 +81,7 @@ public struct LedgerReader: Sendable {
     /// each read is a hop to a reader connection's queue, which a busy machine makes costly.
     public func stockOverview(sku: String? = nil, skus: [String]? = nil) throws -> StockOverview {
         let list = try skus.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        return try pool.read { db in
+        return try read { db in
             StockOverview(
                 rows: try Self.stockAll(sku: sku, list: list, in: db),
                 inTransit: try Self.inTransitByDestination(sku: sku, in: db),
@@ -88,7 +94,7 @@ public struct LedgerReader: Sendable {
     public func stockAll(sku: String? = nil, skus: [String]? = nil) throws -> [StockRow] {
         // A list of SKUs travels as one JSON array, read by SQLite's `json_each`.
         let list = try skus.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        return try pool.read { db in try Self.stockAll(sku: sku, list: list, in: db) }
+        return try read { db in try Self.stockAll(sku: sku, list: list, in: db) }
     }
 
     /// `list`: the SKUs as a JSON array, read by SQLite's `json_each`.
@@ -128,7 +134,7 @@ public struct LedgerReader: Sendable {
 
     /// Transfer lines with goods still in transit, to or from any warehouse.
     public func openTransfers() throws -> [TransferRecord] {
-        try pool.read { db in
+        try read { db in
             try TransferRecord.fetchAll(db, sql: """
                 SELECT * FROM transfers WHERE shipped > accepted + returned ORDER BY shipped_hlc, id, sku
                 """)
@@ -142,7 +148,7 @@ public struct LedgerReader: Sendable {
 
     /// Every line of transfer `id`, by SKU.
     public func transferLines(id: String) throws -> [TransferRecord] {
-        try pool.read { db in try TransferRecord.lines(id: id, in: db) }
+        try read { db in try TransferRecord.lines(id: id, in: db) }
     }
 
     /// Ledger entries in (timestamp, origin, sequence) order, after `cursor`, at most `limit`.
@@ -150,7 +156,7 @@ public struct LedgerReader: Sendable {
     /// The operations come from the SKU's history index (with a SKU) or the timestamp index, read in order, and
     /// from the ledger ranges not indexed yet (see `LedgerIndexes`), merged here.
     public func history(_ filter: HistoryFilter = .init(), after cursor: HistoryCursor? = nil, limit: Int = 1_000) throws -> [MovementRecord] {
-        try pool.read { db in
+        try read { db in
             var arguments: StatementArguments = ["limit": limit]
             if let sku = filter.sku { arguments += ["sku": sku] }
             if let warehouse = filter.warehouse { arguments += ["warehouse": warehouse] }
@@ -205,7 +211,7 @@ public struct LedgerReader: Sendable {
 
     /// A movement recorded with this id (at any origin).
     public func movement(id: String) throws -> MovementRecord? {
-        try pool.read { db in
+        try read { db in
             try Row.fetchOne(db, sql: LedgerIndexes.movementSQL, arguments: [id])
                 .map { MovementRecord(try OperationRecord.operation(from: $0)) }
         }
@@ -213,7 +219,7 @@ public struct LedgerReader: Sendable {
 
     /// Opening, in, out and closing stock per SKU and warehouse over `[from, to)` (milliseconds since 1970).
     public func movementReport(fromMilliseconds: UInt64, toMilliseconds: UInt64) throws -> [MovementReportRow] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT sku, warehouse,
                     sum(CASE WHEN hlc < :from THEN delta ELSE 0 END) AS opening,
@@ -235,15 +241,15 @@ public struct LedgerReader: Sendable {
     }
 
     public func alerts() throws -> [AlertRecord] {
-        try pool.read { db in try AlertRecord.fetchAll(db, sql: "SELECT * FROM alerts ORDER BY sku, warehouse") }
+        try read { db in try AlertRecord.fetchAll(db, sql: "SELECT * FROM alerts ORDER BY sku, warehouse") }
     }
 
     public func tokens() throws -> [TokenRecord] {
-        try pool.read { db in try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY created_at, id") }
+        try read { db in try TokenRecord.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY created_at, id") }
     }
 
     public func reorderOverrides(sku: String? = nil) throws -> [ReorderOverrideRecord] {
-        try pool.read { db in
+        try read { db in
             try ReorderOverrideRecord.fetchAll(db, sql: """
                 SELECT * FROM reorder_overrides WHERE reorder_point IS NOT NULL AND (:sku IS NULL OR sku = :sku)
                 ORDER BY sku, warehouse
@@ -252,18 +258,18 @@ public struct LedgerReader: Sendable {
     }
 
     public func members() throws -> [MemberRecord] {
-        try pool.read { db in try MemberRecord.fetchAll(db, sql: "SELECT * FROM members ORDER BY warehouse") }
+        try read { db in try MemberRecord.fetchAll(db, sql: "SELECT * FROM members ORDER BY warehouse") }
     }
 
     /// The newest retirement or re-admission held per warehouse, as signed (by the cluster CA, or a warehouse retiring
     /// itself).
     public func membershipDecisions() throws -> [MembershipDecision] {
-        try pool.read { db in try MembershipDecisionRecord.fetchAll(in: db) }
+        try read { db in try MembershipDecisionRecord.fetchAll(in: db) }
     }
 
     /// Every retirement and re-admission this node took, superseded ones included, oldest first: for history.
     public func membershipDecisionLog() throws -> [MembershipDecisionEntry] {
-        try pool.read { db in try MembershipDecisionLogRecord.fetchAll(in: db) }
+        try read { db in try MembershipDecisionLogRecord.fetchAll(in: db) }
     }
 
     /// The operations a peer holding `vector` lacks: per origin in sequence order, at most `limit` in all.
@@ -273,7 +279,7 @@ public struct LedgerReader: Sendable {
     ///
     /// - Returns: the operations and whether more remain beyond `limit`.
     public func operationsMissing(from vector: VersionVector, limit: Int) throws -> (operations: [LedgerOperation], more: Bool) {
-        try pool.read { db in
+        try read { db in
             var result: [LedgerOperation] = []
             let origins = try Self.origins(in: db)
             let statement = try db.cachedStatement(sql: """
@@ -295,17 +301,17 @@ public struct LedgerReader: Sendable {
     }
 
     public func versionVector() throws -> VersionVector {
-        try pool.read { db in try VersionVectorRecord.load(db) }
+        try read { db in try VersionVectorRecord.load(db) }
     }
 
     /// Whether the node was restored from a backup and still refuses local writes until it has caught up.
     public func isCatchingUp() throws -> Bool {
-        try pool.read { db in try NodeRecord.isCatchingUp(db) }
+        try read { db in try NodeRecord.isCatchingUp(db) }
     }
 
     /// Operations of `origin` with sequence above `after`, in sequence order, at most `limit`.
     public func operations(origin: ReplicaID, after: UInt64, limit: Int) throws -> [LedgerOperation] {
-        try pool.read { db in
+        try read { db in
             let statement = try db.cachedStatement(sql: """
                 SELECT \(OperationRecord.selectColumns) FROM ledger
                 WHERE origin = ? AND sequence > ? ORDER BY sequence LIMIT ?
@@ -317,7 +323,7 @@ public struct LedgerReader: Sendable {
     /// An upper bound of the operations not yet in the SKU history index (`LedgerIndexes`): the writer
     /// indexes them when idle; history reads them meanwhile from the ledger ranges.
     public func historyIndexBacklog() throws -> Int {
-        try pool.read { db in try LedgerIndexes.backlog(in: db) }
+        try read { db in try LedgerIndexes.backlog(in: db) }
     }
 
     /// The number of operations held.
@@ -326,7 +332,7 @@ public struct LedgerReader: Sendable {
     /// is the highest *contiguous* sequence), so only what lies beyond it is counted: a few seeks instead of a
     /// scan of the whole ledger, which `inv status` would otherwise pay on every call.
     public func operationCount() throws -> Int {
-        try pool.read { db in
+        try read { db in
             let vector = try VersionVectorRecord.load(db)
             let beyond = try db.cachedStatement(sql: "SELECT count(*) FROM ledger WHERE origin = ? AND sequence > ?")
             var total = 0
@@ -354,7 +360,7 @@ public struct LedgerReader: Sendable {
     /// The materialised state as canonical text: products, stock counters, transfers and version vector, sorted.
     /// Two nodes holding the same set of operations produce byte-identical digests.
     public func materializedStateDump() throws -> String {
-        try pool.read { db in
+        try read { db in
             var lines: [String] = []
             for (table, order) in [
                 ("products", "sku"), ("stock_counters", "sku, warehouse, replica"), ("transfers", "id"),

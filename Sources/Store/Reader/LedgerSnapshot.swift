@@ -54,7 +54,7 @@ extension LedgerReader {
 
     /// The conflicts found while merging, then the live products whose SKUs differ only by case.
     public func conflicts() throws -> [ConflictRecord] {
-        try pool.read { db in
+        try read { db in
             let stored = try ConflictRecord.fetchAll(db, sql: "SELECT * FROM conflicts ORDER BY id")
             // Grouped first (one pass over the products), so the pairs are looked up only for the SKUs that clash.
             let clashes = try Row.fetchAll(db, sql: """
@@ -88,7 +88,7 @@ extension LedgerReader {
 
     /// The timestamp of the newest operation held from each origin.
     public func lastHeard() throws -> [String: HLCTimestamp] {
-        try pool.read { db in try Self.lastHeard(in: db) }
+        try read { db in try Self.lastHeard(in: db) }
     }
 
     static func lastHeard(in db: Database) throws -> [String: HLCTimestamp] {

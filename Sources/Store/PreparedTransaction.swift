@@ -1,11 +1,12 @@
 import GRDB
 
-/// The writer's transactions and savepoints, through statements prepared once per connection.
+/// Transactions and savepoints through statements prepared once per connection: the writer's, and the readers'.
 ///
-/// GRDB's `inTransaction` and `inSavepoint` prepare their `BEGIN`, `COMMIT` and `SAVEPOINT` texts anew each time.
-/// The writer commits one small transaction per live frame it merges, so that parse was about a twentieth of a
-/// subscriber's CPU per frame (`perf record` of a node in `inv-bench fanout`). These run the same statements from
-/// the connection's statement cache.
+/// GRDB's `inTransaction`, `inSavepoint` and `DatabasePool.read` prepare their `BEGIN`, `COMMIT` and `SAVEPOINT`
+/// texts anew each time. The writer commits one small transaction per live frame it merges, so that parse was about
+/// a twentieth of a subscriber's CPU per frame; and the read behind each live page an origin sends spent more on its
+/// `BEGIN` and `COMMIT` than on its queries (`perf record` of nodes in `inv-bench fanout`). These run the same
+/// statements from the connection's statement cache.
 ///
 /// Invariant: `body` runs inside the transaction or savepoint, which is committed (released) if `body` returns and
 /// rolled back if `body` or the commit throws; the first error is rethrown.
@@ -26,6 +27,21 @@ enum PreparedTransaction {
                 // error says why. A transaction still open is worse than that error: no later write could begin.
                 if db.isInsideTransaction { throw rollbackFailure }
             }
+            throw error
+        }
+    }
+
+    /// Runs `body` in a `BEGIN DEFERRED` transaction on a reader's connection: every statement of `body` reads one
+    /// snapshot of the database, taken at its first read. Nothing is written, so the commit only ends the snapshot.
+    static func deferred<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+            return result
+        } catch {
+            // A reader's connection is used again by the next read: it must not stay inside this transaction.
+            if db.isInsideTransaction { try db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute() }
             throw error
         }
     }
