@@ -68,6 +68,7 @@ public final class LedgerWriter: Sendable {
     private let stopFD: Int32
     private let provenOwn = Atomic<UInt64>(0)
     private let commits = Atomic<UInt64>(0)
+    private let membershipChanges = Atomic<UInt64>(0)
     private let finished = Mutex<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let statistics = Mutex(WriterStatistics())
@@ -112,6 +113,11 @@ public final class LedgerWriter: Sendable {
     /// Transactions committed since start (writes, merges, history indexing), counted after each commit: whoever
     /// reads the same count twice knows the database did not change between, without reading it.
     public var commitCount: UInt64 { commits.load(ordering: .acquiring) }
+
+    /// Transactions committed since start that changed a row of `members` (a command answered
+    /// `.members(changed:)` with some), counted after each such commit: whoever reads the same count twice knows the
+    /// membership did not change between, without reading it while writes keep coming.
+    public var membershipChangeCount: UInt64 { membershipChanges.load(ordering: .acquiring) }
 
     /// Binds the endpoints and starts the writer thread.
     ///
@@ -221,6 +227,11 @@ public final class LedgerWriter: Sendable {
         }
     }
 
+    private static func changedMembers(_ result: Result<WriteOutcome, StoreError>) -> Bool {
+        guard case .success(.members(let changed)) = result else { return false }
+        return !changed.isEmpty
+    }
+
     /// Indexes one batch of the history backlog (see ``LedgerIndexes``) in its own transaction.
     private func indexHistoryBacklog(_ batch: Int, _ indexing: inout HistoryIndexingPolicy) {
         do {
@@ -303,6 +314,7 @@ public final class LedgerWriter: Sendable {
             applier = working
             provenOwn.store(working.provenOwnSequence, ordering: .releasing)
             commits.add(1, ordering: .releasing)
+            if results.contains(where: Self.changedMembers) { membershipChanges.add(1, ordering: .releasing) }
         } catch {
             working.cache.clear()
             logger.error("write batch of \(bodies.count) failed to commit: \(error)")

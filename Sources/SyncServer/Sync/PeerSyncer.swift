@@ -177,13 +177,15 @@ public final class PeerSyncer: Sendable {
                 }
                 group.addTask { [self] in await gossip() }
                 group.addTask { [self] in
-                    // Membership changes only by a commit: with none since the last look, nothing is read.
-                    var lookedAt = node.store.writer.commitCount
+                    // Membership changes only by a commit that says so: with none since the last look, nothing is
+                    // read (a node taking writes commits every few milliseconds, and reading the members each
+                    // second for that was a cost of every write).
+                    var lookedAt = node.store.writer.membershipChangeCount
                     while !Task.isCancelled {
                         do { try await Task.sleep(for: .seconds(1)) } catch { break }
-                        let commits = node.store.writer.commitCount
-                        if commits != lookedAt {
-                            lookedAt = commits
+                        let changes = node.store.writer.membershipChangeCount
+                        if changes != lookedAt {
+                            lookedAt = changes
                             refreshMembers()
                         }
                         // A member retired meanwhile no longer holds the catch-up back.
