@@ -40,6 +40,16 @@ struct LoopWakerTests {
         #expect(elapsed >= .milliseconds(90))
     }
 
+    @Test func aShortWaitAfterALongOneEndsAtItsOwnDeadline() async {
+        let waker = LoopWaker()
+        let long = Task { await waker.wait(seconds: 3_600) }
+        while !waker.isWaiting { await Task.yield() }
+        waker.wake()
+        await long.value
+        // The timer still sleeps towards the hour of the first wait: this one must not wait for it.
+        await waker.wait(seconds: 0.1)
+    }
+
     @Test func cancellingTheWaitingTaskEndsTheWait() async {
         let waker = LoopWaker()
         let waiting = Task { await waker.wait(seconds: 3_600) }

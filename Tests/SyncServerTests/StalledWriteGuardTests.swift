@@ -40,7 +40,7 @@ struct StalledWriteGuardTests {
     @Test("a write that completes within the limit is written, and the connection is left open")
     func completedWrite() async throws {
         let connection = StuckConnection()
-        let outcome = try await StalledWriteGuard.write(within: 3_600, {}, abort: { connection.close() })
+        let outcome = try await StalledWriteGuard(limitSeconds: 3_600, abort: { connection.close() }).write {}
         #expect(outcome == .written)
         #expect(!connection.isClosed)
     }
@@ -50,7 +50,7 @@ struct StalledWriteGuardTests {
         struct Reset: Error {}
         let connection = StuckConnection()
         await #expect(throws: Reset.self) {
-            try await StalledWriteGuard.write(within: 3_600, { throw Reset() }, abort: { connection.close() })
+            try await StalledWriteGuard(limitSeconds: 3_600, abort: { connection.close() }).write { throw Reset() }
         }
         #expect(!connection.isClosed)
     }
@@ -59,7 +59,7 @@ struct StalledWriteGuardTests {
     func stalledWrite() async throws {
         let connection = StuckConnection()
         // Only the guard's abort ends this write: without it, the suite's time limit fails the test.
-        let outcome = try await StalledWriteGuard.write(within: 0.05, { try await connection.write() }, abort: { connection.close() })
+        let outcome = try await StalledWriteGuard(limitSeconds: 0.05, abort: { connection.close() }).write { try await connection.write() }
         #expect(outcome == .stalled)
         #expect(connection.isClosed)
     }
@@ -74,9 +74,10 @@ struct StalledWriteGuardTests {
             let channel = context.channel
             return Response(status: .ok, body: ResponseBody { writer in
                 let chunk = ByteBuffer(repeating: 0x2A, count: 1 << 16)
+                let stallGuard = StalledWriteGuard(limitSeconds: 0.5, abort: { channel.close(promise: nil) })
+                defer { stallGuard.stop() }
                 while true {
-                    let outcome = try await StalledWriteGuard.write(
-                        within: 0.5, { try await writer.write(chunk) }, abort: { channel.close(promise: nil) })
+                    let outcome = try await stallGuard.write { try await writer.write(chunk) }
                     guard outcome == .written else {
                         reported.yield(outcome)
                         reported.finish()

@@ -88,10 +88,11 @@ extension PeerSyncer {
         if isPaused || streamsClosed.withLock({ $0 }) { stream.close() }
         let writer = node.store.writer
         var machine = ServedStreamStateMachine(origin: node.store.replica)
-        let stallSeconds = machine.writeStallSeconds
+        let stallGuard = StalledWriteGuard(limitSeconds: machine.writeStallSeconds, abort: abort)
+        defer { stallGuard.stop() }
         /// Writes `frame` within the stall limit; `false` when it stalled (the connection is then closed).
         func send(_ frame: ByteBuffer) async throws -> Bool {
-            try await StalledWriteGuard.write(within: stallSeconds, { try await write(frame) }, abort: abort) == .written
+            try await stallGuard.write { try await write(frame) } == .written
         }
         var action = machine.started(from: vector, now: clock())
         while true {
