@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// A served stream waits for its next commit with a heartbeat deadline, and races each frame's write against a stall
 /// limit: a task per wait and per write, each created and then cancelled a few milliseconds later, cost the origin
-/// about a twentieth of its CPU per write with eight nodes (`perf record` of it in `inv-bench fanout`), and more
+/// about 6 % of its CPU per write with eight nodes (`perf record` of it in `inv-bench fanout`), and more
 /// with more subscribers. Here, arming a later deadline than the one the task sleeps towards creates nothing: the
 /// task wakes at its own, finds the later one and sleeps again. Only a deadline earlier than that starts a new task.
 ///
