@@ -14,7 +14,17 @@ enum PreparedTransaction {
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction (the writer is the database's only writer, so taking the
     /// write lock at once never waits on a reader).
     static func immediate<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
+        try transaction("BEGIN IMMEDIATE TRANSACTION", db, body)
+    }
+
+    /// Runs `body` in a `BEGIN DEFERRED` transaction on a reader's connection: every statement of `body` reads one
+    /// snapshot of the database, taken at its first read. Nothing is written, so the commit only ends the snapshot.
+    static func deferred<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try transaction("BEGIN DEFERRED TRANSACTION", db, body)
+    }
+
+    private static func transaction<T>(_ begin: String, _ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: begin).execute()
         do {
             let result = try body()
             try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
@@ -24,24 +34,10 @@ enum PreparedTransaction {
                 try db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
             } catch let rollbackFailure {
                 // SQLite may have rolled back already (a full disk, an I/O error): nothing is left open, and the first
-                // error says why. A transaction still open is worse than that error: no later write could begin.
+                // error says why. A transaction still open is worse than that error: the connection, the writer's or
+                // a reader's that the next read takes, could begin nothing more.
                 if db.isInsideTransaction { throw rollbackFailure }
             }
-            throw error
-        }
-    }
-
-    /// Runs `body` in a `BEGIN DEFERRED` transaction on a reader's connection: every statement of `body` reads one
-    /// snapshot of the database, taken at its first read. Nothing is written, so the commit only ends the snapshot.
-    static func deferred<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
-        do {
-            let result = try body()
-            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
-            return result
-        } catch {
-            // A reader's connection is used again by the next read: it must not stay inside this transaction.
-            if db.isInsideTransaction { try db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute() }
             throw error
         }
     }

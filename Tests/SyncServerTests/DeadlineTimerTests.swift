@@ -10,21 +10,24 @@ import Testing
 struct DeadlineTimerTests {
     final class Calls: Sendable {
         private let tokens = Mutex<[UInt64]>([])
-        func record(_ token: UInt64) { tokens.withLock { $0.append(token) } }
         var all: [UInt64] { tokens.withLock { $0 } }
 
-        func waitFor(count: Int) async {
-            while all.count < count { try? await Task.sleep(for: .milliseconds(5)) }
+        /// A timer whose calls are recorded here.
+        func timer() -> DeadlineTimer { DeadlineTimer { token in self.tokens.withLock { $0.append(token) } } }
+
+        /// Returns once `count` calls came; a cancelled test (its time limit) ends the wait by throwing.
+        func waitFor(count: Int) async throws {
+            while all.count < count { try await Task.sleep(for: .milliseconds(5)) }
         }
     }
 
     @Test func aPassedDeadlineCallsOnceWithItsToken() async throws {
         let calls = Calls()
-        let timer = DeadlineTimer { calls.record($0) }
+        let timer = calls.timer()
         defer { timer.stop() }
         let start = ContinuousClock.now
         timer.arm(at: start + .milliseconds(50), token: 7)
-        await calls.waitFor(count: 1)
+        try await calls.waitFor(count: 1)
         #expect(ContinuousClock.now - start >= .milliseconds(50))
         try await Task.sleep(for: .milliseconds(100))
         #expect(calls.all == [7])
@@ -32,34 +35,34 @@ struct DeadlineTimerTests {
 
     @Test func aLaterDeadlineReplacesTheArmedOne() async throws {
         let calls = Calls()
-        let timer = DeadlineTimer { calls.record($0) }
+        let timer = calls.timer()
         defer { timer.stop() }
         let start = ContinuousClock.now
         timer.arm(at: start + .milliseconds(50), token: 1)
         timer.arm(at: start + .milliseconds(150), token: 2)
-        await calls.waitFor(count: 1)
+        try await calls.waitFor(count: 1)
         #expect(ContinuousClock.now - start >= .milliseconds(150))
         try await Task.sleep(for: .milliseconds(100))
         #expect(calls.all == [2])
     }
 
-    @Test func anEarlierDeadlineIsNotHeldBackByALaterOne() async {
+    @Test func anEarlierDeadlineIsNotHeldBackByALaterOne() async throws {
         let calls = Calls()
-        let timer = DeadlineTimer { calls.record($0) }
+        let timer = calls.timer()
         defer { timer.stop() }
         timer.arm(at: .now + .seconds(3_600), token: 1)
         timer.arm(at: .now + .milliseconds(20), token: 2)
         // Only the earlier deadline's call ends this within the suite's time limit.
-        await calls.waitFor(count: 1)
+        try await calls.waitFor(count: 1)
         #expect(calls.all == [2])
     }
 
     @Test func aDisarmedOrStoppedTimerCallsNothing() async throws {
         let calls = Calls()
-        let timer = DeadlineTimer { calls.record($0) }
+        let timer = calls.timer()
         timer.arm(at: .now + .milliseconds(30), token: 1)
         timer.disarm()
-        let stopped = DeadlineTimer { calls.record($0) }
+        let stopped = calls.timer()
         stopped.arm(at: .now + .milliseconds(30), token: 2)
         stopped.stop()
         stopped.arm(at: .now + .milliseconds(30), token: 3)
@@ -67,7 +70,7 @@ struct DeadlineTimerTests {
         #expect(calls.all.isEmpty)
         // Disarmed is not stopped: it can be armed again.
         timer.arm(at: .now + .milliseconds(10), token: 4)
-        await calls.waitFor(count: 1)
+        try await calls.waitFor(count: 1)
         #expect(calls.all == [4])
         timer.stop()
     }
