@@ -125,9 +125,23 @@ public final class NodeStore: Sendable {
     /// - Throws: the decoder's error when the batch does not decode (malformed, truncated, of another version); nothing
     ///   is queued then.
     public func queueMerge(encoded operations: [UInt8]) throws(StoreError) -> QueuedWrite {
+        let queued = QueuedWrite()
+        try queueMerge(encoded: operations, whenDone: queued.complete)
+        return queued
+    }
+
+    /// Queues such a merge as ``queueMerge(encoded:)`` does, and calls `done` with its outcome on the writer's
+    /// thread, right after the commit (or when the queue closes): for a caller that must not wait on the writer,
+    /// such as a stream's event loop. `done` must be short and must not block: the writer's next transaction waits
+    /// for it.
+    ///
+    /// - Throws: the decoder's error when the batch does not decode; nothing is queued then and `done` is not called.
+    public func queueMerge(
+        encoded operations: [UInt8], whenDone done: @escaping @Sendable (Result<WriteOutcome, StoreError>) -> Void
+    ) throws(StoreError) {
         var merge = client.reusableMerge()
         try merge.decode(operations)
-        return client.queue(prepared: merge)
+        client.queue(prepared: merge, reply: done)
     }
 
     /// Drains the write queue, stops the writer and closes the client. Idempotent.

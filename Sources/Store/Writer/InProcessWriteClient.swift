@@ -42,15 +42,13 @@ final class InProcessWriteClient: Sendable {
         }
     }
 
-    /// Sends a merge decoded already (a peer's page) now, behind every request sent before this call returns, and
-    /// returns its outcome to await later.
-    func queue(prepared merge: consuming PreparedMerge) -> QueuedWrite {
-        let queued = QueuedWrite()
-        send(encoded: [QueueCodec.preparedMerge], holding: merge, reply: queued.complete)
-        return queued
+    /// Sends a merge decoded already (a peer's page) now, behind every request sent before this call returns;
+    /// `reply` gets its outcome once the writer committed it.
+    func queue(prepared merge: consuming PreparedMerge, reply: @escaping PendingReplies.Reply) {
+        send(encoded: [QueueCodec.preparedMerge], holding: merge, reply: reply)
     }
 
-    /// A merge to decode into before ``queue(prepared:)`` (see ``PreparedMerges/reusable()``).
+    /// A merge to decode into before ``queue(prepared:reply:)`` (see ``PreparedMerges/reusable()``).
     func reusableMerge() -> PreparedMerge { prepared.reusable() }
 
     /// Sends `body` under the next request id; `merge`, when given, is held for the writer under that id first.

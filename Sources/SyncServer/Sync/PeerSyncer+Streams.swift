@@ -280,39 +280,38 @@ extension PeerSyncer {
         }
     }
 
-    /// One stream from `warehouse`: open, then merge each page as it arrives, until the peer ends it. Reports the
-    /// opening and each frame to `machine`, and publishes the status it answers.
+    /// One stream from `warehouse`: open, then merge each page as it arrives, until the peer ends it. A
+    /// ``StreamReceiver`` reads it on its connection's event loop, reports the opening and each frame to `machine`,
+    /// and publishes the status it answers; this returns once the stream is over and its last page merged.
     private func subscribe(
         to warehouse: String, at url: String, machine: inout StreamSubscriptionStateMachine, owner: StreamOwner
     ) async throws {
         try await checkIdentity(of: warehouse, at: url)
         let message = SyncStreamRequest(from: node.config.warehouse, vector: try node.store.reader.versionVector())
-        var request = HTTPClientRequest(url: url + "/v1/sync/stream")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(message)))
-        // The timeout bounds the wait for the response's head; the body then flows for as long as the stream lives.
-        let response = try await streamHTTP.execute(request, timeout: .seconds(30))
-        guard response.status == .ok else {
-            let body = try await response.body.collect(upTo: 64 << 10)
-            throw SyncFailure.refusal(url + "/v1/sync/stream", status: response.status.code, body: body)
+        let request = try HTTPClient.Request(
+            url: url + "/v1/sync/stream", method: .POST, headers: ["Content-Type": "application/json"],
+            body: .bytes(try JSONEncoder().encode(message)))
+        let receiver = StreamReceiver(
+            url: url + "/v1/sync/stream", machine: machine,
+            publish: { [self] action in perform(action, from: warehouse, by: owner) },
+            queuePage: { [self] page, done in try queueStreamed(page, from: warehouse, done: done) })
+        let task = streamHTTP.execute(request: request, delegate: receiver)
+        // The wait for the response's head is bounded; the body then flows for as long as the stream lives (an idle
+        // one ends by the client's read timeout).
+        let headTimeout = task.eventLoop.scheduleTask(in: .seconds(30)) {
+            if !receiver.headReceived { task.fail(reason: HTTPClientError.deadlineExceeded) }
         }
-        perform(machine.opened(sinceMilliseconds: SystemClock().nowMilliseconds()), from: warehouse, by: owner)
-        var decoder = StreamFrameDecoder(maxFrameBytes: SyncProtocol.maxFrameBytes)
-        for try await chunk in response.body {
-            decoder.append(chunk)
-            while let frame = try decoder.next() {
-                switch frame {
-                case .heartbeat:
-                    perform(machine.frameReceived(.heartbeat), from: warehouse, by: owner)
-                case .page(let page):
-                    perform(machine.frameReceived(.page(bytes: page.readableBytes)), from: warehouse, by: owner)
-                    let operations = try await mergeStreamed(page, from: warehouse)
-                    perform(machine.pageMerged(operations: operations), from: warehouse, by: owner)
-                }
-            }
+        let ending: Result<Void, any Error>
+        do {
+            try await withTaskCancellationHandler { try await task.get() } onCancel: { task.cancel() }
+            ending = .success(())
+        } catch {
+            ending = .failure(error)
         }
-        try decoder.finish()
+        headTimeout.cancel()
+        await receiver.drained()
+        machine = receiver.machine
+        try ending.get()
     }
 
     /// Performs what an open stream's event answers: a status to publish (any other answer comes at the end).
@@ -320,11 +319,15 @@ extension PeerSyncer {
         if case .publish(let status) = action { publish(status, of: warehouse, by: owner) }
     }
 
-    /// Merges one streamed page as a pulled one is merged: decoded here, then the writer checks every operation and
-    /// its origin's proof, and commits it with whatever else is queued.
+    /// Queues one streamed page at the writer as a pulled one is merged: inflated and decoded here, on the stream's
+    /// event loop; the writer checks every operation and its origin's proof and commits it with whatever else is
+    /// queued, then calls `done` on its thread with the page's operations (applied, duplicates, refused or unproven).
     ///
-    /// - Returns: the page's operations: applied, duplicates, refused or unproven.
-    private func mergeStreamed(_ page: ByteBuffer, from warehouse: String) async throws -> Int {
+    /// - Throws: when `warehouse` was retired since the stream opened, or the page does not inflate or decode; nothing
+    ///   is queued then.
+    private func queueStreamed(
+        _ page: ByteBuffer, from warehouse: String, done: @escaping @Sendable (Result<Int, any Error>) -> Void
+    ) throws {
         // Retired since the stream opened: merge nothing more from it. `refreshMembers()` drops a retired peer within
         // a second of the commit that retired it (and cancels this stream); reading the membership here cost a
         // query per page.
@@ -332,14 +335,20 @@ extension PeerSyncer {
             throw SyncFailure("\(warehouse) is retired", kind: .retired)
         }
         let encoded = try OperationPage.inflate(page)
-        guard case .merged(let report) = try await node.store.submitMerge(encoded: encoded) else {
-            throw SyncFailure("unexpected merge outcome")
+        try node.store.queueMerge(encoded: encoded) { [self] result in
+            switch result {
+            case .success(.merged(let report)):
+                logRefusals(of: report, forwardedBy: warehouse, verb: "streamed from")
+                recordLag(of: report, from: warehouse)
+                // Operations no proof covered (the peer's certificate was renewed since the last hello, say): a
+                // round brings the certificates and pulls them again.
+                if !report.unproven.isEmpty { requestRound(with: warehouse) }
+                done(.success(report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }))
+            case .success:
+                done(.failure(SyncFailure("unexpected merge outcome")))
+            case .failure(let error):
+                done(.failure(error))
+            }
         }
-        logRefusals(of: report, forwardedBy: warehouse, verb: "streamed from")
-        recordLag(of: report, from: warehouse)
-        // Operations no proof covered (the peer's certificate was renewed since the last hello, say): a round
-        // brings the certificates and pulls them again.
-        if !report.unproven.isEmpty { requestRound(with: warehouse) }
-        return report.applied + report.duplicates + report.refused.count + report.unproven.reduce(0) { $0 + $1.count }
     }
 }
