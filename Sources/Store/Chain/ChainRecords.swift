@@ -14,11 +14,16 @@ enum ChainRecords {
     // MARK: Tips
 
     /// Where `origin`'s chain stands as stored (genesis when nothing is stored).
+    ///
+    /// Read by a ``BoundStatement``: every merged page reads the tip of each of its origins.
     static func tip(of origin: ReplicaID, in db: Database) throws -> ChainTip {
-        let statement = try db.cachedStatement(sql: "SELECT sequence, hash FROM chain_tips WHERE origin = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [origin.rawValue]) else { return .genesis(of: origin) }
-        guard let hash = ChainHash(bytes: row[1] as Data) else { throw StoreError.storage("bad chain hash of \(origin)") }
-        return ChainTip(sequence: UInt64(row[0] as Int64), hash: hash)
+        let statement = try BoundStatement(db, sql: "SELECT sequence, hash FROM chain_tips WHERE origin = ?")
+        let stored = try statement.firstRow({ $0.text(origin.rawValue) }) { row in
+            (sequence: row.integer(0), hash: row.withBlob(1) { ChainHash(bytes: $0) })
+        }
+        guard let stored else { return .genesis(of: origin) }
+        guard let hash = stored.hash else { throw StoreError.storage("bad chain hash of \(origin)") }
+        return ChainTip(sequence: UInt64(stored.sequence), hash: hash)
     }
 
     static func saveTip(_ tip: ChainTip, of origin: ReplicaID, in db: Database) throws {
@@ -148,9 +153,14 @@ enum ChainRecords {
     // MARK: Keys
 
     /// `warehouse`'s certified public keys, current and superseded.
+    ///
+    /// Read by a ``BoundStatement``: every merged page reads the keys of each of its origins.
     static func keys(of warehouse: ReplicaID, in db: Database) throws -> [P256.Signing.PublicKey] {
-        try Data.fetchAll(db.cachedStatement(sql: "SELECT public_key FROM origin_keys WHERE warehouse = ?"), arguments: [warehouse.rawValue])
-            .compactMap { parsedKeys.key(x963: $0) }
+        var keys: [P256.Signing.PublicKey] = []
+        try BoundStatement(db, sql: "SELECT public_key FROM origin_keys WHERE warehouse = ?").forEachRow({ $0.text(warehouse.rawValue) }) { row in
+            if let key = row.withBlob(0, { parsedKeys.key(x963: Data($0)) }) { keys.append(key) }
+        }
+        return keys
     }
 
     /// Keys already parsed, by their X9.63 bytes: every merged page checks a signature with its origins' keys, and

@@ -87,14 +87,56 @@ struct BoundStatement {
         try step(bind) == SQLITE_ROW
     }
 
-    /// Steps once: `SQLITE_ROW` or `SQLITE_DONE`; any other code throws. The statement is left reset.
-    private func step(_ bind: (inout Binder) throws -> Void) throws -> Int32 {
+    /// Binds every parameter with `bind`, then hands each row the query yields to `read`, in order.
+    func forEachRow(_ bind: (inout Binder) throws -> Void, _ read: (Columns) throws -> Void) throws {
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        var code = try step(bind, reset: false)
+        while code == SQLITE_ROW {
+            try read(Columns(handle: handle))
+            code = sqlite3_step(handle)
+        }
+        guard code == SQLITE_DONE else { throw error(code) }
+    }
+
+    /// Binds every parameter with `bind` and reads the first row the query yields with `read`; `nil` when it yields
+    /// none (it is not stepped further).
+    func firstRow<T>(_ bind: (inout Binder) throws -> Void, _ read: (Columns) throws -> T) throws -> T? {
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        guard try step(bind, reset: false) == SQLITE_ROW else { return nil }
+        return try read(Columns(handle: handle))
+    }
+
+    /// The columns of the row a query stands on, read by position from 0. Valid only inside the closure it is
+    /// handed to: the statement moves on after.
+    struct Columns {
+        fileprivate let handle: SQLiteStatement
+
+        func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+        /// The column's bytes in place (empty for NULL), valid only inside `body`.
+        func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+            let count = Int(sqlite3_column_bytes(handle, column))
+            guard let start = sqlite3_column_blob(handle, column), count > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            return try body(UnsafeRawBufferPointer(start: start, count: count))
+        }
+    }
+
+    /// Steps once: `SQLITE_ROW` or `SQLITE_DONE`; any other code throws. The statement is left reset, unless
+    /// `reset` is `false` and it stands on a row (the caller then reads it and resets it).
+    private func step(_ bind: (inout Binder) throws -> Void, reset: Bool = true) throws -> Int32 {
         let handle = statement.sqliteStatement
         var binder = Binder(handle: handle)
-        try bind(&binder)
+        do {
+            try bind(&binder)
+        } catch {
+            sqlite3_reset(handle)
+            throw error
+        }
         precondition(binder.index == Int32(sqlite3_bind_parameter_count(handle)), "every parameter of \(statement.sql) is bound")
         let code = sqlite3_step(handle)
-        defer { sqlite3_reset(handle) }
+        if reset || code != SQLITE_ROW { sqlite3_reset(handle) }
         guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code) }
         return code
     }
