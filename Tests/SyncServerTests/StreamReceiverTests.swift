@@ -56,6 +56,16 @@ struct StreamReceiverTests {
                 try await writer.finish(nil)
             })
         }
+        router.post("mixed") { _, _ in
+            // Small, large (queued off the event loop), small, large, small: queued in this order all the same.
+            Response(status: .ok, body: ResponseBody { writer in
+                for number in 0..<5 {
+                    let size = number % 2 == 1 ? StreamReceiver.inlinePageBytes + 1 : 1
+                    try await writer.write(StreamFrame.encode(page: ByteBuffer(repeating: UInt8(number), count: size)))
+                }
+                try await writer.finish(nil)
+            })
+        }
         router.post("refused") { _, _ in Response(status: .forbidden, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"error\":{\"code\":\"retired\"}}"))) }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
@@ -105,6 +115,26 @@ struct StreamReceiverTests {
             #expect(last.framesReceived == frames)
             #expect(last.operationsReceived == 2 * frames)
             #expect(receiver.machine.status == last)
+            try await http.shutdown()
+        }
+    }
+
+    @Test("large pages, queued off the event loop, keep their place among small ones")
+    func largePagesKeepOrder() async throws {
+        try await Self.server(frames: 0).test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))/mixed"
+            let writer = HeldWriter()
+            let receiver = Self.receiver(url: url, writer: writer)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            let task = http.execute(request: try Self.request(url), delegate: receiver)
+            var answered = 0
+            while answered < 5 {
+                if !writer.answerNext(with: .success(1), answered: &answered) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            try await task.get()
+            await receiver.drained()
+            #expect(writer.pages.map { $0.first } == [0, 1, 2, 3, 4])
+            #expect(writer.pages.map(\.count) == [1, StreamReceiver.inlinePageBytes + 1, 1, StreamReceiver.inlinePageBytes + 1, 1])
             try await http.shutdown()
         }
     }

@@ -10,7 +10,9 @@ import Synchronization
 /// A page's path is event loop → writer → nothing: the event loop that decrypted the bytes splits them into frames,
 /// inflates and decodes each page and queues it; the writer calls back once it committed the merge, and the
 /// callback only records the outcome. No task is woken per frame (reading the body from a task woke one to take
-/// each chunk and again for each merge's answer, most of a subscriber's thread switches).
+/// each chunk and again for each merge's answer, most of a subscriber's thread switches). A large page (a
+/// catch-up's, over ``inlinePageBytes`` compressed) is inflated and decoded by a task instead, the connection not
+/// read meanwhile, so that the event loop's other connections do not wait for it.
 ///
 /// Back-pressure: while ``MergeWindow/limit`` pages of the stream are queued at the writer and not yet merged, the
 /// connection is not read (the future `didReceiveBodyPart` answers completes when one is merged), so a subscriber
@@ -122,8 +124,9 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        let frames: [StreamFrame]
         do {
-            let frames = try state.withLock { state throws -> [StreamFrame] in
+            frames = try state.withLock { state throws -> [StreamFrame] in
                 if let failure = state.failure { throw failure }
                 if state.refusal != nil {
                     var part = buffer
@@ -135,38 +138,70 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
                 while let frame = try state.decoder.next() { frames.append(frame) }
                 return frames
             }
-            for frame in frames {
-                switch frame {
-                case .heartbeat:
-                    state.withLock { publish($0.machine.frameReceived(.heartbeat)) }
-                case .page(let page):
-                    state.withLock { state in
-                        publish(state.machine.frameReceived(.page(bytes: page.readableBytes)))
-                        state.window.pageQueued()
-                    }
-                    // Outside the lock: the answer may come at once, on this thread (a closed queue).
-                    do {
-                        try queuePage(page) { [self] in merged($0) }
-                    } catch {
-                        _ = state.withLock { $0.window.pageMerged() }
-                        throw error
-                    }
+        } catch {
+            return task.eventLoop.makeFailedFuture(fail(error))
+        }
+        let large = frames.contains { if case .page(let page) = $0 { page.readableBytes > Self.inlinePageBytes } else { false } }
+        guard large else {
+            do { try queue(frames) } catch { return task.eventLoop.makeFailedFuture(fail(error)) }
+            return heldRead(on: task.eventLoop) ?? task.eventLoop.makeSucceededVoidFuture()
+        }
+        // A catch-up page may hold tens of thousands of operations: inflated and decoded on the event loop it would
+        // stall every other connection there. The connection is not read meanwhile, so the order holds.
+        let done = task.eventLoop.makePromise(of: Void.self)
+        Task {
+            do {
+                try queue(frames)
+                if let held = heldRead(on: task.eventLoop) { done.completeWith(held) } else { done.succeed() }
+            } catch {
+                done.fail(fail(error))
+            }
+        }
+        return done.futureResult
+    }
+
+    /// Compressed pages up to this size are inflated, decoded and queued on the event loop (a live page is a few
+    /// hundred bytes); larger ones off it.
+    static let inlinePageBytes = 16 << 10
+
+    /// Reports each frame to the machine and queues each page, in order.
+    private func queue(_ frames: [StreamFrame]) throws {
+        for frame in frames {
+            switch frame {
+            case .heartbeat:
+                state.withLock { publish($0.machine.frameReceived(.heartbeat)) }
+            case .page(let page):
+                state.withLock { state in
+                    publish(state.machine.frameReceived(.page(bytes: page.readableBytes)))
+                    state.window.pageQueued()
+                }
+                // Outside the lock: the answer may come at once, on this thread (a closed queue).
+                do {
+                    try queuePage(page) { [self] in merged($0) }
+                } catch {
+                    _ = state.withLock { $0.window.pageMerged() }
+                    throw error
                 }
             }
-            // Held only if the window is still full now: a merge answered since then found no read to resume.
-            let held = state.withLock { state -> EventLoopFuture<Void>? in
-                guard state.window.isFull, state.failure == nil else { return nil }
-                let promise = task.eventLoop.makePromise(of: Void.self)
-                state.heldRead = promise
-                return promise.futureResult
-            }
-            return held ?? task.eventLoop.makeSucceededVoidFuture()
-        } catch {
-            let failure = state.withLock { state in
-                state.failure = state.failure ?? error
-                return state.failure!
-            }
-            return task.eventLoop.makeFailedFuture(failure)
+        }
+    }
+
+    /// A read held back until a page is merged, if the window is full now (a merge answered before this found no
+    /// read to resume).
+    private func heldRead(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        state.withLock { state in
+            guard state.window.isFull, state.failure == nil else { return nil }
+            let promise = eventLoop.makePromise(of: Void.self)
+            state.heldRead = promise
+            return promise.futureResult
+        }
+    }
+
+    /// Records `error` as the stream's failure, unless one came first; answers the first.
+    private func fail(_ error: any Error) -> any Error {
+        state.withLock { state in
+            state.failure = state.failure ?? error
+            return state.failure!
         }
     }
 
