@@ -45,11 +45,10 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
         /// A page is about to be queued (counted first: its answer may come before the queuing returns).
         mutating func pageQueued() { queued += 1 }
 
-        /// A page was merged, failed, or was not queued after all: whether none is left queued.
-        mutating func pageMerged() -> Bool {
+        /// A page was merged, failed, or was not queued after all.
+        mutating func pageMerged() {
             precondition(queued > 0, "a merge answered that was never queued")
             queued -= 1
-            return queued == 0
         }
     }
 
@@ -61,6 +60,10 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
         var heldRead: EventLoopPromise<Void>?
         /// Whoever waits for the last queued page to be merged.
         var drainWaiter: CheckedContinuation<Void, Never>?
+        /// Chunks of large pages being inflated and decoded off the event loop, not queued yet.
+        var decoding = 0
+
+        var isDrained: Bool { window.queued == 0 && decoding == 0 }
         var failure: (any Error)?
         var task: HTTPClient.Task<Void>?
         var headReceived = false
@@ -100,7 +103,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
     func drained() async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             let done = state.withLock { state in
-                if state.window.queued == 0 { return true }
+                if state.isDrained { return true }
                 state.drainWaiter = waiter
                 return false
             }
@@ -149,6 +152,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
         // A catch-up page may hold tens of thousands of operations: inflated and decoded on the event loop it would
         // stall every other connection there. The connection is not read meanwhile, so the order holds.
         let done = task.eventLoop.makePromise(of: Void.self)
+        state.withLock { $0.decoding += 1 }
         Task {
             do {
                 try queue(frames)
@@ -156,6 +160,11 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
             } catch {
                 done.fail(fail(error))
             }
+            let drainWaiter = state.withLock { state in
+                state.decoding -= 1
+                return state.isDrained ? state.drainWaiter.take() : nil
+            }
+            drainWaiter?.resume()
         }
         return done.futureResult
     }
@@ -179,7 +188,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
                 do {
                     try queuePage(page) { [self] in merged($0) }
                 } catch {
-                    _ = state.withLock { $0.window.pageMerged() }
+                    state.withLock { $0.window.pageMerged() }
                     throw error
                 }
             }
@@ -220,7 +229,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
 
     private func merged(_ outcome: Result<Int, any Error>) {
         let (heldRead, failure, drainWaiter, taskToFail) = state.withLock { state in
-            let drained = state.window.pageMerged()
+            state.window.pageMerged()
             var taskToFail: HTTPClient.Task<Void>?
             switch outcome {
             case .success(let operations):
@@ -230,7 +239,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
                 state.failure = state.failure ?? error
             }
             let heldRead = state.window.isFull && state.failure == nil ? nil : state.heldRead.take()
-            return (heldRead, state.failure, drained ? state.drainWaiter.take() : nil, taskToFail)
+            return (heldRead, state.failure, state.isDrained ? state.drainWaiter.take() : nil, taskToFail)
         }
         if let failure {
             taskToFail?.fail(reason: failure)
