@@ -9,7 +9,8 @@ import GRDBSQLite
 /// therefore namespaces of cached statements with positional reads, not GRDB record types: a `FetchableRecord` or
 /// `PersistableRecord` builds a `Row` or a `PersistenceContainer` of `DatabaseValue`s per row. Records off that path
 /// (members, tokens, conflicts, decisions) are GRDB records; alerts and transfer lines are read as GRDB records and
-/// written by cached statements, as a merge writes them per counter and per line.
+/// written by cached statements, as a merge writes them per counter and per line. The origin proofs' lookups that
+/// every page makes (chain tips and keys on merge, signed heads when served) read their rows the same way.
 ///
 /// The statement comes from GRDB's cache, and its SQL is run only through this type. Every parameter is bound on
 /// each run, so a run never sees an earlier run's values; a failed step throws the `DatabaseError` GRDB would (a

@@ -319,9 +319,10 @@ extension PeerSyncer {
         if case .publish(let status) = action { publish(status, of: warehouse, by: owner) }
     }
 
-    /// Queues one streamed page at the writer as a pulled one is merged: inflated and decoded here, on the stream's
-    /// event loop; the writer checks every operation and its origin's proof and commits it with whatever else is
-    /// queued, then calls `done` on its thread with the page's operations (applied, duplicates, refused or unproven).
+    /// Queues one streamed page at the writer as a pulled one is merged: inflated and decoded here, on the caller's
+    /// thread (the stream's event loop; a task for a large page, see ``StreamReceiver``); the writer checks every
+    /// operation and its origin's proof and commits it with whatever else is queued, then calls `done` on its
+    /// thread with the page's operations (applied, duplicates, refused or unproven).
     ///
     /// - Throws: when `warehouse` was retired since the stream opened, or the page does not inflate or decode; nothing
     ///   is queued then.
