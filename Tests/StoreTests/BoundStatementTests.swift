@@ -60,26 +60,4 @@ struct BoundStatementTests {
             #expect(rows[0][1] as Int64? == nil && (rows[0][2] as String).count == 10_000)
         }
     }
-
-    @Test("queries read their rows in place: the first or each, in order; none is nil; the statement runs again after")
-    func readsRows() throws {
-        let queue = try DatabaseQueue()
-        try queue.write { db in
-            try db.execute(sql: "CREATE TABLE t (k TEXT, n INTEGER, body BLOB)")
-            for (k, n, body) in [("a", 1, [1, 2, 3]), ("a", 2, []), ("b", 3, [9])] as [(String, Int64, [UInt8])] {
-                try db.execute(sql: "INSERT INTO t VALUES (?, ?, ?)", arguments: [k, n, body.isEmpty ? nil : Data(body)])
-            }
-            let query = try BoundStatement(db, sql: "SELECT n, body FROM t WHERE k = ? ORDER BY n")
-            var read: [(Int64, [UInt8])] = []
-            try query.forEachRow({ $0.text("a") }) { row in read.append((row.integer(0), row.withBlob(1) { Array($0) })) }
-            #expect(read.map(\.0) == [1, 2] && read.map(\.1) == [[1, 2, 3], []])
-            #expect(try query.firstRow({ $0.text("b") }) { row in row.withBlob(1) { Array($0) } } == [9])
-            #expect(try query.firstRow({ $0.text("none") }) { $0.integer(0) } == nil)
-            // Stopped on its first row, the statement was reset: the next run starts afresh.
-            #expect(try query.firstRow({ $0.text("a") }) { $0.integer(0) } == 1)
-            var count = 0
-            try query.forEachRow({ $0.text("none") }) { _ in count += 1 }
-            #expect(count == 0)
-        }
-    }
 }

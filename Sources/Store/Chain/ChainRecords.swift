@@ -14,16 +14,11 @@ enum ChainRecords {
     // MARK: Tips
 
     /// Where `origin`'s chain stands as stored (genesis when nothing is stored).
-    ///
-    /// Read by a ``BoundStatement``: every merged page reads the tip of each of its origins.
     static func tip(of origin: ReplicaID, in db: Database) throws -> ChainTip {
-        let statement = try BoundStatement(db, sql: "SELECT sequence, hash FROM chain_tips WHERE origin = ?")
-        let stored = try statement.firstRow({ $0.text(origin.rawValue) }) { row in
-            (sequence: row.integer(0), hash: row.withBlob(1) { ChainHash(bytes: $0) })
-        }
-        guard let stored else { return .genesis(of: origin) }
-        guard let hash = stored.hash else { throw StoreError.storage("bad chain hash of \(origin)") }
-        return ChainTip(sequence: UInt64(stored.sequence), hash: hash)
+        let statement = try db.cachedStatement(sql: "SELECT sequence, hash FROM chain_tips WHERE origin = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [origin.rawValue]) else { return .genesis(of: origin) }
+        guard let hash = ChainHash(bytes: row[1] as Data) else { throw StoreError.storage("bad chain hash of \(origin)") }
+        return ChainTip(sequence: UInt64(row[0] as Int64), hash: hash)
     }
 
     static func saveTip(_ tip: ChainTip, of origin: ReplicaID, in db: Database) throws {
@@ -86,44 +81,24 @@ enum ChainRecords {
 
     /// The newest proof of `origin` (a signed head or a checkpoint mark) with sequence in `range`, or the oldest one
     /// when `oldest`.
-    ///
-    /// Read by ``BoundStatement``s: every page served (a live stream's after each commit) looks up its origins' heads.
     static func head(of origin: ReplicaID, in range: ClosedRange<UInt64>, oldest: Bool = false, in db: Database) throws -> SignedHead? {
-        func bind(_ row: inout BoundStatement.Binder) {
-            row.text(origin.rawValue)
-            row.integer(Int64(range.lowerBound))
-            row.integer(Int64(clamping: range.upperBound))
+        let order = oldest ? "ASC" : "DESC"
+        let arguments: StatementArguments = [origin.rawValue, Int64(range.lowerBound), Int64(clamping: range.upperBound)]
+        let signed = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT sequence, hash, signature FROM signed_heads WHERE origin = ? AND sequence BETWEEN ? AND ?
+            ORDER BY sequence \(order) LIMIT 1
+            """), arguments: arguments)
+        let mark = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT sequence, hash FROM checkpoint_marks WHERE origin = ? AND sequence BETWEEN ? AND ?
+            ORDER BY sequence \(order) LIMIT 1
+            """), arguments: arguments)
+        func head(_ row: Row, proof: SignedHead.Proof) throws -> SignedHead {
+            guard let hash = ChainHash(bytes: row[1] as Data) else { throw StoreError.storage("bad head hash of \(origin)") }
+            return SignedHead(origin: origin, sequence: UInt64(row[0] as Int64), hash: hash, proof: proof)
         }
-        func hash(_ row: BoundStatement.Columns) throws -> ChainHash {
-            guard let hash = row.withBlob(1, { ChainHash(bytes: $0) }) else { throw StoreError.storage("bad head hash of \(origin)") }
-            return hash
-        }
-        let signed = try BoundStatement(db, sql: oldest ? HeadQuery.oldestSigned : HeadQuery.newestSigned).firstRow(bind) { row in
-            SignedHead(
-                origin: origin, sequence: UInt64(row.integer(0)), hash: try hash(row),
-                proof: .origin(signature: row.withBlob(2) { Array($0) }))
-        }
-        let mark = try BoundStatement(db, sql: oldest ? HeadQuery.oldestMark : HeadQuery.newestMark).firstRow(bind) { row in
-            SignedHead(origin: origin, sequence: UInt64(row.integer(0)), hash: try hash(row), proof: .checkpoint)
-        }
-        let candidates = [signed, mark].compactMap { $0 }
+        let candidates = try [signed.map { try head($0, proof: .origin(signature: Array($0[2] as Data))) }, mark.map { try head($0, proof: .checkpoint) }]
+            .compactMap { $0 }
         return oldest ? candidates.min { $0.sequence < $1.sequence } : candidates.max { $0.sequence < $1.sequence }
-    }
-
-    /// The queries of ``head(of:in:oldest:in:)``: fixed strings, each prepared once.
-    private enum HeadQuery {
-        static let newestSigned = signed(order: "DESC")
-        static let oldestSigned = signed(order: "ASC")
-        static let newestMark = mark(order: "DESC")
-        static let oldestMark = mark(order: "ASC")
-
-        static func signed(order: String) -> String {
-            "SELECT sequence, hash, signature FROM signed_heads WHERE origin = ? AND sequence BETWEEN ? AND ? ORDER BY sequence \(order) LIMIT 1"
-        }
-
-        static func mark(order: String) -> String {
-            "SELECT sequence, hash FROM checkpoint_marks WHERE origin = ? AND sequence BETWEEN ? AND ? ORDER BY sequence \(order) LIMIT 1"
-        }
     }
 
     // MARK: Checkpoint
@@ -173,14 +148,9 @@ enum ChainRecords {
     // MARK: Keys
 
     /// `warehouse`'s certified public keys, current and superseded.
-    ///
-    /// Read by a ``BoundStatement``: every merged page reads the keys of each of its origins.
     static func keys(of warehouse: ReplicaID, in db: Database) throws -> [P256.Signing.PublicKey] {
-        var keys: [P256.Signing.PublicKey] = []
-        try BoundStatement(db, sql: "SELECT public_key FROM origin_keys WHERE warehouse = ?").forEachRow({ $0.text(warehouse.rawValue) }) { row in
-            if let key = row.withBlob(0, { parsedKeys.key(x963: Data($0)) }) { keys.append(key) }
-        }
-        return keys
+        try Data.fetchAll(db.cachedStatement(sql: "SELECT public_key FROM origin_keys WHERE warehouse = ?"), arguments: [warehouse.rawValue])
+            .compactMap { parsedKeys.key(x963: $0) }
     }
 
     /// Keys already parsed, by their X9.63 bytes: every merged page checks a signature with its origins' keys, and

@@ -9,8 +9,7 @@ import GRDBSQLite
 /// therefore namespaces of cached statements with positional reads, not GRDB record types: a `FetchableRecord` or
 /// `PersistableRecord` builds a `Row` or a `PersistenceContainer` of `DatabaseValue`s per row. Records off that path
 /// (members, tokens, conflicts, decisions) are GRDB records; alerts and transfer lines are read as GRDB records and
-/// written by cached statements, as a merge writes them per counter and per line. The origin proofs' lookups that
-/// every page makes (chain tips and keys on merge, signed heads when served) read their rows the same way.
+/// written by cached statements, as a merge writes them per counter and per line.
 ///
 /// The statement comes from GRDB's cache, and its SQL is run only through this type. Every parameter is bound on
 /// each run, so a run never sees an earlier run's values; a failed step throws the `DatabaseError` GRDB would (a
@@ -88,56 +87,14 @@ struct BoundStatement {
         try step(bind) == SQLITE_ROW
     }
 
-    /// Binds every parameter with `bind`, then hands each row the query yields to `read`, in order.
-    func forEachRow(_ bind: (inout Binder) throws -> Void, _ read: (Columns) throws -> Void) throws {
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
-        var code = try step(bind, reset: false)
-        while code == SQLITE_ROW {
-            try read(Columns(handle: handle))
-            code = sqlite3_step(handle)
-        }
-        guard code == SQLITE_DONE else { throw error(code) }
-    }
-
-    /// Binds every parameter with `bind` and reads the first row the query yields with `read`; `nil` when it yields
-    /// none (it is not stepped further).
-    func firstRow<T>(_ bind: (inout Binder) throws -> Void, _ read: (Columns) throws -> T) throws -> T? {
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
-        guard try step(bind, reset: false) == SQLITE_ROW else { return nil }
-        return try read(Columns(handle: handle))
-    }
-
-    /// The columns of the row a query stands on, read by position from 0. Valid only inside the closure it is
-    /// handed to: the statement moves on after.
-    struct Columns {
-        fileprivate let handle: SQLiteStatement
-
-        func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
-
-        /// The column's bytes in place (empty for NULL), valid only inside `body`.
-        func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-            let count = Int(sqlite3_column_bytes(handle, column))
-            guard let start = sqlite3_column_blob(handle, column), count > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-            return try body(UnsafeRawBufferPointer(start: start, count: count))
-        }
-    }
-
-    /// Steps once: `SQLITE_ROW` or `SQLITE_DONE`; any other code throws. The statement is left reset, unless
-    /// `reset` is `false` and it stands on a row (the caller then reads it and resets it).
-    private func step(_ bind: (inout Binder) throws -> Void, reset: Bool = true) throws -> Int32 {
+    /// Steps once: `SQLITE_ROW` or `SQLITE_DONE`; any other code throws. The statement is left reset.
+    private func step(_ bind: (inout Binder) throws -> Void) throws -> Int32 {
         let handle = statement.sqliteStatement
         var binder = Binder(handle: handle)
-        do {
-            try bind(&binder)
-        } catch {
-            sqlite3_reset(handle)
-            throw error
-        }
+        try bind(&binder)
         precondition(binder.index == Int32(sqlite3_bind_parameter_count(handle)), "every parameter of \(statement.sql) is bound")
         let code = sqlite3_step(handle)
-        if reset || code != SQLITE_ROW { sqlite3_reset(handle) }
+        defer { sqlite3_reset(handle) }
         guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code) }
         return code
     }
