@@ -10,7 +10,7 @@ import Synchronization
 /// A page's path is event loop → writer → nothing: the event loop that decrypted the bytes splits them into frames,
 /// inflates and decodes each page and queues it; the writer calls back once it committed the merge, and the
 /// callback only records the outcome. No task is woken per frame (reading the body from a task woke one to take
-/// each chunk and again for each merge's answer, most of a subscriber's thread switches). A large page (a
+/// each chunk and again for each merge's answer: about a quarter of a subscriber's thread switches). A large page (a
 /// catch-up's, over ``inlinePageBytes`` compressed) is inflated and decoded by a task instead, the connection not
 /// read meanwhile, so that the event loop's other connections do not wait for it.
 ///
