@@ -81,6 +81,30 @@ struct StreamReceiverTests {
 
     static func request(_ url: String) throws -> HTTPClient.Request { try HTTPClient.Request(url: url, method: .POST) }
 
+    /// A stream opened from the test server's `path`, read by a receiver that queues at a ``HeldWriter``.
+    struct OpenStream {
+        let writer = HeldWriter()
+        let statuses = Statuses()
+        let receiver: StreamReceiver
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let task: HTTPClient.Task<Void>
+
+        init(port: Int?, path: String) throws {
+            let url = "http://127.0.0.1:\(try #require(port))/\(path)"
+            receiver = StreamReceiverTests.receiver(url: url, writer: writer, statuses: statuses)
+            task = http.execute(request: try StreamReceiverTests.request(url), delegate: receiver)
+        }
+
+        /// Answers every page with `operations` as the writer would, as the pages come, until `count` are answered.
+        func answer(_ count: Int, with operations: Int) async throws {
+            var answered = 0
+            while answered < count {
+                if !writer.answerNext(with: .success(operations), answered: &answered) { try await Task.sleep(for: .milliseconds(5)) }
+                #expect(writer.queued - answered <= StreamReceiver.MergeWindow.limit)
+            }
+        }
+    }
+
     /// Waits, briefly, until `condition` holds.
     static func eventually(_ condition: () -> Bool) async throws {
         for _ in 0..<500 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
@@ -90,72 +114,51 @@ struct StreamReceiverTests {
     func backPressure() async throws {
         let frames = 12
         try await Self.server(frames: frames).test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))/stream"
-            let writer = HeldWriter()
-            let statuses = Statuses()
-            let receiver = Self.receiver(url: url, writer: writer, statuses: statuses)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let task = http.execute(request: try Self.request(url), delegate: receiver)
-
-            try await Self.eventually { writer.queued >= StreamReceiver.MergeWindow.limit }
+            let stream = try OpenStream(port: client.port, path: "stream")
+            try await Self.eventually { stream.writer.queued >= StreamReceiver.MergeWindow.limit }
             // The server sent everything; the receiver holds the rest back while the window is full.
             try await Task.sleep(for: .milliseconds(200))
-            #expect(writer.queued == StreamReceiver.MergeWindow.limit)
+            #expect(stream.writer.queued == StreamReceiver.MergeWindow.limit)
 
-            var answered = 0
-            while answered < frames {
-                if !writer.answerNext(with: .success(2), answered: &answered) { try await Task.sleep(for: .milliseconds(5)) }
-                #expect(writer.queued - answered <= StreamReceiver.MergeWindow.limit)
-            }
-            try await task.get()
-            await receiver.drained()
-            #expect(writer.pages == (0..<frames).map { [UInt8($0)] })
-            let last = try #require(statuses.last)
+            try await stream.answer(frames, with: 2)
+            try await stream.task.get()
+            await stream.receiver.drained()
+            #expect(stream.writer.pages == (0..<frames).map { [UInt8($0)] })
+            let last = try #require(stream.statuses.last)
             #expect(last.connected)
             #expect(last.framesReceived == frames)
             #expect(last.operationsReceived == 2 * frames)
-            #expect(receiver.machine.status == last)
-            try await http.shutdown()
+            #expect(stream.receiver.machine.status == last)
+            try await stream.http.shutdown()
         }
     }
 
     @Test("large pages, queued off the event loop, keep their place among small ones")
     func largePagesKeepOrder() async throws {
         try await Self.server(frames: 0).test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))/mixed"
-            let writer = HeldWriter()
-            let receiver = Self.receiver(url: url, writer: writer)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let task = http.execute(request: try Self.request(url), delegate: receiver)
-            var answered = 0
-            while answered < 5 {
-                if !writer.answerNext(with: .success(1), answered: &answered) { try await Task.sleep(for: .milliseconds(5)) }
-            }
-            try await task.get()
-            await receiver.drained()
-            #expect(writer.pages.map { $0.first } == [0, 1, 2, 3, 4])
-            #expect(writer.pages.map(\.count) == [1, StreamReceiver.inlinePageBytes + 1, 1, StreamReceiver.inlinePageBytes + 1, 1])
-            try await http.shutdown()
+            let stream = try OpenStream(port: client.port, path: "mixed")
+            try await stream.answer(5, with: 1)
+            try await stream.task.get()
+            await stream.receiver.drained()
+            #expect(stream.writer.pages.map { $0.first } == [0, 1, 2, 3, 4])
+            let large = StreamReceiver.inlinePageBytes + 1
+            #expect(stream.writer.pages.map(\.count) == [1, large, 1, large, 1])
+            try await stream.http.shutdown()
         }
     }
 
     @Test("a merge that fails ends the stream with its error, and nothing more is queued")
     func failedMerge() async throws {
         try await Self.server(frames: 12).test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))/stream"
-            let writer = HeldWriter()
-            let receiver = Self.receiver(url: url, writer: writer)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let task = http.execute(request: try Self.request(url), delegate: receiver)
-
-            try await Self.eventually { writer.queued >= StreamReceiver.MergeWindow.limit }
+            let stream = try OpenStream(port: client.port, path: "stream")
+            try await Self.eventually { stream.writer.queued >= StreamReceiver.MergeWindow.limit }
             var answered = 0
-            #expect(writer.answerNext(with: .failure(MergeFailed()), answered: &answered))
-            await #expect(throws: MergeFailed.self) { try await task.get() }
-            while writer.answerNext(with: .success(1), answered: &answered) {}
-            await receiver.drained()
-            #expect(writer.queued == StreamReceiver.MergeWindow.limit)
-            try await http.shutdown()
+            #expect(stream.writer.answerNext(with: .failure(MergeFailed()), answered: &answered))
+            await #expect(throws: MergeFailed.self) { try await stream.task.get() }
+            while stream.writer.answerNext(with: .success(1), answered: &answered) {}
+            await stream.receiver.drained()
+            #expect(stream.writer.queued == StreamReceiver.MergeWindow.limit)
+            try await stream.http.shutdown()
         }
     }
 
