@@ -62,13 +62,21 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
         var drainWaiter: CheckedContinuation<Void, Never>?
         /// Chunks of large pages being inflated and decoded off the event loop, not queued yet.
         var decoding = 0
-
-        var isDrained: Bool { window.queued == 0 && decoding == 0 }
+        /// The stream's first failure: the one its request fails with.
         var failure: (any Error)?
         var task: HTTPClient.Task<Void>?
         var headReceived = false
         /// A refusal's status and the start of its body, read for its error.
         var refusal: (status: UInt, body: ByteBuffer)?
+
+        var isDrained: Bool { window.queued == 0 && decoding == 0 }
+
+        /// Records `error` unless a failure came first; whether it was the first.
+        mutating func recordFailure(_ error: any Error) -> Bool {
+            guard failure == nil else { return false }
+            failure = error
+            return true
+        }
     }
 
     private let url: String
@@ -209,7 +217,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
     /// Records `error` as the stream's failure, unless one came first; answers the first.
     private func fail(_ error: any Error) -> any Error {
         state.withLock { state in
-            state.failure = state.failure ?? error
+            _ = state.recordFailure(error)
             return state.failure!
         }
     }
@@ -235,8 +243,7 @@ final class StreamReceiver: HTTPClientResponseDelegate, Sendable {
             case .success(let operations):
                 publish(state.machine.pageMerged(operations: operations))
             case .failure(let error):
-                if state.failure == nil { taskToFail = state.task }
-                state.failure = state.failure ?? error
+                if state.recordFailure(error) { taskToFail = state.task }
             }
             let heldRead = state.window.isFull && state.failure == nil ? nil : state.heldRead.take()
             return (heldRead, state.failure, state.isDrained ? state.drainWaiter.take() : nil, taskToFail)
