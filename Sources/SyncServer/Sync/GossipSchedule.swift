@@ -6,9 +6,14 @@
 /// one peer, instead of one round per interval with every peer: the cluster's idle work grows with the number of
 /// nodes, not with its square, and each peer still has a round within `interval × peers`.
 ///
-/// - The peer is the one synced least recently (never synced first; ties by name), among those available: a peer
-///   in backoff after failures is retried by its own schedule (``PeerSyncPolicy``), not by gossip, and a peer in a
-///   round needs no other.
+/// - The peer is the next one after the last chosen, in the ring of names (sorted, wrapping), starting after this
+///   node's own name; a peer never synced comes first. Among those available only: a peer in backoff after
+///   failures is retried by its own schedule (``PeerSyncPolicy``), not by gossip, and a peer in a round needs no
+///   other.
+/// - Why a ring and not "the peer synced least recently": every node meets its peers in the same order when it
+///   joins, so every node's least recently synced peer is the same one, and each interval one node would serve
+///   the rounds of all the others. Starting from its own place in the ring, node `i` dials `i + k` at its `k`-th
+///   round, so with every node in step each node serves one round per interval.
 /// - Rounds are `interval × jitter` apart, the jitter drawn by the caller in `0.5...1.5`, so nodes started together
 ///   do not all dial at the same moment.
 ///
@@ -32,12 +37,17 @@ public struct GossipSchedule: Sendable, Equatable {
     public let interval: Double
     /// When the next round is due (monotonic seconds).
     public private(set) var nextRound: Double
+    /// Where the ring was left: the peer of the last round chosen, or this node's own name before the first.
+    public private(set) var cursor: String
 
     /// The first round is due one interval after `now`: a node's first round with each peer, when it starts or
     /// learns of the peer, is the peer's own (``PeerSyncPolicy`` makes it due at once).
-    public init(interval: Double, now: Double) {
+    ///
+    /// - Parameter own: this node's name, where its walk round the ring starts.
+    public init(interval: Double, now: Double, own: String) {
         self.interval = interval
         nextRound = now + interval
+        cursor = own
     }
 
     public func isDue(now: Double) -> Bool { now >= nextRound }
@@ -47,18 +57,16 @@ public struct GossipSchedule: Sendable, Equatable {
     public mutating func roundDue(now: Double, candidates: [Candidate], jitter: Double) -> String? {
         guard isDue(now: now) else { return nil }
         nextRound = max(nextRound, now + interval * BackoffSchedule.clamped(jitter))
-        return Self.leastRecentlySynced(candidates)
+        guard let chosen = Self.next(after: cursor, in: candidates) else { return nil }
+        cursor = chosen
+        return chosen
     }
 
-    /// The available peer whose last successful round is oldest (one never synced comes first; ties by name).
-    static func leastRecentlySynced(_ candidates: [Candidate]) -> String? {
-        candidates.filter(\.isAvailable).min { a, b in
-            switch (a.lastSuccess, b.lastSuccess) {
-            case (nil, nil): a.peer < b.peer
-            case (nil, _): true
-            case (_, nil): false
-            case let (x?, y?): x != y ? x < y : a.peer < b.peer
-            }
-        }?.peer
+    /// The first available peer after `cursor` in the ring of names, one never synced before any other.
+    static func next(after cursor: String, in candidates: [Candidate]) -> String? {
+        let available = candidates.filter(\.isAvailable)
+        let pool = available.contains { $0.lastSuccess == nil } ? available.filter { $0.lastSuccess == nil } : available
+        let names = pool.map(\.peer).sorted()
+        return names.first { $0 > cursor } ?? names.first
     }
 }

@@ -14,7 +14,7 @@ import X509
 /// One loop per peer, driven by a ``PeerSyncPolicy``: a node's first round with a peer runs as soon as it knows the
 /// peer, a local commit triggers an immediate round (real-time push) with each peer that has no live stream from
 /// this node open, failures back off exponentially with jitter. Anti-entropy is gossip: one round per interval, with
-/// the peer synced least recently (``GossipSchedule``), so a node's idle work grows with the number of peers, not
+/// the next peer in the ring of names (``GossipSchedule``), so a node's idle work grows with the number of peers, not
 /// with the number of rounds times peers. Beside the loops, one task per peer keeps a live stream from that peer
 /// open once a first round succeeded (`PeerSyncer+Streams.swift`), and this node serves one to each peer that
 /// subscribes. A down peer never slows local writes: rounds run beside the writer and only submit merges.
@@ -335,10 +335,10 @@ public final class PeerSyncer: Sendable {
         }
     }
 
-    /// Anti-entropy: every interval (jittered), a round with the peer synced least recently (see
+    /// Anti-entropy: every interval (jittered), a round with the next peer in the ring of names (see
     /// ``GossipSchedule``). Nothing while paused.
     private func gossip() async {
-        var schedule = GossipSchedule(interval: antiEntropyInterval, now: clock())
+        var schedule = GossipSchedule(interval: antiEntropyInterval, now: clock(), own: node.config.warehouse)
         var random = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             let wait = schedule.nextRound - clock()
