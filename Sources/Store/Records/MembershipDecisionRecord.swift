@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 /// A row of `membership_decisions` (migrations `v15-membership-decisions`, `v16-membership-self-retirement`): per
-/// warehouse, the newest ``MembershipDecision`` held, as signed, to forward in every hello.
+/// warehouse, the newest ``MembershipDecision`` held, as signed, to forward in hellos.
 struct MembershipDecisionRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "membership_decisions"
 
@@ -95,7 +95,7 @@ struct MembershipDecisionLogRecord: FetchableRecord, PersistableRecord {
         container[Columns.signer] = entry.signer.rawValue
     }
 
-    /// The same decision arriving again (every hello forwards it) is logged once.
+    /// The same decision arriving again (each whole hello forwards it) is logged once.
     static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .ignore)
 
     /// Every logged decision, oldest first.

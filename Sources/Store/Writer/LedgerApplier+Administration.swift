@@ -65,7 +65,8 @@ extension LedgerApplier {
         var changed: [MemberRecord] = []
         for decision in decisions where ReplicaID.isValid(decision.warehouse) {
             // A member key's decision beyond the clock offset is not taken yet (not refused): it comes again with
-            // every hello, and is taken once the clock reaches it.
+            // the next whole hello (membership digests differ while it is not held), and is taken once the clock
+            // reaches it.
             if decision.signer != .clusterCA, (try? clock.check(decision.timestamp)) == nil { continue }
             let accepted = try decision.isAcceptable(clusterKey: clusterKey) {
                 try ChainRecords.keys(of: try ReplicaID(decision.warehouse), in: db)

@@ -55,7 +55,7 @@ enum OriginProofs {
     /// Stores the member certificates a peer sent (a hello or its reply); returns how many were new.
     ///
     /// Certificates this node already holds are left out before any signature is checked, and nothing is submitted
-    /// when none is new: every hello carries every member's certificate, and a round that changes nothing writes
+    /// when none is new: a whole hello carries every member's certificate, and a round that changes nothing writes
     /// nothing.
     @discardableResult
     static func take(_ texts: [String]?, clusterCA: Certificate, into node: InvNode) async throws -> Int {

@@ -1,11 +1,51 @@
 import Store
+import Synchronization
 
-/// What a hello (or its reply) brings besides a vector: membership decisions and members' addresses.
+/// What a hello (or its reply) brings besides a vector: member certificates, membership decisions and members'
+/// addresses.
 ///
-/// Every hello carries the whole membership, and most change nothing: what this node already holds is left out
-/// here, before anything is submitted, so a round that changes nothing writes nothing. The writer still decides,
-/// under its transaction, what is taken of what is submitted.
+/// A hello carries the whole membership only when the peer may not hold it (``HeldMembership``), and even then most
+/// of it is known: what this node already holds is left out here, before anything is submitted, so a round that
+/// changes nothing writes nothing. The writer still decides, under its transaction, what is taken of what is
+/// submitted.
 extension PeerSyncer {
+    /// A round's hello: sends this node's vector and membership, takes what the reply brings, and returns the reply.
+    ///
+    /// The membership goes whole unless the peer's last digest equals this node's; then the digest alone. A peer
+    /// whose membership moved since answers with its whole membership, and this node's whole membership follows at
+    /// once in a second hello, so a change still travels in the round that finds it. At most two requests.
+    func exchangeHellos(with warehouse: String, at url: String) async throws -> SyncHello {
+        let me = node.config.warehouse
+        var sendsWhole = true
+        while true {
+            let membership = try HeldMembership.current(of: node, own: ownCertificate)
+            let vector = try node.store.reader.versionVector()
+            if sendsWhole, peers.withLock({ $0[warehouse]?.membershipDigest }) == membership.digest { sendsWhole = false }
+            let hello = sendsWhole
+                ? SyncHello(from: me, vector: vector, membership: membership)
+                : SyncHello(from: me, vector: vector, digestOf: membership)
+            let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
+            guard reply.from == warehouse else {
+                throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)", kind: .certificate)
+            }
+            // Certificates first: a warehouse's retirement of itself verifies with the key its certificate certifies.
+            try await OriginProofs.take(reply.certificates, clusterCA: clusterCA, into: node)
+            // Retirements and re-admissions count only with the cluster CA's signature, or a warehouse's own for its
+            // own retirement (the writer checks it): a peer's word alone retires no one, but a signed retirement
+            // reaches this node through any peer.
+            try await takeDecisions(reply.decisions)
+            if let own = try node.store.reader.members().first(where: { $0.warehouse == me }), own.retired {
+                throw SyncFailure("this warehouse was retired from the cluster on \(API.timestamp(own.timestamp))", kind: .retired)
+            }
+            // A reply is not authenticated as the hello's sender is (by the mutual-TLS handshake on our listener):
+            // only unknown members' addresses are taken from it, as hints.
+            try await takeAnnouncedMembers(reply.members, by: nil)
+            peers.withLock { $0[warehouse]?.membershipDigest = reply.digest }
+            if sendsWhole || reply.digest == membership.digest { return reply }
+            sendsWhole = true
+        }
+    }
+
     /// Submits the signed retirements and re-admissions this node does not hold yet (the writer checks each
     /// signature). Nothing is submitted when every one is held.
     func takeDecisions(_ decisions: [MembershipDecision]?) async throws {

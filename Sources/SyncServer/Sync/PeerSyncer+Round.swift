@@ -61,28 +61,9 @@ extension PeerSyncer {
         do {
             let me = node.config.warehouse
             try await checkIdentity(of: warehouse, at: url)
-            let hello = SyncHello(
-                from: me, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
-                certificates: try OriginProofs.base64Certificates(of: node, own: credentials.current.node.certificate),
-                decisions: try node.store.reader.membershipDecisions())
-            let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
-            guard reply.from == warehouse else {
-                throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)", kind: .certificate)
-            }
-            // Certificates first: a warehouse's retirement of itself verifies with the key its certificate certifies.
-            try await OriginProofs.take(reply.certificates, clusterCA: clusterCA, into: node)
-            // Retirements and re-admissions count only with the cluster CA's signature, or a warehouse's own for its
-            // own retirement (the writer checks it): a peer's word alone retires no one, but a signed retirement
-            // reaches this node through any peer.
-            try await takeDecisions(reply.decisions)
-            if let own = try node.store.reader.members().first(where: { $0.warehouse == me }), own.retired {
-                throw SyncFailure("this warehouse was retired from the cluster on \(API.timestamp(own.timestamp))", kind: .retired)
-            }
+            let reply = try await exchangeHellos(with: warehouse, at: url)
             var peerVector = try reply.versionVector()
             let announcedVector = peerVector
-            // A reply is not authenticated as the hello's sender is (by the mutual-TLS handshake on our listener):
-            // only unknown members' addresses are taken from it, as hints.
-            try await takeAnnouncedMembers(reply.members, by: nil)
             peers.withLock { $0[warehouse]?.vector = peerVector }
 
             // Pull: pages of what we lack, until the peer says there is no more. The next page is requested while

@@ -34,6 +34,8 @@ public final class PeerSyncer: Sendable {
         var lastSuccessMilliseconds: UInt64?
         /// When the last round succeeded, on the syncer's monotonic clock.
         var lastSuccessAt: Double?
+        /// The digest of the membership the peer said it held at the end of the last hello (``HeldMembership``).
+        var membershipDigest: String?
         /// Operations merged so far in the round in progress (`nil` between rounds).
         var roundMerged: Int?
         var task: Task<Void, Never>?

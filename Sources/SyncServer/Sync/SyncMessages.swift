@@ -96,10 +96,14 @@ public struct SyncHello: Codable, Sendable {
     /// key for its own retirement, which then carries `"signer": "warehouse"`): a receiver applies those whose
     /// signature holds, whoever forwarded them (see ``MembershipDecision``).
     public var decisions: [MembershipDecision]?
+    /// The digest of the membership the sender holds (``HeldMembership``). When it equals the receiver's, the
+    /// message may leave `members`, `certificates` and `decisions` empty: there is nothing to send. Absent from a
+    /// node that predates it, which then always sends and receives the whole membership.
+    public var digest: String?
 
     public init(
         from: String, vector: VersionVector, members: [MemberRecord], certificates: [String]? = nil,
-        decisions: [MembershipDecision]? = nil
+        decisions: [MembershipDecision]? = nil, digest: String? = nil
     ) {
         v = SyncProtocol.version
         self.from = from
@@ -107,6 +111,7 @@ public struct SyncHello: Codable, Sendable {
         self.members = members
         self.certificates = certificates
         self.decisions = decisions
+        self.digest = digest
     }
 
     /// The vector as a CRDT value, checked (see ``SyncProtocol/versionVector(_:)``).

@@ -71,9 +71,12 @@ struct SyncRoutes {
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
         try await syncer.takeAnnouncedMembers(message.members, by: peer)
         syncer.heard(from: peer, vector: vector)
-        let reply = SyncHello(
-            from: node.config.warehouse, vector: try node.store.reader.versionVector(), members: try node.store.reader.members(),
-            certificates: try OriginProofs.base64Certificates(of: node, own: syncer.ownCertificate), decisions: decisions)
+        // Built after what the hello brought was taken: a caller whose digest now equals ours holds what we hold.
+        let membership = try HeldMembership.current(of: node, own: syncer.ownCertificate)
+        let mine = try node.store.reader.versionVector()
+        let reply = message.digest == membership.digest
+            ? SyncHello(from: node.config.warehouse, vector: mine, digestOf: membership)
+            : SyncHello(from: node.config.warehouse, vector: mine, membership: membership)
         return try context.respond(reply, to: request)
     }
 
