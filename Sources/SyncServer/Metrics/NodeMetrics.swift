@@ -19,6 +19,8 @@ public final class NodeMetrics: Sendable {
         public static let peerStreamFramesReceived = "inv_peer_stream_frames_received"
         public static let peerStreamBytesReceived = "inv_peer_stream_bytes_received"
         public static let peerLag = "inv_peer_lag_seconds"
+        /// Hellos sent, labelled `membership="whole"` or `"digest"`: a quiet gossip round sends a digest.
+        public static let hellosSent = "inv_sync_hellos_sent_total"
         public static let httpRequestDuration = "inv_http_request_duration_seconds"
     }
 

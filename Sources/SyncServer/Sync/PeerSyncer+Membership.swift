@@ -1,3 +1,4 @@
+import CoreMetrics
 import Store
 import Synchronization
 
@@ -33,6 +34,7 @@ extension PeerSyncer {
             ? SyncHello(from: me, vector: vector, membership: membership)
             : SyncHello(from: me, vector: vector, digestOf: membership)
         let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
+        (whole ? wholeHellosSent : digestHellosSent).increment()
         guard reply.from == warehouse else {
             throw SyncFailure("\(url) answers as \(reply.from), expected \(warehouse)", kind: .certificate)
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CRDT
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -77,6 +78,9 @@ public final class PeerSyncer: Sendable {
     private let pausedFlag = Mutex(false)
     let clock: @Sendable () -> Double
     let lagMetrics: PeerLagMetrics
+    /// Hellos this node sent, by what they carried: the whole membership, or its digest alone (``HeldMembership``).
+    let wholeHellosSent: Counter
+    let digestHellosSent: Counter
     /// Set while this node catches up after a restore (see ``CatchUpGuard``); nil once local writes are allowed.
     let catchUp = Mutex<CatchUpGuard?>(nil)
     /// The (peer, origin, reason) of unproven operations already logged: one line each, not one per page.
@@ -133,6 +137,8 @@ public final class PeerSyncer: Sendable {
         self.credentials = credentials
         self.clock = clock
         lagMetrics = PeerLagMetrics(factory: node.metrics.factory)
+        wholeHellosSent = Counter(label: NodeMetrics.Name.hellosSent, dimensions: [("membership", "whole")], factory: node.metrics.factory)
+        digestHellosSent = Counter(label: NodeMetrics.Name.hellosSent, dimensions: [("membership", "digest")], factory: node.metrics.factory)
         self.logger = logger
         self.pageSize = pageSize
         antiEntropyInterval = node.config.antiEntropySeconds ?? 10
