@@ -27,27 +27,24 @@ struct HeldMembership: Sendable {
     var decisions: [MembershipDecision]
     let digest: String
 
-    init(members: [MemberRecord], certificates: [String], decisions: [MembershipDecision]) {
+    init(members: [MemberRecord], certificates: [String], decisions: [MembershipDecision]) throws {
         self.members = members
         self.certificates = certificates
         self.decisions = decisions
-        digest = Self.digest(members: members, certificates: certificates, decisions: decisions)
+        digest = try Self.digest(members: members, certificates: certificates, decisions: decisions)
     }
 
     /// What `node` holds now; `own` is its current certificate (stored at start, but a round may come first).
     static func current(of node: InvNode, own: Certificate) throws -> HeldMembership {
-        HeldMembership(
+        try HeldMembership(
             members: try node.store.reader.members(),
             certificates: try OriginProofs.base64Certificates(of: node, own: own),
             decisions: try node.store.reader.membershipDecisions())
     }
 
-    static func digest(members: [MemberRecord], certificates: [String], decisions: [MembershipDecision]) -> String {
+    static func digest(members: [MemberRecord], certificates: [String], decisions: [MembershipDecision]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        func json(_ value: some Encodable) -> String {
-            (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        }
         var text = ""
         // A member's address, not its record: each node keeps its own record of each member (its own timestamp and
         // replica), and what a receiver may take of a member is its address.
@@ -55,7 +52,8 @@ struct HeldMembership: Sendable {
             text += "m \(member.warehouse) \(member.peerURL) \(member.retired)\n"
         }
         for certificate in Set(certificates).sorted() { text += "c " + certificate + "\n" }
-        for decision in Set(decisions.map { json($0) }).sorted() { text += "d " + decision + "\n" }
+        let decisionTexts = try decisions.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        for decision in Set(decisionTexts).sorted() { text += "d " + decision + "\n" }
         return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -61,11 +61,11 @@ struct SyncRoutes {
         // Decisions are taken from anyone: each one is checked by the writer (the cluster CA key, or a warehouse's
         // own certified key for its own retirement only).
         try await syncer.takeDecisions(message.decisions)
-        let decisions = try node.store.reader.membershipDecisions()
         if try node.store.reader.members().contains(where: { $0.warehouse == peer && $0.retired }) {
             // A retired warehouse learns its retirement, as signed, and nothing else.
             return try context.respond(SyncHello(
-                from: node.config.warehouse, vector: VersionVector(), members: [], decisions: decisions), to: request)
+                from: node.config.warehouse, vector: VersionVector(), members: [],
+                decisions: try node.store.reader.membershipDecisions()), to: request)
         }
         // The sender is authenticated by its certificate: it may announce its own address (and unknown members'
         // as hints), nothing else (see `MemberAnnouncementPolicy`).
