@@ -21,10 +21,11 @@ import X509
 /// address. It decides only whether to send; nothing sent is trusted for its digest. A
 /// peer that claims a digest it does not hold only keeps from itself what it would have been sent.
 struct HeldMembership: Sendable {
-    var members: [MemberRecord]
+    let members: [MemberRecord]
     /// Base64 DER, as a hello carries them.
-    var certificates: [String]
-    var decisions: [MembershipDecision]
+    let certificates: [String]
+    let decisions: [MembershipDecision]
+    /// Computed from the three above when built; they are constants, so it stays theirs.
     let digest: String
 
     init(members: [MemberRecord], certificates: [String], decisions: [MembershipDecision]) throws {
@@ -54,20 +55,20 @@ struct HeldMembership: Sendable {
         for certificate in Set(certificates).sorted() { text += "c " + certificate + "\n" }
         let decisionTexts = try decisions.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         for decision in Set(decisionTexts).sorted() { text += "d " + decision + "\n" }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return TokenAuthority.hex(SHA256.hash(data: Data(text.utf8)))
     }
 }
 
 extension SyncHello {
-    /// A hello carrying the whole of `membership`, and its digest.
-    init(from warehouse: String, vector: VersionVector, membership: HeldMembership) {
-        self.init(
-            from: warehouse, vector: vector, members: membership.members, certificates: membership.certificates,
-            decisions: membership.decisions, digest: membership.digest)
-    }
-
-    /// A hello carrying only the digest of `membership`: for a peer known to hold the same.
-    init(from warehouse: String, vector: VersionVector, digestOf membership: HeldMembership) {
-        self.init(from: warehouse, vector: vector, members: [], digest: membership.digest)
+    /// A hello carrying `membership`'s digest and, when `whole`, the membership itself; without it, for a peer known
+    /// to hold the same.
+    init(from warehouse: String, vector: VersionVector, membership: HeldMembership, whole: Bool) {
+        if whole {
+            self.init(
+                from: warehouse, vector: vector, members: membership.members, certificates: membership.certificates,
+                decisions: membership.decisions, digest: membership.digest)
+        } else {
+            self.init(from: warehouse, vector: vector, members: [], digest: membership.digest)
+        }
     }
 }

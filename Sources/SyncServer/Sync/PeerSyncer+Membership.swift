@@ -30,9 +30,7 @@ extension PeerSyncer {
     private func hello(_ warehouse: String, at url: String, carrying membership: HeldMembership, whole: Bool) async throws -> SyncHello {
         let me = node.config.warehouse
         let vector = try node.store.reader.versionVector()
-        let hello = whole
-            ? SyncHello(from: me, vector: vector, membership: membership)
-            : SyncHello(from: me, vector: vector, digestOf: membership)
+        let hello = SyncHello(from: me, vector: vector, membership: membership, whole: whole)
         let reply: SyncHello = try await postJSON(url + "/v1/sync/hello", hello)
         (whole ? wholeHellosSent : digestHellosSent).increment()
         guard reply.from == warehouse else {

@@ -73,10 +73,9 @@ struct SyncRoutes {
         syncer.heard(from: peer, vector: vector)
         // Built after what the hello brought was taken: a caller whose digest now equals ours holds what we hold.
         let membership = try HeldMembership.current(of: node, own: syncer.ownCertificate)
-        let mine = try node.store.reader.versionVector()
-        let reply = message.digest == membership.digest
-            ? SyncHello(from: node.config.warehouse, vector: mine, digestOf: membership)
-            : SyncHello(from: node.config.warehouse, vector: mine, membership: membership)
+        let reply = SyncHello(
+            from: node.config.warehouse, vector: try node.store.reader.versionVector(), membership: membership,
+            whole: message.digest != membership.digest)
         return try context.respond(reply, to: request)
     }
 
